@@ -43,7 +43,7 @@ func TestReadProblems(t *testing.T) {
 		wantSev   Severity
 		wantCount int // entities read
 	}{
-		{"malformed yaml", map[string]string{"a.yaml": "apiVersion: x\nkind: [\n"}, "a.yaml", 3, "invalid YAML", SeverityError, 0},
+		{"malformed yaml", map[string]string{"a.yaml": "apiVersion: x\nkind: [\n"}, "a.yaml", 2, "invalid YAML", SeverityError, 0},
 		{"wrong type", map[string]string{"a.yaml": strings.Replace(component, "name: payment", "name: payment\n  labels: {tier: 1}", 1)},
 			"a.yaml", 5, "must be a string", SeverityError, 0},
 		{"missing owner", map[string]string{"a.yaml": strings.Replace(component, "  owner: team-payments\n", "", 1)},

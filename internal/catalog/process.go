@@ -26,7 +26,7 @@ type Record struct {
 }
 
 // Orphan reports whether the record's source no longer emits it.
-func (r *Record) Orphan() bool { return !r.OrphanedAt.IsZero() }
+func (r Record) Orphan() bool { return !r.OrphanedAt.IsZero() }
 
 // DefaultMaxFileSize is the largest catalog file read unless configured otherwise.
 const DefaultMaxFileSize = 1 << 20

@@ -39,13 +39,18 @@ const (
 // FacetNames are the URL parameter names of the facets, indexed by the Facet constants.
 var FacetNames = [numFacets]string{"kind", "type", "owner", "system", "lifecycle", "tag"}
 
-// NewSnapshot builds a snapshot from every source's records and their stored problems. It takes
-// ownership of the records: relations are written into their entities.
-func NewSnapshot(records []Record, problems []Problem) *Snapshot {
-	s := &Snapshot{byKey: make(map[string]*Record, len(records)), builtAt: time.Now()}
+// NewSnapshot builds a snapshot from every source's records and their stored problems. The
+// records are copied (entities shallowly, so relations can be computed on the copies): the
+// caller's records, which an older snapshot may share, are never modified.
+func NewSnapshot(in []Record, problems []Problem) *Snapshot {
+	s := &Snapshot{byKey: make(map[string]*Record, len(in)), builtAt: time.Now()}
 	s.problems = append(s.problems, problems...)
-	entities := make(map[string]*Entity, len(records))
-	for i := range records {
+	entities := make(map[string]*Entity, len(in))
+	records := make([]Record, len(in))
+	for i := range in {
+		records[i] = in[i]
+		e := *in[i].Entity
+		records[i].Entity = &e
 		r := &records[i]
 		key := r.Entity.Ref().Key()
 		if other, dup := s.byKey[key]; dup {

@@ -1,0 +1,145 @@
+// Package store keeps the catalog in a database through ent: SQLite (pure Go) by default,
+// PostgreSQL by DSN. It persists what sources emitted so a restart serves the last known
+// catalog at once, even while sources are unreachable.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
+	_ "modernc.org/sqlite"             // SQLite driver "sqlite", no cgo
+
+	"github.com/portico-dev/portico/ent"
+	"github.com/portico-dev/portico/ent/entity"
+	"github.com/portico-dev/portico/ent/problem"
+	"github.com/portico-dev/portico/ent/sourcestate"
+	"github.com/portico-dev/portico/internal/catalog"
+)
+
+// Store is the catalog's database.
+type Store struct {
+	Client *ent.Client
+	db     *sql.DB
+	driver string
+}
+
+// Open connects to the database and migrates its schema. driver is "sqlite" (dsn: a file path,
+// whose folder is created) or "postgres" (dsn: a PostgreSQL URL or key=value string).
+func Open(ctx context.Context, driver, dsn string) (*Store, error) {
+	var (
+		db      *sql.DB
+		err     error
+		entDial string
+	)
+	switch driver {
+	case "sqlite", "":
+		driver, entDial = "sqlite", dialect.SQLite
+		if dir := filepath.Dir(dsn); dsn != ":memory:" && dir != "" {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return nil, fmt.Errorf("create database folder: %w", err)
+			}
+		}
+		db, err = sql.Open("sqlite", sqliteDSN(dsn))
+		if err == nil {
+			db.SetMaxOpenConns(4) // SQLite has one writer; a few readers are enough
+		}
+	case "postgres":
+		entDial = dialect.Postgres
+		db, err = sql.Open("pgx", dsn)
+		if err == nil {
+			db.SetMaxOpenConns(10)
+		}
+	default:
+		return nil, fmt.Errorf("unknown database driver %q (want sqlite or postgres)", driver)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", driver, err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(pingCtx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to %s database: %w", driver, err)
+	}
+	client := ent.NewClient(ent.Driver(entsql.OpenDB(entDial, db)))
+	if err := client.Schema.Create(ctx); err != nil {
+		client.Close()
+		return nil, fmt.Errorf("migrate %s database: %w", driver, err)
+	}
+	return &Store{Client: client, db: db, driver: driver}, nil
+}
+
+func sqliteDSN(path string) string {
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	return "file:" + path + sep + "_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)"
+}
+
+// Driver names the database in use: "sqlite" or "postgres".
+func (s *Store) Driver() string { return s.driver }
+
+// Close closes the database.
+func (s *Store) Close() error { return s.Client.Close() }
+
+// Ping checks the database answers, for readiness probes.
+func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// SourceStatus is the outcome of a source's last refresh.
+type SourceStatus struct {
+	Name        string
+	Revision    string
+	RefreshedAt time.Time
+	Error       string
+	Entities    int
+	Duration    time.Duration
+}
+
+// Load reads every stored entity, problem and source status.
+func (s *Store) Load(ctx context.Context) ([]catalog.Record, []catalog.Problem, []SourceStatus, error) {
+	rows, err := s.Client.Entity.Query().Order(ent.Asc(entity.FieldKey)).All(ctx)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("load entities: %w", err)
+	}
+	records := make([]catalog.Record, 0, len(rows))
+	for _, row := range rows {
+		var e catalog.Entity
+		if err := json.Unmarshal([]byte(row.Body), &e); err != nil {
+			return nil, nil, nil, fmt.Errorf("entity %s: stored body is not valid JSON: %w", row.Key, err)
+		}
+		rec := catalog.Record{Entity: &e, Source: row.Source, File: row.File, Line: row.Line, Hash: row.Hash, UpdatedAt: row.UpdatedAt}
+		if row.OrphanedAt != nil {
+			rec.OrphanedAt = *row.OrphanedAt
+		}
+		records = append(records, rec)
+	}
+	prows, err := s.Client.Problem.Query().Order(ent.Asc(problem.FieldID)).All(ctx)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("load problems: %w", err)
+	}
+	problems := make([]catalog.Problem, len(prows))
+	for i, p := range prows {
+		problems[i] = catalog.Problem{Source: p.Source, File: p.File, Line: p.Line, Column: p.Column,
+			Severity: catalog.Severity(p.Severity), Message: p.Message, Entity: p.Entity}
+	}
+	srows, err := s.Client.SourceState.Query().Order(ent.Asc(sourcestate.FieldName)).All(ctx)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("load source states: %w", err)
+	}
+	states := make([]SourceStatus, len(srows))
+	for i, r := range srows {
+		states[i] = SourceStatus{Name: r.Name, Revision: r.Revision, RefreshedAt: r.RefreshedAt, Error: r.Error,
+			Entities: r.Entities, Duration: time.Duration(r.DurationMs) * time.Millisecond}
+	}
+	return records, problems, states, nil
+}

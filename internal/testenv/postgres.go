@@ -1,0 +1,128 @@
+package testenv
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx"
+)
+
+var (
+	pgOnce sync.Once
+	pgBase string // DSN of the server's postgres database
+	pgErr  error
+	pgSeq  atomic.Int64
+)
+
+// PostgresDSN returns the DSN of a new, empty database on a real PostgreSQL server. The server
+// is started once per test binary (initdb into a temporary folder, fsync off), or taken from
+// PORTICO_TEST_POSTGRES_DSN when that is set.
+func PostgresDSN(tb testing.TB) string {
+	tb.Helper()
+	pgOnce.Do(func() {
+		if dsn := os.Getenv("PORTICO_TEST_POSTGRES_DSN"); dsn != "" {
+			pgBase = dsn
+			return
+		}
+		pgBase, pgErr = startPostgres()
+	})
+	if pgErr != nil {
+		tb.Fatalf("PostgreSQL is required for this test and could not start: %v", pgErr)
+	}
+	name := fmt.Sprintf("portico_test_%d_%d", os.Getpid(), pgSeq.Add(1))
+	db, err := sql.Open("pgx", pgBase)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("CREATE DATABASE " + name); err != nil {
+		tb.Fatalf("create database: %v", err)
+	}
+	return withDatabase(pgBase, name)
+}
+
+func withDatabase(dsn, name string) string {
+	return dsn + " dbname=" + name
+}
+
+// postgresBin finds PostgreSQL's server programs (Debian keeps them outside PATH).
+func postgresBin() (string, error) {
+	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
+	if len(matches) > 0 {
+		return filepath.Dir(matches[len(matches)-1]), nil
+	}
+	if p, err := exec.LookPath("initdb"); err == nil {
+		return filepath.Dir(p), nil
+	}
+	return "", fmt.Errorf("initdb not found: install the postgresql package (apt-get install postgresql)")
+}
+
+func startPostgres() (string, error) {
+	bin, err := postgresBin()
+	if err != nil {
+		return "", err
+	}
+	dir, err := os.MkdirTemp("", "portico-pg-")
+	if err != nil {
+		return "", err
+	}
+	// initdb refuses to run as root: run the server as the postgres user then.
+	var asUser []string
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			return "", fmt.Errorf("running as root needs the postgres user: %w", err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		if err := os.Chown(dir, uid, gid); err != nil {
+			return "", err
+		}
+		asUser = []string{"runuser", "-u", "postgres", "--"}
+	}
+	run := func(args ...string) error {
+		full := append(append([]string{}, asUser...), args...)
+		cmd := exec.Command(full[0], full[1:]...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%s: %v\n%s", filepath.Base(args[0]), err, out)
+		}
+		return nil
+	}
+	data := filepath.Join(dir, "data")
+	if err := run(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "-A", "trust", "--no-sync"); err != nil {
+		return "", err
+	}
+	port, err := FreePort()
+	if err != nil {
+		return "", err
+	}
+	logf := filepath.Join(dir, "postgres.log")
+	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", port, dir)
+	if err := run(filepath.Join(bin, "pg_ctl"), "-D", data, "-l", logf, "-o", opts, "-w", "-t", "30", "start"); err != nil {
+		return "", fmt.Errorf("%v\nlog:\n%s", err, tail(logf, 20))
+	}
+	onStop(func() {
+		_ = run(filepath.Join(bin, "pg_ctl"), "-D", data, "-m", "immediate", "stop")
+		os.RemoveAll(dir)
+	})
+	dsn := fmt.Sprintf("host=127.0.0.1 port=%d user=postgres sslmode=disable", port)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	db, _ := sql.Open("pgx", dsn+" dbname=postgres")
+	defer db.Close()
+	if err := db.PingContext(ctx); err != nil {
+		return "", fmt.Errorf("PostgreSQL started but does not answer: %v\nlog:\n%s", err, tail(logf, 20))
+	}
+	return dsn + " dbname=postgres", nil
+}

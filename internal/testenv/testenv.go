@@ -1,0 +1,60 @@
+// Package testenv starts the real components tests run against, once per test binary, and
+// stops them when the binary's tests are done. A component that cannot start fails the tests
+// with its log tail; it is never skipped.
+package testenv
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+)
+
+var (
+	mu       sync.Mutex
+	stoppers []func()
+)
+
+// Run runs a package's tests and then stops every component they started. Use it from TestMain:
+//
+//	func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
+func Run(m *testing.M) int {
+	code := m.Run()
+	mu.Lock()
+	defer mu.Unlock()
+	for i := len(stoppers) - 1; i >= 0; i-- {
+		stoppers[i]()
+	}
+	return code
+}
+
+func onStop(f func()) {
+	mu.Lock()
+	stoppers = append(stoppers, f)
+	mu.Unlock()
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// tail returns the last n lines of a log file, for failure messages.
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Sprintf("(no log: %v)", err)
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

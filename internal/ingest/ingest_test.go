@@ -1,0 +1,212 @@
+package ingest
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/portico-dev/portico/internal/catalog"
+	"github.com/portico-dev/portico/internal/store"
+	"github.com/portico-dev/portico/internal/testenv"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
+
+const svc = `apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: NAME
+  description: DESC
+spec:
+  type: service
+  lifecycle: production
+  owner: team-payments
+`
+
+func component(name, desc string) string {
+	return strings.NewReplacer("NAME", name, "DESC", desc).Replace(svc)
+}
+
+// testRepo is a real git repository on disk that tests commit to.
+type testRepo struct {
+	t    *testing.T
+	dir  string
+	repo *git.Repository
+}
+
+func newTestRepo(t *testing.T) *testRepo {
+	dir := t.TempDir()
+	repo, err := git.PlainInit(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testRepo{t: t, dir: dir, repo: repo}
+}
+
+func (r *testRepo) commit(files map[string]string) {
+	r.t.Helper()
+	wt, err := r.repo.Worktree()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	for name, body := range files {
+		p := filepath.Join(r.dir, name)
+		if body == "" {
+			os.Remove(p)
+			if _, err := wt.Remove(name); err != nil {
+				r.t.Fatal(err)
+			}
+			continue
+		}
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			r.t.Fatal(err)
+		}
+		if _, err := wt.Add(name); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+	_, err = wt.Commit("change", &git.CommitOptions{Author: &object.Signature{Name: "t", Email: "t@example.com", When: time.Now()}})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	// go-git's PlainInit names the branch master; sources here follow main.
+	head, _ := r.repo.Head()
+	_ = r.repo.Storer.SetReference(plumbingRef("refs/heads/main", head.Hash()))
+}
+
+func openStore(t *testing.T) *store.Store {
+	s, err := store.Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "p.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func description(t *testing.T, r *Refresher, name string) (string, bool) {
+	t.Helper()
+	rec, ok := r.Snapshot().Get(catalog.Ref{Kind: "component", Namespace: "default", Name: name})
+	if !ok {
+		return "", false
+	}
+	return rec.Entity.Metadata.Description, true
+}
+
+func TestGitSourceRefreshKeepsLastGood(t *testing.T) {
+	ctx := context.Background()
+	repo := newTestRepo(t)
+	repo.commit(map[string]string{"payment/catalog-info.yaml": component("payment", "v1"), "pricing/catalog-info.yaml": component("pricing", "v1")})
+	src := &GitSource{SourceName: "repo", URL: "file://" + repo.dir, Branch: "main", Globs: []string{"**/catalog-info.yaml"}, CacheDir: t.TempDir()}
+	st := openStore(t)
+	r := NewRefresher(st, []Source{src}, Options{Policy: catalog.OrphanPolicy{Grace: time.Hour}})
+	if err := r.Refresh(ctx, "repo"); err != nil {
+		t.Fatal(err)
+	}
+	if d, ok := description(t, r, "payment"); !ok || d != "v1" {
+		t.Fatalf("payment after first refresh: %q %v", d, ok)
+	}
+
+	// Break payment's file and delete pricing's: payment keeps v1, pricing is an orphan.
+	repo.commit(map[string]string{"payment/catalog-info.yaml": "kind: [\n", "pricing/catalog-info.yaml": ""})
+	if err := r.Refresh(ctx, "repo"); err != nil {
+		t.Fatal(err)
+	}
+	if d, ok := description(t, r, "payment"); !ok || d != "v1" {
+		t.Errorf("payment with a broken file should keep v1, got %q %v", d, ok)
+	}
+	rec, _ := r.Snapshot().Get(catalog.Ref{Kind: "component", Namespace: "default", Name: "pricing"})
+	if rec == nil || !rec.Orphan() {
+		t.Errorf("pricing should be an orphan: %+v", rec)
+	}
+	var found bool
+	for _, p := range r.Snapshot().Problems() {
+		if p.File == "payment/catalog-info.yaml" && p.Line == 1 && strings.Contains(p.Message, "invalid YAML") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("catalog health should show the YAML error with file and line: %v", r.Snapshot().Problems())
+	}
+
+	// Fix it: the new version shows.
+	repo.commit(map[string]string{"payment/catalog-info.yaml": component("payment", "v2")})
+	if err := r.Refresh(ctx, "repo"); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := description(t, r, "payment"); d != "v2" {
+		t.Errorf("payment after the fix = %q, want v2", d)
+	}
+
+	// The repository becomes unreachable: everything is kept and the error is shown.
+	if err := os.Rename(repo.dir, repo.dir+"-gone"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Refresh(ctx, "repo"); err == nil {
+		t.Errorf("refresh of an unreachable repository should fail")
+	}
+	if d, _ := description(t, r, "payment"); d != "v2" {
+		t.Errorf("payment while the source is down = %q, want v2 kept", d)
+	}
+	if s := r.Statuses()[0]; s.Error == "" {
+		t.Errorf("status should carry the error")
+	}
+
+	// A restart serves the stored catalog before any source is read.
+	r2 := NewRefresher(st, []Source{src}, Options{})
+	if err := r2.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := description(t, r2, "payment"); d != "v2" {
+		t.Errorf("after restart payment = %q, want v2 from the database", d)
+	}
+}
+
+func TestPushMatching(t *testing.T) {
+	src := &GitSource{SourceName: "s", URL: "https://github.com/Acme/payments.git", Branch: "main"}
+	r := NewRefresher(nil, []Source{src, &DirSource{SourceName: "d"}}, Options{})
+	tests := []struct {
+		push Push
+		want int
+	}{
+		{Push{Ref: "refs/heads/main", URLs: []string{"https://github.com/acme/payments"}}, 1},
+		{Push{Ref: "refs/heads/main", URLs: []string{"git@github.com:acme/payments.git"}}, 1},
+		{Push{Ref: "refs/heads/feature", URLs: []string{"https://github.com/acme/payments"}}, 0},
+		{Push{Ref: "refs/heads/main", URLs: []string{"https://github.com/acme/other"}}, 0},
+	}
+	for _, tt := range tests {
+		if got := r.MatchPush(tt.push); len(got) != tt.want {
+			t.Errorf("MatchPush(%v) = %v, want %d match", tt.push, got, tt.want)
+		}
+	}
+}
+
+func TestVerifySignature(t *testing.T) {
+	body := []byte(`{"ref":"refs/heads/main"}`)
+	good := Sign("s3cret", body)
+	tests := []struct {
+		name    string
+		secrets []string
+		header  string
+		ok      bool
+	}{
+		{"valid", []string{"s3cret"}, good, true},
+		{"rotated: second secret", []string{"new", "s3cret"}, good, true},
+		{"unsigned", []string{"s3cret"}, "", false},
+		{"forged", []string{"s3cret"}, Sign("guess", body), false},
+		{"sha1 header", []string{"s3cret"}, "sha1=abc", false},
+		{"no secret configured", nil, good, false},
+	}
+	for _, tt := range tests {
+		err := VerifySignature(tt.secrets, body, tt.header)
+		if (err == nil) != tt.ok {
+			t.Errorf("%s: err = %v, want ok=%v", tt.name, err, tt.ok)
+		}
+	}
+}

@@ -1,0 +1,229 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/portico-dev/portico/internal/catalog"
+	"github.com/portico-dev/portico/internal/store"
+)
+
+// catalogStore is what the refresher needs from the database.
+type catalogStore interface {
+	Load(ctx context.Context) ([]catalog.Record, []catalog.Problem, []store.SourceStatus, error)
+	SaveSource(ctx context.Context, source string, records []catalog.Record, problems []catalog.Problem, status store.SourceStatus) error
+	SaveStatus(ctx context.Context, source string, status store.SourceStatus) error
+}
+
+// Refresher keeps the catalog up to date: it reads each source, merges what it emits with what
+// it emitted before, stores the result and publishes a new snapshot for readers.
+type Refresher struct {
+	store       catalogStore
+	sources     []Source
+	policy      catalog.OrphanPolicy
+	maxFileSize int64
+	log         *slog.Logger
+
+	trigger chan string
+
+	mu       sync.Mutex // guards the per-source state below and serializes refreshes
+	records  map[string][]catalog.Record
+	problems map[string][]catalog.Problem
+	status   map[string]store.SourceStatus
+
+	snap    atomic.Pointer[catalog.Snapshot]
+	changed chan struct{} // closed and replaced on every new snapshot
+	ready   atomic.Bool
+}
+
+// Options configure a Refresher.
+type Options struct {
+	Policy      catalog.OrphanPolicy
+	MaxFileSize int64
+	Log         *slog.Logger
+}
+
+// NewRefresher returns a refresher over the sources; call Load before serving.
+func NewRefresher(st catalogStore, sources []Source, opt Options) *Refresher {
+	r := &Refresher{store: st, sources: sources, policy: opt.Policy, maxFileSize: opt.MaxFileSize, log: opt.Log,
+		trigger: make(chan string, 64), records: map[string][]catalog.Record{}, problems: map[string][]catalog.Problem{},
+		status: map[string]store.SourceStatus{}, changed: make(chan struct{})}
+	if r.log == nil {
+		r.log = slog.Default()
+	}
+	r.snap.Store(catalog.NewSnapshot(nil, nil))
+	return r
+}
+
+// Snapshot returns the current catalog. It never returns nil.
+func (r *Refresher) Snapshot() *catalog.Snapshot { return r.snap.Load() }
+
+// Changed returns a channel closed when the next snapshot is published.
+func (r *Refresher) Changed() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.changed
+}
+
+// Ready reports whether every source has been read at least once since start.
+func (r *Refresher) Ready() bool { return r.ready.Load() }
+
+// Load publishes the catalog stored by earlier runs, so the portal serves at once.
+func (r *Refresher) Load(ctx context.Context) error {
+	records, problems, states, err := r.store.Load(ctx)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, rec := range records {
+		r.records[rec.Source] = append(r.records[rec.Source], rec)
+	}
+	for _, p := range problems {
+		r.problems[p.Source] = append(r.problems[p.Source], p)
+	}
+	for _, s := range states {
+		r.status[s.Name] = s
+	}
+	r.publishLocked()
+	return nil
+}
+
+// Statuses returns each configured source's last refresh, in configuration order.
+func (r *Refresher) Statuses() []SourceInfo {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]SourceInfo, 0, len(r.sources))
+	for _, s := range r.sources {
+		out = append(out, SourceInfo{Location: s.Location(), SourceStatus: r.status[s.Name()]})
+		out[len(out)-1].Name = s.Name()
+	}
+	return out
+}
+
+// SourceInfo describes a source and its last refresh.
+type SourceInfo struct {
+	store.SourceStatus
+	Location string
+}
+
+// RefreshAll reads every source once.
+func (r *Refresher) RefreshAll(ctx context.Context) {
+	for _, s := range r.sources {
+		if err := r.refresh(ctx, s); err != nil {
+			r.log.Error("catalog refresh failed", "source", s.Name(), "err", err)
+		}
+	}
+	r.ready.Store(true)
+}
+
+// Refresh reads one source by name now.
+func (r *Refresher) Refresh(ctx context.Context, name string) error {
+	for _, s := range r.sources {
+		if s.Name() == name {
+			return r.refresh(ctx, s)
+		}
+	}
+	return fmt.Errorf("no catalog source named %q", name)
+}
+
+// Trigger asks the Run loop to refresh a source soon; repeated triggers coalesce.
+func (r *Refresher) Trigger(name string) {
+	select {
+	case r.trigger <- name:
+	default: // a burst of pushes: a refresh is already queued
+	}
+}
+
+// MatchPush returns the git sources a push concerns.
+func (r *Refresher) MatchPush(p Push) []string {
+	var names []string
+	for _, s := range r.sources {
+		if g, ok := s.(*GitSource); ok && g.Matches(p.URLs, p.Ref) {
+			names = append(names, s.Name())
+		}
+	}
+	return names
+}
+
+// Run refreshes every source now and then every interval, and a single source whenever it is
+// triggered, until ctx ends.
+func (r *Refresher) Run(ctx context.Context, interval time.Duration) {
+	r.RefreshAll(ctx)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			r.RefreshAll(ctx)
+		case name := <-r.trigger:
+			if err := r.Refresh(ctx, name); err != nil {
+				r.log.Error("catalog refresh failed", "source", name, "err", err)
+			}
+		}
+	}
+}
+
+func (r *Refresher) refresh(ctx context.Context, src Source) error {
+	start := time.Now()
+	fsys, rev, openErr := src.Open(ctx)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	name := src.Name()
+	if openErr != nil {
+		// Unreachable: keep every entity and problem of the source as they were.
+		st := r.status[name]
+		st.Name, st.RefreshedAt, st.Error, st.Duration = name, time.Now(), openErr.Error(), time.Since(start)
+		r.status[name] = st
+		r.publishLocked()
+		if err := r.store.SaveStatus(ctx, name, st); err != nil {
+			return fmt.Errorf("%v (and saving the status failed: %v)", openErr, err)
+		}
+		return openErr
+	}
+	reader := &catalog.Reader{Source: name, Location: src.Location(), FS: fsys, Patterns: src.Patterns(), MaxFileSize: r.maxFileSize}
+	reading := reader.Read()
+	merged := catalog.Merge(r.records[name], reading, time.Now().UTC().Truncate(time.Millisecond), r.policy)
+	st := store.SourceStatus{Name: name, Revision: rev, RefreshedAt: time.Now(), Entities: len(merged), Duration: time.Since(start)}
+	if err := r.store.SaveSource(ctx, name, merged, reading.Problems, st); err != nil {
+		return fmt.Errorf("store catalog of %s: %w", name, err)
+	}
+	r.records[name], r.problems[name], r.status[name] = merged, reading.Problems, st
+	r.publishLocked()
+	r.log.Info("catalog refreshed", "source", name, "revision", rev, "entities", len(merged),
+		"problems", len(reading.Problems), "took", time.Since(start).Round(time.Millisecond).String())
+	return nil
+}
+
+// publishLocked builds and publishes a new snapshot from every source's state.
+func (r *Refresher) publishLocked() {
+	var all []catalog.Record
+	var problems []catalog.Problem
+	names := make([]string, 0, len(r.records))
+	for n := range r.records {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		all = append(all, r.records[n]...)
+	}
+	for _, ps := range r.problems {
+		problems = append(problems, ps...)
+	}
+	for _, s := range r.sources {
+		if st := r.status[s.Name()]; st.Error != "" {
+			problems = append(problems, catalog.Problem{Source: s.Name(), File: s.Location(), Severity: catalog.SeverityError,
+				Message: "source could not be read, its last good entities are kept: " + st.Error})
+		}
+	}
+	r.snap.Store(catalog.NewSnapshot(all, problems))
+	close(r.changed)
+	r.changed = make(chan struct{})
+}

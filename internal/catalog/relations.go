@@ -132,7 +132,9 @@ func linkRelations(entities map[string]*Entity) []Unresolved {
 			return a.Target.Key() < b.Target.Key()
 		})
 	}
-	sort.Slice(missing, func(i, j int) bool { return missing[i].From.Key()+missing[i].To.Key() < missing[j].From.Key()+missing[j].To.Key() })
+	sort.Slice(missing, func(i, j int) bool {
+		return missing[i].From.Key()+missing[i].To.Key() < missing[j].From.Key()+missing[j].To.Key()
+	})
 	return missing
 }
 

@@ -1,0 +1,287 @@
+// Package config loads Portico's configuration: a YAML file, then PORTICO_* environment
+// overrides, then validation with messages that name the bad key.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration. The zero value is not valid; start from Default.
+type Config struct {
+	Server   Server   `yaml:"server"`
+	Database Database `yaml:"database"`
+	Catalog  Catalog  `yaml:"catalog"`
+	Runbooks Runbooks `yaml:"runbooks"`
+	Log      Log      `yaml:"log"`
+}
+
+// Server configures the HTTP listener.
+type Server struct {
+	Addr            string   `yaml:"addr"`
+	BaseURL         string   `yaml:"baseURL"`
+	ShutdownTimeout Duration `yaml:"shutdownTimeout"`
+}
+
+// Database selects the store: sqlite (a file) or postgres (a DSN).
+type Database struct {
+	Driver string `yaml:"driver"`
+	DSN    string `yaml:"dsn"`
+}
+
+// Catalog configures where entities come from and how they are kept.
+type Catalog struct {
+	Sources         []Source `yaml:"sources"`
+	RefreshInterval Duration `yaml:"refreshInterval"`
+	// Orphans is "delete" (after OrphanGrace) or "keep".
+	Orphans     string   `yaml:"orphans"`
+	OrphanGrace Duration `yaml:"orphanGrace"`
+	MaxFileSize int64    `yaml:"maxFileSize"`
+	CacheDir    string   `yaml:"cacheDir"`
+	// WebhookSecrets verify push webhooks; two may be valid at once while rotating.
+	WebhookSecrets []string `yaml:"webhookSecrets"`
+}
+
+// Source is one catalog source: a local folder or a git repository.
+type Source struct {
+	Name   string   `yaml:"name"`
+	Type   string   `yaml:"type"` // dir or git
+	Path   string   `yaml:"path"`
+	URL    string   `yaml:"url"`
+	Branch string   `yaml:"branch"`
+	Globs  []string `yaml:"globs"`
+	// TokenEnv names the environment variable holding an https token (never the token itself).
+	TokenEnv   string `yaml:"tokenEnv"`
+	SSHKeyFile string `yaml:"sshKeyFile"`
+}
+
+// Runbooks configures the runbook folder.
+type Runbooks struct {
+	Dir string `yaml:"dir"`
+}
+
+// Log configures structured logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // json or text
+}
+
+// Default is the embedded default: SQLite under ./data, the catalog from ./catalog, runbooks
+// from ./runbooks, listening on 127.0.0.1:8080.
+func Default() *Config {
+	return &Config{
+		Server:   Server{Addr: "127.0.0.1:8080", ShutdownTimeout: Duration(15 * time.Second)},
+		Database: Database{Driver: "sqlite", DSN: "./data/portico.db"},
+		Catalog: Catalog{
+			Sources:         []Source{{Name: "local", Type: "dir", Path: "./catalog", Globs: []string{"**/*.yaml"}}},
+			RefreshInterval: Duration(5 * time.Minute),
+			Orphans:         "delete",
+			OrphanGrace:     Duration(time.Hour),
+			MaxFileSize:     1 << 20,
+			CacheDir:        "./data/cache",
+		},
+		Runbooks: Runbooks{Dir: "./runbooks"},
+		Log:      Log{Level: "info", Format: "json"},
+	}
+}
+
+// DefaultFile is read when no --config is given and it exists.
+const DefaultFile = "portico.yaml"
+
+// Load reads the file at path (when path is empty, portico.yaml if present), applies PORTICO_*
+// overrides from getenv and validates the result.
+func Load(path string, getenv func(string) string) (*Config, error) {
+	c := Default()
+	explicit := path != ""
+	if !explicit {
+		path = DefaultFile
+	}
+	data, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if err := c.decode(path, data); err != nil {
+			return nil, err
+		}
+	case errors.Is(err, os.ErrNotExist) && !explicit:
+		// no file: the embedded default
+	default:
+		return nil, fmt.Errorf("read configuration: %w", err)
+	}
+	if err := c.applyEnv(getenv); err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+var unknownFieldRE = regexp.MustCompile(`line (\d+): field (\S+) not found in type config\.(\w+)`)
+
+// sectionOf maps Go type names to the YAML path a user writes.
+var sectionOf = map[string]string{"Config": "", "Server": "server.", "Database": "database.", "Catalog": "catalog.",
+	"Source": "catalog.sources[].", "Runbooks": "runbooks.", "Log": "log."}
+
+func (c *Config) decode(path string, data []byte) error {
+	// Sources in the file replace the default source rather than adding to it.
+	c.Catalog.Sources = nil
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		if m := unknownFieldRE.FindAllStringSubmatch(err.Error(), -1); m != nil {
+			var msgs []string
+			for _, x := range m {
+				msgs = append(msgs, fmt.Sprintf("%s:%s: unknown key %s%s", path, x[1], sectionOf[x[3]], x[2]))
+			}
+			return errors.New(strings.Join(msgs, "; "))
+		}
+		return fmt.Errorf("%s: %v", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if c.Catalog.Sources == nil {
+		c.Catalog.Sources = Default().Catalog.Sources
+	}
+	return nil
+}
+
+// Env lists the environment overrides and the keys they set, for the README and --help.
+var Env = []struct{ Name, Key string }{
+	{"PORTICO_ADDR", "server.addr"},
+	{"PORTICO_BASE_URL", "server.baseURL"},
+	{"PORTICO_DATABASE_DRIVER", "database.driver"},
+	{"PORTICO_DATABASE_DSN", "database.dsn"},
+	{"PORTICO_CATALOG_DIR", "catalog.sources[0].path (when that source is a folder)"},
+	{"PORTICO_CATALOG_REFRESH_INTERVAL", "catalog.refreshInterval"},
+	{"PORTICO_WEBHOOK_SECRETS", "catalog.webhookSecrets (comma-separated)"},
+	{"PORTICO_RUNBOOKS_DIR", "runbooks.dir"},
+	{"PORTICO_LOG_LEVEL", "log.level"},
+	{"PORTICO_LOG_FORMAT", "log.format"},
+}
+
+func (c *Config) applyEnv(getenv func(string) string) error {
+	set := map[string]func(string) error{
+		"PORTICO_ADDR":            func(v string) error { c.Server.Addr = v; return nil },
+		"PORTICO_BASE_URL":        func(v string) error { c.Server.BaseURL = v; return nil },
+		"PORTICO_DATABASE_DRIVER": func(v string) error { c.Database.Driver = v; return nil },
+		"PORTICO_DATABASE_DSN":    func(v string) error { c.Database.DSN = v; return nil },
+		"PORTICO_RUNBOOKS_DIR":    func(v string) error { c.Runbooks.Dir = v; return nil },
+		"PORTICO_LOG_LEVEL":       func(v string) error { c.Log.Level = v; return nil },
+		"PORTICO_LOG_FORMAT":      func(v string) error { c.Log.Format = v; return nil },
+		"PORTICO_WEBHOOK_SECRETS": func(v string) error { c.Catalog.WebhookSecrets = strings.Split(v, ","); return nil },
+		"PORTICO_CATALOG_REFRESH_INTERVAL": func(v string) error {
+			d, err := time.ParseDuration(v)
+			c.Catalog.RefreshInterval = Duration(d)
+			return err
+		},
+		"PORTICO_CATALOG_DIR": func(v string) error {
+			if len(c.Catalog.Sources) == 0 || c.Catalog.Sources[0].Type != "dir" {
+				return errors.New("the first catalog source is not a folder")
+			}
+			c.Catalog.Sources[0].Path = v
+			return nil
+		},
+	}
+	for _, e := range Env {
+		if v := getenv(e.Name); v != "" {
+			if err := set[e.Name](v); err != nil {
+				return fmt.Errorf("%s=%q: %v", e.Name, v, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Validate checks every field and the rules across fields, naming the key of each problem.
+func (c *Config) Validate() error {
+	var errs []string
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, key+": "+fmt.Sprintf(format, args...))
+	}
+	if _, port, err := net.SplitHostPort(c.Server.Addr); err != nil {
+		bad("server.addr", "%q is not host:port", c.Server.Addr)
+	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		bad("server.addr", "port %q is not a number from 0 to 65535", port)
+	}
+	switch c.Database.Driver {
+	case "sqlite", "postgres":
+		if c.Database.DSN == "" {
+			bad("database.dsn", "required (a file path for sqlite, a connection string for postgres)")
+		}
+	default:
+		bad("database.driver", "%q is not supported; use sqlite or postgres", c.Database.Driver)
+	}
+	if d := c.Catalog.RefreshInterval.D(); d < time.Second {
+		bad("catalog.refreshInterval", "%s is too short; use at least 1s", d)
+	}
+	if c.Catalog.Orphans != "delete" && c.Catalog.Orphans != "keep" {
+		bad("catalog.orphans", "%q must be delete or keep", c.Catalog.Orphans)
+	}
+	if c.Catalog.MaxFileSize <= 0 {
+		bad("catalog.maxFileSize", "must be a positive number of bytes")
+	}
+	names := map[string]bool{}
+	for i, s := range c.Catalog.Sources {
+		key := fmt.Sprintf("catalog.sources[%d]", i)
+		if s.Name == "" {
+			bad(key+".name", "required")
+		} else if names[s.Name] {
+			bad(key+".name", "%q is used by another source", s.Name)
+		}
+		names[s.Name] = true
+		switch s.Type {
+		case "dir":
+			if s.Path == "" {
+				bad(key+".path", "required for a folder source")
+			}
+		case "git":
+			if s.URL == "" {
+				bad(key+".url", "required for a git source")
+			}
+		default:
+			bad(key+".type", "%q must be dir or git", s.Type)
+		}
+		if len(s.Globs) == 0 {
+			c.Catalog.Sources[i].Globs = []string{"**/catalog-info.yaml"}
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "%q must be debug, info, warn or error", c.Log.Level)
+	}
+	if c.Log.Format != "json" && c.Log.Format != "text" {
+		bad("log.format", "%q must be json or text", c.Log.Format)
+	}
+	if len(errs) > 0 {
+		return errors.New("invalid configuration: " + strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// Duration is a time.Duration written as "30s" or "5m" in YAML.
+type Duration time.Duration
+
+// D returns the duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration like 30s or 5m", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration as a string.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }

@@ -1,0 +1,68 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestLoad(t *testing.T) {
+	tests := []struct {
+		name    string
+		file    string
+		env     map[string]string
+		wantErr string
+		check   func(*Config) string
+	}{
+		{name: "embedded default", check: func(c *Config) string {
+			if c.Server.Addr != "127.0.0.1:8080" || c.Database.DSN != "./data/portico.db" || c.Catalog.Sources[0].Path != "./catalog" {
+				return "defaults wrong"
+			}
+			return ""
+		}},
+		{name: "env overrides", env: map[string]string{"PORTICO_ADDR": "127.0.0.1:9999", "PORTICO_DATABASE_DRIVER": "postgres", "PORTICO_DATABASE_DSN": "host=x"},
+			check: func(c *Config) string {
+				if c.Server.Addr != "127.0.0.1:9999" || c.Database.Driver != "postgres" {
+					return "env not applied"
+				}
+				return ""
+			}},
+		{name: "file with git source", file: "catalog:\n  sources:\n    - {name: repo, type: git, url: https://github.com/acme/catalog}\n  refreshInterval: 30s\n",
+			check: func(c *Config) string {
+				if len(c.Catalog.Sources) != 1 || c.Catalog.Sources[0].Globs[0] != "**/catalog-info.yaml" || c.Catalog.RefreshInterval.D().Seconds() != 30 {
+					return "file not applied"
+				}
+				return ""
+			}},
+		{name: "unknown key named", file: "server:\n  adr: x\n", wantErr: "2: unknown key server.adr"},
+		{name: "bad driver named", file: "database: {driver: mysql}\n", wantErr: "database.driver: \"mysql\" is not supported"},
+		{name: "git source without url", file: "catalog:\n  sources: [{name: a, type: git}]\n", wantErr: "catalog.sources[0].url: required"},
+		{name: "bad duration", file: "catalog: {refreshInterval: soon}\n", wantErr: "not a duration"},
+		{name: "bad addr env", env: map[string]string{"PORTICO_ADDR": "nope"}, wantErr: "server.addr"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := ""
+			if tt.file != "" {
+				path = filepath.Join(t.TempDir(), "portico.yaml")
+				os.WriteFile(path, []byte(tt.file), 0o600)
+			}
+			c, err := Load(path, env(tt.env))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if msg := tt.check(c); msg != "" {
+				t.Error(msg)
+			}
+		})
+	}
+}

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/portico-dev/portico/internal/catalog"
+	"github.com/portico-dev/portico/internal/config"
+	"github.com/portico-dev/portico/internal/ingest"
+	"github.com/portico-dev/portico/internal/runbooks"
+	"github.com/portico-dev/portico/internal/server"
+	"github.com/portico-dev/portico/internal/store"
+)
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("portico serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "configuration file (default: portico.yaml when present)")
+	addr := fs.String("addr", "", "listen address, overriding server.addr and PORTICO_ADDR")
+	if err := fs.Parse(args); err != nil {
+		return exitError(2)
+	}
+	cfg, err := config.Load(*configPath, getenv)
+	if err != nil {
+		return err
+	}
+	if *addr != "" {
+		cfg.Server.Addr = *addr
+		if err := cfg.Validate(); err != nil {
+			return err
+		}
+	}
+	log := newLogger(cfg.Log, stdout)
+
+	st, err := store.Open(ctx, cfg.Database.Driver, cfg.Database.DSN)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	books, err := runbooks.Open(cfg.Runbooks.Dir)
+	if err != nil {
+		return err
+	}
+	refresher := ingest.NewRefresher(st, buildSources(cfg, getenv), ingest.Options{
+		Policy:      catalog.OrphanPolicy{Keep: cfg.Catalog.Orphans == "keep", Grace: cfg.Catalog.OrphanGrace.D()},
+		MaxFileSize: cfg.Catalog.MaxFileSize, Log: log,
+	})
+	if err := refresher.Load(ctx); err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv := server.New(server.Deps{Catalog: refresher, Runbooks: books, DB: st, Registry: reg, Log: log,
+		WebhookSecrets: cfg.Catalog.WebhookSecrets, Version: version})
+
+	ln, err := net.Listen("tcp", cfg.Server.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another portal running? choose another with --addr)", cfg.Server.Addr, err)
+	}
+	httpSrv := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go refresher.Run(runCtx, cfg.Catalog.RefreshInterval.D())
+	go func() {
+		reloadRunbooks(runCtx, books, cfg.Catalog.RefreshInterval.D(), log)
+	}()
+	log.Info("portico serving", "url", "http://"+ln.Addr().String(), "database", st.Driver(), "version", version)
+
+	errc := make(chan error, 1)
+	go func() { errc <- httpSrv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing requests in flight", "timeout", cfg.Server.ShutdownTimeout.D().String())
+	shutCtx, done := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout.D())
+	defer done()
+	if err := httpSrv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+func buildSources(cfg *config.Config, getenv func(string) string) []ingest.Source {
+	var out []ingest.Source
+	for _, s := range cfg.Catalog.Sources {
+		switch s.Type {
+		case "dir":
+			out = append(out, &ingest.DirSource{SourceName: s.Name, Dir: s.Path, Globs: s.Globs})
+		case "git":
+			g := &ingest.GitSource{SourceName: s.Name, URL: s.URL, Branch: s.Branch, Globs: s.Globs,
+				CacheDir: cfg.Catalog.CacheDir, SSHKeyFile: s.SSHKeyFile}
+			if s.TokenEnv != "" {
+				g.Token = getenv(s.TokenEnv)
+			}
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// reloadRunbooks re-reads the runbook folder on the catalog's interval.
+func reloadRunbooks(ctx context.Context, books *runbooks.Library, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := books.Reload(); err != nil {
+				log.Error("runbooks reload failed", "err", err)
+			}
+		}
+	}
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}

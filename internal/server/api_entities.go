@@ -1,0 +1,67 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/portico-dev/portico/internal/catalog"
+)
+
+// apiEntity is an entity as the JSON API returns it: Backstage's shape, relations included,
+// plus where it came from and whether it is an orphan.
+type apiEntity struct {
+	*catalog.Entity
+	Orphan bool   `json:"orphan,omitempty"`
+	Source string `json:"source"`
+	File   string `json:"file"`
+}
+
+type entityList struct {
+	Items []apiEntity `json:"items"`
+	Total int         `json:"total"`
+	Next  string      `json:"next,omitempty"`
+}
+
+func toAPI(r *catalog.Record) apiEntity {
+	return apiEntity{Entity: r.Entity, Orphan: r.Orphan(), Source: r.Source, File: r.File}
+}
+
+func (s *Server) handleAPIEntityList(c echo.Context) error {
+	v := c.QueryParams()
+	q, err := parseCatalogQuery(v)
+	if err != nil {
+		return err
+	}
+	if q.Limit, err = parsePositive(v, "limit", 50, maxPageSize); err != nil {
+		return err
+	}
+	if q.Offset, err = decodeCursor(v.Get("cursor")); err != nil {
+		return err
+	}
+	res := s.Catalog.Snapshot().Search(q)
+	out := entityList{Items: make([]apiEntity, 0, len(res.Items)), Total: res.Total}
+	for _, r := range res.Items {
+		out.Items = append(out.Items, toAPI(r))
+	}
+	if next := q.Offset + len(res.Items); next < res.Total {
+		out.Next = encodeCursor(next)
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) handleAPIEntityShow(c echo.Context) error {
+	rec, err := lookupEntity(c, s.Catalog.Snapshot())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toAPI(rec))
+}
+
+func (s *Server) handleAPICatalogErrors(c echo.Context) error {
+	ps := s.Catalog.Snapshot().Problems()
+	if ps == nil {
+		ps = []catalog.Problem{}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"items": ps, "total": len(ps), "sources": s.Catalog.Statuses()})
+}

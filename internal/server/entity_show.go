@@ -1,0 +1,202 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/portico-dev/portico/internal/catalog"
+	"github.com/portico-dev/portico/internal/derrors"
+	"github.com/portico-dev/portico/internal/runbooks"
+	"github.com/portico-dev/portico/web/components"
+)
+
+// lookupEntity finds the entity named by the :kind/:namespace/:name path parameters.
+func lookupEntity(c echo.Context, snap *catalog.Snapshot) (*catalog.Record, error) {
+	ref := catalog.Ref{Kind: c.Param("kind"), Namespace: c.Param("namespace"), Name: c.Param("name")}
+	rec, ok := snap.Get(ref)
+	if !ok {
+		return nil, fmt.Errorf("%w: there is no %s %q in namespace %q of the catalog", derrors.NotFound, strings.ToLower(ref.Kind), ref.Name, ref.Namespace)
+	}
+	return rec, nil
+}
+
+func (s *Server) handleEntityShow(c echo.Context) error {
+	snap := s.Catalog.Snapshot()
+	rec, err := lookupEntity(c, snap)
+	if err != nil {
+		return err
+	}
+	vm := s.entityVM(snap, rec)
+	return s.page(c, http.StatusOK, components.Page{Title: vm.Title, Nav: "catalog"}, components.EntityView(vm))
+}
+
+func (s *Server) entityVM(snap *catalog.Snapshot, rec *catalog.Record) components.Entity {
+	e := rec.Entity
+	vm := components.Entity{Kind: e.Kind, Name: e.Metadata.Name, Namespace: e.Metadata.Namespace, Title: e.DisplayName(),
+		Description: e.Metadata.Description, Lifecycle: e.SpecString("lifecycle"), Type: e.SpecString("type"),
+		Tags: e.Metadata.Tags, Orphan: rec.Orphan(), Source: rec.Source + ": " + rec.File,
+		JSONHref: "/api/v1/entities/" + strings.TrimPrefix(entityHref(e.Ref()), "/catalog/")}
+	if rec.Orphan() {
+		vm.OrphanSince = rec.OrphanedAt.UTC().Format(time.RFC1123)
+	}
+	vm.About = aboutFields(e)
+	for _, l := range e.Metadata.Links {
+		t := l.Type
+		if t == "runbook" || t == "playbook" {
+			if p, ok := s.localRunbook(l.URL); ok {
+				vm.Runbooks = append(vm.Runbooks, components.Link{Label: orDefault(l.Title, "Runbook"), Href: "/runbooks/" + p})
+				continue
+			}
+		}
+		vm.Links = append(vm.Links, components.ExternalLink{Title: orDefault(l.Title, l.URL), URL: l.URL, Type: t})
+	}
+	if p := e.Metadata.Annotations[catalog.AnnotationRunbook]; p != "" {
+		if rb, ok := s.Runbooks.Get(p); ok {
+			vm.Runbooks = append(vm.Runbooks, components.Link{Label: rb.Title, Href: "/runbooks/" + rb.Path})
+		}
+	}
+	for _, k := range sortedMapKeys(e.Metadata.Annotations) {
+		vm.Annotations = append(vm.Annotations, annotationField(k, e.Metadata.Annotations[k]))
+	}
+	for _, k := range sortedMapKeys(e.Metadata.Labels) {
+		vm.Labels = append(vm.Labels, components.Field{Label: k, Value: e.Metadata.Labels[k]})
+	}
+	vm.Relations = relationGroups(snap, e)
+	switch strings.ToLower(e.Kind) {
+	case "component", "api", "resource", "system":
+		vm.Graph = dependencyGraph(snap, e)
+	}
+	if strings.EqualFold(e.Kind, catalog.KindAPI) {
+		def := e.SpecString("definition")
+		vm.Definition = &components.Definition{Type: e.SpecString("type"), Text: def, Lines: strings.Count(def, "\n") + 1}
+	}
+	if strings.EqualFold(e.Kind, catalog.KindGroup) {
+		for _, m := range snap.Related(e, catalog.RelHasMember) {
+			vm.Members = append(vm.Members, person(m.Entity))
+		}
+	}
+	for _, o := range snap.Related(e, catalog.RelOwnerOf) {
+		vm.Owned = append(vm.Owned, entityRow(o))
+	}
+	for _, p := range snap.Related(e, catalog.RelHasPart) {
+		vm.Children = append(vm.Children, entityRow(p))
+	}
+	key := e.Ref().String()
+	for _, p := range snap.Problems() {
+		if p.Entity == key || (p.Source == rec.Source && p.File == rec.File && p.Severity == catalog.SeverityError) {
+			vm.Problems = append(vm.Problems, problemRow(snap, p))
+		}
+	}
+	return vm
+}
+
+// localRunbook recognizes a link to a runbook kept in the runbooks folder, written as a
+// relative path ("runbooks/payment.md") or a link into Portico ("/runbooks/payment.md").
+func (s *Server) localRunbook(u string) (string, bool) {
+	if strings.Contains(u, "://") {
+		return "", false
+	}
+	if rb, ok := s.Runbooks.Get(runbooks.Normalize(u)); ok {
+		return rb.Path, true
+	}
+	return "", false
+}
+
+func aboutFields(e *catalog.Entity) []components.Field {
+	var out []components.Field
+	add := func(label, value, href string) {
+		if value != "" {
+			out = append(out, components.Field{Label: label, Value: value, Href: href})
+		}
+	}
+	for _, rel := range e.Relations {
+		switch rel.Type {
+		case catalog.RelOwnedBy:
+			l := refLink(rel.Target)
+			add("Owner", l.Label, l.Href)
+		case catalog.RelPartOf:
+			l := refLink(rel.Target)
+			add(rel.Target.Kind, l.Label, l.Href)
+		}
+	}
+	add("Type", e.SpecString("type"), "")
+	add("Lifecycle", e.SpecString("lifecycle"), "")
+	if p := e.SpecMap("profile"); p != nil {
+		if m, _ := p["email"].(string); m != "" {
+			add("Email", m, "mailto:"+m)
+		}
+	}
+	add("Namespace", e.Metadata.Namespace, "")
+	add("API version", e.APIVersion, "")
+	return out
+}
+
+// annotationField links the annotations that name something browsable.
+func annotationField(k, v string) components.Field {
+	f := components.Field{Label: k, Value: v}
+	switch k {
+	case catalog.AnnotationProjectSlug:
+		f.Href = "https://github.com/" + v
+	case catalog.AnnotationGitlabSlug:
+		f.Href = "https://gitlab.com/" + v
+	case catalog.AnnotationRunbook:
+		f.Href = "/runbooks/" + runbooks.Normalize(v)
+	case catalog.AnnotationSourceLoc:
+		if u, ok := strings.CutPrefix(v, "url:"); ok && strings.HasPrefix(u, "https://") {
+			f.Href = u
+		}
+	}
+	return f
+}
+
+func relationGroups(snap *catalog.Snapshot, e *catalog.Entity) []components.RelationGroup {
+	var out []components.RelationGroup
+	for _, rel := range e.Relations {
+		l := refLink(rel.Target)
+		l.Label = strings.ToLower(rel.Target.Kind) + ":" + l.Label
+		if _, ok := snap.Get(rel.Target); !ok {
+			l.Href = "" // not in the catalog: plain text, with the warning on Catalog health
+			l.Label += " (missing)"
+		}
+		if n := len(out); n > 0 && out[n-1].Type == rel.Type {
+			out[n-1].Targets = append(out[n-1].Targets, l)
+			continue
+		}
+		out = append(out, components.RelationGroup{Type: rel.Type, Targets: []components.Link{l}})
+	}
+	return out
+}
+
+func person(e *catalog.Entity) components.Person {
+	p := components.Person{Name: e.DisplayName(), Href: entityHref(e.Ref())}
+	if prof := e.SpecMap("profile"); prof != nil {
+		p.Email, _ = prof["email"].(string)
+	}
+	for _, w := range strings.FieldsFunc(p.Name, func(r rune) bool { return r == ' ' || r == '.' || r == '-' }) {
+		if len(p.Initials) < 2 {
+			p.Initials += strings.ToUpper(w[:1])
+		}
+	}
+	return p
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func sortedMapKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

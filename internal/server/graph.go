@@ -1,0 +1,94 @@
+package server
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/portico-dev/portico/internal/catalog"
+	"github.com/portico-dev/portico/web/components"
+)
+
+// The dependency graph puts the entity in the middle, what points at it on the left
+// (dependents, consumers, parts) and what it points at on the right (dependencies, APIs,
+// its system), so arrows always run left to right.
+var (
+	graphIncoming = []string{catalog.RelDependencyOf, catalog.RelAPIConsumedBy, catalog.RelAPIProvidedBy, catalog.RelHasPart}
+	graphOutgoing = []string{catalog.RelDependsOn, catalog.RelConsumesAPI, catalog.RelProvidesAPI, catalog.RelPartOf}
+)
+
+const (
+	nodeW, nodeH, rowGap, colGap, pad = 190, 40, 14, 150, 10
+	maxPerColumn                      = 14
+)
+
+type graphItem struct {
+	ref   catalog.Ref
+	label string // relation, as read along the arrow
+}
+
+func dependencyGraph(snap *catalog.Snapshot, e *catalog.Entity) *components.Graph {
+	left := graphItems(e, graphIncoming)
+	right := graphItems(e, graphOutgoing)
+	if len(left) == 0 && len(right) == 0 {
+		return nil
+	}
+	rows := max(len(left), len(right), 1)
+	g := &components.Graph{Width: 3*nodeW + 2*colGap + 2*pad, Height: rows*(nodeH+rowGap) - rowGap + 2*pad}
+	column := func(i int) int { return pad + i*(nodeW+colGap) }
+	top := func(n, i int) int { // centre a column of n nodes vertically
+		return pad + (g.Height-2*pad-(n*(nodeH+rowGap)-rowGap))/2 + i*(nodeH+rowGap)
+	}
+	cx, cy := column(1), top(1, 0)
+	g.Nodes = append(g.Nodes, components.GraphNode{X: cx, Y: cy, W: nodeW, H: nodeH, Label: clip(e.DisplayName()), Kind: e.Kind, Focus: true})
+	place := func(items []graphItem, col int, incoming bool) {
+		for i, it := range items {
+			x, y := column(col), top(len(items), i)
+			_, found := snap.Get(it.ref)
+			n := components.GraphNode{X: x, Y: y, W: nodeW, H: nodeH, Label: clip(it.ref.Name), Kind: it.ref.Kind, Missing: !found}
+			if found {
+				n.Href = entityHref(it.ref)
+			}
+			g.Nodes = append(g.Nodes, n)
+			x1, y1, x2, y2 := x+nodeW, y+nodeH/2, cx, cy+nodeH/2
+			if !incoming {
+				x1, y1, x2, y2 = cx+nodeW, cy+nodeH/2, x, y+nodeH/2
+			}
+			mid := (x1 + x2) / 2
+			g.Edges = append(g.Edges, components.GraphEdge{
+				Path:   fmt.Sprintf("M %d %d C %d %d, %d %d, %d %d", x1, y1, mid, y1, mid, y2, x2-2, y2),
+				LabelX: mid, LabelY: (y1+y2)/2 - 4, Label: it.label,
+			})
+		}
+	}
+	place(left, 0, true)
+	place(right, 2, false)
+	return g
+}
+
+func graphItems(e *catalog.Entity, rels []string) []graphItem {
+	var out []graphItem
+	for _, rel := range rels {
+		for _, ref := range e.RelationsOf(rel) {
+			if len(out) == maxPerColumn {
+				return out
+			}
+			out = append(out, graphItem{ref: ref, label: arrowLabels[rel]})
+		}
+	}
+	return out
+}
+
+// arrowLabels name each relation in the direction its arrow points (left to right).
+var arrowLabels = map[string]string{
+	catalog.RelDependencyOf: "depends on", catalog.RelDependsOn: "depends on",
+	catalog.RelAPIConsumedBy: "consumes", catalog.RelConsumesAPI: "consumes",
+	catalog.RelAPIProvidedBy: "provides", catalog.RelProvidesAPI: "provides",
+	catalog.RelHasPart: "part of", catalog.RelPartOf: "part of",
+}
+
+func clip(s string) string {
+	if r := []rune(s); len(r) > 22 {
+		return strings.TrimSpace(string(r[:21])) + "…"
+	}
+	return s
+}

@@ -1,0 +1,76 @@
+package server
+
+import (
+	"io/fs"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+const contentSecurityPolicy = "default-src 'self'; img-src 'self' data: https:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+
+func (s *Server) middleware() {
+	e := s.echo
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "portico_http_requests_total", Help: "HTTP requests by route, method and status code.",
+	}, []string{"route", "method", "code"})
+	latency := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "portico_http_request_duration_seconds", Help: "HTTP request latency by route and method.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+	}, []string{"route", "method"})
+	s.Registry.MustRegister(requests, latency)
+
+	e.Pre(middleware.RemoveTrailingSlashWithConfig(middleware.TrailingSlashConfig{RedirectCode: http.StatusMovedPermanently}))
+	e.Use(middleware.RequestID())
+	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			start := time.Now()
+			err := next(c)
+			if err != nil {
+				c.Error(err) // write the error page now so the status below is the real one
+			}
+			route := c.Path()
+			if route == "" {
+				route = "unmatched"
+			}
+			status := c.Response().Status
+			requests.WithLabelValues(route, c.Request().Method, strconv.Itoa(status)).Inc()
+			latency.WithLabelValues(route, c.Request().Method).Observe(time.Since(start).Seconds())
+			if !strings.HasPrefix(route, "/static") && route != "/metrics" && route != "/healthz" && route != "/readyz" {
+				s.Log.Info("request", "request_id", c.Response().Header().Get(echo.HeaderXRequestID),
+					"method", c.Request().Method, "path", c.Request().URL.Path, "route", route, "status", status,
+					"duration_ms", float64(time.Since(start).Microseconds())/1000, "remote", c.RealIP())
+			}
+			return nil
+		}
+	})
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true}))
+	e.Use(middleware.SecureWithConfig(middleware.SecureConfig{
+		XSSProtection: "0", ContentTypeNosniff: "nosniff", XFrameOptions: "DENY",
+		ReferrerPolicy: "same-origin", ContentSecurityPolicy: contentSecurityPolicy,
+	}))
+	e.Use(middleware.BodyLimit("2M"))
+	// Every browser form carries a CSRF token; the JSON API and webhooks authenticate otherwise.
+	e.Use(middleware.CSRFWithConfig(middleware.CSRFConfig{
+		TokenLookup: "form:_csrf,header:X-CSRF-Token", CookieName: "portico_csrf", CookiePath: "/",
+		CookieHTTPOnly: true, CookieSameSite: http.SameSiteStrictMode,
+		Skipper: func(c echo.Context) bool {
+			p := c.Request().URL.Path
+			return strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/webhooks/") || strings.HasPrefix(p, "/static/")
+		},
+	}))
+}
+
+// staticHandler serves the embedded assets with a cache lifetime; they change only with a release.
+func staticHandler(fsys fs.FS) http.Handler {
+	files := http.FileServer(http.FS(fsys))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		files.ServeHTTP(w, r)
+	})
+}

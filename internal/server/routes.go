@@ -1,0 +1,37 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/portico-dev/portico/web/static"
+)
+
+// routes lists every route of the portal on one screen.
+func (s *Server) routes() {
+	e := s.echo
+	s.middleware()
+
+	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/catalog") })
+	e.GET("/catalog", s.handleCatalogList(listCatalog))
+	e.GET("/systems", s.handleCatalogList(listSystems))
+	e.GET("/apis", s.handleCatalogList(listAPIs))
+	e.GET("/catalog/health", s.handleHealthShow)
+	e.GET("/catalog/:kind/:namespace/:name", s.handleEntityShow)
+	e.GET("/teams", s.handleTeamsList)
+	e.GET("/runbooks", s.handleRunbookList)
+	e.GET("/runbooks/*", s.handleRunbookShow)
+
+	api := e.Group("/api/v1")
+	api.GET("/entities", s.handleAPIEntityList)
+	api.GET("/entities/:kind/:namespace/:name", s.handleAPIEntityShow)
+	api.GET("/catalog/errors", s.handleAPICatalogErrors)
+
+	e.POST("/webhooks/git", s.handleWebhookGit)
+
+	e.GET("/healthz", s.handleHealthz)
+	e.GET("/readyz", s.handleReadyz)
+	e.GET("/metrics", s.handleMetrics())
+	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", staticHandler(static.FS))))
+}

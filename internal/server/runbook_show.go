@@ -1,0 +1,25 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/portico-dev/portico/internal/derrors"
+	"github.com/portico-dev/portico/web/components"
+)
+
+func (s *Server) handleRunbookShow(c echo.Context) error {
+	p := c.Param("*")
+	b, ok := s.Runbooks.Get(p)
+	if !ok {
+		return fmt.Errorf("%w: there is no runbook %q; see the list of runbooks", derrors.NotFound, p)
+	}
+	html, err := s.Runbooks.HTML(b)
+	if err != nil {
+		return err
+	}
+	vm := components.Runbook{Title: b.Title, Path: b.Path, HTML: html, Entities: runbookOwners(s.Catalog.Snapshot())[b.Path]}
+	return s.page(c, http.StatusOK, components.Page{Title: b.Title, Nav: "runbooks"}, components.RunbookView(vm))
+}

@@ -1,0 +1,172 @@
+// Package server is Portico's HTTP layer: echo routes, handlers that map domain results to
+// view models, templ rendering, the JSON API, webhooks and operational endpoints.
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/portico-dev/portico/internal/catalog"
+	"github.com/portico-dev/portico/internal/derrors"
+	"github.com/portico-dev/portico/internal/ingest"
+	"github.com/portico-dev/portico/internal/runbooks"
+	"github.com/portico-dev/portico/web/components"
+)
+
+// catalogService is what the server needs from the catalog refresher.
+type catalogService interface {
+	Snapshot() *catalog.Snapshot
+	Statuses() []ingest.SourceInfo
+	Ready() bool
+	MatchPush(p ingest.Push) []string
+	Trigger(source string)
+}
+
+// runbookLibrary is what the server needs from the runbooks.
+type runbookLibrary interface {
+	List(q string) []*runbooks.Runbook
+	Get(path string) (*runbooks.Runbook, bool)
+	HTML(b *runbooks.Runbook) (string, error)
+}
+
+type pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Deps are the server's collaborators, built by cmd/portico.
+type Deps struct {
+	Catalog        catalogService
+	Runbooks       runbookLibrary
+	DB             pinger
+	Registry       *prometheus.Registry
+	Log            *slog.Logger
+	WebhookSecrets []string
+	Version        string
+}
+
+// Server serves the portal.
+type Server struct {
+	Deps
+	echo *echo.Echo
+}
+
+// New builds the server and its routes.
+func New(d Deps) *Server {
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	if d.Registry == nil {
+		d.Registry = prometheus.NewRegistry()
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	s := &Server{Deps: d, echo: e}
+	e.HTTPErrorHandler = s.handleError
+	s.routes()
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// render writes a component, rendered into a pooled buffer first so a rendering error becomes
+// a proper error page rather than half a page.
+func render(c echo.Context, status int, comp templ.Component) error {
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer bufPool.Put(buf)
+	if err := comp.Render(c.Request().Context(), buf); err != nil {
+		return fmt.Errorf("render: %w", err)
+	}
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// page renders body inside the layout.
+func (s *Server) page(c echo.Context, status int, p components.Page, body templ.Component) error {
+	p.Version = s.Version
+	p.RequestID = c.Response().Header().Get(echo.HeaderXRequestID)
+	p.Problems = countErrors(s.Catalog.Snapshot().Problems())
+	return render(c, status, components.Layout(p, body))
+}
+
+func countErrors(ps []catalog.Problem) int {
+	n := 0
+	for _, p := range ps {
+		if p.Severity == catalog.SeverityError {
+			n++
+		}
+	}
+	return n
+}
+
+// handleError maps an error to a status and a fixed, helpful message, once for all handlers.
+// Users never see err.Error() of an unexpected failure; the log gets it with the request ID.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	status, title, msg := http.StatusInternalServerError, "Something went wrong", "The portal could not complete this request. It has been logged; try again, and report the request ID if it keeps happening."
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &he):
+		status = he.Code
+		title = http.StatusText(status)
+		msg = fmt.Sprint(he.Message)
+		if status == http.StatusNotFound {
+			title, msg = "Page not found", "There is no page at this address."
+		}
+	case errors.Is(err, derrors.NotFound):
+		status, title, msg = http.StatusNotFound, "Not found", userMessage(err)
+	case errors.Is(err, derrors.Invalid):
+		status, title, msg = http.StatusBadRequest, "Invalid request", userMessage(err)
+	case errors.Is(err, derrors.Unauthenticated):
+		status, title, msg = http.StatusUnauthorized, "Not signed in", userMessage(err)
+	case errors.Is(err, derrors.Forbidden):
+		status, title, msg = http.StatusForbidden, "Not allowed", userMessage(err)
+	case errors.Is(err, derrors.Conflict):
+		status, title, msg = http.StatusConflict, "Changed meanwhile", userMessage(err)
+	case errors.Is(err, derrors.Unavailable):
+		status, title, msg = http.StatusServiceUnavailable, "Temporarily unavailable", userMessage(err)
+	}
+	log := s.Log.With("request_id", c.Response().Header().Get(echo.HeaderXRequestID), "method", c.Request().Method, "path", c.Request().URL.Path, "status", status)
+	if status >= 500 {
+		log.Error("request failed", "err", err)
+	} else {
+		log.Info("request refused", "err", err)
+	}
+	path := c.Request().URL.Path
+	if strings.HasPrefix(path, "/api/") || strings.HasPrefix(path, "/webhooks/") {
+		_ = c.JSON(status, map[string]any{"error": map[string]any{"status": status, "message": msg}})
+		return
+	}
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(status)
+		return
+	}
+	_ = s.page(c, status, components.Page{Title: title}, components.ErrorView(components.ErrorPage{Status: status, Title: title, Message: msg}))
+}
+
+// userMessage is the part of an error of a known kind meant for users. Such errors are made
+// as fmt.Errorf("%w: what the user should know", derrors.Kind); the text after the kind is shown.
+func userMessage(err error) string {
+	m := err.Error()
+	for _, kind := range []error{derrors.NotFound, derrors.Invalid, derrors.Unauthenticated, derrors.Forbidden, derrors.Conflict, derrors.Unavailable} {
+		m = strings.TrimPrefix(m, kind.Error()+": ")
+	}
+	if m == "" {
+		return "No further detail."
+	}
+	return strings.ToUpper(m[:1]) + m[1:] + "."
+}

@@ -1,0 +1,58 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/portico-dev/portico/internal/derrors"
+	"github.com/portico-dev/portico/internal/ingest"
+)
+
+const maxWebhookBody = 1 << 20
+
+// handleWebhookGit refreshes the git sources a verified push concerns. Unsigned or forged
+// requests are refused with 401 and logged; they trigger nothing.
+func (s *Server) handleWebhookGit(c echo.Context) error {
+	req := c.Request()
+	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, maxWebhookBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "webhook payload over 1 MiB")
+		}
+		return fmt.Errorf("%w: could not read the payload", derrors.Invalid)
+	}
+	if len(s.WebhookSecrets) == 0 {
+		s.Log.Warn("git webhook refused: no webhook secret configured", "remote", c.RealIP())
+		return fmt.Errorf("%w: webhooks are disabled until catalog.webhookSecrets is configured", derrors.Unauthenticated)
+	}
+	if err := ingest.VerifySignature(s.WebhookSecrets, body, req.Header.Get("X-Hub-Signature-256")); err != nil {
+		s.Log.Warn("git webhook refused: bad signature", "remote", c.RealIP(), "delivery", req.Header.Get("X-GitHub-Delivery"),
+			"signed", req.Header.Get("X-Hub-Signature-256") != "")
+		return fmt.Errorf("%w: the X-Hub-Signature-256 header is missing or does not match", derrors.Unauthenticated)
+	}
+	switch event := req.Header.Get("X-GitHub-Event"); event {
+	case "ping":
+		return c.JSON(http.StatusOK, map[string]any{"ok": true})
+	case "push", "":
+	default:
+		return c.JSON(http.StatusAccepted, map[string]any{"ignored": event})
+	}
+	push, err := ingest.ParsePush(body)
+	if err != nil {
+		return fmt.Errorf("%w: %v", derrors.Invalid, err)
+	}
+	sources := s.Catalog.MatchPush(push)
+	for _, name := range sources {
+		s.Catalog.Trigger(name)
+	}
+	s.Log.Info("git webhook accepted", "ref", push.Ref, "sources", sources, "delivery", req.Header.Get("X-GitHub-Delivery"))
+	if sources == nil {
+		sources = []string{}
+	}
+	return c.JSON(http.StatusAccepted, map[string]any{"refreshing": sources})
+}

@@ -1,0 +1,34 @@
+package components
+
+import (
+	"strconv"
+	"strings"
+)
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func lower(s string) string { return strings.ToLower(s) }
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+func boolStr(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}
+
+func sevClass(s string) string {
+	switch s {
+	case "error":
+		return "bad"
+	case "warning":
+		return "warn"
+	}
+	return ""
+}

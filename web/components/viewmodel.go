@@ -1,0 +1,233 @@
+// Package components holds the portal's templ components. Each is a pure function of a view
+// model declared here: plain structs shaped like the page, built by the HTTP handlers.
+package components
+
+// Page is what the layout needs besides the body.
+type Page struct {
+	Title     string
+	Nav       string // which navigation entry is active: catalog, teams, systems, apis, runbooks, health
+	Query     string // the global search box's value
+	RequestID string
+	Version   string
+	Problems  int // catalog errors, shown as a badge on Catalog health
+}
+
+// Link is a labelled href; an empty Href renders plain text.
+type Link struct {
+	Label string
+	Href  string
+}
+
+// Option is one choice of a select.
+type Option struct {
+	Value, Label string
+	Selected     bool
+}
+
+// CatalogList is the catalog list page (also used for Systems and APIs).
+type CatalogList struct {
+	Heading     string
+	Intro       string
+	Path        string // form action, e.g. /catalog
+	Query       string
+	Sort        []Option
+	Hidden      []Hidden // filters carried by the search form
+	Facets      []Facet
+	Chips       []Chip
+	ClearHref   string
+	Rows        []EntityRow
+	Total       int
+	Page, Pages int
+	PrevHref    string
+	NextHref    string
+	// CatalogEmpty is set when the catalog holds no entity at all (as opposed to no match).
+	CatalogEmpty bool
+}
+
+// Hidden is a hidden form field.
+type Hidden struct{ Name, Value string }
+
+// Facet is one filter dimension with its values and counts.
+type Facet struct {
+	Name, Label string
+	Values      []FacetValue
+	More        int // values not shown
+}
+
+// FacetValue is one value of a facet; Href toggles it.
+type FacetValue struct {
+	Label    string
+	Count    int
+	Selected bool
+	Href     string
+}
+
+// Chip is an active filter with a link that removes it.
+type Chip struct {
+	Label, RemoveHref string
+}
+
+// EntityRow is an entity in a list.
+type EntityRow struct {
+	Kind        string
+	Name        string
+	Title       string
+	Href        string
+	Description string
+	Owner       Link
+	System      Link
+	Type        string
+	Lifecycle   string
+	Tags        []string
+	Orphan      bool
+}
+
+// Entity is an entity page.
+type Entity struct {
+	Kind        string
+	Name        string
+	Namespace   string
+	Title       string
+	Description string
+	Lifecycle   string
+	Type        string
+	Orphan      bool
+	OrphanSince string
+	About       []Field
+	Tags        []string
+	Links       []ExternalLink
+	Runbooks    []Link
+	Annotations []Field
+	Labels      []Field
+	Relations   []RelationGroup
+	Graph       *Graph
+	Definition  *Definition
+	Members     []Person
+	Owned       []EntityRow
+	Children    []EntityRow // hasPart: a system's components, a domain's systems
+	Source      string
+	JSONHref    string
+	Problems    []ProblemRow
+}
+
+// Field is a labelled value, optionally linked.
+type Field struct {
+	Label string
+	Value string
+	Href  string
+}
+
+// ExternalLink is a metadata link.
+type ExternalLink struct {
+	Title, URL, Type string
+}
+
+// RelationGroup lists the targets of one relation type.
+type RelationGroup struct {
+	Type    string
+	Targets []Link
+}
+
+// Definition is an API's definition text.
+type Definition struct {
+	Type     string
+	Text     string
+	Lines    int
+	Language string
+}
+
+// Person is a group member.
+type Person struct {
+	Name, Email, Href, Initials string
+}
+
+// Graph is a laid-out dependency graph, drawn as SVG.
+type Graph struct {
+	Width, Height int
+	Nodes         []GraphNode
+	Edges         []GraphEdge
+}
+
+// GraphNode is a box in the graph.
+type GraphNode struct {
+	X, Y, W, H int
+	Label      string
+	Kind       string
+	Href       string
+	Focus      bool
+	Missing    bool
+}
+
+// GraphEdge is an arrow with a label at its middle.
+type GraphEdge struct {
+	Path   string
+	LabelX int
+	LabelY int
+	Label  string
+}
+
+// Teams is the teams page.
+type Teams struct {
+	Teams []Team
+}
+
+// Team is a group card.
+type Team struct {
+	Name, Title, Href, Description, Type, Email string
+	Members, Owned                              int
+	Parent                                      Link
+}
+
+// Health is the catalog health page.
+type Health struct {
+	Sources  []SourceRow
+	Problems []ProblemRow
+	Errors   int
+	Warnings int
+	Entities int
+	Filter   string // "", "error" or "warning"
+}
+
+// SourceRow is a catalog source's status.
+type SourceRow struct {
+	Name, Location, Revision, RefreshedAt, Took, Error string
+	Entities                                           int
+	OK                                                 bool
+}
+
+// ProblemRow is one catalog problem.
+type ProblemRow struct {
+	Severity string
+	Source   string
+	Where    string // file:line:col
+	Message  string
+	Entity   Link
+}
+
+// RunbookList is the runbook index.
+type RunbookList struct {
+	Query string
+	Books []RunbookRow
+}
+
+// RunbookRow is a runbook in the index.
+type RunbookRow struct {
+	Title, Href, Path, Summary string
+	Entities                   []Link
+}
+
+// Runbook is a rendered runbook page.
+type Runbook struct {
+	Title    string
+	Path     string
+	HTML     string // sanitized by the runbooks package
+	Entities []Link
+}
+
+// ErrorPage is shown for failed requests.
+type ErrorPage struct {
+	Status  int
+	Title   string
+	Message string
+	Hint    string
+}

@@ -101,8 +101,9 @@ func lintPath(arg, glob string) (*catalog.Reading, int, error) {
 	reader := &catalog.Reader{Source: "lint", Location: "file:" + root, FS: r.FS(), Patterns: []string{pattern}}
 	rd := reader.Read()
 	seen := map[string]bool{}
-	for _, rec := range rd.Records {
-		seen[rec.File] = true
+	for i := range rd.Records {
+		seen[rd.Records[i].File] = true
+		rd.Records[i].File = joinPath(prefix, rd.Records[i].File)
 	}
 	for i := range rd.Problems {
 		seen[rd.Problems[i].File] = true

@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -63,5 +64,21 @@ func (s *Server) handleAPICatalogErrors(c echo.Context) error {
 	if ps == nil {
 		ps = []catalog.Problem{}
 	}
-	return c.JSON(http.StatusOK, map[string]any{"items": ps, "total": len(ps), "sources": s.Catalog.Statuses()})
+	var sources []apiSource
+	for _, st := range s.Catalog.Statuses() {
+		sources = append(sources, apiSource{Name: st.Name, Location: st.Location, Revision: st.Revision, RefreshedAt: st.RefreshedAt,
+			Error: st.Error, Entities: st.Entities, DurationMs: st.Duration.Milliseconds()})
+	}
+	return c.JSON(http.StatusOK, map[string]any{"items": ps, "total": len(ps), "sources": sources})
+}
+
+// apiSource is a catalog source's last refresh as the JSON API reports it.
+type apiSource struct {
+	Name        string    `json:"name"`
+	Location    string    `json:"location"`
+	Revision    string    `json:"revision,omitempty"`
+	RefreshedAt time.Time `json:"refreshedAt"`
+	Error       string    `json:"error,omitempty"`
+	Entities    int       `json:"entities"`
+	DurationMs  int64     `json:"durationMs"`
 }

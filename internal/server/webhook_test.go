@@ -1,0 +1,96 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/portico-dev/portico/internal/ingest"
+)
+
+func TestWebhookGit(t *testing.T) {
+	repoDir := t.TempDir()
+	repo, err := git.PlainInit(repoDir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit := func(desc string) {
+		os.WriteFile(filepath.Join(repoDir, "catalog-info.yaml"), []byte("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: checkout\n  description: "+desc+"\nspec: {type: service, lifecycle: production, owner: team-payments}\n"), 0o644)
+		wt, _ := repo.Worktree()
+		wt.Add("catalog-info.yaml")
+		h, err := wt.Commit(desc, &git.CommitOptions{Author: &object.Signature{Name: "t", Email: "t@x", When: time.Now()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		repo.Storer.SetReference(plumbing.NewHashReference("refs/heads/main", h))
+	}
+	commit("first")
+	src := &ingest.GitSource{SourceName: "checkout-repo", URL: "file://" + repoDir, Branch: "main", Globs: []string{"catalog-info.yaml"}, CacheDir: t.TempDir()}
+	p := newTestPortal(t, writeFiles(t, nil), src)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go p.refresher.Run(ctx, time.Hour)
+
+	push := []byte(`{"ref":"refs/heads/main","repository":{"clone_url":"file://` + repoDir + `"}}`)
+	post := func(body []byte, sig string) int {
+		req, _ := http.NewRequest(http.MethodPost, p.URL+"/webhooks/git", bytes.NewReader(body))
+		req.Header.Set("X-GitHub-Event", "push")
+		if sig != "" {
+			req.Header.Set("X-Hub-Signature-256", sig)
+		}
+		res, err := p.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	commit("second")
+	if got := post(push, ""); got != http.StatusUnauthorized {
+		t.Errorf("unsigned push = %d, want 401", got)
+	}
+	if got := post(push, ingest.Sign("wrong", push)); got != http.StatusUnauthorized {
+		t.Errorf("forged push = %d, want 401", got)
+	}
+	if got := post(bytes.Repeat([]byte("x"), 2<<20), ingest.Sign(webhookSecret, push)); got != http.StatusRequestEntityTooLarge {
+		t.Errorf("huge push = %d, want 413", got)
+	}
+	if got := post([]byte("{not json"), ingest.Sign(webhookSecret, []byte("{not json"))); got != http.StatusBadRequest {
+		t.Errorf("malformed push = %d, want 400", got)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if d := description(t, p); d != "first" {
+		t.Fatalf("rejected webhooks must change nothing; description = %q", d)
+	}
+	start := time.Now()
+	if got := post(push, ingest.Sign(webhookSecret, push)); got != http.StatusAccepted {
+		t.Fatalf("signed push = %d, want 202", got)
+	}
+	for description(t, p) != "second" {
+		if time.Since(start) > 5*time.Second {
+			t.Fatalf("change not visible 5 s after the push")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("push → visible in %s", time.Since(start).Round(time.Millisecond))
+}
+
+func description(t *testing.T, p *testPortal) string {
+	t.Helper()
+	_, body := p.get(t, "/api/v1/entities/component/default/checkout")
+	i := strings.Index(body, `"description":"`)
+	if i < 0 {
+		return ""
+	}
+	rest := body[i+len(`"description":"`):]
+	return rest[:strings.Index(rest, `"`)]
+}

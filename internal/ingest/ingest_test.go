@@ -81,8 +81,12 @@ func (r *testRepo) commit(files map[string]string) {
 	_ = r.repo.Storer.SetReference(plumbingRef("refs/heads/main", head.Hash()))
 }
 
-func openStore(t *testing.T) *store.Store {
-	s, err := store.Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "p.db"))
+func openStore(t *testing.T, driver string) *store.Store {
+	dsn := filepath.Join(t.TempDir(), "p.db")
+	if driver == "postgres" {
+		dsn = testenv.PostgresDSN(t)
+	}
+	s, err := store.Open(context.Background(), driver, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,11 +104,20 @@ func description(t *testing.T, r *Refresher, name string) (string, bool) {
 }
 
 func TestGitSourceRefreshKeepsLastGood(t *testing.T) {
+	for _, driver := range []string{"sqlite", "postgres"} {
+		t.Run(driver, func(t *testing.T) {
+			t.Parallel()
+			testRefreshKeepsLastGood(t, driver)
+		})
+	}
+}
+
+func testRefreshKeepsLastGood(t *testing.T, driver string) {
 	ctx := context.Background()
 	repo := newTestRepo(t)
 	repo.commit(map[string]string{"payment/catalog-info.yaml": component("payment", "v1"), "pricing/catalog-info.yaml": component("pricing", "v1")})
 	src := &GitSource{SourceName: "repo", URL: "file://" + repo.dir, Branch: "main", Globs: []string{"**/catalog-info.yaml"}, CacheDir: t.TempDir()}
-	st := openStore(t)
+	st := openStore(t, driver)
 	r := NewRefresher(st, []Source{src}, Options{Policy: catalog.OrphanPolicy{Grace: time.Hour}})
 	if err := r.Refresh(ctx, "repo"); err != nil {
 		t.Fatal(err)

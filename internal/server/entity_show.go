@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -56,7 +57,7 @@ func (s *Server) entityVM(snap *catalog.Snapshot, rec *catalog.Record) component
 		vm.Links = append(vm.Links, components.ExternalLink{Title: orDefault(l.Title, l.URL), URL: l.URL, Type: t})
 	}
 	if p := e.Metadata.Annotations[catalog.AnnotationRunbook]; p != "" {
-		if rb, ok := s.Runbooks.Get(p); ok {
+		if rb, ok := s.Runbooks.Get(p); ok && !slices.ContainsFunc(vm.Runbooks, func(l components.Link) bool { return l.Href == "/runbooks/"+rb.Path }) {
 			vm.Runbooks = append(vm.Runbooks, components.Link{Label: rb.Title, Href: "/runbooks/" + rb.Path})
 		}
 	}

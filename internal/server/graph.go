@@ -54,9 +54,14 @@ func dependencyGraph(snap *catalog.Snapshot, e *catalog.Entity) *components.Grap
 				x1, y1, x2, y2 = cx+nodeW, cy+nodeH/2, x, y+nodeH/2
 			}
 			mid := (x1 + x2) / 2
+			// The label sits on the straight part next to the outer node, where edges do not crowd.
+			lx, ly := x2-colGap/3, y2-5
+			if incoming {
+				lx, ly = x1+colGap/3, y1-5
+			}
 			g.Edges = append(g.Edges, components.GraphEdge{
 				Path:   fmt.Sprintf("M %d %d C %d %d, %d %d, %d %d", x1, y1, mid, y1, mid, y2, x2-2, y2),
-				LabelX: mid, LabelY: (y1+y2)/2 - 4, Label: it.label,
+				LabelX: lx, LabelY: ly, Label: it.label,
 			})
 		}
 	}

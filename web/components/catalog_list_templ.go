@@ -617,7 +617,7 @@ func EntityTable(rows []EntityRow) templ.Component {
 			templ_7745c5c3_Var32 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 61, "<div class=\"table-wrap\"><table class=\"table\" data-testid=\"entity-table\"><thead><tr><th>Name</th><th>Kind</th><th>Owner</th><th class=\"hide-sm\">System</th><th class=\"hide-sm\">Type</th><th>Lifecycle</th></tr></thead> <tbody>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 61, "<div class=\"table-wrap\" hx-boost=\"false\"><table class=\"table\" data-testid=\"entity-table\"><thead><tr><th>Name</th><th>Kind</th><th>Owner</th><th class=\"hide-sm\">System</th><th class=\"hide-sm\">Type</th><th>Lifecycle</th></tr></thead> <tbody>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

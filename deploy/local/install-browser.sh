@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what the browser tests need, outside the repository and only once:
+#   - Debian's Chromium (/usr/bin/chromium), when missing;
+#   - the Playwright driver playwright-go expects (npm's playwright-core at exactly the
+#     version playwright-go was built for), with Debian's node, under ~/.cache/portico.
+# It never downloads a browser from a CDN. Prints the driver directory on its last line.
+set -euo pipefail
+PW_VERSION=1.52.0 # playwright-go v0.5200.1's playwrightCliVersion
+CACHE=${PORTICO_CACHE:-$HOME/.cache/portico}
+DRIVER=$CACHE/playwright-driver-$PW_VERSION
+t0=$(date +%s)
+
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "install-browser: installing Debian's chromium (apt)…" >&2
+  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; then
+    echo "install-browser: could not install chromium; run: apt-get install chromium" >&2
+    exit 1
+  fi
+fi
+if ! command -v node >/dev/null 2>&1; then
+  echo "install-browser: node is missing; run: apt-get install nodejs npm" >&2
+  exit 1
+fi
+
+if [ ! -f "$DRIVER/package/cli.js" ] || [ "$(cd "$DRIVER" && ./node package/cli.js --version 2>/dev/null)" != "Version $PW_VERSION" ]; then
+  echo "install-browser: installing playwright-core@$PW_VERSION from npm into $DRIVER…" >&2
+  rm -rf "$DRIVER"
+  mkdir -p "$DRIVER"
+  npm install --silent --no-audit --no-fund --prefix "$DRIVER" "playwright-core@$PW_VERSION" >&2
+  ln -sfn node_modules/playwright-core "$DRIVER/package"
+  ln -sfn "$(command -v node)" "$DRIVER/node"
+fi
+got=$(cd "$DRIVER" && ./node package/cli.js --version)
+echo "install-browser: chromium $(chromium --version 2>/dev/null | awk '{print $2}'), playwright driver: $got ($(( $(date +%s) - t0 ))s)" >&2
+echo "$DRIVER"

@@ -1,0 +1,69 @@
+package testenv
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/playwright-community/playwright-go"
+)
+
+var (
+	pwOnce    sync.Once
+	pwBrowser playwright.Browser
+	pwErr     error
+)
+
+// Browser returns headless Debian Chromium driven by playwright-go, started once per test
+// binary. The driver comes from deploy/local/install-browser.sh (PLAYWRIGHT_DRIVER_PATH, or
+// its default folder); nothing is downloaded here.
+func Browser(tb testing.TB) playwright.Browser {
+	tb.Helper()
+	pwOnce.Do(func() { pwBrowser, pwErr = startBrowser() })
+	if pwErr != nil {
+		tb.Fatalf("the browser tests need Chromium and the Playwright driver: %v\nrun deploy/local/install-browser.sh", pwErr)
+	}
+	return pwBrowser
+}
+
+func startBrowser() (playwright.Browser, error) {
+	driver := os.Getenv("PLAYWRIGHT_DRIVER_PATH")
+	if driver == "" {
+		home, _ := os.UserHomeDir()
+		driver = filepath.Join(home, ".cache", "portico", "playwright-driver-1.52.0")
+	}
+	if _, err := os.Stat(filepath.Join(driver, "package", "cli.js")); err != nil {
+		return nil, fmt.Errorf("no Playwright driver in %s", driver)
+	}
+	chromium := os.Getenv("PORTICO_CHROMIUM")
+	if chromium == "" {
+		var err error
+		if chromium, err = exec.LookPath("chromium"); err != nil {
+			return nil, fmt.Errorf("chromium not found (apt-get install chromium)")
+		}
+	}
+	pw, err := playwright.Run(&playwright.RunOptions{DriverDirectory: driver, SkipInstallBrowsers: true, Verbose: false})
+	if err != nil {
+		return nil, fmt.Errorf("start playwright: %w", err)
+	}
+	// These flags keep Chromium from reaching for the network, which this machine refuses.
+	// Playwright gives each launch a fresh temporary profile.
+	b, err := pw.Chromium.Launch(playwright.BrowserTypeLaunchOptions{
+		ExecutablePath: playwright.String(chromium),
+		Headless:       playwright.Bool(true),
+		Args: []string{"--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+			"--disable-component-update", "--disable-sync"},
+	})
+	if err != nil {
+		pw.Stop()
+		return nil, fmt.Errorf("launch %s: %w", chromium, err)
+	}
+	onStop(func() {
+		b.Close()
+		pw.Stop()
+	})
+	return b, nil
+}

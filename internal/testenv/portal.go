@@ -1,0 +1,118 @@
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// RepoRoot is the repository's top folder (where go.mod is).
+func RepoRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Dir(strings.TrimSpace(string(out))), nil
+}
+
+// PortalBinary builds cmd/portico once per test binary and returns its path.
+func PortalBinary(tb testing.TB) string {
+	tb.Helper()
+	binOnce.Do(func() {
+		root, err := RepoRoot()
+		if err != nil {
+			binErr = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "portico-bin-")
+		if err != nil {
+			binErr = err
+			return
+		}
+		onStop(func() { os.RemoveAll(dir) })
+		binPath = filepath.Join(dir, "portico")
+		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/portico")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		tb.Fatal(binErr)
+	}
+	return binPath
+}
+
+// Portal is a running `portico serve` process.
+type Portal struct {
+	URL string
+	Log string // path of its log file
+}
+
+// StartPortal runs the portal with env (PORTICO_* settings) on a free port and waits until it
+// is ready. It is stopped when the test ends.
+func StartPortal(tb testing.TB, env ...string) *Portal {
+	tb.Helper()
+	bin := PortalBinary(tb)
+	port, err := FreePort()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	dir := tb.TempDir()
+	logPath := filepath.Join(dir, "portico.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cmd := exec.Command(bin, "serve", "--addr", addr)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "PORTICO_DATABASE_DSN="+filepath.Join(dir, "portico.db"), "PORTICO_LOG_FORMAT=text")
+	cmd.Env = append(cmd.Env, env...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	tb.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+		}
+		logf.Close()
+	})
+	p := &Portal{URL: "http://" + addr, Log: logPath}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		select {
+		case <-done:
+			tb.Fatalf("portal exited at start:\n%s", tail(logPath, 30))
+		case <-ctx.Done():
+			tb.Fatalf("portal not ready in 30 s:\n%s", tail(logPath, 30))
+		case <-time.After(100 * time.Millisecond):
+		}
+		if res, err := http.Get(p.URL + "/readyz"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return p
+			}
+		}
+	}
+}

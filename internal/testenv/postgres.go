@@ -34,7 +34,11 @@ func PostgresDSN(tb testing.TB) string {
 			pgBase = dsn
 			return
 		}
-		pgBase, pgErr = startPostgres()
+		var stop func()
+		pgBase, stop, pgErr = StartPostgres()
+		if pgErr == nil {
+			onStop(stop)
+		}
 	})
 	if pgErr != nil {
 		tb.Fatalf("PostgreSQL is required for this test and could not start: %v", pgErr)
@@ -67,26 +71,36 @@ func postgresBin() (string, error) {
 	return "", fmt.Errorf("initdb not found: install the postgresql package (apt-get install postgresql)")
 }
 
-func startPostgres() (string, error) {
+// StartPostgres starts a throwaway PostgreSQL server and returns the DSN of its postgres
+// database and a function that stops it and removes its files.
+func StartPostgres() (dsn string, stop func(), err error) {
+	dsn, stop, err = startPostgres()
+	if err != nil && stop != nil {
+		stop()
+	}
+	return dsn, stop, err
+}
+
+func startPostgres() (string, func(), error) {
 	bin, err := postgresBin()
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	dir, err := os.MkdirTemp("", "portico-pg-")
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	// initdb refuses to run as root: run the server as the postgres user then.
 	var asUser []string
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
-			return "", fmt.Errorf("running as root needs the postgres user: %w", err)
+			return "", nil, fmt.Errorf("running as root needs the postgres user: %w", err)
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
 		if err := os.Chown(dir, uid, gid); err != nil {
-			return "", err
+			return "", nil, err
 		}
 		asUser = []string{"runuser", "-u", "postgres", "--"}
 	}
@@ -101,28 +115,28 @@ func startPostgres() (string, error) {
 	}
 	data := filepath.Join(dir, "data")
 	if err := run(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "-A", "trust", "--no-sync"); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	port, err := FreePort()
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	logf := filepath.Join(dir, "postgres.log")
 	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", port, dir)
-	if err := run(filepath.Join(bin, "pg_ctl"), "-D", data, "-l", logf, "-o", opts, "-w", "-t", "30", "start"); err != nil {
-		return "", fmt.Errorf("%v\nlog:\n%s", err, tail(logf, 20))
-	}
-	onStop(func() {
+	stop := func() {
 		_ = run(filepath.Join(bin, "pg_ctl"), "-D", data, "-m", "immediate", "stop")
 		os.RemoveAll(dir)
-	})
+	}
+	if err := run(filepath.Join(bin, "pg_ctl"), "-D", data, "-l", logf, "-o", opts, "-w", "-t", "30", "start"); err != nil {
+		return "", stop, fmt.Errorf("%v\nlog:\n%s", err, tail(logf, 20))
+	}
 	dsn := fmt.Sprintf("host=127.0.0.1 port=%d user=postgres sslmode=disable", port)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	db, _ := sql.Open("pgx", dsn+" dbname=postgres")
 	defer db.Close()
 	if err := db.PingContext(ctx); err != nil {
-		return "", fmt.Errorf("PostgreSQL started but does not answer: %v\nlog:\n%s", err, tail(logf, 20))
+		return "", stop, fmt.Errorf("PostgreSQL started but does not answer: %v\nlog:\n%s", err, tail(logf, 20))
 	}
-	return dsn + " dbname=postgres", nil
+	return dsn + " dbname=postgres", stop, nil
 }

@@ -1,0 +1,60 @@
+# Portico — see README.md. `make run` starts the portal on its embedded default;
+# `make test` runs every test (it installs missing test dependencies first).
+SHELL := /bin/bash
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+.PHONY: all build run test test-unit test-integration test-e2e generate check lint bench deps clean
+
+all: build
+
+## generate: regenerate ent and templ code (committed; CI fails when it is stale)
+generate:
+	$(GO) generate ./ent
+	$(GO) tool templ generate
+
+## build: build bin/portico
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/portico ./cmd/portico
+
+## run: the portal on its embedded default (SQLite in ./data, ./catalog, ./runbooks, 127.0.0.1:8080)
+run: build
+	./bin/portico serve
+
+## deps: install what the tests need (PostgreSQL server programs, Chromium, Playwright driver)
+deps:
+	deploy/local/install-deps.sh
+
+## check: generated code up to date, gofmt, go vet
+check:
+	@before=$$(git ls-files -co --exclude-standard ent web | grep -E '(_templ\.go|\.go)$$' | sort | xargs sha256sum); \
+	$(MAKE) -s generate >/dev/null; \
+	after=$$(git ls-files -co --exclude-standard ent web | grep -E '(_templ\.go|\.go)$$' | sort | xargs sha256sum); \
+	if [ "$$before" != "$$after" ]; then echo "generated code was stale: run make generate and commit"; diff <(echo "$$before") <(echo "$$after"); exit 1; fi
+	@unformatted=$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+lint: check
+	$(GO) run ./cmd/portico catalog lint --glob '**/*.yaml' --whole-catalog catalog
+
+## test: every test — unit, integration (real PostgreSQL, SQLite, git), e2e (real Chromium)
+test: deps check lint
+	$(GO) test -count=1 -timeout 20m ./...
+
+test-unit:
+	$(GO) test -short ./internal/catalog ./internal/config ./internal/runbooks
+
+test-integration: deps
+	$(GO) test -count=1 ./internal/... ./cmd/...
+
+test-e2e: deps
+	$(GO) test -count=1 ./e2e/...
+
+## bench: the issue's numbers as a table (ingest, list latency vs a trivial handler, webhook)
+bench:
+	$(GO) run ./cmd/portico-bench
+
+clean:
+	rm -rf bin data e2e/artifacts

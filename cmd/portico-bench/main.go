@@ -1,0 +1,102 @@
+// Command portico-bench measures the numbers the foundation promises and prints them as a
+// table, each against its budget and, for latency, as a ratio to a trivial handler measured in
+// the same run: ingesting 10,000 entities from 2,000 files, the catalog list with search and
+// facets at 20 concurrent clients, and a git push webhook until the change is visible. It runs
+// against SQLite and a real PostgreSQL server it starts itself.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/portico-dev/portico/internal/testenv"
+)
+
+func main() {
+	requests := flag.Int("requests", 4000, "requests per latency measurement")
+	clients := flag.Int("clients", 20, "concurrent clients")
+	flag.Parse()
+	if err := run(*requests, *clients); err != nil {
+		fmt.Fprintln(os.Stderr, "portico-bench:", err)
+		os.Exit(1)
+	}
+}
+
+type row struct {
+	name, db, value, budget, ratio string
+	ok                             bool
+}
+
+func run(requests, clients int) error {
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	dir, err := os.MkdirTemp("", "portico-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	fmt.Fprintln(os.Stderr, "generating 10,000 entities in 2,000 files…")
+	catalogDir, err := generateCatalog(dir, 2000)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(os.Stderr, "starting PostgreSQL…")
+	pgDSN, stopPG, err := testenv.StartPostgres()
+	if err != nil {
+		return fmt.Errorf("PostgreSQL: %w", err)
+	}
+	defer stopPG()
+
+	var rows []row
+	for _, db := range []struct{ driver, dsn string }{{"sqlite", dir + "/bench.db"}, {"postgres", pgDSN}} {
+		fmt.Fprintf(os.Stderr, "%s: ingest…\n", db.driver)
+		env, took, err := ingestCatalog(ctx, db.driver, db.dsn, catalogDir, log)
+		if err != nil {
+			return fmt.Errorf("%s ingest: %w", db.driver, err)
+		}
+		rows = append(rows, row{name: "ingest 10,000 entities / 2,000 files", db: db.driver,
+			value: took.Round(time.Millisecond).String(), budget: "≤ 10s", ok: took <= 10*time.Second})
+
+		fmt.Fprintf(os.Stderr, "%s: catalog list at %d clients…\n", db.driver, clients)
+		base, list, err := latency(env.url, requests, clients)
+		env.close()
+		if err != nil {
+			return err
+		}
+		rows = append(rows, row{name: fmt.Sprintf("trivial handler p99 (%d clients)", clients), db: db.driver,
+			value: ms(base.p99), budget: "baseline", ok: true})
+		rows = append(rows, row{name: fmt.Sprintf("catalog list+search+facets p99 (%d clients)", clients), db: db.driver,
+			value: fmt.Sprintf("%s (p50 %s)", ms(list.p99), ms(list.p50)), budget: "≤ 50ms",
+			ratio: fmt.Sprintf("%.1f× trivial", float64(list.p99)/float64(base.p99)), ok: list.p99 <= 50*time.Millisecond})
+	}
+	fmt.Fprintln(os.Stderr, "webhook push → visible…")
+	worst, err := pushToVisible(ctx, dir, log)
+	if err != nil {
+		return fmt.Errorf("webhook: %w", err)
+	}
+	rows = append(rows, row{name: "webhook push → entity visible (worst of 5)", db: "sqlite", value: ms(worst), budget: "≤ 5s", ok: worst <= 5*time.Second})
+
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "measure\tdatabase\tresult\tbudget\tratio\tverdict")
+	failed := false
+	for _, r := range rows {
+		verdict := "ok"
+		if !r.ok {
+			verdict, failed = "OVER BUDGET", true
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.name, r.db, r.value, r.budget, r.ratio, verdict)
+	}
+	tw.Flush()
+	if failed {
+		return fmt.Errorf("a measure is over its budget")
+	}
+	return nil
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000) }

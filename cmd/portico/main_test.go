@@ -1,0 +1,75 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runCmd(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), args, func(string) string { return "" }, &out, &errOut)
+	var ee exitError
+	switch {
+	case errors.As(err, &ee):
+		code = int(ee)
+	case err != nil:
+		errOut.WriteString(err.Error())
+		code = 1
+	}
+	return out.String(), errOut.String(), code
+}
+
+func TestLint(t *testing.T) {
+	dir := t.TempDir()
+	good := "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: a}\nspec: {type: service, lifecycle: production, owner: team-a}\n"
+	bad := "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: bad name\nspec: {type: service, lifecycle: production, owner: team-a}\n"
+	os.WriteFile(filepath.Join(dir, "catalog-info.yaml"), []byte(good), 0o644)
+	os.MkdirAll(filepath.Join(dir, "sub"), 0o755)
+	os.WriteFile(filepath.Join(dir, "sub", "catalog-info.yaml"), []byte(bad), 0o644)
+
+	out, _, code := runCmd(t, "catalog", "lint", filepath.Join(dir, "catalog-info.yaml"))
+	if code != 0 || out != "" {
+		t.Errorf("clean file: code %d, output %q", code, out)
+	}
+	out, _, code = runCmd(t, "catalog", "lint", dir)
+	want := filepath.Join(dir, "sub", "catalog-info.yaml") + ":4:9: error: metadata.name \"bad name\" is not valid"
+	if code != 1 || !strings.HasPrefix(out, want) {
+		t.Errorf("folder with an error: code %d, output %q, want prefix %q", code, out, want)
+	}
+	out, _, code = runCmd(t, "catalog", "lint", "--format", "json", "--whole-catalog", filepath.Join(dir, "catalog-info.yaml"))
+	var res struct {
+		Problems []struct{ Message, Severity string }
+		Errors   int
+		Warnings int
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("json output: %v\n%s", err, out)
+	}
+	if code != 0 || res.Warnings != 1 || !strings.Contains(res.Problems[0].Message, "group:team-a") {
+		t.Errorf("--whole-catalog should warn about the missing owner without failing: code %d %+v", code, res)
+	}
+	if _, errOut, code := runCmd(t, "catalog", "lint", filepath.Join(dir, "missing.yaml")); code != 2 || !strings.Contains(errOut, "missing.yaml") {
+		t.Errorf("missing path: code %d, %q", code, errOut)
+	}
+}
+
+func TestCommands(t *testing.T) {
+	if out, _, code := runCmd(t, "version"); code != 0 || !strings.HasPrefix(out, "portico ") {
+		t.Errorf("version: %d %q", code, out)
+	}
+	if _, errOut, code := runCmd(t, "frobnicate"); code != 2 || !strings.Contains(errOut, "unknown command") {
+		t.Errorf("unknown command: %d %q", code, errOut)
+	}
+	cfg := filepath.Join(t.TempDir(), "portico.yaml")
+	os.WriteFile(cfg, []byte("database: {driver: oracle}\n"), 0o644)
+	if _, errOut, code := runCmd(t, "serve", "--config", cfg); code != 1 || !strings.Contains(errOut, "database.driver") {
+		t.Errorf("bad config: %d %q", code, errOut)
+	}
+}

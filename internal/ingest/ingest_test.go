@@ -2,6 +2,10 @@ package ingest
 
 import (
 	"context"
+	"net/http"
+	"net/http/cgi"
+	"net/http/httptest"
+	"os/exec"
 	"os"
 	"path/filepath"
 	"strings"
@@ -179,6 +183,16 @@ func testRefreshKeepsLastGood(t *testing.T, driver string) {
 	if d, _ := description(t, r2, "payment"); d != "v2" {
 		t.Errorf("after restart payment = %q, want v2 from the database", d)
 	}
+
+	// The source is removed from the configuration: its entities are retired like orphans.
+	r3 := NewRefresher(st, nil, Options{Policy: catalog.OrphanPolicy{Grace: 0}})
+	if err := r3.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r3.RefreshAll(ctx)
+	if n := r3.Snapshot().Len(); n != 0 {
+		t.Errorf("entities of a removed source after the grace period: %d, want 0", n)
+	}
 }
 
 func TestPushMatching(t *testing.T) {
@@ -220,6 +234,47 @@ func TestVerifySignature(t *testing.T) {
 		err := VerifySignature(tt.secrets, body, tt.header)
 		if (err == nil) != tt.ok {
 			t.Errorf("%s: err = %v, want ok=%v", tt.name, err, tt.ok)
+		}
+	}
+}
+
+// TestGitOverHTTP serves a repository with git's own smart-HTTP server (git http-backend as
+// CGI) behind token authentication, as GitHub or GitLab would.
+func TestGitOverHTTP(t *testing.T) {
+	gitPath, err := exec.LookPath("git")
+	if err != nil {
+		t.Fatal("git is required: apt-get install git")
+	}
+	repo := newTestRepo(t)
+	repo.commit(map[string]string{"catalog-info.yaml": component("payment", "over http")})
+	backend := &cgi.Handler{Path: gitPath, Args: []string{"http-backend"},
+		Env: []string{"GIT_PROJECT_ROOT=" + filepath.Dir(repo.dir), "GIT_HTTP_EXPORT_ALL=1"}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pass, ok := r.BasicAuth(); !ok || pass != "s3cret-token" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
+			http.Error(w, "authentication required", http.StatusUnauthorized)
+			return
+		}
+		backend.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	url := srv.URL + "/" + filepath.Base(repo.dir)
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name, token string
+		wantErr     bool
+	}{{"no token", "", true}, {"wrong token", "nope", true}, {"token", "s3cret-token", false}} {
+		src := &GitSource{SourceName: "http", URL: url, Branch: "main", Globs: []string{"*.yaml"}, CacheDir: t.TempDir(), Token: tt.token}
+		r := NewRefresher(openStore(t, "sqlite"), []Source{src}, Options{})
+		err := r.Refresh(ctx, "http")
+		if (err != nil) != tt.wantErr {
+			t.Errorf("%s: err = %v, want error %v", tt.name, err, tt.wantErr)
+		}
+		if err != nil && strings.Contains(err.Error(), tt.token) && tt.token != "" {
+			t.Errorf("%s: the error shows the token: %v", tt.name, err)
+		}
+		if d, _ := description(t, r, "payment"); !tt.wantErr && d != "over http" {
+			t.Errorf("%s: payment = %q", tt.name, d)
 		}
 	}
 }

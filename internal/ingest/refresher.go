@@ -112,14 +112,49 @@ type SourceInfo struct {
 	Location string
 }
 
-// RefreshAll reads every source once.
+// RefreshAll reads every source once, and retires the entities of sources that were removed
+// from the configuration.
 func (r *Refresher) RefreshAll(ctx context.Context) {
 	for _, s := range r.sources {
 		if err := r.refresh(ctx, s); err != nil {
 			r.log.Error("catalog refresh failed", "source", s.Name(), "err", err)
 		}
 	}
+	if err := r.retireRemovedSources(ctx); err != nil {
+		r.log.Error("retiring entities of removed sources failed", "err", err)
+	}
 	r.ready.Store(true)
+}
+
+// retireRemovedSources treats a source that is no longer configured as one that emits nothing:
+// its entities become orphans and go after the grace period, like any others.
+func (r *Refresher) retireRemovedSources(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	configured := map[string]bool{}
+	for _, s := range r.sources {
+		configured[s.Name()] = true
+	}
+	changed := false
+	for name, prev := range r.records {
+		if configured[name] {
+			continue
+		}
+		merged := catalog.Merge(prev, &catalog.Reading{}, time.Now().UTC().Truncate(time.Millisecond), r.policy)
+		st := store.SourceStatus{Name: name, RefreshedAt: time.Now(), Entities: len(merged), Error: "source removed from the configuration"}
+		if err := r.store.SaveSource(ctx, name, merged, nil, st); err != nil {
+			return err
+		}
+		r.records[name], r.problems[name] = merged, nil
+		if len(merged) == 0 {
+			delete(r.records, name)
+		}
+		changed = true
+	}
+	if changed {
+		r.publishLocked()
+	}
+	return nil
 }
 
 // Refresh reads one source by name now.
@@ -197,6 +232,7 @@ func (r *Refresher) refresh(ctx context.Context, src Source) error {
 	}
 	r.records[name], r.problems[name], r.status[name] = merged, reading.Problems, st
 	r.publishLocked()
+	r.logProblems(name, reading.Problems)
 	r.log.Info("catalog refreshed", "source", name, "revision", rev, "entities", len(merged),
 		"problems", len(reading.Problems), "took", time.Since(start).Round(time.Millisecond).String())
 	return nil
@@ -226,4 +262,22 @@ func (r *Refresher) publishLocked() {
 	r.snap.Store(catalog.NewSnapshot(all, problems))
 	close(r.changed)
 	r.changed = make(chan struct{})
+}
+
+// logProblems writes a source's problems to the log too (at most a screenful per refresh), so
+// they reach log-based alerting as well as the Catalog health page.
+func (r *Refresher) logProblems(source string, ps []catalog.Problem) {
+	const most = 20
+	for i, p := range ps {
+		if i == most {
+			r.log.Warn("more catalog problems not logged; see Catalog health", "source", source, "count", len(ps)-most)
+			return
+		}
+		level := slog.LevelWarn
+		if p.Severity == catalog.SeverityError {
+			level = slog.LevelError
+		}
+		r.log.Log(context.Background(), level, "catalog problem", "source", source, "file", p.File, "line", p.Line,
+			"column", p.Column, "entity", p.Entity, "problem", p.Message)
+	}
 }

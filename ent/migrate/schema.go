@@ -8,6 +8,26 @@ import (
 )
 
 var (
+	// DocumentsColumns holds the columns for the "documents" table.
+	DocumentsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "source", Type: field.TypeString},
+		{Name: "path", Type: field.TypeString},
+		{Name: "body", Type: field.TypeString, Size: 2147483647},
+	}
+	// DocumentsTable holds the schema information for the "documents" table.
+	DocumentsTable = &schema.Table{
+		Name:       "documents",
+		Columns:    DocumentsColumns,
+		PrimaryKey: []*schema.Column{DocumentsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "document_source_path",
+				Unique:  true,
+				Columns: []*schema.Column{DocumentsColumns[1], DocumentsColumns[2]},
+			},
+		},
+	}
 	// EntitiesColumns holds the columns for the "entities" table.
 	EntitiesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -78,6 +98,7 @@ var (
 	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
+		DocumentsTable,
 		EntitiesTable,
 		ProblemsTable,
 		SourceStatesTable,

@@ -38,6 +38,9 @@ type Reading struct {
 	Problems    []Problem
 	FailedFiles map[string]bool // files that could not be read or parsed at all
 	FailedRefs  map[string]bool // entity keys whose document failed validation
+	// Documents are the Markdown files entities link to as runbooks that live in the source
+	// itself, by path inside the source.
+	Documents map[string][]byte
 }
 
 // Reader reads the catalog files of one source.
@@ -52,7 +55,7 @@ type Reader struct {
 // Read reads every file matching the patterns, following Location entities to more files of
 // the same source.
 func (r *Reader) Read() *Reading {
-	out := &Reading{FailedFiles: map[string]bool{}, FailedRefs: map[string]bool{}}
+	out := &Reading{FailedFiles: map[string]bool{}, FailedRefs: map[string]bool{}, Documents: map[string][]byte{}}
 	maxSize := r.MaxFileSize
 	if maxSize <= 0 {
 		maxSize = DefaultMaxFileSize
@@ -132,6 +135,7 @@ func (r *Reader) readFile(file string, sub *substituter, seen map[string]Record,
 		rec := Record{Entity: e, Source: r.Source, File: file, Line: line, Hash: Hash(e)}
 		seen[key] = rec
 		out.Records = append(out.Records, rec)
+		r.readRunbooks(e, file, sub.maxSize, out)
 		if strings.EqualFold(e.Kind, KindLocation) && isCoreAPIVersion(e.APIVersion) {
 			targets = append(targets, r.locationTargets(d, e, out)...)
 		}
@@ -191,4 +195,44 @@ func Hash(e *Entity) string {
 	b, _ := json.Marshal(c)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:12])
+}
+
+// RunbookPaths returns the runbook paths an entity names, as written: the Portico annotation
+// and metadata.links of type runbook or playbook that are not absolute URLs.
+func RunbookPaths(e *Entity) []string {
+	var out []string
+	if p := e.Metadata.Annotations[AnnotationRunbook]; p != "" {
+		out = append(out, p)
+	}
+	for _, l := range e.Metadata.Links {
+		if (l.Type == "runbook" || l.Type == "playbook") && !strings.Contains(l.URL, "://") {
+			out = append(out, l.URL)
+		}
+	}
+	return out
+}
+
+// ResolveDocument resolves a relative document path written in file to a path inside the
+// source, or "" when it leaves the source.
+func ResolveDocument(file, p string) string {
+	r, err := resolveInSource(file, strings.TrimPrefix(p, "/"))
+	if err != nil {
+		return ""
+	}
+	return r
+}
+
+// readRunbooks keeps the Markdown runbooks an entity links to that live next to it in the
+// source (a service repository's docs/runbook.md). Links that are not in the source may name
+// the portal's own runbooks folder; they are not errors.
+func (r *Reader) readRunbooks(e *Entity, file string, maxSize int64, out *Reading) {
+	for _, p := range RunbookPaths(e) {
+		doc := ResolveDocument(file, p)
+		if doc == "" || !strings.HasSuffix(strings.ToLower(doc), ".md") || out.Documents[doc] != nil {
+			continue
+		}
+		if data, err := readLimited(r.FS, doc, maxSize); err == nil {
+			out.Documents[doc] = data
+		}
+	}
 }

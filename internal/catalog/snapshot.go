@@ -15,6 +15,7 @@ type Snapshot struct {
 	byKey    map[string]*Record
 	index    []indexEntry // parallel to records
 	problems []Problem
+	docs     map[string]map[string][]byte // source → path → Markdown
 	builtAt  time.Time
 }
 
@@ -43,7 +44,13 @@ var FacetNames = [numFacets]string{"kind", "type", "owner", "system", "lifecycle
 // records are copied (entities shallowly, so relations can be computed on the copies): the
 // caller's records, which an older snapshot may share, are never modified.
 func NewSnapshot(in []Record, problems []Problem) *Snapshot {
-	s := &Snapshot{byKey: make(map[string]*Record, len(in)), builtAt: time.Now()}
+	return NewSnapshotWithDocuments(in, problems, nil)
+}
+
+// NewSnapshotWithDocuments is NewSnapshot plus the runbook documents read from each source
+// (source → path → Markdown), which the snapshot shares read-only.
+func NewSnapshotWithDocuments(in []Record, problems []Problem, docs map[string]map[string][]byte) *Snapshot {
+	s := &Snapshot{byKey: make(map[string]*Record, len(in)), builtAt: time.Now(), docs: docs}
 	s.problems = append(s.problems, problems...)
 	entities := make(map[string]*Entity, len(in))
 	records := make([]Record, len(in))
@@ -175,3 +182,12 @@ func (s *Snapshot) Related(e *Entity, rel string) []*Record {
 	}
 	return out
 }
+
+// Document returns a Markdown document of a source, by path inside the source.
+func (s *Snapshot) Document(source, path string) ([]byte, bool) {
+	d, ok := s.docs[source][path]
+	return d, ok
+}
+
+// Documents returns every source's documents (source → path → Markdown). Do not modify them.
+func (s *Snapshot) Documents() map[string]map[string][]byte { return s.docs }

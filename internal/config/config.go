@@ -126,6 +126,8 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 	return c, nil
 }
 
+var sourceNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
 var unknownFieldRE = regexp.MustCompile(`line (\d+): field (\S+) not found in type config\.(\w+)`)
 
 // sectionOf maps Go type names to the YAML path a user writes.
@@ -233,6 +235,8 @@ func (c *Config) Validate() error {
 		key := fmt.Sprintf("catalog.sources[%d]", i)
 		if s.Name == "" {
 			bad(key+".name", "required")
+		} else if !sourceNameRE.MatchString(s.Name) {
+			bad(key+".name", "%q may hold only letters, digits, - and _", s.Name)
 		} else if names[s.Name] {
 			bad(key+".name", "%q is used by another source", s.Name)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -15,8 +16,8 @@ import (
 
 // catalogStore is what the refresher needs from the database.
 type catalogStore interface {
-	Load(ctx context.Context) ([]catalog.Record, []catalog.Problem, []store.SourceStatus, error)
-	SaveSource(ctx context.Context, source string, records []catalog.Record, problems []catalog.Problem, status store.SourceStatus) error
+	Load(ctx context.Context) (*store.Catalog, error)
+	SaveSource(ctx context.Context, source string, records []catalog.Record, problems []catalog.Problem, docs map[string][]byte, status store.SourceStatus) error
 	SaveStatus(ctx context.Context, source string, status store.SourceStatus) error
 }
 
@@ -34,6 +35,7 @@ type Refresher struct {
 	mu       sync.Mutex // guards the per-source state below and serializes refreshes
 	records  map[string][]catalog.Record
 	problems map[string][]catalog.Problem
+	docs     map[string]map[string][]byte
 	status   map[string]store.SourceStatus
 
 	snap    atomic.Pointer[catalog.Snapshot]
@@ -52,7 +54,7 @@ type Options struct {
 func NewRefresher(st catalogStore, sources []Source, opt Options) *Refresher {
 	r := &Refresher{store: st, sources: sources, policy: opt.Policy, maxFileSize: opt.MaxFileSize, log: opt.Log,
 		trigger: make(chan string, 64), records: map[string][]catalog.Record{}, problems: map[string][]catalog.Problem{},
-		status: map[string]store.SourceStatus{}, changed: make(chan struct{})}
+		docs: map[string]map[string][]byte{}, status: map[string]store.SourceStatus{}, changed: make(chan struct{})}
 	if r.log == nil {
 		r.log = slog.Default()
 	}
@@ -75,21 +77,22 @@ func (r *Refresher) Ready() bool { return r.ready.Load() }
 
 // Load publishes the catalog stored by earlier runs, so the portal serves at once.
 func (r *Refresher) Load(ctx context.Context) error {
-	records, problems, states, err := r.store.Load(ctx)
+	stored, err := r.store.Load(ctx)
 	if err != nil {
 		return err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, rec := range records {
+	for _, rec := range stored.Records {
 		r.records[rec.Source] = append(r.records[rec.Source], rec)
 	}
-	for _, p := range problems {
+	for _, p := range stored.Problems {
 		r.problems[p.Source] = append(r.problems[p.Source], p)
 	}
-	for _, s := range states {
+	for _, s := range stored.Sources {
 		r.status[s.Name] = s
 	}
+	r.docs = stored.Documents
 	r.publishLocked()
 	return nil
 }
@@ -142,10 +145,11 @@ func (r *Refresher) retireRemovedSources(ctx context.Context) error {
 		}
 		merged := catalog.Merge(prev, &catalog.Reading{}, time.Now().UTC().Truncate(time.Millisecond), r.policy)
 		st := store.SourceStatus{Name: name, RefreshedAt: time.Now(), Entities: len(merged), Error: "source removed from the configuration"}
-		if err := r.store.SaveSource(ctx, name, merged, nil, st); err != nil {
+		if err := r.store.SaveSource(ctx, name, merged, nil, nil, st); err != nil {
 			return err
 		}
 		r.records[name], r.problems[name] = merged, nil
+		delete(r.docs, name)
 		if len(merged) == 0 {
 			delete(r.records, name)
 		}
@@ -227,10 +231,11 @@ func (r *Refresher) refresh(ctx context.Context, src Source) error {
 	reading := reader.Read()
 	merged := catalog.Merge(r.records[name], reading, time.Now().UTC().Truncate(time.Millisecond), r.policy)
 	st := store.SourceStatus{Name: name, Revision: rev, RefreshedAt: time.Now(), Entities: len(merged), Duration: time.Since(start)}
-	if err := r.store.SaveSource(ctx, name, merged, reading.Problems, st); err != nil {
+	docs := keepDocuments(r.docs[name], reading)
+	if err := r.store.SaveSource(ctx, name, merged, reading.Problems, docs, st); err != nil {
 		return fmt.Errorf("store catalog of %s: %w", name, err)
 	}
-	r.records[name], r.problems[name], r.status[name] = merged, reading.Problems, st
+	r.records[name], r.problems[name], r.docs[name], r.status[name] = merged, reading.Problems, docs, st
 	r.publishLocked()
 	r.logProblems(name, reading.Problems)
 	r.log.Info("catalog refreshed", "source", name, "revision", rev, "entities", len(merged),
@@ -259,7 +264,7 @@ func (r *Refresher) publishLocked() {
 				Message: "source could not be read, its last good entities are kept: " + st.Error})
 		}
 	}
-	r.snap.Store(catalog.NewSnapshot(all, problems))
+	r.snap.Store(catalog.NewSnapshotWithDocuments(all, problems, maps.Clone(r.docs)))
 	close(r.changed)
 	r.changed = make(chan struct{})
 }
@@ -280,4 +285,19 @@ func (r *Refresher) logProblems(source string, ps []catalog.Problem) {
 		r.log.Log(context.Background(), level, "catalog problem", "source", source, "file", p.File, "line", p.Line,
 			"column", p.Column, "entity", p.Entity, "problem", p.Message)
 	}
+}
+
+// keepDocuments is the source's new documents, plus the previous version of any document a
+// failed file's entities (kept at their last good version) still link to.
+func keepDocuments(prev map[string][]byte, rd *catalog.Reading) map[string][]byte {
+	docs := maps.Clone(rd.Documents)
+	if docs == nil {
+		docs = map[string][]byte{}
+	}
+	for p, body := range prev {
+		if _, ok := docs[p]; !ok && len(rd.FailedFiles) > 0 {
+			docs[p] = body
+		}
+	}
+	return docs
 }

@@ -71,7 +71,7 @@ func (l *Library) Reload() error {
 		if err != nil {
 			return err
 		}
-		books = append(books, newRunbook(p, src))
+		books = append(books, Parse(p, src))
 		return nil
 	})
 	if err != nil {
@@ -88,7 +88,8 @@ func (l *Library) set(b []*Runbook) {
 	l.mu.Unlock()
 }
 
-func newRunbook(p string, src []byte) *Runbook {
+// Parse reads a runbook's title and summary from its Markdown.
+func Parse(p string, src []byte) *Runbook {
 	rb := &Runbook{Path: p, Title: strings.TrimSuffix(path.Base(p), path.Ext(p)), source: src, text: strings.ToLower(string(src))}
 	inPara := false
 	var para []string
@@ -113,21 +114,23 @@ func newRunbook(p string, src []byte) *Runbook {
 func (l *Library) List(q string) []*Runbook {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	words := strings.Fields(strings.ToLower(q))
 	var out []*Runbook
 	for _, b := range l.books {
-		ok := true
-		for _, w := range words {
-			if !strings.Contains(b.text, w) {
-				ok = false
-				break
-			}
-		}
-		if ok {
+		if b.Matches(q) {
 			out = append(out, b)
 		}
 	}
 	return out
+}
+
+// Matches reports whether the runbook's text contains every word of q.
+func (b *Runbook) Matches(q string) bool {
+	for _, w := range strings.Fields(strings.ToLower(q)) {
+		if !strings.Contains(b.text, w) {
+			return false
+		}
+	}
+	return true
 }
 
 // Get returns the runbook at p (relative to the folder; a leading "runbooks/" is accepted, as

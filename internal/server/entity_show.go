@@ -12,7 +12,6 @@ import (
 
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/derrors"
-	"github.com/portico-dev/portico/internal/runbooks"
 	"github.com/portico-dev/portico/web/components"
 )
 
@@ -46,20 +45,22 @@ func (s *Server) entityVM(snap *catalog.Snapshot, rec *catalog.Record) component
 		vm.OrphanSince = rec.OrphanedAt.UTC().Format(time.RFC1123)
 	}
 	vm.About = aboutFields(e)
-	for _, l := range e.Metadata.Links {
-		t := l.Type
-		if t == "runbook" || t == "playbook" {
-			if p, ok := s.localRunbook(l.URL); ok {
-				vm.Runbooks = append(vm.Runbooks, components.Link{Label: orDefault(l.Title, "Runbook"), Href: "/runbooks/" + p})
-				continue
-			}
+	books := s.entityRunbooks(snap, rec)
+	addRunbook := func(label, p string) {
+		href := "/runbooks/" + books[p].Path
+		if !slices.ContainsFunc(vm.Runbooks, func(l components.Link) bool { return l.Href == href }) {
+			vm.Runbooks = append(vm.Runbooks, components.Link{Label: label, Href: href})
 		}
-		vm.Links = append(vm.Links, components.ExternalLink{Title: orDefault(l.Title, l.URL), URL: l.URL, Type: t})
 	}
-	if p := e.Metadata.Annotations[catalog.AnnotationRunbook]; p != "" {
-		if rb, ok := s.Runbooks.Get(p); ok && !slices.ContainsFunc(vm.Runbooks, func(l components.Link) bool { return l.Href == "/runbooks/"+rb.Path }) {
-			vm.Runbooks = append(vm.Runbooks, components.Link{Label: rb.Title, Href: "/runbooks/" + rb.Path})
+	for _, l := range e.Metadata.Links {
+		if books[l.URL] != nil && (l.Type == "runbook" || l.Type == "playbook") {
+			addRunbook(orDefault(l.Title, books[l.URL].Title), l.URL)
+			continue
 		}
+		vm.Links = append(vm.Links, components.ExternalLink{Title: orDefault(l.Title, l.URL), URL: l.URL, Type: l.Type})
+	}
+	if p := e.Metadata.Annotations[catalog.AnnotationRunbook]; books[p] != nil {
+		addRunbook(books[p].Title, p)
 	}
 	for _, k := range sortedMapKeys(e.Metadata.Annotations) {
 		vm.Annotations = append(vm.Annotations, annotationField(k, e.Metadata.Annotations[k]))
@@ -94,18 +95,6 @@ func (s *Server) entityVM(snap *catalog.Snapshot, rec *catalog.Record) component
 		}
 	}
 	return vm
-}
-
-// localRunbook recognizes a link to a runbook kept in the runbooks folder, written as a
-// relative path ("runbooks/payment.md") or a link into Portico ("/runbooks/payment.md").
-func (s *Server) localRunbook(u string) (string, bool) {
-	if strings.Contains(u, "://") {
-		return "", false
-	}
-	if rb, ok := s.Runbooks.Get(runbooks.Normalize(u)); ok {
-		return rb.Path, true
-	}
-	return "", false
 }
 
 func aboutFields(e *catalog.Entity) []components.Field {
@@ -145,8 +134,6 @@ func annotationField(k, v string) components.Field {
 		f.Href = "https://github.com/" + v
 	case catalog.AnnotationGitlabSlug:
 		f.Href = "https://gitlab.com/" + v
-	case catalog.AnnotationRunbook:
-		f.Href = "/runbooks/" + runbooks.Normalize(v)
 	case catalog.AnnotationSourceLoc:
 		if u, ok := strings.CutPrefix(v, "url:"); ok && strings.HasPrefix(u, "https://") {
 			f.Href = u

@@ -182,3 +182,36 @@ func TestOps(t *testing.T) {
 		t.Error("no request ID header")
 	}
 }
+
+func TestRunbookFromSource(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"svc/catalog-info.yaml": `apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: ledger
+  annotations: {portico.dev/runbook: ./docs/runbook.md}
+  links:
+    - {url: ../../outside.md, title: Escape, type: runbook}
+spec: {type: service, lifecycle: production, owner: team-payments}
+`,
+		"svc/docs/runbook.md": "# Ledger runbook\n\nReconcile the ledger.\n\n<img src=x onerror=alert(1)>\n",
+	})
+	p := newTestPortal(t, dir)
+	d := p.doc(t, "/catalog/component/default/ledger", http.StatusOK)
+	href, _ := d.Find("[data-testid=runbook-link]").Attr("href")
+	if href != "/runbooks/source/local/svc/docs/runbook.md" {
+		t.Fatalf("runbook link = %q", href)
+	}
+	rb := p.doc(t, href, http.StatusOK)
+	if got := rb.Find("[data-testid=runbook] h1").Text(); got != "Ledger runbook" {
+		t.Errorf("runbook title = %q", got)
+	}
+	if html, _ := rb.Find("[data-testid=runbook]").Html(); strings.Contains(html, "onerror") {
+		t.Errorf("runbook HTML not sanitized: %s", html)
+	}
+	list := p.doc(t, "/runbooks?q=reconcile", http.StatusOK)
+	if got := texts(list.Find("[data-testid=runbook-row] h2")); !slices.Contains(got, "Ledger runbook") {
+		t.Errorf("runbook list %v lacks the source's runbook", got)
+	}
+	p.doc(t, "/runbooks/source/local/../../outside.md", http.StatusNotFound)
+}

@@ -12,7 +12,8 @@ import (
 
 func (s *Server) handleRunbookShow(c echo.Context) error {
 	p := c.Param("*")
-	b, ok := s.Runbooks.Get(p)
+	snap := s.Catalog.Snapshot()
+	b, ok := s.runbook(snap, p)
 	if !ok {
 		return fmt.Errorf("%w: there is no runbook %q; see the list of runbooks", derrors.NotFound, p)
 	}
@@ -20,6 +21,6 @@ func (s *Server) handleRunbookShow(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	vm := components.Runbook{Title: b.Title, Path: b.Path, HTML: html, Entities: runbookOwners(s.Catalog.Snapshot())[b.Path]}
+	vm := components.Runbook{Title: b.Title, Path: b.Path, HTML: html, Entities: s.runbookOwners(snap)[b.Path]}
 	return s.page(c, http.StatusOK, components.Page{Title: b.Title, Nav: "runbooks"}, components.RunbookView(vm))
 }

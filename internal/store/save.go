@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/portico-dev/portico/ent"
+	"github.com/portico-dev/portico/ent/document"
 	"github.com/portico-dev/portico/ent/entity"
 	"github.com/portico-dev/portico/ent/problem"
 	"github.com/portico-dev/portico/ent/sourcestate"
@@ -16,9 +17,9 @@ import (
 const batch = 500
 
 // SaveSource replaces what one source emits, in one transaction: unchanged entities are left
-// alone, changed ones rewritten, vanished ones deleted; the source's problems and status are
-// replaced. Records must all belong to the source.
-func (s *Store) SaveSource(ctx context.Context, source string, records []catalog.Record, problems []catalog.Problem, status SourceStatus) (err error) {
+// alone, changed ones rewritten, vanished ones deleted; the source's problems, documents and
+// status are replaced. Records must all belong to the source.
+func (s *Store) SaveSource(ctx context.Context, source string, records []catalog.Record, problems []catalog.Problem, docs map[string][]byte, status SourceStatus) (err error) {
 	tx, err := s.Client.Tx(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -87,6 +88,9 @@ func (s *Store) SaveSource(ctx context.Context, source string, records []catalog
 			return fmt.Errorf("store problems: %w", err)
 		}
 	}
+	if err := saveDocuments(ctx, tx, source, docs); err != nil {
+		return err
+	}
 	if err := saveStatus(ctx, tx, source, status); err != nil {
 		return err
 	}
@@ -107,6 +111,22 @@ func (s *Store) SaveStatus(ctx context.Context, source string, status SourceStat
 		return err
 	}
 	return tx.Commit()
+}
+
+func saveDocuments(ctx context.Context, tx *ent.Tx, source string, docs map[string][]byte) error {
+	if _, err := tx.Document.Delete().Where(document.Source(source)).Exec(ctx); err != nil {
+		return fmt.Errorf("clear documents: %w", err)
+	}
+	creates := make([]*ent.DocumentCreate, 0, len(docs))
+	for p, body := range docs {
+		creates = append(creates, tx.Document.Create().SetSource(source).SetPath(p).SetBody(string(body)))
+	}
+	for i := 0; i < len(creates); i += batch {
+		if err := tx.Document.CreateBulk(creates[i:min(i+batch, len(creates))]...).Exec(ctx); err != nil {
+			return fmt.Errorf("store documents: %w", err)
+		}
+	}
+	return nil
 }
 
 func saveStatus(ctx context.Context, tx *ent.Tx, source string, st SourceStatus) error {

@@ -105,17 +105,25 @@ type SourceStatus struct {
 	Duration    time.Duration
 }
 
-// Load reads every stored entity, problem and source status.
-func (s *Store) Load(ctx context.Context) ([]catalog.Record, []catalog.Problem, []SourceStatus, error) {
+// Catalog is everything stored about the catalog sources.
+type Catalog struct {
+	Records   []catalog.Record
+	Problems  []catalog.Problem
+	Sources   []SourceStatus
+	Documents map[string]map[string][]byte // source → path → Markdown
+}
+
+// Load reads every stored entity, problem, source status and document.
+func (s *Store) Load(ctx context.Context) (*Catalog, error) {
 	rows, err := s.Client.Entity.Query().Order(ent.Asc(entity.FieldKey)).All(ctx)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("load entities: %w", err)
+		return nil, fmt.Errorf("load entities: %w", err)
 	}
 	records := make([]catalog.Record, 0, len(rows))
 	for _, row := range rows {
 		var e catalog.Entity
 		if err := json.Unmarshal([]byte(row.Body), &e); err != nil {
-			return nil, nil, nil, fmt.Errorf("entity %s: stored body is not valid JSON: %w", row.Key, err)
+			return nil, fmt.Errorf("entity %s: stored body is not valid JSON: %w", row.Key, err)
 		}
 		rec := catalog.Record{Entity: &e, Source: row.Source, File: row.File, Line: row.Line, Hash: row.Hash, UpdatedAt: row.UpdatedAt}
 		if row.OrphanedAt != nil {
@@ -125,7 +133,7 @@ func (s *Store) Load(ctx context.Context) ([]catalog.Record, []catalog.Problem, 
 	}
 	prows, err := s.Client.Problem.Query().Order(ent.Asc(problem.FieldID)).All(ctx)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("load problems: %w", err)
+		return nil, fmt.Errorf("load problems: %w", err)
 	}
 	problems := make([]catalog.Problem, len(prows))
 	for i, p := range prows {
@@ -134,12 +142,23 @@ func (s *Store) Load(ctx context.Context) ([]catalog.Record, []catalog.Problem, 
 	}
 	srows, err := s.Client.SourceState.Query().Order(ent.Asc(sourcestate.FieldName)).All(ctx)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("load source states: %w", err)
+		return nil, fmt.Errorf("load source states: %w", err)
 	}
 	states := make([]SourceStatus, len(srows))
 	for i, r := range srows {
 		states[i] = SourceStatus{Name: r.Name, Revision: r.Revision, RefreshedAt: r.RefreshedAt, Error: r.Error,
 			Entities: r.Entities, Duration: time.Duration(r.DurationMs) * time.Millisecond}
 	}
-	return records, problems, states, nil
+	drows, err := s.Client.Document.Query().All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load documents: %w", err)
+	}
+	docs := map[string]map[string][]byte{}
+	for _, d := range drows {
+		if docs[d.Source] == nil {
+			docs[d.Source] = map[string][]byte{}
+		}
+		docs[d.Source][d.Path] = []byte(d.Body)
+	}
+	return &Catalog{Records: records, Problems: problems, Sources: states, Documents: docs}, nil
 }

@@ -45,23 +45,29 @@ func TestSaveAndLoad(t *testing.T) {
 			now := time.Now().UTC().Truncate(time.Second)
 			recs := []catalog.Record{record("payment", "payments", now), record("pricing", "payments", now)}
 			probs := []catalog.Problem{{File: "bad.yaml", Line: 3, Column: 1, Severity: catalog.SeverityError, Message: "invalid YAML"}}
-			if err := s.SaveSource(ctx, "demo", recs, probs, SourceStatus{RefreshedAt: now, Entities: 2}); err != nil {
+			docs := map[string][]byte{"payment/runbook.md": []byte("# Payment")}
+			if err := s.SaveSource(ctx, "demo", recs, probs, docs, SourceStatus{RefreshedAt: now, Entities: 2}); err != nil {
 				t.Fatal(err)
 			}
 			// Second save: pricing changes owner, payment becomes an orphan, search is new.
 			recs[1] = record("pricing", "pricing", now)
 			recs[0].OrphanedAt = now
 			recs = append(recs, record("search", "discovery", now))
-			if err := s.SaveSource(ctx, "demo", recs, nil, SourceStatus{RefreshedAt: now, Entities: 3, Revision: "abc"}); err != nil {
+			docs["search/runbook.md"] = []byte("# Search")
+			if err := s.SaveSource(ctx, "demo", recs, nil, docs, SourceStatus{RefreshedAt: now, Entities: 3, Revision: "abc"}); err != nil {
 				t.Fatal(err)
 			}
 			// Another source is independent.
-			if err := s.SaveSource(ctx, "other", []catalog.Record{func() catalog.Record { r := record("maps", "geo", now); r.Source = "other"; return r }()}, nil, SourceStatus{RefreshedAt: now}); err != nil {
+			if err := s.SaveSource(ctx, "other", []catalog.Record{func() catalog.Record { r := record("maps", "geo", now); r.Source = "other"; return r }()}, nil, nil, SourceStatus{RefreshedAt: now}); err != nil {
 				t.Fatal(err)
 			}
-			got, gotProbs, states, err := s.Load(ctx)
+			loaded, err := s.Load(ctx)
 			if err != nil {
 				t.Fatal(err)
+			}
+			got, gotProbs, states := loaded.Records, loaded.Problems, loaded.Sources
+			if len(loaded.Documents["demo"]) != 2 || string(loaded.Documents["demo"]["search/runbook.md"]) != "# Search" {
+				t.Errorf("documents = %v", loaded.Documents)
 			}
 			if len(got) != 4 {
 				t.Fatalf("loaded %d entities, want 4", len(got))

@@ -113,14 +113,22 @@ func TestKeyboardSearch(t *testing.T) {
 func TestPhoneLayoutAndErrors(t *testing.T) {
 	_, page := demo(t)
 	must(t, page.SetViewportSize(390, 844))
-	_, err := page.Goto("/catalog/component/default/payment")
-	must(t, err)
-	must(t, expect.Locator(page.Locator("[data-testid=entity-title]")).ToBeVisible())
-	width, err := page.Evaluate("document.documentElement.scrollWidth")
-	must(t, err)
-	if w, ok := width.(int); ok && w > 400 {
-		t.Errorf("page is %dpx wide on a 390px phone: content overflows", w)
+	for _, u := range []string{"/catalog", "/catalog/component/default/payment", "/teams", "/catalog/health", "/runbooks/payment.md"} {
+		_, err := page.Goto(u)
+		must(t, err)
+		width, err := page.Evaluate("document.documentElement.scrollWidth")
+		must(t, err)
+		if w, ok := width.(int); !ok || w > 390 {
+			t.Errorf("%s is %vpx wide on a 390px phone: content overflows", u, width)
+		}
 	}
+	// The filters start folded on a phone and open on demand.
+	_, err := page.Goto("/catalog")
+	must(t, err)
+	facet := page.Locator("[data-testid=facet-kind-component]")
+	must(t, expect.Locator(facet).ToBeHidden())
+	must(t, page.Locator("details.facets > summary").Click())
+	must(t, expect.Locator(facet).ToBeVisible())
 	res, err := page.Goto("/catalog/component/default/does-not-exist")
 	must(t, err)
 	if res.Status() != 404 {

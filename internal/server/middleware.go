@@ -66,11 +66,16 @@ func (s *Server) middleware() {
 	}))
 }
 
-// staticHandler serves the embedded assets with a cache lifetime; they change only with a release.
+// staticHandler serves the embedded assets. Pages link them with ?v=<digest>, so those URLs
+// can be cached for good; anything else is revalidated.
 func staticHandler(fsys fs.FS) http.Handler {
 	files := http.FileServer(http.FS(fsys))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "public, max-age=3600")
+		if r.URL.Query().Get("v") != "" {
+			w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+		} else {
+			w.Header().Set("Cache-Control", "no-cache")
+		}
 		files.ServeHTTP(w, r)
 	})
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/portico-dev/portico/internal/ingest"
 	"github.com/portico-dev/portico/internal/runbooks"
 	"github.com/portico-dev/portico/web/components"
+	"github.com/portico-dev/portico/web/static"
 )
 
 // catalogService is what the server needs from the catalog refresher.
@@ -96,6 +97,7 @@ func render(c echo.Context, status int, comp templ.Component) error {
 // page renders body inside the layout.
 func (s *Server) page(c echo.Context, status int, p components.Page, body templ.Component) error {
 	p.Version = s.Version
+	p.Assets = static.Version
 	p.RequestID = c.Response().Header().Get(echo.HeaderXRequestID)
 	p.Problems = countErrors(s.Catalog.Snapshot().Problems())
 	return render(c, status, components.Layout(p, body))

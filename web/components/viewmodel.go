@@ -10,6 +10,9 @@ type Page struct {
 	RequestID string
 	Version   string
 	Problems  int // catalog errors, shown as a badge on Catalog health
+	// Assets is the version of the embedded static files, appended to their URLs so a new
+	// release is never rendered with a browser's cached stylesheet.
+	Assets string
 }
 
 // Link is a labelled href; an empty Href renders plain text.

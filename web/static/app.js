@@ -9,3 +9,12 @@ document.addEventListener("keydown", function (e) {
     t.blur();
   }
 });
+
+// On a phone the facet list would push the results off screen: start it folded.
+function foldOnPhone(root) {
+  if (window.matchMedia("(max-width: 800px)").matches) {
+    root.querySelectorAll("details[data-collapse-on-phone]").forEach(function (d) { d.removeAttribute("open"); });
+  }
+}
+document.addEventListener("DOMContentLoaded", function () { foldOnPhone(document); });
+document.addEventListener("htmx:afterSwap", function (e) { foldOnPhone(e.target); });

@@ -216,7 +216,11 @@ func pushToVisible(ctx context.Context, dir string, log *slog.Logger) (time.Dura
 	r := ingest.NewRefresher(st, []ingest.Source{src}, ingest.Options{Log: log})
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	started := time.Now()
 	go r.Run(runCtx, time.Hour)
+	for r.Statuses()[0].RefreshedAt.Before(started) { // Run's own first read, before any push
+		time.Sleep(5 * time.Millisecond)
+	}
 	books, _ := runbooks.Open(filepath.Join(dir, "none"))
 	ts := httptest.NewServer(server.New(server.Deps{Catalog: r, Runbooks: books, DB: st, Log: log, WebhookSecrets: []string{"bench"}}))
 	defer ts.Close()

@@ -38,7 +38,12 @@ func TestWebhookGit(t *testing.T) {
 	p := newTestPortal(t, writeFiles(t, nil), src)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	started := time.Now()
 	go p.refresher.Run(ctx, time.Hour)
+	// Run reads every source once at start; wait for that before changing the repository.
+	for p.refresher.Statuses()[1].RefreshedAt.Before(started) {
+		time.Sleep(10 * time.Millisecond)
+	}
 
 	push := []byte(`{"ref":"refs/heads/main","repository":{"clone_url":"file://` + repoDir + `"}}`)
 	post := func(body []byte, sig string) int {

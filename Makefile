@@ -5,7 +5,7 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build run test test-unit test-integration test-e2e generate check lint bench deps clean
+.PHONY: all build run dev dev-down dev-status stack-build test test-unit test-integration test-e2e generate check lint bench deps clean
 
 all: build
 
@@ -22,9 +22,26 @@ build:
 run: build
 	./bin/portico serve
 
-## deps: install what the tests need (PostgreSQL server programs, Chromium, Playwright driver)
+## stack-build: build the local stack's binaries once into ~/.cache/portico (first time about 15 minutes)
+stack-build:
+	deploy/local/build.sh
+
+## dev: the local stack (two control planes with kwok nodes, OIDC provider) and the portal, on 127.0.0.1
+dev: stack-build
+	$(GO) run ./cmd/portico-dev up
+
+## dev-down: stop everything make dev started
+dev-down:
+	$(GO) run ./cmd/portico-dev down
+
+## dev-status: each component of the local stack, its address, health and memory
+dev-status:
+	$(GO) run ./cmd/portico-dev status
+
+## deps: install what the tests need (PostgreSQL server programs, Chromium, Playwright driver, the stack's binaries)
 deps:
 	deploy/local/install-deps.sh
+	deploy/local/build.sh
 
 ## check: generated code up to date, gofmt, go vet
 check:

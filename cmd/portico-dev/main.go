@@ -1,0 +1,202 @@
+// Command portico-dev runs the local stack for trying Portico: `up` starts two Kubernetes
+// control planes with kwok nodes, the OIDC provider and the portal, detached, and reports how
+// long each took and its memory; `status` lists each component with its port and health;
+// `down` stops everything it started. State and logs live in .dev/ (git-ignored).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/portico-dev/portico/internal/devstack"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "portico-dev:", err)
+		os.Exit(1)
+	}
+}
+
+// The developer stack's fixed addresses (tests use free ports instead).
+var clusters = []devstack.ClusterSpec{
+	{Name: "production", Environment: "production", Nodes: 3, EtcdPort: 23790, EtcdPeerPort: 23800, APIPort: 16443, ControllerMgr: 16457, SchedulerPort: 16459},
+	{Name: "staging", Environment: "staging", Nodes: 1, EtcdPort: 23791, EtcdPeerPort: 23801, APIPort: 16444, ControllerMgr: 16458, SchedulerPort: 16460},
+}
+
+const (
+	oidcAddr   = "127.0.0.1:5556"
+	portalAddr = "127.0.0.1:8080"
+)
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("portico-dev", flag.ContinueOnError)
+	dir := fs.String("dir", ".dev", "state folder (logs, pids, certificates, databases)")
+	if len(args) == 0 {
+		return errors.New("usage: portico-dev up|down|status [--dir .dev]")
+	}
+	cmd := args[0]
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	abs, err := filepath.Abs(*dir)
+	if err != nil {
+		return err
+	}
+	switch cmd {
+	case "up":
+		return up(ctx, abs, out)
+	case "down":
+		return down(abs, out)
+	case "status":
+		st, err := devstack.LoadState(abs)
+		if err != nil {
+			return err
+		}
+		if len(st.Components) == 0 {
+			fmt.Fprintln(out, "no stack running (make dev starts one)")
+			return nil
+		}
+		if !devstack.PrintStatus(ctx, out, st) {
+			return errors.New("some components are down: see their logs, or make dev-down && make dev")
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown command %q: use up, down or status", cmd)
+}
+
+func down(dir string, out io.Writer) error {
+	stopped, err := devstack.StopAll(dir)
+	if err != nil {
+		return err
+	}
+	_ = os.Remove(filepath.Join(dir, "state.json"))
+	if len(stopped) == 0 {
+		fmt.Fprintln(out, "nothing was running")
+	} else {
+		fmt.Fprintf(out, "stopped %d processes: %v\n", len(stopped), stopped)
+	}
+	return nil
+}
+
+func up(ctx context.Context, dir string, out io.Writer) error {
+	start := time.Now()
+	st, err := devstack.LoadState(dir)
+	if err != nil {
+		return err
+	}
+	if len(st.Components) > 0 {
+		alive := 0
+		for _, c := range st.Components {
+			if c.Alive() {
+				alive++
+			}
+		}
+		if alive == len(st.Components) {
+			fmt.Fprintln(out, "the stack is already running:")
+			devstack.PrintStatus(ctx, out, st)
+			return nil
+		}
+		// A stale state folder from a crashed run: stop what is left and start over.
+		fmt.Fprintf(out, "found a stale stack (%d of %d components alive): cleaning up\n", alive, len(st.Components))
+		if _, err := devstack.StopAll(dir); err != nil {
+			return err
+		}
+	}
+	root, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	bins, err := devstack.LocateBinaries(root)
+	if err != nil {
+		return err
+	}
+	state := &devstack.State{Started: start}
+	ok := false
+	defer func() {
+		if !ok {
+			fmt.Fprintln(out, "start-up failed: stopping what was started")
+			_, _ = devstack.StopAll(dir)
+		}
+	}()
+	fmt.Fprintln(out, "starting the local stack (all on 127.0.0.1):")
+	for _, spec := range clusters {
+		c, err := devstack.StartCluster(ctx, bins, filepath.Join(dir, spec.Name), spec, true, out)
+		if err != nil {
+			return err
+		}
+		state.Components = append(state.Components, c.Components(start)...)
+	}
+	if err := devstack.CheckPort("oidc provider", 5556); err != nil {
+		return err
+	}
+	if bins.OIDC == "" {
+		return errors.New("the OIDC provider is not built: run deploy/local/build.sh oidc")
+	}
+	t0 := time.Now()
+	oidc, err := devstack.StartProcess(ctx, dir, "oidc", bins.OIDC, []string{"--addr", oidcAddr}, nil, oidcAddr,
+		"http://"+oidcAddr+"/.well-known/openid-configuration", 20*time.Second)
+	if err != nil {
+		return err
+	}
+	oidc.Ready = time.Since(start)
+	fmt.Fprintf(out, "  %-8s %-26s %6.1fs\n", "", "oidc provider", time.Since(t0).Seconds())
+	state.Components = append(state.Components, oidc)
+	healthyAt := time.Since(start)
+	if err := devstack.SaveState(dir, state); err != nil {
+		return err
+	}
+
+	portal, err := startPortal(ctx, dir, root)
+	if err != nil {
+		return err
+	}
+	portal.Ready = time.Since(start)
+	state.Components = append(state.Components, portal)
+	if err := devstack.SaveState(dir, state); err != nil {
+		return err
+	}
+	ok = true
+	fmt.Fprintln(out)
+	devstack.PrintStatus(ctx, out, state)
+	fmt.Fprintf(out, "\nall components healthy in %.1fs; portal serving in %.1fs at http://%s\n", healthyAt.Seconds(), portal.Ready.Seconds(), portalAddr)
+	for _, c := range state.Components {
+		if c.AdminKubeconfig != "" {
+			fmt.Fprintf(out, "kubectl --kubeconfig %s   (%s)\n", c.AdminKubeconfig, c.Name)
+		}
+	}
+	fmt.Fprintln(out, "stop with: make dev-down")
+	return nil
+}
+
+// startPortal builds the portal and runs it on its embedded default, with its database in the
+// state folder.
+func startPortal(ctx context.Context, dir, root string) (devstack.Component, error) {
+	if err := devstack.CheckPort("portal", 8080); err != nil {
+		return devstack.Component{}, err
+	}
+	bin := filepath.Join(dir, "bin", "portico")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/portico")
+	build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return devstack.Component{}, fmt.Errorf("build the portal: %w", err)
+	}
+	env := []string{
+		"PORTICO_DATABASE_DSN=" + filepath.Join(dir, "portico.db"),
+		"PORTICO_CATALOG_DIR=" + filepath.Join(root, "catalog"),
+		"PORTICO_RUNBOOKS_DIR=" + filepath.Join(root, "runbooks"),
+	}
+	return devstack.StartProcess(ctx, dir, "portal", bin, []string{"serve", "--addr", portalAddr}, env, portalAddr,
+		"http://"+portalAddr+"/readyz", 30*time.Second)
+}

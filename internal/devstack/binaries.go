@@ -1,0 +1,85 @@
+// Package devstack runs Portico's local stack of real components — Kubernetes control planes
+// (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok) and, around them, the
+// observability backends and the OIDC provider — for `make dev` and for tests. Binaries come
+// from deploy/local/build.sh's cache; nothing here builds or downloads.
+package devstack
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Binaries are the paths of the stack's programs.
+type Binaries struct {
+	Etcd, APIServer, ControllerManager, Scheduler, Kwok, Jaeger, OIDC string
+	Versions                                                          map[string]string
+}
+
+// CacheDir is where build.sh keeps binaries: $PORTICO_CACHE or ~/.cache/portico.
+func CacheDir() string {
+	if d := os.Getenv("PORTICO_CACHE"); d != "" {
+		return d
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".cache", "portico")
+}
+
+// LocateBinaries finds the pinned versions (deploy/local/versions.env under root) in the
+// cache, or says which build to run.
+func LocateBinaries(root string) (*Binaries, error) {
+	versions, err := readVersions(filepath.Join(root, "deploy", "local", "versions.env"))
+	if err != nil {
+		return nil, err
+	}
+	bin := func(name, version, file string) string {
+		return filepath.Join(CacheDir(), "bin", name+"-"+version, file)
+	}
+	b := &Binaries{
+		Etcd:              bin("etcd", versions["ETCD_VERSION"], "etcd"),
+		APIServer:         bin("kubernetes", versions["KUBE_VERSION"], "kube-apiserver"),
+		ControllerManager: bin("kubernetes", versions["KUBE_VERSION"], "kube-controller-manager"),
+		Scheduler:         bin("kubernetes", versions["KUBE_VERSION"], "kube-scheduler"),
+		Kwok:              bin("kwok", versions["KWOK_VERSION"], "kwok"),
+		Jaeger:            bin("jaeger", versions["JAEGER_VERSION"], "jaeger"),
+		Versions:          versions,
+	}
+	// The OIDC provider is our own program: its cache key includes its source digest.
+	if matches, _ := filepath.Glob(filepath.Join(CacheDir(), "bin", "oidc-"+versions["OIDC_VERSION"]+"-*", "oidc")); len(matches) > 0 {
+		b.OIDC = matches[len(matches)-1]
+	}
+	return b, nil
+}
+
+// need checks that the binaries a caller is about to run exist.
+func need(paths ...string) error {
+	var missing []string
+	for _, p := range paths {
+		if _, err := os.Stat(p); err != nil || p == "" {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("missing %s: run deploy/local/build.sh (the first build takes about 15 minutes, later runs reuse the cache)", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+func readVersions(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read pinned versions: %w", err)
+	}
+	defer f.Close()
+	out := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+			out[k] = v
+		}
+	}
+	return out, sc.Err()
+}

@@ -1,0 +1,100 @@
+package devstack_test
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/portico-dev/portico/internal/devstack/kwok"
+	"github.com/portico-dev/portico/internal/testenv"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
+
+func deployment(name string, replicas int32, labels map[string]string) *appsv1.Deployment {
+	sel := map[string]string{"app.kubernetes.io/name": name}
+	podLabels := map[string]string{"app.kubernetes.io/name": name}
+	for k, v := range labels {
+		podLabels[k] = v
+	}
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: appsv1.DeploymentSpec{Replicas: &replicas, Selector: &metav1.LabelSelector{MatchLabels: sel},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: podLabels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.acme.example/" + name + ":1.0.0"}}}}},
+	}
+}
+
+// TestDeploymentRollsOut proves the control plane is real: a Deployment's pods get scheduled
+// onto kwok nodes and become ready; a pod labelled with a fault shows CrashLoopBackOff.
+func TestDeploymentRollsOut(t *testing.T) {
+	ns := testenv.Namespace(t)
+	cs, err := testenv.Cluster(t).Admin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := cs.AppsV1().Deployments(ns).Create(ctx, deployment("payment", 3, nil), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(ctx, t, "3/3 ready replicas", func() bool {
+		d, err := cs.AppsV1().Deployments(ns).Get(ctx, "payment", metav1.GetOptions{})
+		return err == nil && d.Status.ReadyReplicas == 3 && d.Status.UpdatedReplicas == 3
+	})
+	if _, err := cs.AppsV1().Deployments(ns).Create(ctx, deployment("broken", 1, map[string]string{kwok.FaultLabel: "crashloop"}), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(ctx, t, "a CrashLoopBackOff pod", func() bool {
+		pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=broken"})
+		if err != nil || len(pods.Items) == 0 || len(pods.Items[0].Status.ContainerStatuses) == 0 {
+			return false
+		}
+		w := pods.Items[0].Status.ContainerStatuses[0].State.Waiting
+		return w != nil && w.Reason == "CrashLoopBackOff"
+	})
+}
+
+// TestPortalIdentityIsLimited checks the portal's ServiceAccount can read workloads but not
+// secrets, and cannot change anything as itself.
+func TestPortalIdentityIsLimited(t *testing.T) {
+	c := testenv.Cluster(t)
+	cfg, err := clientcmd.BuildConfigFromFlags("", c.PortalKubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := kubernetes.NewForConfigOrDie(cfg)
+	ctx := context.Background()
+	if _, err := cs.AppsV1().Deployments("").List(ctx, metav1.ListOptions{}); err != nil {
+		t.Errorf("portal cannot list deployments: %v", err)
+	}
+	if _, err := cs.CoreV1().Secrets("").List(ctx, metav1.ListOptions{}); err == nil {
+		t.Error("portal can list secrets; it must not")
+	}
+	ns := testenv.Namespace(t)
+	if _, err := cs.AppsV1().Deployments(ns).Create(ctx, deployment("x", 1, nil), metav1.CreateOptions{}); err == nil {
+		t.Error("portal can create deployments as itself; it must not")
+	}
+	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil || len(nodes.Items) != 3 {
+		t.Errorf("nodes: %v %d", err, len(nodes.Items))
+	}
+}
+
+func waitFor(ctx context.Context, t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for %s", what)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}

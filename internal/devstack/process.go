@@ -1,0 +1,160 @@
+package devstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// process is a component running in its own process group, with its log and pid file in the
+// stack's state folder so a later `portico-dev down` can stop it.
+type process struct {
+	name    string
+	cmd     *exec.Cmd
+	logPath string
+	pidPath string
+	exited  chan struct{}
+}
+
+// startProcess runs bin with args. Its output goes to logs/<name>.log; detached processes
+// (the developer stack) outlive the command that started them.
+func startProcess(dir, name, bin string, args, env []string, detach bool) (*process, error) {
+	logs, run := filepath.Join(dir, "logs"), filepath.Join(dir, "run")
+	for _, d := range []string{logs, run} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	p := &process{name: name, logPath: filepath.Join(logs, name+".log"), pidPath: filepath.Join(run, name+".pid"), exited: make(chan struct{})}
+	logf, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Env = append(os.Environ(), env...)
+	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	p.cmd.Dir = dir
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: !detach, Setsid: detach}
+	if err := p.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s (%s): %w", name, bin, err)
+	}
+	if err := os.WriteFile(p.pidPath, []byte(strconv.Itoa(p.cmd.Process.Pid)), 0o644); err != nil {
+		return nil, err
+	}
+	go func() { _ = p.cmd.Wait(); close(p.exited) }()
+	return p, nil
+}
+
+// waitHealthy polls check until it succeeds, the process exits or the timeout passes; failures
+// carry the component's log tail, which usually says why.
+func (p *process) waitHealthy(ctx context.Context, timeout time.Duration, check func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var last error
+	for {
+		cctx, ccancel := context.WithTimeout(ctx, 2*time.Second)
+		last = check(cctx)
+		ccancel()
+		if last == nil {
+			return nil
+		}
+		select {
+		case <-p.exited:
+			return fmt.Errorf("%s exited at start (%s):\n%s", p.name, p.cmd.ProcessState, logTail(p.logPath, 25))
+		case <-ctx.Done():
+			return fmt.Errorf("%s not healthy after %s (%v):\n%s", p.name, timeout, last, logTail(p.logPath, 25))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// stop ends the process group: SIGTERM, then SIGKILL after the grace period.
+func (p *process) stop(grace time.Duration) {
+	stopPID(p.cmd.Process.Pid, grace, p.exited)
+	os.Remove(p.pidPath)
+}
+
+func stopPID(pid int, grace time.Duration, exited <-chan struct{}) {
+	_ = syscall.Kill(-pid, syscall.SIGTERM)
+	_ = syscall.Kill(pid, syscall.SIGTERM)
+	deadline := time.After(grace)
+	for {
+		select {
+		case <-exited:
+			return
+		case <-deadline:
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			return
+		case <-time.After(50 * time.Millisecond):
+			if exited == nil && syscall.Kill(pid, 0) != nil {
+				return
+			}
+		}
+	}
+}
+
+// StopAll stops every process recorded under dir/run (a stack started earlier, perhaps by a
+// command that has since exited or crashed) and returns what it stopped.
+func StopAll(dir string) ([]string, error) {
+	pids, _ := filepath.Glob(filepath.Join(dir, "run", "*.pid"))
+	var stopped []string
+	for _, f := range pids {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err == nil && pid > 1 && syscall.Kill(pid, 0) == nil {
+			stopPID(pid, 10*time.Second, nil)
+			stopped = append(stopped, strings.TrimSuffix(filepath.Base(f), ".pid"))
+		}
+		os.Remove(f)
+	}
+	return stopped, nil
+}
+
+// checkPortFree fails with the fix when another program listens on the port.
+func checkPortFree(component string, port int) error {
+	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		return fmt.Errorf("%s needs 127.0.0.1:%d, which is taken (%v): stop what uses it (ss -ltnp 'sport = :%d') or run `make dev-down` if it is an earlier stack", component, port, errors.Unwrap(err), port)
+	}
+	return l.Close()
+}
+
+func logTail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "(no log)"
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return "    " + strings.Join(lines, "\n    ")
+}
+
+// rssMB is a process's resident memory in MB, from /proc.
+func rssMB(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}

@@ -1,0 +1,134 @@
+package devstack
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// Component is one running part of the developer stack, as recorded in the state folder.
+type Component struct {
+	Name   string `json:"name"`
+	PID    int    `json:"pid"`
+	Addr   string `json:"addr"`
+	Health string `json:"health"` // URL answering 200 when healthy
+	Log    string `json:"log"`
+	// Ready is how long the component took from the start of `up` to healthy.
+	Ready time.Duration `json:"ready"`
+	// Kubeconfigs of a cluster: admin and the portal's own.
+	AdminKubeconfig  string `json:"adminKubeconfig,omitempty"`
+	PortalKubeconfig string `json:"portalKubeconfig,omitempty"`
+}
+
+// State is what `portico-dev up` started, saved as state.json in the state folder.
+type State struct {
+	Started    time.Time   `json:"started"`
+	Components []Component `json:"components"`
+}
+
+func statePath(dir string) string { return filepath.Join(dir, "state.json") }
+
+// SaveState records the running stack.
+func SaveState(dir string, s *State) error {
+	b, _ := json.MarshalIndent(s, "", "  ")
+	return os.WriteFile(statePath(dir), b, 0o644)
+}
+
+// LoadState reads the recorded stack; a missing file is an empty stack.
+func LoadState(dir string) (*State, error) {
+	b, err := os.ReadFile(statePath(dir))
+	if os.IsNotExist(err) {
+		return &State{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var s State
+	return &s, json.Unmarshal(b, &s)
+}
+
+// Alive reports whether the component's process still runs.
+func (c Component) Alive() bool { return c.PID > 1 && syscall.Kill(c.PID, 0) == nil }
+
+// Check probes the component's health URL.
+func (c Component) Check(ctx context.Context) error {
+	if !c.Alive() {
+		return fmt.Errorf("not running")
+	}
+	if c.Health == "" {
+		return nil
+	}
+	return httpCheck(c.Health, nil)(ctx)
+}
+
+// RSSMB is the component's resident memory.
+func (c Component) RSSMB() float64 { return rssMB(c.PID) }
+
+// PrintStatus writes one line per component: name, address, health, memory.
+func PrintStatus(ctx context.Context, w io.Writer, s *State) (healthy bool) {
+	healthy = true
+	fmt.Fprintf(w, "%-34s %-22s %-10s %8s  %s\n", "COMPONENT", "ADDRESS", "HEALTH", "MEMORY", "LOG")
+	var total float64
+	for _, c := range s.Components {
+		health := "ok"
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		if err := c.Check(cctx); err != nil {
+			health, healthy = "DOWN", false
+		}
+		cancel()
+		mem := c.RSSMB()
+		total += mem
+		fmt.Fprintf(w, "%-34s %-22s %-10s %6.0fMB  %s\n", c.Name, c.Addr, health, mem, c.Log)
+	}
+	fmt.Fprintf(w, "%-34s %-22s %-10s %6.0fMB\n", "total", "", "", total)
+	return healthy
+}
+
+// componentsOf turns a started cluster into state entries.
+func componentsOf(c *Cluster, since time.Time) []Component {
+	var out []Component
+	health := map[string]string{
+		"etcd":                    fmt.Sprintf("http://127.0.0.1:%d/health", c.Spec.EtcdPort),
+		"kube-apiserver":          c.URL + "/livez",
+		"kube-controller-manager": fmt.Sprintf("https://127.0.0.1:%d/healthz", c.Spec.ControllerMgr),
+		"kube-scheduler":          fmt.Sprintf("https://127.0.0.1:%d/healthz", c.Spec.SchedulerPort),
+	}
+	addr := map[string]int{"etcd": c.Spec.EtcdPort, "kube-apiserver": c.Spec.APIPort,
+		"kube-controller-manager": c.Spec.ControllerMgr, "kube-scheduler": c.Spec.SchedulerPort}
+	for _, p := range c.procs {
+		comp := Component{Name: c.Spec.Name + "/" + p.name, PID: p.cmd.Process.Pid, Health: health[p.name], Log: p.logPath, Ready: time.Since(since)}
+		if port := addr[p.name]; port > 0 {
+			comp.Addr = "127.0.0.1:" + strconv.Itoa(port)
+		}
+		if p.name == "kube-apiserver" {
+			comp.AdminKubeconfig, comp.PortalKubeconfig = c.AdminKubeconfig, c.PortalKubeconfig
+		}
+		out = append(out, comp)
+	}
+	return out
+}
+
+// Components lists the cluster's processes as state entries.
+func (c *Cluster) Components(since time.Time) []Component { return componentsOf(c, since) }
+
+// StartProcess runs one more detached component of the developer stack and waits for health.
+func StartProcess(ctx context.Context, dir, name, bin string, args, env []string, addr, health string, timeout time.Duration) (Component, error) {
+	p, err := startProcess(dir, name, bin, args, env, true)
+	if err != nil {
+		return Component{}, err
+	}
+	if err := p.waitHealthy(ctx, timeout, httpCheck(health, nil)); err != nil {
+		p.stop(5 * time.Second)
+		return Component{}, err
+	}
+	return Component{Name: name, PID: p.cmd.Process.Pid, Addr: addr, Health: health, Log: p.logPath}, nil
+}
+
+// CheckPort fails with the fix when a component's port is taken.
+func CheckPort(component string, port int) error { return checkPortFree(component, port) }

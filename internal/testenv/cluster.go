@@ -1,0 +1,87 @@
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"testing"
+
+	"github.com/portico-dev/portico/internal/devstack"
+)
+
+var (
+	clusterOnce sync.Once
+	cluster     *devstack.Cluster
+	clusterErr  error
+)
+
+// Cluster returns a real control plane (etcd, kube-apiserver, kube-controller-manager,
+// kube-scheduler and kwok with three nodes) started once per test binary on free ports, so
+// Deployments really roll out. Tests should work in namespaces of their own (Namespace).
+func Cluster(tb testing.TB) *devstack.Cluster {
+	tb.Helper()
+	clusterOnce.Do(func() { cluster, clusterErr = startCluster() })
+	if clusterErr != nil {
+		tb.Fatalf("the Kubernetes control plane is required and could not start: %v", clusterErr)
+	}
+	return cluster
+}
+
+func startCluster() (*devstack.Cluster, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	bins, err := devstack.LocateBinaries(root)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "portico-cluster-")
+	if err != nil {
+		return nil, err
+	}
+	ports := make([]int, 5)
+	for i := range ports {
+		if ports[i], err = FreePort(); err != nil {
+			return nil, err
+		}
+	}
+	spec := devstack.ClusterSpec{Name: "test", Environment: "production", Nodes: 3, EtcdPort: ports[0], EtcdPeerPort: ports[1],
+		APIPort: ports[2], ControllerMgr: ports[3], SchedulerPort: ports[4]}
+	c, err := devstack.StartCluster(context.Background(), bins, dir, spec, false, io.Discard)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	onStop(func() {
+		c.Stop()
+		os.RemoveAll(dir)
+	})
+	return c, nil
+}
+
+var nsSeq struct {
+	sync.Mutex
+	n int
+}
+
+// Namespace creates a namespace for one test in the test cluster and deletes it afterwards.
+func Namespace(tb testing.TB) string {
+	tb.Helper()
+	c := Cluster(tb)
+	cs, err := c.Admin()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	nsSeq.Lock()
+	nsSeq.n++
+	name := fmt.Sprintf("t%d-%d", os.Getpid(), nsSeq.n)
+	nsSeq.Unlock()
+	if err := devstack.CreateNamespace(context.Background(), cs, name); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = devstack.DeleteNamespace(context.Background(), cs, name) })
+	return name
+}

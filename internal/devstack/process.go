@@ -96,17 +96,19 @@ func stopPID(pid int, grace time.Duration, exited <-chan struct{}) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 			return
 		case <-time.After(50 * time.Millisecond):
-			if exited == nil && syscall.Kill(pid, 0) != nil {
+			if exited == nil && !alive(pid) {
 				return
 			}
 		}
 	}
 }
 
-// StopAll stops every process recorded under dir/run (a stack started earlier, perhaps by a
-// command that has since exited or crashed) and returns what it stopped.
+// StopAll stops every process recorded under dir/run and dir/<cluster>/run (a stack started
+// earlier, perhaps by a command that has since exited or crashed) and returns what it stopped.
 func StopAll(dir string) ([]string, error) {
 	pids, _ := filepath.Glob(filepath.Join(dir, "run", "*.pid"))
+	nested, _ := filepath.Glob(filepath.Join(dir, "*", "run", "*.pid")) // each cluster's components
+	pids = append(nested, pids...)
 	var stopped []string
 	for _, f := range pids {
 		b, err := os.ReadFile(f)
@@ -114,9 +116,11 @@ func StopAll(dir string) ([]string, error) {
 			continue
 		}
 		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		if err == nil && pid > 1 && syscall.Kill(pid, 0) == nil {
+		if err == nil && alive(pid) {
 			stopPID(pid, 10*time.Second, nil)
-			stopped = append(stopped, strings.TrimSuffix(filepath.Base(f), ".pid"))
+			rel, _ := filepath.Rel(dir, f)
+			rel = strings.TrimPrefix(strings.Replace(rel, "/run/", "/", 1), "run/")
+			stopped = append(stopped, strings.TrimSuffix(rel, ".pid"))
 		}
 		os.Remove(f)
 	}
@@ -157,4 +161,21 @@ func rssMB(pid int) float64 {
 		}
 	}
 	return 0
+}
+
+// alive reports whether pid runs; a zombie (dead, not yet reaped by an init that may never
+// reap it) counts as dead.
+func alive(pid int) bool {
+	if pid <= 1 || syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	// Format: pid (comm) state ...; comm may hold spaces, so read after the last ')'.
+	if i := strings.LastIndexByte(string(b), ')'); i >= 0 && i+2 < len(b) {
+		return b[i+2] != 'Z'
+	}
+	return true
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
 )
 
@@ -54,7 +53,7 @@ func LoadState(dir string) (*State, error) {
 }
 
 // Alive reports whether the component's process still runs.
-func (c Component) Alive() bool { return c.PID > 1 && syscall.Kill(c.PID, 0) == nil }
+func (c Component) Alive() bool { return alive(c.PID) }
 
 // Check probes the component's health URL.
 func (c Component) Check(ctx context.Context) error {

@@ -137,6 +137,9 @@ func up(ctx context.Context, dir string, out io.Writer) error {
 			return err
 		}
 		state.Components = append(state.Components, c.Components(start)...)
+		if err := seed(ctx, c, root, out); err != nil {
+			return err
+		}
 	}
 	if err := devstack.CheckPort("oidc provider", 5556); err != nil {
 		return err
@@ -199,4 +202,20 @@ func startPortal(ctx context.Context, dir, root string) (devstack.Component, err
 	}
 	return devstack.StartProcess(ctx, dir, "portal", bin, []string{"serve", "--addr", portalAddr}, env, portalAddr,
 		"http://"+portalAddr+"/readyz", 30*time.Second)
+}
+
+// seed creates the demo services' workloads in a cluster (production: all replicas, autoscalers
+// and a release history; staging: one replica, one release ahead).
+func seed(ctx context.Context, c *devstack.Cluster, root string, out io.Writer) error {
+	t0 := time.Now()
+	cs, err := c.Admin()
+	if err != nil {
+		return err
+	}
+	seeded, err := devstack.SeedDemo(ctx, cs, filepath.Join(root, "catalog"), devstack.DemoOptions{Staging: c.Spec.Environment == "staging"})
+	if err != nil {
+		return fmt.Errorf("seed demo workloads in %s: %w", c.Spec.Name, err)
+	}
+	fmt.Fprintf(out, "  %-8s %-26s %6.1fs\n", c.Spec.Name, fmt.Sprintf("demo workloads (%d)", len(seeded)), time.Since(t0).Seconds())
+	return nil
 }

@@ -3,6 +3,7 @@ package devstack_test
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/portico-dev/portico/internal/devstack"
 	"github.com/portico-dev/portico/internal/devstack/kwok"
 	"github.com/portico-dev/portico/internal/testenv"
 )
@@ -96,5 +98,49 @@ func waitFor(ctx context.Context, t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		case <-time.After(200 * time.Millisecond):
 		}
+	}
+}
+
+// TestSeedDemo seeds the demo estate and checks what the portal will show: every catalog
+// service running with a rollout history, and the extras each one has or deliberately lacks.
+func TestSeedDemo(t *testing.T) {
+	c := testenv.Cluster(t)
+	cs, err := c.Admin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	seeded, err := devstack.SeedDemo(ctx, cs, filepath.Join(root, "catalog"), devstack.DemoOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seeded) < 8 {
+		t.Fatalf("seeded %v, want every catalog service", seeded)
+	}
+	waitFor(ctx, t, "payment 3/3 ready", func() bool {
+		d, err := cs.AppsV1().Deployments("payments").Get(ctx, "payment", metav1.GetOptions{})
+		return err == nil && d.Status.ReadyReplicas == 3 && d.Status.UpdatedReplicas == 3 && d.Status.Replicas == 3
+	})
+	rs, err := cs.AppsV1().ReplicaSets("payments").List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=payment"})
+	if err != nil || len(rs.Items) != 4 {
+		t.Errorf("payment ReplicaSets = %d (%v), want one per release (4)", len(rs.Items), err)
+	}
+	if _, err := cs.AutoscalingV2().HorizontalPodAutoscalers("payments").Get(ctx, "payment", metav1.GetOptions{}); err != nil {
+		t.Errorf("payment HPA: %v", err)
+	}
+	if _, err := cs.PolicyV1().PodDisruptionBudgets("data").Get(ctx, "analytics", metav1.GetOptions{}); err == nil {
+		t.Error("analytics should lack a PodDisruptionBudget")
+	}
+	d, _ := cs.AppsV1().Deployments("messaging").Get(ctx, "notification", metav1.GetOptions{})
+	if d == nil || d.Spec.Template.Spec.Containers[0].ReadinessProbe != nil {
+		t.Error("notification should lack probes")
+	}
+	if _, err := devstack.SeedDemo(ctx, cs, filepath.Join(root, "catalog"), devstack.DemoOptions{}); err != nil {
+		t.Errorf("seeding again should change nothing, got %v", err)
 	}
 }

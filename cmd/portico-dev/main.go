@@ -131,6 +131,7 @@ func up(ctx context.Context, dir string, out io.Writer) error {
 		}
 	}()
 	fmt.Fprintln(out, "starting the local stack (all on 127.0.0.1):")
+	var demoClusters []devstack.DemoCluster
 	for _, spec := range clusters {
 		c, err := devstack.StartCluster(ctx, bins, filepath.Join(dir, spec.Name), spec, true, out)
 		if err != nil {
@@ -140,6 +141,20 @@ func up(ctx context.Context, dir string, out io.Writer) error {
 		if err := seed(ctx, c, root, out); err != nil {
 			return err
 		}
+		weight := 1.0
+		if spec.Environment != "production" {
+			weight = 0.1 // staging sees a trickle of test traffic
+		}
+		demoClusters = append(demoClusters, devstack.DemoCluster{Name: spec.Name, Kubeconfig: c.PortalKubeconfig, Weight: weight})
+	}
+	obs, err := devstack.Observability(ctx, bins, dir, devstack.DefaultObservabilityPorts, demoClusters, "http://"+portalAddr)
+	if err != nil {
+		return err
+	}
+	for _, c := range obs {
+		fmt.Fprintf(out, "  %-8s %-26s %6.1fs\n", "", c.Name, c.Ready.Seconds())
+		c.Ready = time.Since(start)
+		state.Components = append(state.Components, c)
 	}
 	if err := devstack.CheckPort("oidc provider", 5556); err != nil {
 		return err

@@ -35,7 +35,7 @@ step() { # name version dir binaries... -- go build flags and packages...
 kube_ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37 -X k8s.io/component-base/version.gitTreeState=clean -X k8s.io/client-go/pkg/version.gitVersion=$KUBE_VERSION"
 
 want=("$@")
-[ ${#want[@]} -gt 0 ] || want=(etcd kube kwok jaeger oidc)
+[ ${#want[@]} -gt 0 ] || want=(etcd kube kwok jaeger oidc demo)
 for c in "${want[@]}"; do
   case $c in
     etcd)   step etcd "$ETCD_VERSION" etcd server=etcd -- -ldflags "-s -w" go.etcd.io/etcd/server/v3 ;;
@@ -44,6 +44,8 @@ for c in "${want[@]}"; do
     kwok)   step kwok "$KWOK_VERSION" kwok kwok -- -ldflags "-s -w" sigs.k8s.io/kwok/cmd/kwok ;;
     jaeger) step jaeger "$JAEGER_VERSION" jaeger jaeger -- -p 1 -ldflags "-s -w" github.com/jaegertracing/jaeger/cmd/jaeger ;;
     oidc)   step oidc "$OIDC_VERSION-$(cat "$here/tools/oidc/"*.go "$here/tools/oidc/go.sum" | sha256sum | cut -c1-10)" oidc oidc -- -ldflags "-s -w" . ;;
+    # Programs of our own are keyed by a digest of their source, so a change rebuilds them.
+    demo)   step demo "src-$(cat "$here/demo/"*.go "$here/demo/go.sum" | sha256sum | cut -c1-10)" ../demo demo=portico-demo -- -ldflags "-s -w" . ;;
     *) echo "build: unknown component $c" >&2; exit 2 ;;
   esac
 done

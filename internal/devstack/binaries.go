@@ -14,8 +14,10 @@ import (
 
 // Binaries are the paths of the stack's programs.
 type Binaries struct {
-	Etcd, APIServer, ControllerManager, Scheduler, Kwok, Jaeger, OIDC string
-	Versions                                                          map[string]string
+	Etcd, APIServer, ControllerManager, Scheduler, Kwok, Jaeger, OIDC, Demo string
+	// Prometheus and Alertmanager are Debian's packages.
+	Prometheus, Alertmanager string
+	Versions                 map[string]string
 }
 
 // CacheDir is where build.sh keeps binaries: $PORTICO_CACHE or ~/.cache/portico.
@@ -48,9 +50,24 @@ func LocateBinaries(root string) (*Binaries, error) {
 	}
 	// The OIDC provider is our own program: its cache key includes its source digest.
 	if matches, _ := filepath.Glob(filepath.Join(CacheDir(), "bin", "oidc-"+versions["OIDC_VERSION"]+"-*", "oidc")); len(matches) > 0 {
-		b.OIDC = matches[len(matches)-1]
+		b.OIDC = newest(matches)
 	}
+	if matches, _ := filepath.Glob(filepath.Join(CacheDir(), "bin", "demo-src-*", "portico-demo")); len(matches) > 0 {
+		b.Demo = newest(matches)
+	}
+	b.Prometheus, b.Alertmanager = "/usr/bin/prometheus", "/usr/bin/prometheus-alertmanager"
 	return b, nil
+}
+
+// newest picks the most recently built of several cached builds of our own programs.
+func newest(paths []string) string {
+	best, bestT := "", int64(0)
+	for _, p := range paths {
+		if st, err := os.Stat(p); err == nil && st.ModTime().UnixNano() > bestT {
+			best, bestT = p, st.ModTime().UnixNano()
+		}
+	}
+	return best
 }
 
 // need checks that the binaries a caller is about to run exist.

@@ -299,3 +299,5 @@ func createExtras(ctx context.Context, cs kubernetes.Interface, s catalogService
 	}
 	return nil
 }
+
+func sortStrings(s []string) { sort.Strings(s) }

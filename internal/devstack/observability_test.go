@@ -1,0 +1,134 @@
+package devstack_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
+
+	"github.com/portico-dev/portico/internal/devstack"
+	"github.com/portico-dev/portico/internal/testenv"
+)
+
+// TestDemoTraffic checks the demo traffic end to end: Prometheus scrapes request metrics for
+// the serving pods at the configured rate, Jaeger receives traces across services, and a bad
+// image tag raises the error ratio during a rollout and a rollback clears it.
+func TestDemoTraffic(t *testing.T) {
+	c := testenv.Cluster(t)
+	be := testenv.Observability(t)
+	cs, err := c.Admin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, _ := testenv.RepoRoot()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	if _, err := devstack.SeedDemo(ctx, cs, filepath.Join(root, "catalog"), devstack.DemoOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rate := func() float64 {
+		return promValue(t, be.PrometheusURL, `sum(rate(http_requests_total{service="payment"}[20s]))`)
+	}
+	waitFor(ctx, t, "payment serving ≥ 50 req/s in Prometheus", func() bool { return rate() >= 50 })
+	waitFor(ctx, t, "traces through gateway and payment in Jaeger", func() bool {
+		return jaegerHasTrace(be.JaegerQueryURL, "gateway", "payment")
+	})
+
+	errRatio := func() float64 {
+		return promValue(t, be.PrometheusURL, `sum(rate(http_requests_total{service="payment",code=~"5.."}[15s])) / sum(rate(http_requests_total{service="payment"}[15s]))`)
+	}
+	setFault(t, be.DemoURL, "payment", `{"badTag":"9.9.9"}`)
+	setImage(ctx, t, cs, "9.9.9")
+	waitFor(ctx, t, "errors above 20% with the bad release", func() bool { return errRatio() > 0.2 })
+	setImage(ctx, t, cs, "5.4.0") // the rollback
+	waitFor(ctx, t, "errors back under 2% after the rollback", func() bool { return errRatio() < 0.02 })
+}
+
+func setImage(ctx context.Context, t *testing.T, cs kubernetes.Interface, tag string) {
+	t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		d, err := cs.AppsV1().Deployments("payments").Get(ctx, "payment", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		d.Spec.Template.Spec.Containers[0].Image = "registry.acme.example/payment:" + tag
+		_, err = cs.AppsV1().Deployments("payments").Update(ctx, d, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func setFault(t *testing.T, demo, svc, body string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPut, demo+"/faults/"+svc, bytes.NewBufferString(body))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != http.StatusNoContent {
+		t.Fatalf("set fault: %v %v", err, res)
+	}
+	res.Body.Close()
+}
+
+func promValue(t *testing.T, base, query string) float64 {
+	t.Helper()
+	res, err := http.Get(base + "/api/v1/query?query=" + url.QueryEscape(query))
+	if err != nil {
+		return 0
+	}
+	defer res.Body.Close()
+	var out struct {
+		Data struct {
+			Result []struct {
+				Value [2]any `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if json.NewDecoder(res.Body).Decode(&out) != nil || len(out.Data.Result) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(fmt.Sprint(out.Data.Result[0].Value[1]), 64)
+	return v
+}
+
+func jaegerHasTrace(base string, services ...string) bool {
+	res, err := http.Get(base + "/api/traces?limit=20&lookback=1h&service=" + services[0])
+	if err != nil {
+		return false
+	}
+	defer res.Body.Close()
+	var out struct {
+		Data []struct {
+			Processes map[string]struct {
+				ServiceName string `json:"serviceName"`
+			} `json:"processes"`
+		} `json:"data"`
+	}
+	if json.NewDecoder(res.Body).Decode(&out) != nil {
+		return false
+	}
+	for _, tr := range out.Data {
+		seen := map[string]bool{}
+		for _, p := range tr.Processes {
+			seen[p.ServiceName] = true
+		}
+		all := true
+		for _, s := range services {
+			all = all && seen[s]
+		}
+		if all {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,70 @@
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+
+	"github.com/portico-dev/portico/internal/devstack"
+)
+
+// Backends are the observability side of the stack as tests reach it.
+type Backends struct {
+	PrometheusURL   string
+	AlertmanagerURL string
+	JaegerQueryURL  string // HTTP API and UI
+	JaegerGRPC      string // api_v2 QueryService, host:port
+	DemoURL         string // demo traffic: /metrics and /faults
+}
+
+var (
+	obsOnce sync.Once
+	obs     *Backends
+	obsErr  error
+)
+
+// Observability starts Jaeger, Prometheus, Alertmanager and the demo traffic against the test
+// cluster (see Cluster), once per test binary, on free ports.
+func Observability(tb testing.TB) *Backends {
+	tb.Helper()
+	c := Cluster(tb)
+	obsOnce.Do(func() { obs, obsErr = startObservability(c) })
+	if obsErr != nil {
+		tb.Fatalf("the observability backends are required and could not start: %v", obsErr)
+	}
+	return obs
+}
+
+func startObservability(c *devstack.Cluster) (*Backends, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	bins, err := devstack.LocateBinaries(root)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "portico-obs-")
+	if err != nil {
+		return nil, err
+	}
+	onStop(func() {
+		_, _ = devstack.StopAll(dir)
+		os.RemoveAll(dir)
+	})
+	var p devstack.ObservabilityPorts
+	for _, port := range []*int{&p.JaegerQueryHTTP, &p.JaegerQueryGRPC, &p.OTLPGRPC, &p.OTLPHTTP, &p.JaegerHealth, &p.JaegerMetrics, &p.Prometheus, &p.Alertmanager, &p.Demo} {
+		if *port, err = FreePort(); err != nil {
+			return nil, err
+		}
+	}
+	clusters := []devstack.DemoCluster{{Name: c.Spec.Name, Kubeconfig: c.PortalKubeconfig, Weight: 1}}
+	if _, err := devstack.Observability(context.Background(), bins, dir, p, clusters, "http://127.0.0.1:8080"); err != nil {
+		return nil, err
+	}
+	local := func(port int) string { return fmt.Sprintf("127.0.0.1:%d", port) }
+	return &Backends{PrometheusURL: "http://" + local(p.Prometheus), AlertmanagerURL: "http://" + local(p.Alertmanager),
+		JaegerQueryURL: "http://" + local(p.JaegerQueryHTTP), JaegerGRPC: local(p.JaegerQueryGRPC), DemoURL: "http://" + local(p.Demo)}, nil
+}

@@ -1,0 +1,67 @@
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/portico-dev/portico/internal/devstack"
+)
+
+// Provider is the stack's OIDC provider as tests reach it.
+type Provider struct {
+	Issuer       string
+	ClientID     string
+	ClientSecret string
+}
+
+var (
+	oidcOnce sync.Once
+	oidcProv *Provider
+	oidcErr  error
+)
+
+// OIDC starts the local stack's OpenID Connect provider (demo users, password "portico") once
+// per test binary on a free port. Its portico client accepts any 127.0.0.1 redirect URI.
+func OIDC(tb testing.TB) *Provider {
+	tb.Helper()
+	oidcOnce.Do(func() { oidcProv, oidcErr = startOIDC() })
+	if oidcErr != nil {
+		tb.Fatalf("the OIDC provider is required and could not start: %v", oidcErr)
+	}
+	return oidcProv
+}
+
+func startOIDC() (*Provider, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	bins, err := devstack.LocateBinaries(root)
+	if err != nil {
+		return nil, err
+	}
+	if bins.OIDC == "" {
+		return nil, fmt.Errorf("not built: run deploy/local/build.sh oidc")
+	}
+	dir, err := os.MkdirTemp("", "portico-oidc-")
+	if err != nil {
+		return nil, err
+	}
+	onStop(func() {
+		_, _ = devstack.StopAll(dir)
+		os.RemoveAll(dir)
+	})
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	p := &Provider{Issuer: "http://" + addr, ClientID: "portico", ClientSecret: "portico-dev-secret"}
+	_, err = devstack.StartProcess(context.Background(), dir, "oidc", bins.OIDC, []string{"--addr", addr, "--client-id", p.ClientID, "--client-secret", p.ClientSecret},
+		nil, addr, p.Issuer+"/.well-known/openid-configuration", 20*time.Second)
+	return p, err
+}

@@ -72,14 +72,29 @@ func newest(paths []string) string {
 
 // need checks that the binaries a caller is about to run exist.
 func need(paths ...string) error {
-	var missing []string
+	var missing, packages []string
 	for _, p := range paths {
-		if _, err := os.Stat(p); err != nil || p == "" {
+		if _, err := os.Stat(p); err == nil && p != "" {
+			continue
+		}
+		switch p {
+		case "/usr/bin/prometheus":
+			packages = append(packages, "prometheus")
+		case "/usr/bin/prometheus-alertmanager":
+			packages = append(packages, "prometheus-alertmanager")
+		default:
 			missing = append(missing, p)
 		}
 	}
+	var errs []string
+	if len(packages) > 0 {
+		errs = append(errs, "Debian packages missing: run apt-get install "+strings.Join(packages, " ")+" (or deploy/local/install-deps.sh)")
+	}
 	if len(missing) > 0 {
-		return fmt.Errorf("missing %s: run deploy/local/build.sh (the first build takes about 15 minutes, later runs reuse the cache)", strings.Join(missing, ", "))
+		errs = append(errs, "missing "+strings.Join(missing, ", ")+": run deploy/local/build.sh (the first build takes about 15 minutes, later runs reuse the cache)")
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%s", strings.Join(errs, "; "))
 	}
 	return nil
 }

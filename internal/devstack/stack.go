@@ -131,3 +131,19 @@ func StartProcess(ctx context.Context, dir, name, bin string, args, env []string
 
 // CheckPort fails with the fix when a component's port is taken.
 func CheckPort(component string, port int) error { return checkPortFree(component, port) }
+
+// RunningCluster describes a cluster of a stack started earlier by `portico-dev up` in dir,
+// for tests that reuse it. Stopping it is left to `portico-dev down`.
+func RunningCluster(dir, name string) (*Cluster, error) {
+	st, err := LoadState(dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range st.Components {
+		if c.Name == name+"/kube-apiserver" && c.Alive() {
+			return &Cluster{Spec: ClusterSpec{Name: name, Environment: name}, Dir: filepath.Join(dir, name),
+				AdminKubeconfig: c.AdminKubeconfig, PortalKubeconfig: c.PortalKubeconfig, URL: "https://" + c.Addr}, nil
+		}
+	}
+	return nil, fmt.Errorf("no running cluster %q in %s: run make dev first", name, dir)
+}

@@ -29,7 +29,14 @@ func Cluster(tb testing.TB) *devstack.Cluster {
 	return cluster
 }
 
+// reuseStack is the state folder of a running `make dev` stack to test against instead of
+// starting components (PORTICO_TEST_STACK=.dev); empty means start them.
+func reuseStack() string { return os.Getenv("PORTICO_TEST_STACK") }
+
 func startCluster() (*devstack.Cluster, error) {
+	if dir := reuseStack(); dir != "" {
+		return devstack.RunningCluster(dir, "production")
+	}
 	root, err := RepoRoot()
 	if err != nil {
 		return nil, err

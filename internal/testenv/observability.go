@@ -38,6 +38,10 @@ func Observability(tb testing.TB) *Backends {
 }
 
 func startObservability(c *devstack.Cluster) (*Backends, error) {
+	if reuseStack() != "" {
+		p := devstack.DefaultObservabilityPorts
+		return backendsAt(p), nil
+	}
 	root, err := RepoRoot()
 	if err != nil {
 		return nil, err
@@ -64,7 +68,11 @@ func startObservability(c *devstack.Cluster) (*Backends, error) {
 	if _, err := devstack.Observability(context.Background(), bins, dir, p, clusters, "http://127.0.0.1:8080"); err != nil {
 		return nil, err
 	}
+	return backendsAt(p), nil
+}
+
+func backendsAt(p devstack.ObservabilityPorts) *Backends {
 	local := func(port int) string { return fmt.Sprintf("127.0.0.1:%d", port) }
 	return &Backends{PrometheusURL: "http://" + local(p.Prometheus), AlertmanagerURL: "http://" + local(p.Alertmanager),
-		JaegerQueryURL: "http://" + local(p.JaegerQueryHTTP), JaegerGRPC: local(p.JaegerQueryGRPC), DemoURL: "http://" + local(p.Demo)}, nil
+		JaegerQueryURL: "http://" + local(p.JaegerQueryHTTP), JaegerGRPC: local(p.JaegerQueryGRPC), DemoURL: "http://" + local(p.Demo)}
 }

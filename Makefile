@@ -18,7 +18,7 @@ generate:
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/portico ./cmd/portico
 
-## run: the portal on its embedded default (SQLite in ./data, ./catalog, ./runbooks, 127.0.0.1:8080)
+## run: the portal alone on its embedded default (SQLite in ./data, ./catalog, ./runbooks, 127.0.0.1:8080)
 run: build
 	./bin/portico serve
 
@@ -26,8 +26,8 @@ run: build
 stack-build:
 	deploy/local/build.sh
 
-## dev: the local stack (two control planes with kwok nodes, OIDC provider) and the portal, on 127.0.0.1
-dev: stack-build
+## dev: the local stack (two control planes with kwok nodes, observability, OIDC provider, demo traffic) and the portal
+dev: deps
 	$(GO) run ./cmd/portico-dev up
 
 ## dev-down: stop everything make dev started

@@ -19,7 +19,8 @@ import (
 
 // Config is the whole configuration. The zero value is not valid; start from Default.
 type Config struct {
-	Server   Server   `yaml:"server"`
+	Server   Server    `yaml:"server"`
+	Clusters []Cluster `yaml:"clusters"`
 	Database Database `yaml:"database"`
 	Catalog  Catalog  `yaml:"catalog"`
 	Runbooks Runbooks `yaml:"runbooks"`
@@ -63,6 +64,16 @@ type Source struct {
 	// TokenEnv names the environment variable holding an https token (never the token itself).
 	TokenEnv   string `yaml:"tokenEnv"`
 	SSHKeyFile string `yaml:"sshKeyFile"`
+}
+
+// Cluster is a Kubernetes cluster whose state the portal shows.
+type Cluster struct {
+	Name        string `yaml:"name"`        // as catalog annotations name it (backstage.io/kubernetes-cluster)
+	DisplayName string `yaml:"displayName"` // shown in the UI; defaults to Name
+	Environment string `yaml:"environment"` // e.g. production, staging
+	Kubeconfig  string `yaml:"kubeconfig"`  // path; empty with inCluster
+	Context     string `yaml:"context"`     // kubeconfig context; empty: its current context
+	InCluster   bool   `yaml:"inCluster"`
 }
 
 // Runbooks configures the runbook folder.
@@ -132,7 +143,7 @@ var unknownFieldRE = regexp.MustCompile(`line (\d+): field (\S+) not found in ty
 
 // sectionOf maps Go type names to the YAML path a user writes.
 var sectionOf = map[string]string{"Config": "", "Server": "server.", "Database": "database.", "Catalog": "catalog.",
-	"Source": "catalog.sources[].", "Runbooks": "runbooks.", "Log": "log."}
+	"Source": "catalog.sources[].", "Runbooks": "runbooks.", "Log": "log.", "Cluster": "clusters[]."}
 
 func (c *Config) decode(path string, data []byte) error {
 	// Sources in the file replace the default source rather than adding to it.
@@ -255,6 +266,23 @@ func (c *Config) Validate() error {
 		}
 		if len(s.Globs) == 0 {
 			c.Catalog.Sources[i].Globs = []string{"**/catalog-info.yaml"}
+		}
+	}
+	clusterNames := map[string]bool{}
+	for i, cl := range c.Clusters {
+		key := fmt.Sprintf("clusters[%d]", i)
+		switch {
+		case cl.Name == "" || !sourceNameRE.MatchString(cl.Name):
+			bad(key+".name", "required: letters, digits, - and _")
+		case clusterNames[cl.Name]:
+			bad(key+".name", "%q is used by another cluster", cl.Name)
+		}
+		clusterNames[cl.Name] = true
+		if cl.InCluster == (cl.Kubeconfig != "") {
+			bad(key, "set exactly one of kubeconfig and inCluster")
+		}
+		if cl.DisplayName == "" {
+			c.Clusters[i].DisplayName = cl.Name
 		}
 	}
 	switch c.Log.Level {

@@ -1,0 +1,174 @@
+// Package cluster keeps a live, read-only view of each configured Kubernetes cluster in shared
+// informer caches (under the portal's own identity), and answers what runs for a catalog
+// component — workloads, pods, autoscalers, services, ingresses, events — with a health rollup.
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// Config describes one cluster.
+type Config struct {
+	Name, DisplayName, Environment string
+	Kubeconfig, Context            string
+	InCluster                      bool
+}
+
+// Cluster is one cluster's informers and reachability.
+type Cluster struct {
+	Config
+	client  kubernetes.Interface
+	factory informers.SharedInformerFactory
+	idx     indexers
+	log     *slog.Logger
+
+	synced atomic.Bool
+	mu     sync.Mutex // guards the reachability fields below
+	// reachable is false from the first failed probe until one succeeds again; staleSince
+	// says since when the caches may be behind.
+	reachable  bool
+	probed     bool
+	lastError  string
+	staleSince time.Time
+	version    string
+}
+
+// New builds a cluster's client and informers; nothing talks to the API server until Start.
+func New(cfg Config, log *slog.Logger) (*Cluster, error) {
+	rc, err := restConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: %w", cfg.Name, err)
+	}
+	rc.QPS, rc.Burst = 50, 100
+	rc.Timeout = 30 * time.Second
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: %w", cfg.Name, err)
+	}
+	return newWithClient(cfg, cs, log), nil
+}
+
+func newWithClient(cfg Config, cs kubernetes.Interface, log *slog.Logger) *Cluster {
+	if cfg.DisplayName == "" {
+		cfg.DisplayName = cfg.Name
+	}
+	f := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithTransform(stripForCache))
+	c := &Cluster{Config: cfg, client: cs, factory: f, log: log.With("cluster", cfg.Name)}
+	c.idx = newIndexers(f)
+	return c
+}
+
+func restConfig(cfg Config) (*rest.Config, error) {
+	if cfg.InCluster {
+		return rest.InClusterConfig()
+	}
+	rules := &clientcmd.ClientConfigLoadingRules{ExplicitPath: cfg.Kubeconfig}
+	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: cfg.Context}).ClientConfig()
+}
+
+// lastAppliedAnnotation is kubectl's copy of the whole object: large, and never shown.
+const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
+
+// stripForCache drops what the portal never reads before objects enter the caches, which
+// roughly halves their memory. It runs on objects fresh from the API, not yet shared.
+func stripForCache(obj any) (any, error) {
+	if a, err := meta.Accessor(obj); err == nil {
+		a.SetManagedFields(nil)
+		if ann := a.GetAnnotations(); ann[lastAppliedAnnotation] != "" {
+			clean := make(map[string]string, len(ann)-1)
+			for k, v := range ann {
+				if k != lastAppliedAnnotation {
+					clean[k] = v
+				}
+			}
+			a.SetAnnotations(clean)
+		}
+	}
+	return obj, nil
+}
+
+// Start runs the informers and the reachability probe until ctx ends. It does not wait for
+// the caches: Synced says when they are.
+func (c *Cluster) Start(ctx context.Context) {
+	c.factory.Start(ctx.Done())
+	go func() {
+		for typ, ok := range c.factory.WaitForCacheSync(ctx.Done()) {
+			if !ok {
+				c.log.Warn("cache did not sync", "type", typ.String())
+				return
+			}
+		}
+		c.synced.Store(true)
+		c.log.Info("cluster caches synced")
+	}()
+	go c.probe(ctx)
+}
+
+// Synced reports whether every cache has listed its objects once.
+func (c *Cluster) Synced() bool { return c.synced.Load() }
+
+// WaitSynced blocks until the caches are synced or ctx ends.
+func (c *Cluster) WaitSynced(ctx context.Context) bool {
+	return cache.WaitForCacheSync(ctx.Done(), c.Synced)
+}
+
+// probe asks the API server for its version every few seconds: informers retry on their own,
+// but users need to know when what they see may be behind.
+func (c *Cluster) probe(ctx context.Context) {
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		v, err := c.client.Discovery().RESTClient().Get().AbsPath("/version").Do(pctx).Raw()
+		cancel()
+		c.mu.Lock()
+		wasReachable := c.reachable || !c.probed
+		c.probed = true
+		if err != nil {
+			if wasReachable {
+				c.staleSince = time.Now()
+				c.log.Warn("cluster unreachable: showing cached state", "err", err)
+			}
+			c.reachable, c.lastError = false, err.Error()
+		} else {
+			if !c.reachable && !c.staleSince.IsZero() {
+				c.log.Info("cluster reachable again")
+			}
+			c.reachable, c.lastError, c.staleSince = true, "", time.Time{}
+			c.version = parseVersion(v)
+		}
+		c.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(3 * time.Second):
+		}
+	}
+}
+
+// Reachability is what the portal knows about reaching a cluster.
+type Reachability struct {
+	Reachable  bool
+	Probed     bool
+	Synced     bool
+	Error      string
+	StaleSince time.Time
+	Version    string
+}
+
+// Reachability reports the last probe.
+func (c *Cluster) Reachability() Reachability {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return Reachability{Reachable: c.reachable, Probed: c.probed, Synced: c.Synced(), Error: c.lastError, StaleSince: c.staleSince, Version: c.version}
+}

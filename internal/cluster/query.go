@@ -1,0 +1,47 @@
+package cluster
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+// Annotations that map a catalog component to its workloads (Backstage's Kubernetes plugin).
+const (
+	AnnotationID        = "backstage.io/kubernetes-id"
+	AnnotationSelector  = "backstage.io/kubernetes-label-selector"
+	AnnotationNamespace = "backstage.io/kubernetes-namespace"
+	AnnotationCluster   = "backstage.io/kubernetes-cluster"
+)
+
+// Query is where a component's objects are: a label selector, optionally one namespace and
+// one cluster.
+type Query struct {
+	Selector     labels.Selector
+	SelectorText string
+	Namespace    string
+	Cluster      string
+}
+
+// QueryFor reads the mapping annotations. A label selector wins over kubernetes-id; without
+// either the component is not mapped (ok is false).
+func QueryFor(annotations map[string]string) (q Query, ok bool, err error) {
+	q.Namespace, q.Cluster = annotations[AnnotationNamespace], annotations[AnnotationCluster]
+	switch {
+	case annotations[AnnotationSelector] != "":
+		q.SelectorText = annotations[AnnotationSelector]
+	case annotations[AnnotationID] != "":
+		q.SelectorText = AnnotationID + "=" + annotations[AnnotationID]
+	default:
+		return q, false, nil
+	}
+	sel, err := labels.Parse(q.SelectorText)
+	if err != nil {
+		return q, true, fmt.Errorf("%s %q is not a valid label selector: %v", AnnotationSelector, q.SelectorText, err)
+	}
+	if sel.Empty() {
+		return q, true, fmt.Errorf("the label selector %q selects everything; name the component's labels", q.SelectorText)
+	}
+	q.Selector = sel
+	return q, true, nil
+}

@@ -1,0 +1,397 @@
+package cluster
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/tools/cache"
+)
+
+// Runtime is what runs for one component, in every cluster it may run in.
+type Runtime struct {
+	Selector string           `json:"selector"`
+	Clusters []ClusterRuntime `json:"clusters"`
+	Health   Health           `json:"health"`
+}
+
+// ClusterRuntime is one cluster's share of a Runtime.
+type ClusterRuntime struct {
+	Name         string       `json:"name"`
+	DisplayName  string       `json:"displayName"`
+	Environment  string       `json:"environment,omitempty"`
+	Reachability Reachability `json:"reachability"`
+	Workloads    []Workload   `json:"workloads"`
+	Services     []Service    `json:"services,omitempty"`
+	Ingresses    []Ingress    `json:"ingresses,omitempty"`
+	Events       []Event      `json:"events,omitempty"`
+	Health       Health       `json:"health"`
+}
+
+// Workload is a Deployment, StatefulSet or DaemonSet with its pods and guards.
+type Workload struct {
+	Kind          string   `json:"kind"`
+	Namespace     string   `json:"namespace"`
+	Name          string   `json:"name"`
+	Desired       int32    `json:"desired"`
+	Ready         int32    `json:"ready"`
+	Updated       int32    `json:"updated"`
+	Available     int32    `json:"available"`
+	Revision      string   `json:"revision,omitempty"`
+	Images        []string `json:"images"`
+	Rollout       string   `json:"rollout"` // complete, progressing, stalled
+	RolloutReason string   `json:"rolloutReason,omitempty"`
+	Pods          []Pod    `json:"pods"`
+	HPA           *HPA     `json:"hpa,omitempty"`
+	PDB           *PDB     `json:"pdb,omitempty"`
+	Health        Health   `json:"health"`
+}
+
+// Pod is one pod's state.
+type Pod struct {
+	Name            string    `json:"name"`
+	Phase           string    `json:"phase"`
+	Ready           bool      `json:"ready"`
+	Restarts        int32     `json:"restarts"`
+	Created         time.Time `json:"created"`
+	Node            string    `json:"node,omitempty"`
+	Reason          string    `json:"reason,omitempty"` // why it is not serving
+	LastTermination string    `json:"lastTermination,omitempty"`
+	ExitCode        int32     `json:"exitCode,omitempty"`
+	Hash            string    `json:"templateHash,omitempty"`
+	Containers      []string  `json:"containers"`
+}
+
+// HPA is a workload's autoscaler.
+type HPA struct {
+	Min, Max, Current, Desired int32
+	Metrics                    []string
+}
+
+// PDB is a workload's disruption budget.
+type PDB struct {
+	Name                                             string
+	CurrentHealthy, DesiredHealthy, AllowedDisrupted int32
+}
+
+// Service is a Kubernetes Service selecting the component's pods.
+type Service struct {
+	Namespace, Name, Type, ClusterIP string
+	Ports                            []string
+}
+
+// Ingress routes external hosts to the component's services.
+type Ingress struct {
+	Namespace, Name string
+	URLs            []string
+}
+
+// Event is a recent Warning event about the component's objects.
+type Event struct {
+	Object, Reason, Message string
+	Count                   int32
+	Last                    time.Time
+}
+
+// Runtime answers what runs for q in this cluster, from the caches.
+func (c *Cluster) Runtime(q Query) ClusterRuntime {
+	cr := ClusterRuntime{Name: c.Name, DisplayName: c.DisplayName, Environment: c.Environment, Reachability: c.Reachability()}
+	if !cr.Reachability.Synced {
+		cr.Health = Health{Unknown, "cluster not reachable yet"}
+		if cr.Reachability.Error != "" {
+			cr.Health.Reason = "cluster unreachable: " + cr.Reachability.Error
+		}
+		return cr
+	}
+	for _, obj := range selectObjects(c.idx.deployments, q.Namespace, q.Selector) {
+		cr.Workloads = append(cr.Workloads, c.deployment(obj.(*appsv1.Deployment)))
+	}
+	for _, obj := range selectObjects(c.idx.statefulSets, q.Namespace, q.Selector) {
+		s := obj.(*appsv1.StatefulSet)
+		cr.Workloads = append(cr.Workloads, c.podSet("StatefulSet", s.ObjectMeta, s.Spec.Template, deref(s.Spec.Replicas), s.Status.ReadyReplicas, s.Status.UpdatedReplicas, s.Status.AvailableReplicas))
+	}
+	for _, obj := range selectObjects(c.idx.daemonSets, q.Namespace, q.Selector) {
+		d := obj.(*appsv1.DaemonSet)
+		cr.Workloads = append(cr.Workloads, c.podSet("DaemonSet", d.ObjectMeta, d.Spec.Template, d.Status.DesiredNumberScheduled, d.Status.NumberReady, d.Status.UpdatedNumberScheduled, d.Status.NumberAvailable))
+	}
+	sort.Slice(cr.Workloads, func(i, j int) bool { return cr.Workloads[i].Namespace+cr.Workloads[i].Name < cr.Workloads[j].Namespace+cr.Workloads[j].Name })
+	for _, obj := range selectObjects(c.idx.services, q.Namespace, q.Selector) {
+		cr.Services = append(cr.Services, service(obj.(*corev1.Service)))
+	}
+	cr.Ingresses = c.ingresses(cr.Services)
+	cr.Events = c.events(cr.Workloads)
+	if len(cr.Workloads) == 0 {
+		cr.Health = Health{Unknown, "no workload matches " + q.SelectorText}
+	}
+	for i, w := range cr.Workloads {
+		if i == 0 {
+			cr.Health = w.Health
+		}
+		cr.Health = worst(cr.Health, w.Health)
+	}
+	if !cr.Reachability.Reachable && cr.Reachability.Probed && cr.Health.Level < Unknown {
+		cr.Health = Health{Unknown, "cluster unreachable: showing state as of " + cr.Reachability.StaleSince.UTC().Format(time.RFC3339)}
+	}
+	return cr
+}
+
+func deref(p *int32) int32 {
+	if p == nil {
+		return 1
+	}
+	return *p
+}
+
+func (c *Cluster) deployment(d *appsv1.Deployment) Workload {
+	w := Workload{Kind: "Deployment", Namespace: d.Namespace, Name: d.Name, Desired: deref(d.Spec.Replicas),
+		Ready: d.Status.ReadyReplicas, Updated: d.Status.UpdatedReplicas, Available: d.Status.AvailableReplicas,
+		Revision: d.Annotations["deployment.kubernetes.io/revision"], Images: images(d.Spec.Template)}
+	for _, rs := range byOwner(c.idx.replicaSets, string(d.UID)) {
+		for _, p := range byOwner(c.idx.pods, string(rs.(*appsv1.ReplicaSet).UID)) {
+			w.Pods = append(w.Pods, pod(p.(*corev1.Pod)))
+		}
+	}
+	w.Rollout, w.RolloutReason = rolloutState(d)
+	c.guards(&w, d.Spec.Template.Labels)
+	w.Health = workloadHealth(w)
+	return w
+}
+
+func (c *Cluster) podSet(kind string, m metav1.ObjectMeta, t corev1.PodTemplateSpec, desired, ready, updated, available int32) Workload {
+	w := Workload{Kind: kind, Namespace: m.Namespace, Name: m.Name, Desired: desired, Ready: ready, Updated: updated, Available: available, Images: images(t), Rollout: "complete"}
+	for _, p := range byOwner(c.idx.pods, string(m.UID)) {
+		w.Pods = append(w.Pods, pod(p.(*corev1.Pod)))
+	}
+	if updated < desired {
+		w.Rollout, w.RolloutReason = "progressing", fmt.Sprintf("%d of %d pods updated", updated, desired)
+	}
+	c.guards(&w, t.Labels)
+	w.Health = workloadHealth(w)
+	return w
+}
+
+func images(t corev1.PodTemplateSpec) []string {
+	var out []string
+	for _, c := range t.Spec.Containers {
+		out = append(out, c.Image)
+	}
+	return out
+}
+
+// rolloutState reads the Deployment's conditions as kubectl rollout status does.
+func rolloutState(d *appsv1.Deployment) (string, string) {
+	for _, c := range d.Status.Conditions {
+		if c.Type == appsv1.DeploymentProgressing && c.Reason == "ProgressDeadlineExceeded" {
+			return "stalled", "progress deadline exceeded: " + c.Message
+		}
+	}
+	want := deref(d.Spec.Replicas)
+	switch {
+	case d.Status.ObservedGeneration < d.Generation:
+		return "progressing", "waiting for the controller to see the new spec"
+	case d.Status.UpdatedReplicas < want:
+		return "progressing", fmt.Sprintf("%d of %d replicas updated", d.Status.UpdatedReplicas, want)
+	case d.Status.Replicas > d.Status.UpdatedReplicas:
+		return "progressing", fmt.Sprintf("%d old replicas pending termination", d.Status.Replicas-d.Status.UpdatedReplicas)
+	case d.Status.AvailableReplicas < d.Status.UpdatedReplicas:
+		return "progressing", fmt.Sprintf("%d of %d updated replicas available", d.Status.AvailableReplicas, d.Status.UpdatedReplicas)
+	}
+	return "complete", ""
+}
+
+// guards attaches the workload's autoscaler and disruption budget.
+func (c *Cluster) guards(w *Workload, podLabels map[string]string) {
+	hpas, _ := c.idx.hpas.GetIndexer().ByIndex(cache.NamespaceIndex, w.Namespace)
+	for _, obj := range hpas {
+		h := obj.(*autoscalingv2.HorizontalPodAutoscaler)
+		if h.Spec.ScaleTargetRef.Kind == w.Kind && h.Spec.ScaleTargetRef.Name == w.Name {
+			w.HPA = &HPA{Min: deref(h.Spec.MinReplicas), Max: h.Spec.MaxReplicas, Current: h.Status.CurrentReplicas, Desired: h.Status.DesiredReplicas}
+			for _, m := range h.Status.CurrentMetrics {
+				if m.Resource != nil && m.Resource.Current.AverageUtilization != nil {
+					w.HPA.Metrics = append(w.HPA.Metrics, fmt.Sprintf("%s %d%%", m.Resource.Name, *m.Resource.Current.AverageUtilization))
+				}
+			}
+			for _, cond := range h.Status.Conditions {
+				if cond.Status == corev1.ConditionFalse && cond.Type == autoscalingv2.ScalingActive {
+					w.HPA.Metrics = append(w.HPA.Metrics, "metrics unavailable: "+cond.Reason)
+				}
+			}
+		}
+	}
+	pdbs, _ := c.idx.pdbs.GetIndexer().ByIndex(cache.NamespaceIndex, w.Namespace)
+	for _, obj := range pdbs {
+		p := obj.(*policyv1.PodDisruptionBudget)
+		sel, err := metav1.LabelSelectorAsSelector(p.Spec.Selector)
+		if err == nil && !sel.Empty() && sel.Matches(labels.Set(podLabels)) {
+			w.PDB = &PDB{Name: p.Name, CurrentHealthy: p.Status.CurrentHealthy, DesiredHealthy: p.Status.DesiredHealthy, AllowedDisrupted: p.Status.DisruptionsAllowed}
+		}
+	}
+}
+
+func pod(p *corev1.Pod) Pod {
+	out := Pod{Name: p.Name, Phase: string(p.Status.Phase), Node: p.Spec.NodeName, Created: p.CreationTimestamp.Time, Hash: p.Labels["pod-template-hash"]}
+	for _, c := range p.Spec.Containers {
+		out.Containers = append(out.Containers, c.Name)
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			out.Ready = c.Status == corev1.ConditionTrue
+		}
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
+			out.Reason = "Unschedulable: " + c.Message
+		}
+	}
+	for _, s := range p.Status.ContainerStatuses {
+		out.Restarts += s.RestartCount
+		if t := s.LastTerminationState.Terminated; t != nil {
+			out.LastTermination, out.ExitCode = t.Reason, t.ExitCode
+		}
+		if w := s.State.Waiting; w != nil && w.Reason != "" && w.Reason != "ContainerCreating" && w.Reason != "PodInitializing" {
+			out.Reason = w.Reason
+		}
+	}
+	if out.LastTermination == "OOMKilled" && out.Reason == "CrashLoopBackOff" {
+		out.Reason = "OOMKilled"
+	}
+	if out.Reason == "" && p.Status.Phase == corev1.PodRunning && !out.Ready && p.DeletionTimestamp == nil {
+		out.Reason = "failing readiness"
+	}
+	return out
+}
+
+func workloadHealth(w Workload) Health {
+	if w.Desired == 0 {
+		return Health{Healthy, "scaled to zero"}
+	}
+	reasons := map[string]int{}
+	var first string
+	for _, p := range w.Pods {
+		if p.Reason != "" {
+			if reasons[p.Reason] == 0 && first == "" {
+				first = p.Reason
+			}
+			reasons[p.Reason]++
+		}
+	}
+	h := Health{Healthy, fmt.Sprintf("%d/%d ready", w.Ready, w.Desired)}
+	if first != "" {
+		h = Health{Degraded, fmt.Sprintf("%s (%d of %d pods)", first, reasons[first], len(w.Pods))}
+	}
+	switch {
+	case w.Rollout == "stalled":
+		h = worst(h, Health{Degraded, w.RolloutReason})
+	case w.Rollout == "progressing" && h.Level == Healthy:
+		h = Health{Progressing, "rolling out: " + w.RolloutReason}
+	}
+	if w.HPA != nil && w.HPA.Max > 0 && w.HPA.Current >= w.HPA.Max {
+		h = worst(h, Health{Degraded, fmt.Sprintf("HPA at its maximum (%d replicas)", w.HPA.Max)})
+	}
+	if w.PDB != nil && w.PDB.CurrentHealthy < w.PDB.DesiredHealthy {
+		h = worst(h, Health{Degraded, fmt.Sprintf("fewer available replicas (%d) than the PDB %s allows (%d)", w.PDB.CurrentHealthy, w.PDB.Name, w.PDB.DesiredHealthy)})
+	}
+	if w.Ready == 0 {
+		reason := "no ready replicas"
+		if first != "" {
+			reason += ": " + first
+		}
+		h = Health{Down, reason}
+	}
+	return h
+}
+
+func service(s *corev1.Service) Service {
+	out := Service{Namespace: s.Namespace, Name: s.Name, Type: string(s.Spec.Type), ClusterIP: s.Spec.ClusterIP}
+	for _, p := range s.Spec.Ports {
+		out.Ports = append(out.Ports, fmt.Sprintf("%d/%s", p.Port, strings.ToLower(string(p.Protocol))))
+	}
+	return out
+}
+
+// ingresses finds the Ingresses routing to any of the services.
+func (c *Cluster) ingresses(svcs []Service) []Ingress {
+	var out []Ingress
+	seen := map[string]bool{}
+	for _, s := range svcs {
+		objs, _ := c.idx.ingresses.GetIndexer().ByIndex(cache.NamespaceIndex, s.Namespace)
+		for _, obj := range objs {
+			ing := obj.(*networkingv1.Ingress)
+			if seen[ing.Namespace+"/"+ing.Name] || !routesTo(ing, s.Name) {
+				continue
+			}
+			seen[ing.Namespace+"/"+ing.Name] = true
+			tls := map[string]bool{}
+			for _, t := range ing.Spec.TLS {
+				for _, h := range t.Hosts {
+					tls[h] = true
+				}
+			}
+			i := Ingress{Namespace: ing.Namespace, Name: ing.Name}
+			for _, r := range ing.Spec.Rules {
+				scheme := "http://"
+				if tls[r.Host] {
+					scheme = "https://"
+				}
+				if r.Host != "" {
+					i.URLs = append(i.URLs, scheme+r.Host+"/")
+				}
+			}
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+func routesTo(ing *networkingv1.Ingress, svc string) bool {
+	if b := ing.Spec.DefaultBackend; b != nil && b.Service != nil && b.Service.Name == svc {
+		return true
+	}
+	for _, r := range ing.Spec.Rules {
+		if r.HTTP == nil {
+			continue
+		}
+		for _, p := range r.HTTP.Paths {
+			if p.Backend.Service != nil && p.Backend.Service.Name == svc {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// events returns recent Warning events about the workloads and their pods, newest first.
+func (c *Cluster) events(ws []Workload) []Event {
+	var out []Event
+	lookup := func(kind, ns, name string) {
+		objs, _ := c.idx.events.GetIndexer().ByIndex(indexByInvolved, kind+"/"+ns+"/"+name)
+		for _, obj := range objs {
+			e := obj.(*corev1.Event)
+			if e.Type != corev1.EventTypeWarning {
+				continue
+			}
+			last := e.LastTimestamp.Time
+			if last.IsZero() {
+				last = e.EventTime.Time
+			}
+			out = append(out, Event{Object: kind + "/" + name, Reason: e.Reason, Message: e.Message, Count: e.Count, Last: last})
+		}
+	}
+	for _, w := range ws {
+		lookup(w.Kind, w.Namespace, w.Name)
+		for _, p := range w.Pods {
+			lookup("Pod", w.Namespace, p.Name)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Last.After(out[j].Last) })
+	if len(out) > 20 {
+		out = out[:20]
+	}
+	return out
+}

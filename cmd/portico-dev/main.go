@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -176,6 +177,9 @@ func up(ctx context.Context, dir string, out io.Writer) error {
 		return err
 	}
 
+	if err := writePortalConfig(dir, root, demoClusters); err != nil {
+		return err
+	}
 	portal, err := startPortal(ctx, dir, root)
 	if err != nil {
 		return err
@@ -215,7 +219,7 @@ func startPortal(ctx context.Context, dir, root string) (devstack.Component, err
 		"PORTICO_CATALOG_DIR=" + filepath.Join(root, "catalog"),
 		"PORTICO_RUNBOOKS_DIR=" + filepath.Join(root, "runbooks"),
 	}
-	return devstack.StartProcess(ctx, dir, "portal", bin, []string{"serve", "--addr", portalAddr}, env, portalAddr,
+	return devstack.StartProcess(ctx, dir, "portal", bin, []string{"serve", "--addr", portalAddr, "--config", filepath.Join(dir, "portico.yaml")}, env, portalAddr,
 		"http://"+portalAddr+"/readyz", 30*time.Second)
 }
 
@@ -233,4 +237,18 @@ func seed(ctx context.Context, c *devstack.Cluster, root string, out io.Writer) 
 	}
 	fmt.Fprintf(out, "  %-8s %-26s %6.1fs\n", c.Spec.Name, fmt.Sprintf("demo workloads (%d)", len(seeded)), time.Since(t0).Seconds())
 	return nil
+}
+
+// writePortalConfig points the portal at the stack: the demo catalog and runbooks, SQLite in
+// the state folder, and both clusters under the portal's own (read-only) identity.
+func writePortalConfig(dir, root string, clusters []devstack.DemoCluster) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Written by portico-dev up for the local stack.\ndatabase: {driver: sqlite, dsn: %q}\n", filepath.Join(dir, "portico.db"))
+	fmt.Fprintf(&b, "catalog:\n  sources:\n    - {name: local, type: dir, path: %q, globs: [\"**/*.yaml\"]}\n", filepath.Join(root, "catalog"))
+	fmt.Fprintf(&b, "runbooks: {dir: %q}\nclusters:\n", filepath.Join(root, "runbooks"))
+	for _, c := range clusters {
+		env := c.Name
+		fmt.Fprintf(&b, "  - {name: %s, environment: %s, kubeconfig: %q}\n", c.Name, env, c.Kubeconfig)
+	}
+	return os.WriteFile(filepath.Join(dir, "portico.yaml"), []byte(b.String()), 0o644)
 }

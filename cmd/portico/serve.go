@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/portico-dev/portico/internal/catalog"
+	"github.com/portico-dev/portico/internal/cluster"
 	"github.com/portico-dev/portico/internal/config"
 	"github.com/portico-dev/portico/internal/ingest"
 	"github.com/portico-dev/portico/internal/runbooks"
@@ -58,10 +59,21 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := refresher.Load(ctx); err != nil {
 		return err
 	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	deps := server.Deps{Catalog: refresher, Runbooks: books, DB: st, Log: log, WebhookSecrets: cfg.Catalog.WebhookSecrets, Version: version}
+	if len(cfg.Clusters) > 0 {
+		clusters, err := cluster.NewManager(clusterConfigs(cfg), log)
+		if err != nil {
+			return err
+		}
+		clusters.Start(runCtx)
+		deps.Clusters = clusters
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv := server.New(server.Deps{Catalog: refresher, Runbooks: books, DB: st, Registry: reg, Log: log,
-		WebhookSecrets: cfg.Catalog.WebhookSecrets, Version: version})
+	deps.Registry = reg
+	srv := server.New(deps)
 
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
 	if err != nil {
@@ -69,8 +81,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	httpSrv := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	go refresher.Run(runCtx, cfg.Catalog.RefreshInterval.D())
 	go func() {
 		reloadRunbooks(runCtx, books, cfg.Catalog.RefreshInterval.D(), log)
@@ -91,6 +101,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+func clusterConfigs(cfg *config.Config) []cluster.Config {
+	out := make([]cluster.Config, 0, len(cfg.Clusters))
+	for _, c := range cfg.Clusters {
+		out = append(out, cluster.Config{Name: c.Name, DisplayName: c.DisplayName, Environment: c.Environment,
+			Kubeconfig: c.Kubeconfig, Context: c.Context, InCluster: c.InCluster})
+	}
+	return out
 }
 
 func buildSources(cfg *config.Config, getenv func(string) string) []ingest.Source {

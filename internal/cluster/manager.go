@@ -85,3 +85,12 @@ func (c *Cluster) Overview() Overview {
 	}
 	return o
 }
+
+// Overviews summarises every cluster.
+func (m *Manager) Overviews() []Overview {
+	out := make([]Overview, 0, len(m.clusters))
+	for _, c := range m.clusters {
+		out = append(out, c.Overview())
+	}
+	return out
+}

@@ -122,7 +122,9 @@ func (c *Cluster) Runtime(q Query) ClusterRuntime {
 		d := obj.(*appsv1.DaemonSet)
 		cr.Workloads = append(cr.Workloads, c.podSet("DaemonSet", d.ObjectMeta, d.Spec.Template, d.Status.DesiredNumberScheduled, d.Status.NumberReady, d.Status.UpdatedNumberScheduled, d.Status.NumberAvailable))
 	}
-	sort.Slice(cr.Workloads, func(i, j int) bool { return cr.Workloads[i].Namespace+cr.Workloads[i].Name < cr.Workloads[j].Namespace+cr.Workloads[j].Name })
+	sort.Slice(cr.Workloads, func(i, j int) bool {
+		return cr.Workloads[i].Namespace+cr.Workloads[i].Name < cr.Workloads[j].Namespace+cr.Workloads[j].Name
+	})
 	for _, obj := range selectObjects(c.idx.services, q.Namespace, q.Selector) {
 		cr.Services = append(cr.Services, service(obj.(*corev1.Service)))
 	}

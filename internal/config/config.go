@@ -21,10 +21,10 @@ import (
 type Config struct {
 	Server   Server    `yaml:"server"`
 	Clusters []Cluster `yaml:"clusters"`
-	Database Database `yaml:"database"`
-	Catalog  Catalog  `yaml:"catalog"`
-	Runbooks Runbooks `yaml:"runbooks"`
-	Log      Log      `yaml:"log"`
+	Database Database  `yaml:"database"`
+	Catalog  Catalog   `yaml:"catalog"`
+	Runbooks Runbooks  `yaml:"runbooks"`
+	Log      Log       `yaml:"log"`
 }
 
 // Server configures the HTTP listener.

@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/portico-dev/portico/internal/catalog"
+	"github.com/portico-dev/portico/internal/cluster"
 	"github.com/portico-dev/portico/internal/derrors"
 	"github.com/portico-dev/portico/web/components"
 )
@@ -69,6 +70,9 @@ func (s *Server) entityVM(snap *catalog.Snapshot, rec *catalog.Record) component
 		vm.Labels = append(vm.Labels, components.Field{Label: k, Value: e.Metadata.Labels[k]})
 	}
 	vm.Relations = relationGroups(snap, e)
+	if _, mapped, _ := cluster.QueryFor(e.Metadata.Annotations); mapped || strings.EqualFold(e.Kind, catalog.KindComponent) {
+		vm.RuntimeURL = entityHref(e.Ref()) + "/runtime"
+	}
 	switch strings.ToLower(e.Kind) {
 	case "component", "api", "resource", "system":
 		vm.Graph = dependencyGraph(snap, e)

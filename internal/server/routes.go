@@ -19,6 +19,8 @@ func (s *Server) routes() {
 	e.GET("/apis", s.handleCatalogList(listAPIs))
 	e.GET("/catalog/health", s.handleHealthShow)
 	e.GET("/catalog/:kind/:namespace/:name", s.handleEntityShow)
+	e.GET("/catalog/:kind/:namespace/:name/runtime", s.handleRuntimeShow)
+	e.GET("/clusters", s.handleClustersList)
 	e.GET("/teams", s.handleTeamsList)
 	e.GET("/runbooks", s.handleRunbookList)
 	e.GET("/runbooks/*", s.handleRunbookShow)
@@ -26,6 +28,7 @@ func (s *Server) routes() {
 	api := e.Group("/api/v1")
 	api.GET("/entities", s.handleAPIEntityList)
 	api.GET("/entities/:kind/:namespace/:name", s.handleAPIEntityShow)
+	api.GET("/entities/:kind/:namespace/:name/runtime", s.handleAPIRuntime)
 	api.GET("/catalog/errors", s.handleAPICatalogErrors)
 
 	e.POST("/webhooks/git", s.handleWebhookGit)

@@ -47,6 +47,7 @@ type pinger interface {
 // Deps are the server's collaborators, built by cmd/portico.
 type Deps struct {
 	Catalog        catalogService
+	Clusters       clusterService // nil when no cluster is configured
 	Runbooks       runbookLibrary
 	DB             pinger
 	Registry       *prometheus.Registry

@@ -111,6 +111,7 @@ type Entity struct {
 	Source      string
 	JSONHref    string
 	Problems    []ProblemRow
+	RuntimeURL  string // the live runtime panel, for components that run somewhere
 }
 
 // Field is a labelled value, optionally linked.
@@ -233,4 +234,64 @@ type ErrorPage struct {
 	Title   string
 	Message string
 	Hint    string
+}
+
+// Runtime is the live runtime panel of a component.
+type Runtime struct {
+	Mapped   bool   // the component names its workloads (kubernetes annotations)
+	Selector string // the label selector used
+	Error    string // a mapping annotation that cannot be used
+	Health   HealthBadge
+	Clusters []ClusterRuntime
+	Refresh  string // URL the panel reloads from
+}
+
+// HealthBadge is a health verdict for display.
+type HealthBadge struct {
+	Level  string // healthy, progressing, degraded, down, unknown
+	Reason string
+}
+
+// ClusterRuntime is one cluster's part of the runtime panel.
+type ClusterRuntime struct {
+	Name, Environment string
+	Stale             string // "stale since …" when the cluster is unreachable
+	Error             string
+	Health            HealthBadge
+	Workloads         []Workload
+	Services          []Field
+	Ingresses         []Link
+	Events            []Field
+}
+
+// Workload is a workload row with its pods.
+type Workload struct {
+	Kind, Namespace, Name  string
+	Replicas               string // ready/desired
+	Updated, Available     int32
+	Revision, Image        string
+	Rollout, RolloutReason string
+	HPA, PDB               string
+	Health                 HealthBadge
+	Pods                   []PodRow
+}
+
+// PodRow is one pod.
+type PodRow struct {
+	Name, Phase, Node, Age, Reason, LastTermination string
+	Ready                                           bool
+	Restarts                                        int32
+}
+
+// Clusters is the clusters page.
+type Clusters struct {
+	Clusters []ClusterCard
+}
+
+// ClusterCard is one cluster's overview.
+type ClusterCard struct {
+	Name, Environment, Version, Reachability, Error string
+	OK                                              bool
+	Nodes, NodesReady                               int
+	Pods                                            []Field
 }

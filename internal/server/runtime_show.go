@@ -1,0 +1,138 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/portico-dev/portico/internal/catalog"
+	"github.com/portico-dev/portico/internal/cluster"
+	"github.com/portico-dev/portico/internal/derrors"
+	"github.com/portico-dev/portico/web/components"
+)
+
+// clusterService is what the server needs from the cluster caches.
+type clusterService interface {
+	Runtime(q cluster.Query) cluster.Runtime
+	Overviews() []cluster.Overview
+}
+
+// runtimeOf maps an entity to its workloads. mapped is false for entities that do not say
+// where they run.
+func (s *Server) runtimeOf(e *catalog.Entity) (rt cluster.Runtime, mapped bool, err error) {
+	q, mapped, err := cluster.QueryFor(e.Metadata.Annotations)
+	if !mapped || err != nil || s.Clusters == nil {
+		return cluster.Runtime{}, mapped, err
+	}
+	return s.Clusters.Runtime(q), true, nil
+}
+
+func (s *Server) handleRuntimeShow(c echo.Context) error {
+	rec, err := lookupEntity(c, s.Catalog.Snapshot())
+	if err != nil {
+		return err
+	}
+	rt, mapped, mapErr := s.runtimeOf(rec.Entity)
+	vm := components.Runtime{Mapped: mapped, Selector: rt.Selector, Health: badge(rt.Health),
+		Refresh: "/catalog/" + strings.TrimPrefix(entityHref(rec.Entity.Ref()), "/catalog/") + "/runtime"}
+	if mapErr != nil {
+		vm.Error = mapErr.Error()
+	}
+	for _, cr := range rt.Clusters {
+		vm.Clusters = append(vm.Clusters, clusterRuntimeVM(cr))
+	}
+	return render(c, http.StatusOK, components.RuntimeView(vm))
+}
+
+func (s *Server) handleAPIRuntime(c echo.Context) error {
+	rec, err := lookupEntity(c, s.Catalog.Snapshot())
+	if err != nil {
+		return err
+	}
+	rt, mapped, mapErr := s.runtimeOf(rec.Entity)
+	if mapErr != nil {
+		return fmt.Errorf("%w: %v", derrors.Invalid, mapErr)
+	}
+	if !mapped {
+		return fmt.Errorf("%w: %s has no backstage.io/kubernetes-id or kubernetes-label-selector annotation", derrors.NotFound, rec.Entity.Ref().Short())
+	}
+	if rt.Clusters == nil {
+		rt.Clusters = []cluster.ClusterRuntime{}
+	}
+	return c.JSON(http.StatusOK, rt)
+}
+
+func badge(h cluster.Health) components.HealthBadge {
+	return components.HealthBadge{Level: h.Level.String(), Reason: h.Reason}
+}
+
+func clusterRuntimeVM(cr cluster.ClusterRuntime) components.ClusterRuntime {
+	vm := components.ClusterRuntime{Name: cr.DisplayName, Environment: cr.Environment, Health: badge(cr.Health)}
+	r := cr.Reachability
+	switch {
+	case !r.Synced && r.Error != "":
+		vm.Error = "Cluster unreachable, nothing cached yet: " + r.Error
+	case !r.Synced:
+		vm.Error = "Connecting to the cluster…"
+	case r.Probed && !r.Reachable:
+		vm.Stale = fmt.Sprintf("Cluster unreachable: showing its state as of %s (%s ago). %s",
+			r.StaleSince.UTC().Format("15:04:05 UTC"), time.Since(r.StaleSince).Round(time.Second), r.Error)
+	}
+	for _, w := range cr.Workloads {
+		vm.Workloads = append(vm.Workloads, workloadVM(w))
+	}
+	for _, s := range cr.Services {
+		vm.Services = append(vm.Services, components.Field{Label: s.Namespace + "/" + s.Name, Value: s.Type + " " + s.ClusterIP + " " + strings.Join(s.Ports, ",")})
+	}
+	for _, i := range cr.Ingresses {
+		for _, u := range i.URLs {
+			vm.Ingresses = append(vm.Ingresses, components.Link{Label: u, Href: u})
+		}
+	}
+	for _, e := range cr.Events {
+		vm.Events = append(vm.Events, components.Field{Label: e.Reason, Value: fmt.Sprintf("%s: %s (×%d, %s ago)", e.Object, e.Message, e.Count, age(e.Last))})
+	}
+	return vm
+}
+
+func workloadVM(w cluster.Workload) components.Workload {
+	vm := components.Workload{Kind: w.Kind, Namespace: w.Namespace, Name: w.Name, Replicas: fmt.Sprintf("%d/%d", w.Ready, w.Desired),
+		Updated: w.Updated, Available: w.Available, Revision: w.Revision, Image: strings.Join(w.Images, ", "),
+		Rollout: w.Rollout, RolloutReason: w.RolloutReason, Health: badge(w.Health)}
+	if h := w.HPA; h != nil {
+		vm.HPA = fmt.Sprintf("HPA %d→%d of %d–%d", h.Current, h.Desired, h.Min, h.Max)
+		if len(h.Metrics) > 0 {
+			vm.HPA += " (" + strings.Join(h.Metrics, ", ") + ")"
+		}
+	}
+	if p := w.PDB; p != nil {
+		vm.PDB = fmt.Sprintf("PDB %s: %d healthy of %d needed, %d disruptions allowed", p.Name, p.CurrentHealthy, p.DesiredHealthy, p.AllowedDisrupted)
+	}
+	for _, p := range w.Pods {
+		row := components.PodRow{Name: p.Name, Phase: p.Phase, Node: p.Node, Age: age(p.Created), Reason: p.Reason, Ready: p.Ready, Restarts: p.Restarts}
+		if p.LastTermination != "" {
+			row.LastTermination = fmt.Sprintf("%s, exit %d", p.LastTermination, p.ExitCode)
+		}
+		vm.Pods = append(vm.Pods, row)
+	}
+	return vm
+}
+
+func age(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	d := time.Since(t)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}

@@ -158,12 +158,12 @@ func (c *Cluster) probe(ctx context.Context) {
 
 // Reachability is what the portal knows about reaching a cluster.
 type Reachability struct {
-	Reachable  bool
-	Probed     bool
-	Synced     bool
-	Error      string
-	StaleSince time.Time
-	Version    string
+	Reachable  bool      `json:"reachable"`
+	Probed     bool      `json:"probed"`
+	Synced     bool      `json:"synced"`
+	Error      string    `json:"error,omitempty"`
+	StaleSince time.Time `json:"staleSince,omitzero"`
+	Version    string    `json:"version,omitempty"`
 }
 
 // Reachability reports the last probe.

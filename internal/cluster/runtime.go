@@ -72,33 +72,44 @@ type Pod struct {
 
 // HPA is a workload's autoscaler.
 type HPA struct {
-	Min, Max, Current, Desired int32
-	Metrics                    []string
+	Min     int32    `json:"min"`
+	Max     int32    `json:"max"`
+	Current int32    `json:"current"`
+	Desired int32    `json:"desired"`
+	Metrics []string `json:"metrics,omitempty"`
 }
 
 // PDB is a workload's disruption budget.
 type PDB struct {
-	Name                                             string
-	CurrentHealthy, DesiredHealthy, AllowedDisrupted int32
+	Name             string `json:"name"`
+	CurrentHealthy   int32  `json:"currentHealthy"`
+	DesiredHealthy   int32  `json:"desiredHealthy"`
+	AllowedDisrupted int32  `json:"disruptionsAllowed"`
 }
 
 // Service is a Kubernetes Service selecting the component's pods.
 type Service struct {
-	Namespace, Name, Type, ClusterIP string
-	Ports                            []string
+	Namespace string   `json:"namespace"`
+	Name      string   `json:"name"`
+	Type      string   `json:"type"`
+	ClusterIP string   `json:"clusterIP"`
+	Ports     []string `json:"ports"`
 }
 
 // Ingress routes external hosts to the component's services.
 type Ingress struct {
-	Namespace, Name string
-	URLs            []string
+	Namespace string   `json:"namespace"`
+	Name      string   `json:"name"`
+	URLs      []string `json:"urls"`
 }
 
 // Event is a recent Warning event about the component's objects.
 type Event struct {
-	Object, Reason, Message string
-	Count                   int32
-	Last                    time.Time
+	Object  string    `json:"object"`
+	Reason  string    `json:"reason"`
+	Message string    `json:"message"`
+	Count   int32     `json:"count"`
+	Last    time.Time `json:"last"`
 }
 
 // Runtime answers what runs for q in this cluster, from the caches.
@@ -299,7 +310,7 @@ func workloadHealth(w Workload) Health {
 	if w.PDB != nil && w.PDB.CurrentHealthy < w.PDB.DesiredHealthy {
 		h = worst(h, Health{Degraded, fmt.Sprintf("fewer available replicas (%d) than the PDB %s allows (%d)", w.PDB.CurrentHealthy, w.PDB.Name, w.PDB.DesiredHealthy)})
 	}
-	if w.Ready == 0 {
+	if w.Ready == 0 && (first != "" || w.Rollout != "progressing") {
 		reason := "no ready replicas"
 		if first != "" {
 			reason += ": " + first

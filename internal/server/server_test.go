@@ -31,6 +31,11 @@ const webhookSecret = "test-secret"
 
 // newTestPortal serves the given catalog folder (and extra sources) with the repository's runbooks.
 func newTestPortal(t *testing.T, catalogDir string, extra ...ingest.Source) *testPortal {
+	return newTestPortalWith(t, catalogDir, nil, extra...)
+}
+
+// newTestPortalWith is newTestPortal with cluster caches (nil: no cluster configured).
+func newTestPortalWith(t *testing.T, catalogDir string, clusters clusterService, extra ...ingest.Source) *testPortal {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, "sqlite", filepath.Join(t.TempDir(), "p.db"))
@@ -45,7 +50,7 @@ func newTestPortal(t *testing.T, catalogDir string, extra ...ingest.Source) *tes
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(Deps{Catalog: r, Runbooks: books, DB: st, WebhookSecrets: []string{webhookSecret}, Version: "test"})
+	srv := New(Deps{Catalog: r, Clusters: clusters, Runbooks: books, DB: st, WebhookSecrets: []string{webhookSecret}, Version: "test"})
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	return &testPortal{Server: ts, refresher: r}

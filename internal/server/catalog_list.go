@@ -42,7 +42,7 @@ func (s *Server) handleCatalogList(l catalogListing) echo.HandlerFunc {
 		q.Limit, q.Offset = defaultPageSize, (page-1)*defaultPageSize
 		snap := s.Catalog.Snapshot()
 		res := snap.Search(q)
-		vm := catalogListVM(snap, l, v, q, res, page)
+		vm := catalogListVM(snap, l, v, q, res, page, s.entityRowWithHealth)
 		if c.Request().Header.Get("HX-Target") == "catalog-body" {
 			return render(c, http.StatusOK, components.CatalogBody(vm))
 		}
@@ -50,7 +50,7 @@ func (s *Server) handleCatalogList(l catalogListing) echo.HandlerFunc {
 	}
 }
 
-func catalogListVM(snap *catalog.Snapshot, l catalogListing, v url.Values, q catalog.Query, res catalog.Result, page int) components.CatalogList {
+func catalogListVM(snap *catalog.Snapshot, l catalogListing, v url.Values, q catalog.Query, res catalog.Result, page int, row func(*catalog.Record) components.EntityRow) components.CatalogList {
 	vm := components.CatalogList{Heading: l.heading, Intro: l.intro, Path: l.path, Query: q.Text, Total: res.Total, Page: page,
 		CatalogEmpty: snap.Len() == 0, ClearHref: l.path}
 	pages := (res.Total + defaultPageSize - 1) / defaultPageSize
@@ -78,7 +78,7 @@ func catalogListVM(snap *catalog.Snapshot, l catalogListing, v url.Values, q cat
 		vm.Facets = append(vm.Facets, facet)
 	}
 	for _, r := range res.Items {
-		vm.Rows = append(vm.Rows, entityRow(r))
+		vm.Rows = append(vm.Rows, row(r))
 	}
 	pageHref := func(p int) string {
 		nv := url.Values{}

@@ -87,10 +87,10 @@ func (s *Server) entityVM(snap *catalog.Snapshot, rec *catalog.Record) component
 		}
 	}
 	for _, o := range snap.Related(e, catalog.RelOwnerOf) {
-		vm.Owned = append(vm.Owned, entityRow(o))
+		vm.Owned = append(vm.Owned, s.entityRowWithHealth(o))
 	}
 	for _, p := range snap.Related(e, catalog.RelHasPart) {
-		vm.Children = append(vm.Children, entityRow(p))
+		vm.Children = append(vm.Children, s.entityRowWithHealth(p))
 	}
 	key := e.Ref().String()
 	for _, p := range snap.Problems() {

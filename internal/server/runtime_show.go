@@ -136,3 +136,16 @@ func age(t time.Time) string {
 	}
 	return fmt.Sprintf("%dd", int(d.Hours()/24))
 }
+
+// entityRowWithHealth is entityRow plus the live health of components mapped to workloads.
+func (s *Server) entityRowWithHealth(r *catalog.Record) components.EntityRow {
+	row := entityRow(r)
+	if s.Clusters == nil || !strings.EqualFold(r.Entity.Kind, catalog.KindComponent) {
+		return row
+	}
+	if rt, mapped, err := s.runtimeOf(r.Entity); mapped && err == nil {
+		b := badge(rt.Health)
+		row.Health = &b
+	}
+	return row
+}

@@ -89,6 +89,9 @@ spec: {type: service, lifecycle: production, owner: team-payments}
 	if txt := p.doc(t, "/catalog/component/default/badselector/runtime", http.StatusOK).Find(".notice.error").Text(); !strings.Contains(txt, "not a valid label selector") {
 		t.Errorf("bad selector message = %q", txt)
 	}
+	if got := p.doc(t, "/catalog?q=ledger", http.StatusOK).Find("[data-testid=entity-row] [data-testid=health]").Text(); got != "healthy" {
+		t.Errorf("catalog list health badge = %q, want healthy", got)
+	}
 	var errBody map[string]any
 	getJSON(t, p, "/api/v1/entities/component/default/unmapped/runtime", http.StatusNotFound, &errBody)
 	cl := p.doc(t, "/clusters", http.StatusOK)

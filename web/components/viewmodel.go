@@ -83,6 +83,7 @@ type EntityRow struct {
 	Lifecycle   string
 	Tags        []string
 	Orphan      bool
+	Health      *HealthBadge // live health for components that run in a cluster
 }
 
 // Entity is an entity page.

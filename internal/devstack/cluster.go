@@ -37,6 +37,9 @@ type Cluster struct {
 	PortalKubeconfig string
 	URL              string
 	procs            []*process
+	bins             *Binaries
+	pki              *pki
+	detach           bool
 }
 
 // Timing is how long a start-up step took, for the report.
@@ -57,7 +60,7 @@ func StartCluster(ctx context.Context, bins *Binaries, dir string, spec ClusterS
 			return nil, err
 		}
 	}
-	c := &Cluster{Spec: spec, Dir: dir, URL: fmt.Sprintf("https://127.0.0.1:%d", spec.APIPort)}
+	c := &Cluster{Spec: spec, Dir: dir, URL: fmt.Sprintf("https://127.0.0.1:%d", spec.APIPort), bins: bins, detach: detach}
 	ok := false
 	defer func() {
 		if !ok {
@@ -76,6 +79,7 @@ func StartCluster(ctx context.Context, bins *Binaries, dir string, spec ClusterS
 	if err != nil {
 		return nil, err
 	}
+	c.pki = p
 	if err := step("etcd", func() error { return c.startEtcd(ctx, bins, detach) }); err != nil {
 		return nil, err
 	}
@@ -275,4 +279,21 @@ func httpCheck(url string, p *pki) func(context.Context) error {
 		}
 		return nil
 	}
+}
+
+// StopAPIServer stops the cluster's API server (the rest keeps running), so tests can see
+// how clients behave while a cluster is unreachable.
+func (c *Cluster) StopAPIServer() {
+	for i, p := range c.procs {
+		if p.name == "kube-apiserver" {
+			p.stop(10 * time.Second)
+			c.procs = append(c.procs[:i], c.procs[i+1:]...)
+			return
+		}
+	}
+}
+
+// StartAPIServer starts the API server again after StopAPIServer.
+func (c *Cluster) StartAPIServer(ctx context.Context) error {
+	return c.startAPIServer(ctx, c.bins, c.pki, c.detach)
 }

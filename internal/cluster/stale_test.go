@@ -1,0 +1,96 @@
+package cluster
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/portico-dev/portico/internal/devstack"
+	"github.com/portico-dev/portico/internal/testenv"
+)
+
+// TestUnreachableClusterIsStaleThenRecovers stops a cluster's API server: the portal keeps
+// serving the cached workloads marked stale, another cluster is unaffected, and when the API
+// server is back the caches resynchronise on their own.
+func TestUnreachableClusterIsStaleThenRecovers(t *testing.T) {
+	root, _ := testenv.RepoRoot()
+	bins, err := devstack.LocateBinaries(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ports := make([]int, 5)
+	for i := range ports {
+		ports[i], _ = testenv.FreePort()
+	}
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	own, err := devstack.StartCluster(ctx, bins, dir, devstack.ClusterSpec{Name: "flaky", Nodes: 1, EtcdPort: ports[0], EtcdPeerPort: ports[1],
+		APIPort: ports[2], ControllerMgr: ports[3], SchedulerPort: ports[4]}, false, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer own.Stop()
+	defer os.RemoveAll(dir)
+	other := testenv.Cluster(t)
+	ns := testenv.Namespace(t)
+	for _, c := range []*devstack.Cluster{own, other} {
+		cs, _ := c.Admin()
+		_ = devstack.CreateNamespace(ctx, cs, ns)
+		if _, err := cs.AppsV1().Deployments(ns).Create(ctx, testDeployment("maps", 1), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := NewManager([]Config{{Name: "flaky", Kubeconfig: own.PortalKubeconfig}, {Name: "steady", Kubeconfig: other.PortalKubeconfig}},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Start(ctx)
+	q, _, _ := QueryFor(map[string]string{AnnotationID: "maps", AnnotationNamespace: ns})
+	waitRT := func(what string, cond func(Runtime) bool) Runtime {
+		t.Helper()
+		for {
+			rt := m.Runtime(q)
+			if cond(rt) {
+				return rt
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatalf("timed out waiting for %s: %+v", what, rt)
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}
+	ready := func(cr ClusterRuntime) bool { return len(cr.Workloads) == 1 && cr.Workloads[0].Ready == 1 }
+	waitRT("both clusters serving maps", func(rt Runtime) bool { return ready(rt.Clusters[0]) && ready(rt.Clusters[1]) })
+
+	own.StopAPIServer()
+	rt := waitRT("flaky marked unreachable", func(rt Runtime) bool { return !rt.Clusters[0].Reachability.Reachable })
+	if !ready(rt.Clusters[0]) || rt.Clusters[0].Reachability.StaleSince.IsZero() || rt.Clusters[0].Health.Level != Unknown {
+		t.Errorf("unreachable cluster should keep its cached workload, stale since a time, health unknown: %+v", rt.Clusters[0])
+	}
+	if !ready(rt.Clusters[1]) || !rt.Clusters[1].Reachability.Reachable {
+		t.Errorf("the other cluster should be unaffected: %+v", rt.Clusters[1])
+	}
+
+	if err := own.StartAPIServer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cs, _ := own.Admin()
+	zero := int32(0)
+	d, _ := cs.AppsV1().Deployments(ns).Get(ctx, "maps", metav1.GetOptions{})
+	d.Spec.Replicas = &zero
+	if _, err := cs.AppsV1().Deployments(ns).Update(ctx, d, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitRT("flaky reachable again and resynchronised", func(rt Runtime) bool {
+		c := rt.Clusters[0]
+		return c.Reachability.Reachable && len(c.Workloads) == 1 && c.Workloads[0].Desired == 0
+	})
+}

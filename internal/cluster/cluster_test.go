@@ -60,17 +60,7 @@ func TestRuntimeAndHealth(t *testing.T) {
 	}
 	wait := func(what string, cond func(Runtime) bool) Runtime {
 		t.Helper()
-		for {
-			rt := m.Runtime(q)
-			if cond(rt) {
-				return rt
-			}
-			select {
-			case <-ctx.Done():
-				t.Fatalf("timed out waiting for %s; last runtime health %+v", what, rt.Health)
-			case <-time.After(100 * time.Millisecond):
-			}
-		}
+		return waitRuntime(ctx, t, m, q, what, cond)
 	}
 	rt := wait("3 ready pods, healthy", func(rt Runtime) bool {
 		return len(rt.Clusters[0].Workloads) == 1 && rt.Clusters[0].Workloads[0].Ready == 3 && rt.Health.Level == Healthy
@@ -129,6 +119,22 @@ func TestQueryFor(t *testing.T) {
 		q, ok, err := QueryFor(tt.ann)
 		if ok != tt.ok || (err != nil) != tt.err || (err == nil && ok && q.SelectorText != tt.want) {
 			t.Errorf("QueryFor(%v) = %q %v %v", tt.ann, q.SelectorText, ok, err)
+		}
+	}
+}
+
+// waitRuntime polls the manager's runtime for q until cond holds, failing the test at ctx's end.
+func waitRuntime(ctx context.Context, t *testing.T, m *Manager, q Query, what string, cond func(Runtime) bool) Runtime {
+	t.Helper()
+	for {
+		rt := m.Runtime(q)
+		if cond(rt) {
+			return rt
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for %s; last runtime %+v", what, rt)
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }

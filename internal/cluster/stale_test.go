@@ -55,17 +55,7 @@ func TestUnreachableClusterIsStaleThenRecovers(t *testing.T) {
 	q, _, _ := QueryFor(map[string]string{AnnotationID: "maps", AnnotationNamespace: ns})
 	waitRT := func(what string, cond func(Runtime) bool) Runtime {
 		t.Helper()
-		for {
-			rt := m.Runtime(q)
-			if cond(rt) {
-				return rt
-			}
-			select {
-			case <-ctx.Done():
-				t.Fatalf("timed out waiting for %s: %+v", what, rt)
-			case <-time.After(200 * time.Millisecond):
-			}
-		}
+		return waitRuntime(ctx, t, m, q, what, cond)
 	}
 	ready := func(cr ClusterRuntime) bool { return len(cr.Workloads) == 1 && cr.Workloads[0].Ready == 1 }
 	waitRT("both clusters serving maps", func(rt Runtime) bool { return ready(rt.Clusters[0]) && ready(rt.Clusters[1]) })

@@ -37,15 +37,7 @@ func startCluster() (*devstack.Cluster, error) {
 	if dir := reuseStack(); dir != "" {
 		return devstack.RunningCluster(dir, "production")
 	}
-	root, err := RepoRoot()
-	if err != nil {
-		return nil, err
-	}
-	bins, err := devstack.LocateBinaries(root)
-	if err != nil {
-		return nil, err
-	}
-	dir, err := os.MkdirTemp("", "portico-cluster-")
+	bins, dir, err := stackWorkspace("portico-cluster-")
 	if err != nil {
 		return nil, err
 	}

@@ -42,15 +42,7 @@ func startObservability(c *devstack.Cluster) (*Backends, error) {
 		p := devstack.DefaultObservabilityPorts
 		return backendsAt(p), nil
 	}
-	root, err := RepoRoot()
-	if err != nil {
-		return nil, err
-	}
-	bins, err := devstack.LocateBinaries(root)
-	if err != nil {
-		return nil, err
-	}
-	dir, err := os.MkdirTemp("", "portico-obs-")
+	bins, dir, err := stackWorkspace("portico-obs-")
 	if err != nil {
 		return nil, err
 	}

@@ -39,20 +39,13 @@ func startOIDC() (*Provider, error) {
 	if reuseStack() != "" {
 		return &Provider{Issuer: "http://127.0.0.1:5556", ClientID: "portico", ClientSecret: "portico-dev-secret"}, nil
 	}
-	root, err := RepoRoot()
-	if err != nil {
-		return nil, err
-	}
-	bins, err := devstack.LocateBinaries(root)
+	bins, dir, err := stackWorkspace("portico-oidc-")
 	if err != nil {
 		return nil, err
 	}
 	if bins.OIDC == "" {
+		os.RemoveAll(dir)
 		return nil, fmt.Errorf("not built: run deploy/local/build.sh oidc")
-	}
-	dir, err := os.MkdirTemp("", "portico-oidc-")
-	if err != nil {
-		return nil, err
 	}
 	onStop(func() {
 		_, _ = devstack.StopAll(dir)

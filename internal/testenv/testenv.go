@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/portico-dev/portico/internal/devstack"
 )
 
 var (
@@ -57,4 +59,18 @@ func tail(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// stackWorkspace finds the stack's cached binaries and makes a state folder for components.
+func stackWorkspace(prefix string) (*devstack.Binaries, string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, "", err
+	}
+	bins, err := devstack.LocateBinaries(root)
+	if err != nil {
+		return nil, "", err
+	}
+	dir, err := os.MkdirTemp("", prefix)
+	return bins, dir, err
 }

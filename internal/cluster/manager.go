@@ -10,16 +10,18 @@ import (
 // Manager holds every configured cluster.
 type Manager struct {
 	clusters []*Cluster
+	hub      *hub
 }
 
 // NewManager builds the clusters' clients and informers.
 func NewManager(cfgs []Config, log *slog.Logger) (*Manager, error) {
-	m := &Manager{}
+	m := &Manager{hub: newHub()}
 	for _, cfg := range cfgs {
 		c, err := New(cfg, log)
 		if err != nil {
 			return nil, err
 		}
+		c.watch(m.hub)
 		m.clusters = append(m.clusters, c)
 	}
 	return m, nil

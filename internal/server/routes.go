@@ -20,6 +20,7 @@ func (s *Server) routes() {
 	e.GET("/catalog/health", s.handleHealthShow)
 	e.GET("/catalog/:kind/:namespace/:name", s.handleEntityShow)
 	e.GET("/catalog/:kind/:namespace/:name/runtime", s.handleRuntimeShow)
+	e.GET("/catalog/:kind/:namespace/:name/runtime/events", s.handleRuntimeEvents)
 	e.GET("/clusters", s.handleClustersList)
 	e.GET("/teams", s.handleTeamsList)
 	e.GET("/runbooks", s.handleRunbookList)

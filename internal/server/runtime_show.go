@@ -18,6 +18,7 @@ import (
 type clusterService interface {
 	Runtime(q cluster.Query) cluster.Runtime
 	Overviews() []cluster.Overview
+	Subscribe(q cluster.Query) (<-chan struct{}, func())
 }
 
 // runtimeOf maps an entity to its workloads. mapped is false for entities that do not say
@@ -148,4 +149,64 @@ func (s *Server) entityRowWithHealth(r *catalog.Record) components.EntityRow {
 		row.Health = &b
 	}
 	return row
+}
+
+// Live updates batch changes: a page hears at most one "changed" event per interval, sent
+// shortly after the first change so a burst (a rollout touching many pods) arrives as one.
+const (
+	sseBatch     = 100 * time.Millisecond
+	sseMinGap    = 250 * time.Millisecond
+	sseHeartbeat = 15 * time.Second
+)
+
+// handleRuntimeEvents streams server-sent "changed" events while the component's objects
+// change in any cluster; the runtime panel reloads itself on each.
+func (s *Server) handleRuntimeEvents(c echo.Context) error {
+	rec, err := lookupEntity(c, s.Catalog.Snapshot())
+	if err != nil {
+		return err
+	}
+	q, mapped, err := cluster.QueryFor(rec.Entity.Metadata.Annotations)
+	if !mapped || err != nil || s.Clusters == nil {
+		return c.NoContent(http.StatusNoContent) // tells EventSource not to reconnect
+	}
+	changed, unsubscribe := s.Clusters.Subscribe(q)
+	defer unsubscribe()
+	w := c.Response()
+	// The server's write timeout suits pages, not streams that stay open for hours.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprint(w, "retry: 2000\n\n")
+	w.Flush()
+	heartbeat := time.NewTicker(sseHeartbeat)
+	defer heartbeat.Stop()
+	ctx := c.Request().Context()
+	var last time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-heartbeat.C:
+			fmt.Fprint(w, ": keep-alive\n\n")
+			w.Flush()
+		case <-changed:
+			wait := max(sseBatch, sseMinGap-time.Since(last))
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(wait):
+			}
+			select { // changes during the wait are covered by this event
+			case <-changed:
+			default:
+			}
+			last = time.Now()
+			fmt.Fprintf(w, "event: changed\ndata: %d\n\n", last.UnixMilli())
+			w.Flush()
+		}
+	}
 }

@@ -1,10 +1,13 @@
 package server
 
 import (
+	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +15,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/portico-dev/portico/internal/cluster"
 	"github.com/portico-dev/portico/internal/testenv"
@@ -97,5 +101,98 @@ spec: {type: service, lifecycle: production, owner: team-payments}
 	cl := p.doc(t, "/clusters", http.StatusOK)
 	if got := cl.Find("[data-testid=cluster-prod] [data-testid=reachability]").Text(); got != "API reachable" {
 		t.Errorf("clusters page reachability = %q", got)
+	}
+}
+
+// TestRuntimeEvents opens the live stream of a component's runtime and changes its Deployment
+// on the real control plane: each change arrives as an event within a second (p95), and
+// changes to other services send nothing.
+func TestRuntimeEvents(t *testing.T) {
+	tc := testenv.Cluster(t)
+	ns := testenv.Namespace(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	admin, _ := tc.Admin()
+	for _, name := range []string{"tracker", "other"} {
+		one := int32(1)
+		l := map[string]string{"app.kubernetes.io/name": name, "backstage.io/kubernetes-id": name}
+		_, err := admin.AppsV1().Deployments(ns).Create(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: l},
+			Spec: appsv1.DeploymentSpec{Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: l},
+				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: l},
+					Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: name, Image: "registry.acme.example/" + name + ":1"}}}}}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, _ := cluster.NewManager([]cluster.Config{{Name: "prod", Kubeconfig: tc.PortalKubeconfig}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	m.Start(ctx)
+	m.Clusters()[0].WaitSynced(ctx)
+	dir := writeFiles(t, map[string]string{"c.yaml": "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: tracker\n  annotations: {backstage.io/kubernetes-id: tracker, backstage.io/kubernetes-namespace: " + ns + "}\nspec: {type: service, lifecycle: production, owner: team-a}\n"})
+	p := newTestPortalWith(t, dir, m)
+	time.Sleep(2 * time.Second) // let the creations' own events settle
+
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.URL+"/catalog/component/default/tracker/runtime/events", nil)
+	res, err := p.Client().Do(req)
+	if err != nil || res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("stream: %v %v", err, res)
+	}
+	defer res.Body.Close()
+	events := make(chan time.Time, 100)
+	go func() {
+		sc := bufio.NewScanner(res.Body)
+		for sc.Scan() {
+			if sc.Text() == "event: changed" {
+				events <- time.Now()
+			}
+		}
+	}()
+	annotate := func(name string, i int) time.Time {
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			d, err := admin.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			d.Annotations = map[string]string{"portico.dev/test-change": fmt.Sprint(i)}
+			_, err = admin.AppsV1().Deployments(ns).Update(ctx, d, metav1.UpdateOptions{})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return time.Now()
+	}
+	drain := func() {
+		for {
+			select {
+			case <-events:
+			case <-time.After(400 * time.Millisecond):
+				return
+			}
+		}
+	}
+	drain()
+	annotate("other", 0)
+	select {
+	case <-events:
+		t.Error("a change to another service reached this component's stream")
+	case <-time.After(time.Second):
+	}
+	var lat []time.Duration
+	for i := 1; i <= 20; i++ {
+		drain()
+		start := time.Now()
+		annotate("tracker", i)
+		select {
+		case got := <-events:
+			lat = append(lat, got.Sub(start))
+		case <-time.After(5 * time.Second):
+			t.Fatalf("change %d never reached the stream", i)
+		}
+	}
+	slices.Sort(lat)
+	p95 := lat[len(lat)*95/100-1]
+	t.Logf("API change → SSE event: p50 %s, p95 %s", lat[len(lat)/2], p95)
+	if p95 > time.Second {
+		t.Errorf("p95 %s, want ≤ 1s", p95)
 	}
 }

@@ -116,7 +116,7 @@ func RuntimeView(vm Runtime) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "\" hx-trigger=\"every 2s\" hx-swap=\"outerHTML\"><h2>Runtime ")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "\" hx-trigger=\"sse:changed, every 30s\" hx-swap=\"outerHTML\"><h2>Runtime ")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

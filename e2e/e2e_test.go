@@ -26,6 +26,12 @@ func demo(t *testing.T) (*testenv.Portal, playwright.Page) {
 		t.Fatal(err)
 	}
 	portal := testenv.StartPortal(t, "PORTICO_CATALOG_DIR="+filepath.Join(root, "catalog"), "PORTICO_RUNBOOKS_DIR="+filepath.Join(root, "runbooks"))
+	return portal, newPage(t, portal)
+}
+
+// newPage opens a page on the portal in a fresh browser context.
+func newPage(t *testing.T, portal *testenv.Portal) playwright.Page {
+	t.Helper()
 	ctx, err := testenv.Browser(t).NewContext(playwright.BrowserNewContextOptions{
 		BaseURL: playwright.String(portal.URL), Viewport: &playwright.Size{Width: 1280, Height: 900},
 	})
@@ -42,7 +48,7 @@ func demo(t *testing.T) (*testenv.Portal, playwright.Page) {
 		}
 		ctx.Close()
 	})
-	return portal, page
+	return page
 }
 
 // screenshot saves the page for a failed test under e2e/artifacts/.

@@ -66,6 +66,21 @@ type Portal struct {
 // is ready. It is stopped when the test ends.
 func StartPortal(tb testing.TB, env ...string) *Portal {
 	tb.Helper()
+	return startPortal(tb, nil, env)
+}
+
+// StartPortalWithConfig is StartPortal with a configuration file holding configYAML.
+func StartPortalWithConfig(tb testing.TB, configYAML string, env ...string) *Portal {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "portico.yaml")
+	if err := os.WriteFile(path, []byte(configYAML), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	return startPortal(tb, []string{"--config", path}, env)
+}
+
+func startPortal(tb testing.TB, args, env []string) *Portal {
+	tb.Helper()
 	bin := PortalBinary(tb)
 	port, err := FreePort()
 	if err != nil {
@@ -78,7 +93,7 @@ func StartPortal(tb testing.TB, env ...string) *Portal {
 		tb.Fatal(err)
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	cmd := exec.Command(bin, "serve", "--addr", addr)
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", addr}, args...)...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "PORTICO_DATABASE_DSN="+filepath.Join(dir, "portico.db"), "PORTICO_LOG_FORMAT=text")
 	cmd.Env = append(cmd.Env, env...)

@@ -67,7 +67,9 @@ clusters:
 		})
 		must(t, err)
 	}
-	release(func(d *appsv1.Deployment) { d.Spec.Template.Spec.Containers[0].Image = "registry.acme.example/quotes:1.1.0" })
+	release(func(d *appsv1.Deployment) {
+		d.Spec.Template.Spec.Containers[0].Image = "registry.acme.example/quotes:1.1.0"
+	})
 	must(t, expect.Locator(runtime.Locator("[data-testid=revision]")).ToHaveText("rev 2"))
 	must(t, expect.Locator(runtime.Locator("[data-testid=rollout]")).ToHaveText("complete"))
 

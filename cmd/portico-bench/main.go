@@ -21,8 +21,9 @@ import (
 func main() {
 	requests := flag.Int("requests", 4000, "requests per latency measurement")
 	clients := flag.Int("clients", 20, "concurrent clients")
+	only := flag.String("only", "", "run one part: catalog or cluster (default both)")
 	flag.Parse()
-	if err := run(*requests, *clients); err != nil {
+	if err := run(*requests, *clients, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "portico-bench:", err)
 		os.Exit(1)
 	}
@@ -33,7 +34,7 @@ type row struct {
 	ok                             bool
 }
 
-func run(requests, clients int) error {
+func run(requests, clients int, only string) error {
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	dir, err := os.MkdirTemp("", "portico-bench-")
@@ -41,15 +42,34 @@ func run(requests, clients int) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
+	var rows []row
+	if only != "cluster" {
+		r, err := catalogBench(ctx, dir, requests, clients, log)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, r...)
+	}
+	if only != "catalog" {
+		r, err := clusterBench(ctx, dir, requests, clients, log)
+		if err != nil {
+			return fmt.Errorf("cluster: %w", err)
+		}
+		rows = append(rows, r...)
+	}
+	return printRows(rows)
+}
+
+func catalogBench(ctx context.Context, dir string, requests, clients int, log *slog.Logger) ([]row, error) {
 	fmt.Fprintln(os.Stderr, "generating 10,000 entities in 2,000 files…")
 	catalogDir, err := generateCatalog(dir, 2000)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	fmt.Fprintln(os.Stderr, "starting PostgreSQL…")
 	pgDSN, stopPG, err := testenv.StartPostgres()
 	if err != nil {
-		return fmt.Errorf("PostgreSQL: %w", err)
+		return nil, fmt.Errorf("PostgreSQL: %w", err)
 	}
 	defer stopPG()
 
@@ -58,7 +78,7 @@ func run(requests, clients int) error {
 		fmt.Fprintf(os.Stderr, "%s: ingest…\n", db.driver)
 		env, took, err := ingestCatalog(ctx, db.driver, db.dsn, catalogDir, log)
 		if err != nil {
-			return fmt.Errorf("%s ingest: %w", db.driver, err)
+			return nil, fmt.Errorf("%s ingest: %w", db.driver, err)
 		}
 		rows = append(rows, row{name: "ingest 10,000 entities / 2,000 files", db: db.driver,
 			value: took.Round(time.Millisecond).String(), budget: "≤ 10s", ok: took <= 10*time.Second})
@@ -67,7 +87,7 @@ func run(requests, clients int) error {
 		base, list, err := latency(env.url, requests, clients)
 		env.close()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rows = append(rows, row{name: fmt.Sprintf("trivial handler p99 (%d clients)", clients), db: db.driver,
 			value: ms(base.p99), budget: "baseline", ok: true})
@@ -78,9 +98,13 @@ func run(requests, clients int) error {
 	fmt.Fprintln(os.Stderr, "webhook push → visible…")
 	worst, err := pushToVisible(ctx, dir, log)
 	if err != nil {
-		return fmt.Errorf("webhook: %w", err)
+		return nil, fmt.Errorf("webhook: %w", err)
 	}
 	rows = append(rows, row{name: "webhook push → entity visible (worst of 5)", db: "sqlite", value: ms(worst), budget: "≤ 5s", ok: worst <= 5*time.Second})
+	return rows, nil
+}
+
+func printRows(rows []row) error {
 
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "measure\tdatabase\tresult\tbudget\tratio\tverdict")

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -82,8 +83,12 @@ func restConfig(cfg Config) (*rest.Config, error) {
 const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 
 // stripForCache drops what the portal never reads before objects enter the caches, which
-// roughly halves their memory. It runs on objects fresh from the API, not yet shared.
+// roughly halves their memory. It runs on objects fresh from the API, not yet shared. Cached
+// pods are therefore partial: code that needs a whole pod reads it from the API.
 func stripForCache(obj any) (any, error) {
+	if p, ok := obj.(*corev1.Pod); ok {
+		trimPod(p)
+	}
 	if a, err := meta.Accessor(obj); err == nil {
 		a.SetManagedFields(nil)
 		if ann := a.GetAnnotations(); ann[lastAppliedAnnotation] != "" {
@@ -171,4 +176,25 @@ func (c *Cluster) Reachability() Reachability {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return Reachability{Reachable: c.reachable, Probed: c.probed, Synced: c.Synced(), Error: c.lastError, StaleSince: c.staleSince, Version: c.version}
+}
+
+// trimPod keeps of a pod what the runtime view shows: identity, labels, owners, node, the
+// containers' names, images and resources, and the status. Volumes (every pod carries a
+// projected service-account volume), mounts, environment, commands and probes go.
+func trimPod(p *corev1.Pod) {
+	p.Annotations = nil
+	p.Spec.Volumes, p.Spec.Tolerations, p.Spec.Affinity = nil, nil, nil
+	p.Spec.InitContainers = trimContainers(p.Spec.InitContainers)
+	p.Spec.Containers = trimContainers(p.Spec.Containers)
+	for i := range p.Status.ContainerStatuses {
+		p.Status.ContainerStatuses[i].ImageID, p.Status.ContainerStatuses[i].ContainerID = "", ""
+		p.Status.ContainerStatuses[i].VolumeMounts = nil
+	}
+}
+
+func trimContainers(cs []corev1.Container) []corev1.Container {
+	for i := range cs {
+		cs[i] = corev1.Container{Name: cs[i].Name, Image: cs[i].Image, Resources: cs[i].Resources, Ports: cs[i].Ports}
+	}
+	return cs
 }

@@ -23,9 +23,9 @@ func TestUnreachableClusterIsStaleThenRecovers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ports := make([]int, 5)
-	for i := range ports {
-		ports[i], _ = testenv.FreePort()
+	ports, err := testenv.FreePorts(5)
+	if err != nil {
+		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)

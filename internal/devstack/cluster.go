@@ -25,6 +25,9 @@ type ClusterSpec struct {
 	APIPort       int
 	ControllerMgr int // secure port of kube-controller-manager (health)
 	SchedulerPort int
+	// Controllers overrides kube-controller-manager's --controllers (benchmarks that create
+	// objects directly turn off the controllers that would reconcile them).
+	Controllers string
 }
 
 // Cluster is a running control plane with kwok nodes.
@@ -54,8 +57,13 @@ func StartCluster(ctx context.Context, bins *Binaries, dir string, spec ClusterS
 	if err := need(bins.Etcd, bins.APIServer, bins.ControllerManager, bins.Scheduler, bins.Kwok); err != nil {
 		return nil, err
 	}
+	used := map[int]string{}
 	for comp, port := range map[string]int{"etcd": spec.EtcdPort, "etcd peer": spec.EtcdPeerPort, "kube-apiserver": spec.APIPort,
 		"kube-controller-manager": spec.ControllerMgr, "kube-scheduler": spec.SchedulerPort} {
+		if other, dup := used[port]; dup {
+			return nil, fmt.Errorf("%s: %s and %s were given the same port %d", spec.Name, comp, other, port)
+		}
+		used[port] = comp
 		if err := checkPortFree(spec.Name+" "+comp, port); err != nil {
 			return nil, err
 		}
@@ -180,7 +188,7 @@ func (c *Cluster) startControllerManager(ctx context.Context, bins *Binaries, p 
 		"--service-account-private-key-file", saKey, "--root-ca-file", p.path("ca.crt"),
 		"--use-service-account-credentials", "--leader-elect=false",
 		// nodeipam needs a pod CIDR per node and kwok has none; no volumes here.
-		"--controllers", "*,-nodeipam,-persistentvolume-binder",
+		"--controllers", c.controllers(),
 		"--cluster-name", c.Spec.Name, "--v", "1",
 	}, detach)
 	if err != nil {
@@ -296,4 +304,13 @@ func (c *Cluster) StopAPIServer() {
 // StartAPIServer starts the API server again after StopAPIServer.
 func (c *Cluster) StartAPIServer(ctx context.Context) error {
 	return c.startAPIServer(ctx, c.bins, c.pki, c.detach)
+}
+
+// controllers is the controller manager's --controllers value: all but nodeipam (kwok nodes
+// have no pod CIDR) and the volume binder (no volumes here), unless the spec says otherwise.
+func (c *Cluster) controllers() string {
+	if c.Spec.Controllers != "" {
+		return c.Spec.Controllers
+	}
+	return "*,-nodeipam,-persistentvolume-binder"
 }

@@ -41,11 +41,9 @@ func startCluster() (*devstack.Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	ports := make([]int, 5)
-	for i := range ports {
-		if ports[i], err = FreePort(); err != nil {
-			return nil, err
-		}
+	ports, err := FreePorts(5)
+	if err != nil {
+		return nil, err
 	}
 	spec := devstack.ClusterSpec{Name: "test", Environment: "production", Nodes: 3, EtcdPort: ports[0], EtcdPeerPort: ports[1],
 		APIPort: ports[2], ControllerMgr: ports[3], SchedulerPort: ports[4]}

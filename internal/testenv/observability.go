@@ -51,10 +51,13 @@ func startObservability(c *devstack.Cluster) (*Backends, error) {
 		os.RemoveAll(dir)
 	})
 	var p devstack.ObservabilityPorts
-	for _, port := range []*int{&p.JaegerQueryHTTP, &p.JaegerQueryGRPC, &p.OTLPGRPC, &p.OTLPHTTP, &p.JaegerHealth, &p.JaegerMetrics, &p.Prometheus, &p.Alertmanager, &p.Demo} {
-		if *port, err = FreePort(); err != nil {
-			return nil, err
-		}
+	targets := []*int{&p.JaegerQueryHTTP, &p.JaegerQueryGRPC, &p.OTLPGRPC, &p.OTLPHTTP, &p.JaegerHealth, &p.JaegerMetrics, &p.Prometheus, &p.Alertmanager, &p.Demo}
+	ports, err := FreePorts(len(targets))
+	if err != nil {
+		return nil, err
+	}
+	for i, t := range targets {
+		*t = ports[i]
 	}
 	clusters := []devstack.DemoCluster{{Name: c.Spec.Name, Kubeconfig: c.PortalKubeconfig, Weight: 1}}
 	if _, err := devstack.Observability(context.Background(), bins, dir, p, clusters, "http://127.0.0.1:8080"); err != nil {

@@ -32,8 +32,8 @@ func main() {
 
 // The developer stack's fixed addresses (tests use free ports instead).
 var clusters = []devstack.ClusterSpec{
-	{Name: "production", Environment: "production", Nodes: 3, EtcdPort: 23790, EtcdPeerPort: 23800, APIPort: 16443, ControllerMgr: 16457, SchedulerPort: 16459},
-	{Name: "staging", Environment: "staging", Nodes: 1, EtcdPort: 23791, EtcdPeerPort: 23801, APIPort: 16444, ControllerMgr: 16458, SchedulerPort: 16460},
+	{Name: "production", Environment: "production", Nodes: 3, EtcdPort: 23790, EtcdPeerPort: 23800, APIPort: 16443, ControllerMgr: 16457, SchedulerPort: 16459, KwokPort: 16461},
+	{Name: "staging", Environment: "staging", Nodes: 1, EtcdPort: 23791, EtcdPeerPort: 23801, APIPort: 16444, ControllerMgr: 16458, SchedulerPort: 16460, KwokPort: 16462},
 }
 
 const (

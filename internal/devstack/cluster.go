@@ -25,6 +25,8 @@ type ClusterSpec struct {
 	APIPort       int
 	ControllerMgr int // secure port of kube-controller-manager (health)
 	SchedulerPort int
+	// KwokPort is where kwok serves container logs for its nodes (0: no logs).
+	KwokPort int
 	// Controllers overrides kube-controller-manager's --controllers (benchmarks that create
 	// objects directly turn off the controllers that would reconcile them).
 	Controllers string
@@ -144,6 +146,10 @@ func (c *Cluster) startAPIServer(ctx context.Context, bins *Binaries, p *pki, de
 	if err != nil {
 		return err
 	}
+	adminCert, adminKey, err := p.issue("admin", "portico-admin", []string{"system:masters"}, false)
+	if err != nil {
+		return err
+	}
 	proc, err := c.run("kube-apiserver", bins.APIServer, []string{
 		"--etcd-servers", fmt.Sprintf("http://127.0.0.1:%d", c.Spec.EtcdPort),
 		"--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1", "--secure-port", strconv.Itoa(c.Spec.APIPort),
@@ -155,6 +161,9 @@ func (c *Cluster) startAPIServer(ctx context.Context, bins *Binaries, p *pki, de
 		"--allow-privileged", "--enable-priority-and-fairness=false", "--profiling=false",
 		// Everything binds 127.0.0.1, which the endpoint reconciler refuses to advertise.
 		"--endpoint-reconciler-type", "none",
+		// Logs are fetched from kwok, which answers for every node on 127.0.0.1.
+		"--kubelet-preferred-address-types", "InternalIP",
+		"--kubelet-client-certificate", adminCert, "--kubelet-client-key", adminKey,
 		"--cert-dir", filepath.Join(c.Dir, "apiserver-certs"), "--v", "1",
 	}, detach)
 	if err != nil {
@@ -219,11 +228,25 @@ func (c *Cluster) startKwok(ctx context.Context, bins *Binaries, detach bool) er
 		return err
 	}
 	admin := filepath.Join(c.Dir, "admin.kubeconfig")
-	proc, err := c.run("kwok", bins.Kwok, []string{
-		"--kubeconfig", admin, "--config", stages, "--manage-all-nodes=true",
-		"--cidr", "10.0.0.0/16", "--node-ip", "10.0.0.1", "--node-lease-duration-seconds", "40",
-		"--server-address", "",
-	}, detach)
+	args := []string{"--kubeconfig", admin, "--config", stages, "--manage-all-nodes=true",
+		"--cidr", "10.0.0.0/16", "--node-lease-duration-seconds", "40"}
+	if c.Spec.KwokPort > 0 {
+		// kwok plays the kubelets' API for logs: the API server reaches every node at
+		// 127.0.0.1:<KwokPort>, and kwok answers with the demo log file.
+		if err := c.writeLogsConfig(stages); err != nil {
+			return err
+		}
+		cert, key, err := c.pki.issue("kwok-serving", "kwok", nil, true)
+		if err != nil {
+			return err
+		}
+		port := strconv.Itoa(c.Spec.KwokPort)
+		args = append(args, "--node-ip", "127.0.0.1", "--node-port", port, "--server-address", "127.0.0.1:"+port,
+			"--tls-cert-file", cert, "--tls-private-key-file", key)
+	} else {
+		args = append(args, "--node-ip", "10.0.0.1", "--server-address", "")
+	}
+	proc, err := c.run("kwok", bins.Kwok, args, detach)
 	if err != nil {
 		return err
 	}
@@ -313,4 +336,29 @@ func (c *Cluster) controllers() string {
 		return c.Spec.Controllers
 	}
 	return "*,-nodeipam,-persistentvolume-binder"
+}
+
+// demoLog is what every simulated container prints: structured lines as the services log, in
+// the container runtime's log format (time, stream, tag, line), which kwok serves.
+const demoLog = `2026-11-23T09:00:00.000000000Z stdout F {"level":"INFO","msg":"server listening","addr":":8080"}
+2026-11-23T09:00:01.000000000Z stdout F {"level":"INFO","msg":"connected to dependencies","took_ms":84}
+2026-11-23T09:00:05.000000000Z stdout F {"level":"INFO","msg":"request","method":"GET","route":"/healthz","status":200,"duration_ms":0.4}
+2026-11-23T09:00:07.000000000Z stderr F {"level":"WARN","msg":"slow upstream","upstream":"pricing","duration_ms":412}
+2026-11-23T09:00:09.000000000Z stdout F {"level":"INFO","msg":"request","method":"POST","route":"/v1/payments","status":201,"duration_ms":182.7}
+2026-11-23T09:00:12.000000000Z stderr F {"level":"ERROR","msg":"request failed","route":"/v1/payments","status":502,"err":"upstream connect error <timeout>"}
+`
+
+// writeLogsConfig appends a ClusterLogs document serving the demo log for every container.
+func (c *Cluster) writeLogsConfig(stages string) error {
+	logFile := filepath.Join(c.Dir, "container.log")
+	if err := os.WriteFile(logFile, []byte(demoLog), 0o644); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(stages, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = fmt.Fprintf(f, "\n---\napiVersion: kwok.x-k8s.io/v1alpha1\nkind: ClusterLogs\nmetadata: {name: demo-logs}\nspec:\n  logs:\n  - logsFile: %s\n    follow: true\n", logFile)
+	return err
 }

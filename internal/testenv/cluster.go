@@ -41,12 +41,12 @@ func startCluster() (*devstack.Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	ports, err := FreePorts(5)
+	ports, err := FreePorts(6)
 	if err != nil {
 		return nil, err
 	}
 	spec := devstack.ClusterSpec{Name: "test", Environment: "production", Nodes: 3, EtcdPort: ports[0], EtcdPeerPort: ports[1],
-		APIPort: ports[2], ControllerMgr: ports[3], SchedulerPort: ports[4]}
+		APIPort: ports[2], ControllerMgr: ports[3], SchedulerPort: ports[4], KwokPort: ports[5]}
 	c, err := devstack.StartCluster(context.Background(), bins, dir, spec, false, io.Discard)
 	if err != nil {
 		os.RemoveAll(dir)

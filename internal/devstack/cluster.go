@@ -61,7 +61,10 @@ func StartCluster(ctx context.Context, bins *Binaries, dir string, spec ClusterS
 	}
 	used := map[int]string{}
 	for comp, port := range map[string]int{"etcd": spec.EtcdPort, "etcd peer": spec.EtcdPeerPort, "kube-apiserver": spec.APIPort,
-		"kube-controller-manager": spec.ControllerMgr, "kube-scheduler": spec.SchedulerPort} {
+		"kube-controller-manager": spec.ControllerMgr, "kube-scheduler": spec.SchedulerPort, "kwok": spec.KwokPort} {
+		if port == 0 {
+			continue
+		}
 		if other, dup := used[port]; dup {
 			return nil, fmt.Errorf("%s: %s and %s were given the same port %d", spec.Name, comp, other, port)
 		}

@@ -21,6 +21,8 @@ func (s *Server) routes() {
 	e.GET("/catalog/:kind/:namespace/:name", s.handleEntityShow)
 	e.GET("/catalog/:kind/:namespace/:name/runtime", s.handleRuntimeShow)
 	e.GET("/catalog/:kind/:namespace/:name/runtime/events", s.handleRuntimeEvents)
+	e.GET("/catalog/:kind/:namespace/:name/logs", s.handleLogsShow)
+	e.GET("/catalog/:kind/:namespace/:name/logs/stream", s.handleLogsStream)
 	e.GET("/clusters", s.handleClustersList)
 	e.GET("/teams", s.handleTeamsList)
 	e.GET("/runbooks", s.handleRunbookList)

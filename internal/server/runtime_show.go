@@ -1,8 +1,10 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -19,6 +21,8 @@ type clusterService interface {
 	Runtime(q cluster.Query) cluster.Runtime
 	Overviews() []cluster.Overview
 	Subscribe(q cluster.Query) (<-chan struct{}, func())
+	Logs(ctx context.Context, q cluster.Query, r cluster.LogRequest) ([]cluster.LogLine, error)
+	FollowLogs(ctx context.Context, q cluster.Query, r cluster.LogRequest, emit func(cluster.LogLine) error) error
 }
 
 // runtimeOf maps an entity to its workloads. mapped is false for entities that do not say
@@ -43,7 +47,7 @@ func (s *Server) handleRuntimeShow(c echo.Context) error {
 		vm.Error = mapErr.Error()
 	}
 	for _, cr := range rt.Clusters {
-		vm.Clusters = append(vm.Clusters, clusterRuntimeVM(cr))
+		vm.Clusters = append(vm.Clusters, clusterRuntimeVM(cr, entityHref(rec.Entity.Ref())+"/logs"))
 	}
 	return render(c, http.StatusOK, components.RuntimeView(vm))
 }
@@ -70,7 +74,7 @@ func badge(h cluster.Health) components.HealthBadge {
 	return components.HealthBadge{Level: h.Level.String(), Reason: h.Reason}
 }
 
-func clusterRuntimeVM(cr cluster.ClusterRuntime) components.ClusterRuntime {
+func clusterRuntimeVM(cr cluster.ClusterRuntime, logsBase string) components.ClusterRuntime {
 	vm := components.ClusterRuntime{Name: cr.DisplayName, Environment: cr.Environment, Health: badge(cr.Health)}
 	r := cr.Reachability
 	switch {
@@ -83,7 +87,15 @@ func clusterRuntimeVM(cr cluster.ClusterRuntime) components.ClusterRuntime {
 			r.StaleSince.UTC().Format("15:04:05 UTC"), time.Since(r.StaleSince).Round(time.Second), r.Error)
 	}
 	for _, w := range cr.Workloads {
-		vm.Workloads = append(vm.Workloads, workloadVM(w))
+		wv := workloadVM(w)
+		logs := func(key, val string) string {
+			return logsBase + "?" + url.Values{"cluster": {cr.Name}, "namespace": {w.Namespace}, key: {val}}.Encode()
+		}
+		wv.LogsHref = logs("workload", w.Name)
+		for i := range wv.Pods {
+			wv.Pods[i].LogsHref = logs("pod", wv.Pods[i].Name)
+		}
+		vm.Workloads = append(vm.Workloads, wv)
 	}
 	for _, s := range cr.Services {
 		vm.Services = append(vm.Services, components.Field{Label: s.Namespace + "/" + s.Name, Value: s.Type + " " + s.ClusterIP + " " + strings.Join(s.Ports, ",")})

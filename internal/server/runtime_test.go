@@ -196,3 +196,66 @@ func TestRuntimeEvents(t *testing.T) {
 		t.Errorf("p95 %s, want ≤ 1s", p95)
 	}
 }
+
+// TestLogs reads container logs through the real API server (served by kwok): one pod, all
+// pods of a workload merged, escaped; pods of other components are refused.
+func TestLogs(t *testing.T) {
+	tc := testenv.Cluster(t)
+	ns := testenv.Namespace(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	admin, _ := tc.Admin()
+	for _, name := range []string{"echo", "stranger"} {
+		two := int32(2)
+		l := map[string]string{"app.kubernetes.io/name": name, "backstage.io/kubernetes-id": name}
+		_, err := admin.AppsV1().Deployments(ns).Create(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: l},
+			Spec: appsv1.DeploymentSpec{Replicas: &two, Selector: &metav1.LabelSelector{MatchLabels: l},
+				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: l},
+					Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.acme.example/" + name + ":1"}}}}}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, _ := cluster.NewManager([]cluster.Config{{Name: "prod", Kubeconfig: tc.PortalKubeconfig}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	m.Start(ctx)
+	m.Clusters()[0].WaitSynced(ctx)
+	dir := writeFiles(t, map[string]string{"c.yaml": "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: echo\n  annotations: {backstage.io/kubernetes-id: echo, backstage.io/kubernetes-namespace: " + ns + "}\nspec: {type: service, lifecycle: production, owner: team-a}\n"})
+	p := newTestPortalWith(t, dir, m)
+	q, _, _ := cluster.QueryFor(map[string]string{"backstage.io/kubernetes-id": "echo", "backstage.io/kubernetes-namespace": ns})
+	var pods []string
+	for len(pods) < 2 {
+		rt := m.Runtime(q)
+		pods = nil
+		for _, w := range rt.Clusters[0].Workloads {
+			for _, pd := range w.Pods {
+				if pd.Ready {
+					pods = append(pods, pd.Name)
+				}
+			}
+		}
+		if ctx.Err() != nil {
+			t.Fatal("pods never ready")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	base := "/catalog/component/default/echo/logs?cluster=prod&namespace=" + ns
+	res, body := p.get(t, base+"&pod="+pods[0])
+	if res.StatusCode != 200 || !strings.Contains(body, "server listening") {
+		t.Fatalf("pod logs: %d %s", res.StatusCode, body)
+	}
+	if !strings.Contains(body, "&lt;timeout&gt;") || strings.Contains(body, "<timeout>") {
+		t.Error("log lines must be escaped")
+	}
+	d := p.doc(t, base+"&workload=echo&tail=100", http.StatusOK)
+	lines := d.Find("[data-testid=log-lines] .log-line")
+	if lines.Length() != 12 {
+		t.Errorf("workload logs: %d lines, want 6 from each of 2 pods", lines.Length())
+	}
+	if d.Find(".log-error").Length() != 2 {
+		t.Errorf("error lines should be marked: %d", d.Find(".log-error").Length())
+	}
+	stranger, _ := admin.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "backstage.io/kubernetes-id=stranger"})
+	p.doc(t, base+"&pod="+stranger.Items[0].Name, http.StatusNotFound)
+	p.doc(t, base+"&pod="+pods[0]+"&tail=0", http.StatusBadRequest)
+	p.doc(t, base, http.StatusBadRequest)
+}

@@ -275,6 +275,7 @@ type Workload struct {
 	HPA, PDB               string
 	Health                 HealthBadge
 	Pods                   []PodRow
+	LogsHref               string // every pod's logs, merged
 }
 
 // PodRow is one pod.
@@ -282,6 +283,7 @@ type PodRow struct {
 	Name, Phase, Node, Age, Reason, LastTermination string
 	Ready                                           bool
 	Restarts                                        int32
+	LogsHref                                        string
 }
 
 // Clusters is the clusters page.
@@ -295,4 +297,23 @@ type ClusterCard struct {
 	OK                                              bool
 	Nodes, NodesReady                               int
 	Pods                                            []Field
+}
+
+// Logs is the logs page of a pod or a workload.
+type Logs struct {
+	Entity    Link
+	Target    string // "pod payments/payment-abc" or "all pods of Deployment payments/payment"
+	Cluster   string
+	Lines     []LogLine
+	Error     string
+	Tail      []Option // links to other tail sizes
+	Previous  Link     // toggles the previous container
+	FollowURL string   // SSE stream of new lines (single pods only)
+	Capped    bool
+}
+
+// LogLine is one line of a log.
+type LogLine struct {
+	Time, Pod, Text string
+	Level           string // error, warn or "" for colouring
 }

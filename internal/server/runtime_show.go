@@ -83,7 +83,7 @@ func clusterRuntimeVM(cr cluster.ClusterRuntime, logsBase string) components.Clu
 	case !r.Synced:
 		vm.Error = "Connecting to the cluster…"
 	case r.Probed && !r.Reachable:
-		vm.Stale = fmt.Sprintf("Cluster unreachable: showing its state as of %s (%s ago). %s",
+		vm.Stale = fmt.Sprintf("Stale since %s (%s ago): the cluster is unreachable, this is its last known state. %s",
 			r.StaleSince.UTC().Format("15:04:05 UTC"), time.Since(r.StaleSince).Round(time.Second), r.Error)
 	}
 	for _, w := range cr.Workloads {

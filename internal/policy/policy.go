@@ -1,0 +1,175 @@
+// Package policy decides who may do what to which service: roles are sets of actions,
+// bindings give a role to OIDC groups or catalog teams within a scope. It is pure — no I/O —
+// so every rule is table-tested; the HTTP layer asks it before anything reaches Kubernetes.
+package policy
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Action is something a user can do in the portal.
+type Action string
+
+// Actions.
+const (
+	View     Action = "view"
+	Restart  Action = "restart"
+	Scale    Action = "scale"
+	Deploy   Action = "deploy"
+	Rollback Action = "rollback"
+)
+
+// Actions lists every action, for validation and the UI.
+var Actions = []Action{View, Restart, Scale, Deploy, Rollback}
+
+// Scope limits where a binding applies. Empty fields match anything; Owned limits it to
+// services owned by one of the subject's teams.
+type Scope struct {
+	Owned       bool   `yaml:"owned"`
+	System      string `yaml:"system"`
+	Namespace   string `yaml:"namespace"`
+	Cluster     string `yaml:"cluster"`
+	Environment string `yaml:"environment"`
+}
+
+// Binding gives Role to the subjects in Groups (OIDC group names, or catalog teams written
+// as group:<name>; "*" is every signed-in user) within Scope.
+type Binding struct {
+	Groups []string `yaml:"groups"`
+	Role   string   `yaml:"role"`
+	Scope  Scope    `yaml:"scope"`
+}
+
+// Policy is the set of roles and bindings.
+type Policy struct {
+	Roles    map[string][]Action `yaml:"roles"`
+	Bindings []Binding           `yaml:"bindings"`
+}
+
+// Subject is the signed-in user as the policy sees them.
+type Subject struct {
+	User   string
+	Groups []string // from the identity provider
+	Teams  []string // catalog groups the user belongs to, as "group:<namespace>/<name>" refs' names
+}
+
+// Target is what an action is about.
+type Target struct {
+	Service     string
+	Owner       string // the owning catalog group's name
+	System      string
+	Namespace   string
+	Cluster     string
+	Environment string
+}
+
+// Decision says whether an action is allowed and why, in words a user can act on.
+type Decision struct {
+	Allowed bool
+	Reason  string
+}
+
+// Default is the policy Portico starts with: every signed-in user may view; owners may
+// operate and deploy their own services; the on-call rotation may operate and roll back any
+// service; admins may do anything.
+func Default() *Policy {
+	return &Policy{
+		Roles: map[string][]Action{
+			"viewer":   {View},
+			"operator": {View, Restart, Scale},
+			"deployer": {View, Restart, Scale, Deploy, Rollback},
+			"oncall":   {View, Restart, Scale, Rollback},
+			"admin":    {View, Restart, Scale, Deploy, Rollback},
+		},
+		Bindings: []Binding{
+			{Groups: []string{"*"}, Role: "viewer"},
+			{Groups: []string{"*"}, Role: "deployer", Scope: Scope{Owned: true}},
+			{Groups: []string{"sre-oncall"}, Role: "oncall"},
+			{Groups: []string{"portico-admins"}, Role: "admin"},
+		},
+	}
+}
+
+// Validate checks that bindings name known roles and roles known actions.
+func (p *Policy) Validate() error {
+	var errs []string
+	for name, actions := range p.Roles {
+		for _, a := range actions {
+			if !slices.Contains(Actions, a) {
+				errs = append(errs, fmt.Sprintf("roles.%s: unknown action %q (want one of %v)", name, a, Actions))
+			}
+		}
+	}
+	for i, b := range p.Bindings {
+		if _, ok := p.Roles[b.Role]; !ok {
+			errs = append(errs, fmt.Sprintf("bindings[%d].role: unknown role %q", i, b.Role))
+		}
+		if len(b.Groups) == 0 {
+			errs = append(errs, fmt.Sprintf("bindings[%d].groups: name at least one group (\"*\" for everyone signed in)", i))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid policy: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// Decide returns whether s may do a to t, naming the binding that allows it, or why not.
+func (p *Policy) Decide(s Subject, a Action, t Target) Decision {
+	for _, b := range p.Bindings {
+		if !slices.Contains(p.Roles[b.Role], a) || !b.covers(s) || !b.Scope.matches(s, t) {
+			continue
+		}
+		return Decision{Allowed: true, Reason: fmt.Sprintf("allowed by role %s (%s)", b.Role, b.describe())}
+	}
+	why := fmt.Sprintf("%s may not %s %s", s.User, a, t.Service)
+	if t.Owner != "" {
+		why += fmt.Sprintf(": it is owned by %s, and none of your groups has a role allowing %s there", t.Owner, a)
+	}
+	return Decision{Allowed: false, Reason: why}
+}
+
+func (b Binding) covers(s Subject) bool {
+	for _, g := range b.Groups {
+		switch {
+		case g == "*":
+			return true
+		case strings.HasPrefix(g, "group:"):
+			if slices.Contains(s.Teams, strings.TrimPrefix(g, "group:")) {
+				return true
+			}
+		case slices.Contains(s.Groups, g):
+			return true
+		}
+	}
+	return false
+}
+
+func (sc Scope) matches(s Subject, t Target) bool {
+	switch {
+	case sc.Owned && (t.Owner == "" || !slices.Contains(s.Teams, t.Owner)):
+		return false
+	case sc.System != "" && sc.System != t.System,
+		sc.Namespace != "" && sc.Namespace != t.Namespace,
+		sc.Cluster != "" && sc.Cluster != t.Cluster,
+		sc.Environment != "" && sc.Environment != t.Environment:
+		return false
+	}
+	return true
+}
+
+func (b Binding) describe() string {
+	var parts []string
+	parts = append(parts, "for "+strings.Join(b.Groups, ", "))
+	if b.Scope.Owned {
+		parts = append(parts, "on services your team owns")
+	}
+	for _, kv := range [][2]string{{"system", b.Scope.System}, {"namespace", b.Scope.Namespace}, {"cluster", b.Scope.Cluster}, {"environment", b.Scope.Environment}} {
+		if kv[1] != "" {
+			parts = append(parts, kv[0]+" "+kv[1])
+		}
+	}
+	return strings.Join(parts, ", ")
+}

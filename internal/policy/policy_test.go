@@ -1,0 +1,90 @@
+package policy
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestDefaultPolicy(t *testing.T) {
+	p := Default()
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	alice := Subject{User: "alice.nguyen", Groups: []string{"team-payments"}, Teams: []string{"team-payments"}}
+	carla := Subject{User: "carla.mendes", Groups: []string{"team-identity"}, Teams: []string{"team-identity"}}
+	kemi := Subject{User: "kemi.adeyemi", Groups: []string{"sre-oncall"}, Teams: []string{"sre-oncall"}}
+	jonas := Subject{User: "jonas.berg", Groups: []string{"team-platform", "portico-admins"}, Teams: []string{"team-platform"}}
+	oscar := Subject{User: "oscar.lind", Groups: []string{"viewers"}}
+	payment := Target{Service: "payment", Owner: "team-payments", System: "checkout", Namespace: "payments", Cluster: "production", Environment: "production"}
+	tests := []struct {
+		name    string
+		s       Subject
+		a       Action
+		allowed bool
+	}{
+		{"anyone signed in views", oscar, View, true},
+		{"viewer cannot restart", oscar, Restart, false},
+		{"owner deploys own service", alice, Deploy, true},
+		{"owner rolls back own service", alice, Rollback, true},
+		{"owner scales own service", alice, Scale, true},
+		{"other team cannot deploy", carla, Deploy, false},
+		{"other team cannot restart", carla, Restart, false},
+		{"on-call restarts any service", kemi, Restart, true},
+		{"on-call rolls back any service", kemi, Rollback, true},
+		{"on-call does not deploy", kemi, Deploy, false},
+		{"admin deploys anything", jonas, Deploy, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := p.Decide(tt.s, tt.a, payment)
+			if d.Allowed != tt.allowed {
+				t.Errorf("%s %s payment: allowed = %v (%s), want %v", tt.s.User, tt.a, d.Allowed, d.Reason, tt.allowed)
+			}
+			if d.Reason == "" {
+				t.Error("every decision says why")
+			}
+		})
+	}
+	if d := p.Decide(carla, Deploy, payment); !strings.Contains(d.Reason, "owned by team-payments") {
+		t.Errorf("refusal should say who owns the service: %q", d.Reason)
+	}
+}
+
+func TestScopes(t *testing.T) {
+	p := &Policy{Roles: map[string][]Action{"operator": {View, Restart, Scale}},
+		Bindings: []Binding{
+			{Groups: []string{"group:team-geo"}, Role: "operator", Scope: Scope{Environment: "staging"}},
+			{Groups: []string{"db-admins"}, Role: "operator", Scope: Scope{Namespace: "data", Cluster: "production"}},
+			{Groups: []string{"checkout-leads"}, Role: "operator", Scope: Scope{System: "checkout"}},
+		}}
+	geo := Subject{User: "farid", Teams: []string{"team-geo"}}
+	dba := Subject{User: "hugo", Groups: []string{"db-admins"}}
+	lead := Subject{User: "bruno", Groups: []string{"checkout-leads"}}
+	tests := []struct {
+		s       Subject
+		t       Target
+		allowed bool
+	}{
+		{geo, Target{Service: "maps", Environment: "staging"}, true},
+		{geo, Target{Service: "maps", Environment: "production"}, false},
+		{dba, Target{Service: "analytics", Namespace: "data", Cluster: "production"}, true},
+		{dba, Target{Service: "analytics", Namespace: "data", Cluster: "staging"}, false},
+		{lead, Target{Service: "pricing", System: "checkout"}, true},
+		{lead, Target{Service: "search", System: "search"}, false},
+	}
+	for _, tt := range tests {
+		if d := p.Decide(tt.s, Restart, tt.t); d.Allowed != tt.allowed {
+			t.Errorf("%s restart %+v = %v (%s), want %v", tt.s.User, tt.t, d.Allowed, d.Reason, tt.allowed)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	p := &Policy{Roles: map[string][]Action{"x": {"fly"}}, Bindings: []Binding{{Role: "nope"}}}
+	err := p.Validate()
+	for _, want := range []string{`roles.x: unknown action "fly"`, `bindings[0].role: unknown role "nope"`, "bindings[0].groups"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want it to mention %q", err, want)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/portico-dev/portico/ent/auditentry"
 	"github.com/portico-dev/portico/ent/document"
 	"github.com/portico-dev/portico/ent/entity"
 	"github.com/portico-dev/portico/ent/problem"
@@ -76,6 +77,7 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
+			auditentry.Table:  auditentry.ValidColumn,
 			document.Table:    document.ValidColumn,
 			entity.Table:      entity.ValidColumn,
 			problem.Table:     problem.ValidColumn,

@@ -12,6 +12,8 @@ import (
 // Tx is a transactional client that is created by calling Client.Tx().
 type Tx struct {
 	config
+	// AuditEntry is the client for interacting with the AuditEntry builders.
+	AuditEntry *AuditEntryClient
 	// Document is the client for interacting with the Document builders.
 	Document *DocumentClient
 	// Entity is the client for interacting with the Entity builders.
@@ -151,6 +153,7 @@ func (tx *Tx) Client() *Client {
 }
 
 func (tx *Tx) init() {
+	tx.AuditEntry = NewAuditEntryClient(tx.config)
 	tx.Document = NewDocumentClient(tx.config)
 	tx.Entity = NewEntityClient(tx.config)
 	tx.Problem = NewProblemClient(tx.config)
@@ -164,7 +167,7 @@ func (tx *Tx) init() {
 // of them in order to commit or rollback the transaction.
 //
 // If a closed transaction is embedded in one of the generated entities, and the entity
-// applies a query, for example: Document.QueryXXX(), the query will be executed
+// applies a query, for example: AuditEntry.QueryXXX(), the query will be executed
 // through the driver which created this transaction.
 //
 // Note that txDriver is not goroutine safe.

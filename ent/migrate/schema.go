@@ -8,6 +8,50 @@ import (
 )
 
 var (
+	// AuditEntriesColumns holds the columns for the "audit_entries" table.
+	AuditEntriesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "request_id", Type: field.TypeString},
+		{Name: "actor", Type: field.TypeString},
+		{Name: "actor_email", Type: field.TypeString, Default: ""},
+		{Name: "groups", Type: field.TypeJSON},
+		{Name: "source_ip", Type: field.TypeString, Default: ""},
+		{Name: "action", Type: field.TypeString},
+		{Name: "params", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "cluster", Type: field.TypeString, Default: ""},
+		{Name: "namespace", Type: field.TypeString, Default: ""},
+		{Name: "kind", Type: field.TypeString, Default: ""},
+		{Name: "name", Type: field.TypeString, Default: ""},
+		{Name: "before", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "after", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "result", Type: field.TypeEnum, Enums: []string{"pending", "succeeded", "denied", "failed"}, Default: "pending"},
+		{Name: "error", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "started_at", Type: field.TypeTime},
+		{Name: "finished_at", Type: field.TypeTime, Nullable: true},
+	}
+	// AuditEntriesTable holds the schema information for the "audit_entries" table.
+	AuditEntriesTable = &schema.Table{
+		Name:       "audit_entries",
+		Columns:    AuditEntriesColumns,
+		PrimaryKey: []*schema.Column{AuditEntriesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "auditentry_started_at",
+				Unique:  false,
+				Columns: []*schema.Column{AuditEntriesColumns[16]},
+			},
+			{
+				Name:    "auditentry_actor",
+				Unique:  false,
+				Columns: []*schema.Column{AuditEntriesColumns[2]},
+			},
+			{
+				Name:    "auditentry_cluster_namespace_name",
+				Unique:  false,
+				Columns: []*schema.Column{AuditEntriesColumns[8], AuditEntriesColumns[9], AuditEntriesColumns[11]},
+			},
+		},
+	}
 	// DocumentsColumns holds the columns for the "documents" table.
 	DocumentsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -98,6 +142,7 @@ var (
 	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
+		AuditEntriesTable,
 		DocumentsTable,
 		EntitiesTable,
 		ProblemsTable,

@@ -256,7 +256,7 @@ func benchPortal(ctx context.Context, dir string, m *cluster.Manager, log *slog.
 		return nil, err
 	}
 	books, _ := runbooks.Open(filepath.Join(dir, "none"))
-	return httptest.NewServer(server.New(server.Deps{Catalog: r, Clusters: m, Runbooks: books, DB: st, Log: log})), nil
+	return httptest.NewServer(server.New(server.Deps{Catalog: r, Clusters: m, Runbooks: books, DB: st, Log: log, Anonymous: true})), nil
 }
 
 // listPerRequest is the baseline: what Backstage's Kubernetes plugin and the Dashboard do,

@@ -103,7 +103,7 @@ func ingestCatalog(ctx context.Context, driver, dsn, catalogDir string, log *slo
 		return nil, 0, fmt.Errorf("ingested %d entities, want 10000", n)
 	}
 	books, _ := runbooks.Open(filepath.Join(os.TempDir(), "no-runbooks"))
-	srv := server.New(server.Deps{Catalog: r, Runbooks: books, DB: st, Log: log})
+	srv := server.New(server.Deps{Catalog: r, Runbooks: books, DB: st, Log: log, Anonymous: true})
 	ts := httptest.NewServer(srv)
 	return &portalEnv{url: ts.URL, close: func() { ts.Close(); st.Close() }}, took, nil
 }
@@ -222,7 +222,7 @@ func pushToVisible(ctx context.Context, dir string, log *slog.Logger) (time.Dura
 		time.Sleep(5 * time.Millisecond)
 	}
 	books, _ := runbooks.Open(filepath.Join(dir, "none"))
-	ts := httptest.NewServer(server.New(server.Deps{Catalog: r, Runbooks: books, DB: st, Log: log, WebhookSecrets: []string{"bench"}}))
+	ts := httptest.NewServer(server.New(server.Deps{Catalog: r, Runbooks: books, DB: st, Log: log, WebhookSecrets: []string{"bench"}, Anonymous: true}))
 	defer ts.Close()
 	payload := []byte(`{"ref":"refs/heads/main","repository":{"clone_url":"file://` + repo + `"}}`)
 	var worst time.Duration

@@ -9,11 +9,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/portico-dev/portico/internal/auth"
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/cluster"
 	"github.com/portico-dev/portico/internal/config"
@@ -61,7 +63,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	deps := server.Deps{Catalog: refresher, Runbooks: books, DB: st, Log: log, WebhookSecrets: cfg.Catalog.WebhookSecrets, Version: version}
+	deps := server.Deps{Catalog: refresher, Runbooks: books, DB: st, Log: log, WebhookSecrets: cfg.Catalog.WebhookSecrets, Version: version,
+		Anonymous: cfg.Auth.AnonymousAllowed(), BaseURL: baseURL(cfg)}
+	if cfg.Auth.OIDC.Issuer != "" {
+		a, err := newAuthenticator(cfg, getenv)
+		if err != nil {
+			return err
+		}
+		deps.Auth = a
+	}
 	if len(cfg.Clusters) > 0 {
 		clusters, err := cluster.NewManager(clusterConfigs(cfg), log)
 		if err != nil {
@@ -154,4 +164,31 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func baseURL(cfg *config.Config) string {
+	if cfg.Server.BaseURL != "" {
+		return strings.TrimSuffix(cfg.Server.BaseURL, "/")
+	}
+	return "http://" + cfg.Server.Addr
+}
+
+// newAuthenticator builds sign-in from the configuration; secrets come from the environment.
+func newAuthenticator(cfg *config.Config, getenv func(string) string) (*auth.Authenticator, error) {
+	o := cfg.Auth.OIDC
+	key := getenv(cfg.Auth.SessionKeyEnv)
+	if len(key) < 32 {
+		return nil, fmt.Errorf("auth.sessionKeyEnv: %s must hold a key of at least 32 bytes (e.g. openssl rand -hex 32)", cfg.Auth.SessionKeyEnv)
+	}
+	redirect := o.RedirectURL
+	if redirect == "" {
+		redirect = baseURL(cfg) + "/auth/callback"
+	}
+	secret := ""
+	if o.ClientSecretEnv != "" {
+		secret = getenv(o.ClientSecretEnv)
+	}
+	return auth.New(auth.Config{Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: secret, RedirectURL: redirect, Scopes: o.Scopes,
+		GroupsClaim: o.GroupsClaim, EmailClaim: o.EmailClaim, NameClaim: o.NameClaim, SessionKey: []byte(key),
+		IdleTimeout: cfg.Auth.SessionIdle.D(), MaxAge: cfg.Auth.SessionMaxAge.D(), SecureCookies: strings.HasPrefix(baseURL(cfg), "https://")})
 }

@@ -20,6 +20,7 @@ import (
 // Config is the whole configuration. The zero value is not valid; start from Default.
 type Config struct {
 	Server   Server    `yaml:"server"`
+	Auth     Auth      `yaml:"auth"`
 	Clusters []Cluster `yaml:"clusters"`
 	Database Database  `yaml:"database"`
 	Catalog  Catalog   `yaml:"catalog"`
@@ -64,6 +65,39 @@ type Source struct {
 	// TokenEnv names the environment variable holding an https token (never the token itself).
 	TokenEnv   string `yaml:"tokenEnv"`
 	SSHKeyFile string `yaml:"sshKeyFile"`
+}
+
+// Auth configures sign-in.
+type Auth struct {
+	OIDC OIDC `yaml:"oidc"`
+	// Anonymous lets people browse read-only without signing in. Unset, it is on only when no
+	// OIDC provider is configured (the embedded default, which has no write path).
+	Anonymous *bool `yaml:"anonymous"`
+	// SessionKeyEnv names the environment variable holding the session sealing key (≥ 32
+	// bytes); every replica needs the same key.
+	SessionKeyEnv string   `yaml:"sessionKeyEnv"`
+	SessionIdle   Duration `yaml:"sessionIdle"`
+	SessionMaxAge Duration `yaml:"sessionMaxAge"`
+}
+
+// OIDC is the identity provider.
+type OIDC struct {
+	Issuer          string   `yaml:"issuer"`
+	ClientID        string   `yaml:"clientID"`
+	ClientSecretEnv string   `yaml:"clientSecretEnv"` // the variable holding the secret, never the secret
+	RedirectURL     string   `yaml:"redirectURL"`     // default: server.baseURL + /auth/callback
+	Scopes          []string `yaml:"scopes"`
+	GroupsClaim     string   `yaml:"groupsClaim"`
+	EmailClaim      string   `yaml:"emailClaim"`
+	NameClaim       string   `yaml:"nameClaim"`
+}
+
+// AnonymousAllowed resolves Auth.Anonymous's default.
+func (a Auth) AnonymousAllowed() bool {
+	if a.Anonymous != nil {
+		return *a.Anonymous
+	}
+	return a.OIDC.Issuer == ""
 }
 
 // Cluster is a Kubernetes cluster whose state the portal shows.
@@ -266,6 +300,17 @@ func (c *Config) Validate() error {
 		}
 		if len(s.Globs) == 0 {
 			c.Catalog.Sources[i].Globs = []string{"**/catalog-info.yaml"}
+		}
+	}
+	if o := c.Auth.OIDC; o.Issuer != "" {
+		if o.ClientID == "" {
+			bad("auth.oidc.clientID", "required with an issuer")
+		}
+		if c.Auth.SessionKeyEnv == "" {
+			bad("auth.sessionKeyEnv", "required with an issuer: name the environment variable holding a key of at least 32 bytes")
+		}
+		if o.RedirectURL == "" && c.Server.BaseURL == "" {
+			bad("auth.oidc.redirectURL", "required when server.baseURL is not set")
 		}
 	}
 	clusterNames := map[string]bool{}

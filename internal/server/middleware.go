@@ -55,6 +55,7 @@ func (s *Server) middleware() {
 		ReferrerPolicy: "same-origin", ContentSecurityPolicy: contentSecurityPolicy,
 	}))
 	e.Use(middleware.BodyLimit("2M"))
+	e.Use(s.authenticate)
 	// Every browser form carries a CSRF token; the JSON API and webhooks authenticate otherwise.
 	e.Use(middleware.CSRFWithConfig(middleware.CSRFConfig{
 		TokenLookup: "form:_csrf,header:X-CSRF-Token", CookieName: "portico_csrf", CookiePath: "/",

@@ -36,6 +36,10 @@ func (s *Server) routes() {
 
 	e.POST("/webhooks/git", s.handleWebhookGit)
 
+	e.GET("/auth/login", s.handleLogin)
+	e.GET("/auth/callback", s.handleCallback)
+	e.POST("/auth/logout", s.handleLogout)
+
 	e.GET("/healthz", s.handleHealthz)
 	e.GET("/readyz", s.handleReadyz)
 	e.GET("/metrics", s.handleMetrics())

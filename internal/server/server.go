@@ -48,6 +48,9 @@ type pinger interface {
 type Deps struct {
 	Catalog        catalogService
 	Clusters       clusterService // nil when no cluster is configured
+	Auth           authService    // nil when no identity provider is configured
+	Anonymous      bool           // read-only browsing without signing in
+	BaseURL        string         // the portal's public URL, for redirects after sign-out
 	Runbooks       runbookLibrary
 	DB             pinger
 	Registry       *prometheus.Registry
@@ -101,6 +104,14 @@ func (s *Server) page(c echo.Context, status int, p components.Page, body templ.
 	p.Assets = static.Version
 	p.RequestID = c.Response().Header().Get(echo.HeaderXRequestID)
 	p.Problems = countErrors(s.Catalog.Snapshot().Problems())
+	p.SignIn = s.Auth != nil
+	if u := userFrom(c.Request().Context()); u != nil {
+		p.User = u.Name
+		if p.User == "" {
+			p.User = u.Subject
+		}
+	}
+	p.CSRF, _ = c.Get("csrf").(string)
 	return render(c, status, components.Layout(p, body))
 }
 

@@ -50,7 +50,7 @@ func newTestPortalWith(t *testing.T, catalogDir string, clusters clusterService,
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(Deps{Catalog: r, Clusters: clusters, Runbooks: books, DB: st, WebhookSecrets: []string{webhookSecret}, Version: "test"})
+	srv := New(Deps{Catalog: r, Clusters: clusters, Runbooks: books, DB: st, WebhookSecrets: []string{webhookSecret}, Version: "test", Anonymous: true})
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	return &testPortal{Server: ts, refresher: r}

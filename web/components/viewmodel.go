@@ -10,6 +10,9 @@ type Page struct {
 	RequestID string
 	Version   string
 	Problems  int // catalog errors, shown as a badge on Catalog health
+	User      string // signed-in user's name; empty when anonymous
+	SignIn    bool   // sign-in is configured
+	CSRF      string // token for the forms on the page
 	// Assets is the version of the embedded static files, appended to their URLs so a new
 	// release is never rendered with a browser's cached stylesheet.
 	Assets string

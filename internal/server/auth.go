@@ -1,0 +1,108 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/portico-dev/portico/internal/auth"
+	"github.com/portico-dev/portico/internal/derrors"
+)
+
+// authService is what the server needs from sign-in.
+type authService interface {
+	Begin(w http.ResponseWriter, r *http.Request, next string) (string, error)
+	Finish(w http.ResponseWriter, r *http.Request) (string, error)
+	Current(w http.ResponseWriter, r *http.Request) (*auth.Session, error)
+	End(w http.ResponseWriter, r *http.Request, after string) string
+}
+
+type userKey struct{}
+
+// userFrom returns the signed-in user, or nil for anonymous requests.
+func userFrom(ctx context.Context) *auth.User {
+	u, _ := ctx.Value(userKey{}).(*auth.User)
+	return u
+}
+
+// publicPath needs no session: operations, assets, signed webhooks and sign-in itself.
+func publicPath(p string) bool {
+	for _, prefix := range []string{"/healthz", "/readyz", "/metrics", "/static/", "/webhooks/", "/auth/"} {
+		if p == prefix || strings.HasPrefix(p, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// authenticate puts the session's user in the request context. Without one, requests go on
+// anonymously (read-only) when that is allowed; otherwise pages redirect to sign-in and the
+// API answers 401.
+func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		if s.Auth != nil {
+			if sess, err := s.Auth.Current(c.Response(), req); err == nil {
+				u := sess.User
+				c.SetRequest(req.WithContext(context.WithValue(req.Context(), userKey{}, &u)))
+				return next(c)
+			}
+		}
+		if s.Anonymous || publicPath(req.URL.Path) {
+			return next(c)
+		}
+		if strings.HasPrefix(req.URL.Path, "/api/") || s.Auth == nil {
+			return fmt.Errorf("%w: sign in to use Portico", derrors.Unauthenticated)
+		}
+		login := "/auth/login?next=" + url.QueryEscape(req.URL.RequestURI())
+		if req.Header.Get("HX-Request") == "true" {
+			c.Response().Header().Set("HX-Redirect", login)
+			return c.NoContent(http.StatusUnauthorized)
+		}
+		return c.Redirect(http.StatusFound, login)
+	}
+}
+
+func (s *Server) handleLogin(c echo.Context) error {
+	if s.Auth == nil {
+		return fmt.Errorf("%w: sign-in is not configured (see auth.oidc)", derrors.NotFound)
+	}
+	u, err := s.Auth.Begin(c.Response(), c.Request(), c.QueryParam("next"))
+	if errors.Is(err, auth.ErrProviderDown) {
+		return fmt.Errorf("%w: the identity provider is unreachable; try again in a moment", derrors.Unavailable)
+	}
+	if err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusFound, u)
+}
+
+func (s *Server) handleCallback(c echo.Context) error {
+	if s.Auth == nil {
+		return fmt.Errorf("%w: sign-in is not configured", derrors.NotFound)
+	}
+	next, err := s.Auth.Finish(c.Response(), c.Request())
+	switch {
+	case errors.Is(err, auth.ErrLogin):
+		s.Log.Warn("sign-in failed", "err", err, "remote", c.RealIP())
+		return fmt.Errorf("%w: %v", derrors.Unauthenticated, strings.TrimPrefix(err.Error(), "sign-in failed: "))
+	case errors.Is(err, auth.ErrProviderDown):
+		return fmt.Errorf("%w: the identity provider is unreachable; try again in a moment", derrors.Unavailable)
+	case err != nil:
+		return err
+	}
+	return c.Redirect(http.StatusFound, next)
+}
+
+func (s *Server) handleLogout(c echo.Context) error {
+	if s.Auth == nil {
+		return c.Redirect(http.StatusFound, "/")
+	}
+	after := s.BaseURL + "/"
+	return c.Redirect(http.StatusFound, s.Auth.End(c.Response(), c.Request(), after))
+}

@@ -6,6 +6,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -214,7 +216,12 @@ func startPortal(ctx context.Context, dir, root string) (devstack.Component, err
 	if err := build.Run(); err != nil {
 		return devstack.Component{}, fmt.Errorf("build the portal: %w", err)
 	}
+	key, err := sessionKey(dir)
+	if err != nil {
+		return devstack.Component{}, err
+	}
 	env := []string{
+		"PORTICO_OIDC_CLIENT_SECRET=portico-dev-secret", "PORTICO_SESSION_KEY=" + key,
 		"PORTICO_DATABASE_DSN=" + filepath.Join(dir, "portico.db"),
 		"PORTICO_CATALOG_DIR=" + filepath.Join(root, "catalog"),
 		"PORTICO_RUNBOOKS_DIR=" + filepath.Join(root, "runbooks"),
@@ -245,10 +252,28 @@ func writePortalConfig(dir, root string, clusters []devstack.DemoCluster) error 
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Written by portico-dev up for the local stack.\ndatabase: {driver: sqlite, dsn: %q}\n", filepath.Join(dir, "portico.db"))
 	fmt.Fprintf(&b, "catalog:\n  sources:\n    - {name: local, type: dir, path: %q, globs: [\"**/*.yaml\"]}\n", filepath.Join(root, "catalog"))
-	fmt.Fprintf(&b, "runbooks: {dir: %q}\nclusters:\n", filepath.Join(root, "runbooks"))
+	fmt.Fprintf(&b, "runbooks: {dir: %q}\n", filepath.Join(root, "runbooks"))
+	fmt.Fprintf(&b, "server: {baseURL: \"http://%s\"}\n", portalAddr)
+	fmt.Fprintf(&b, "auth:\n  oidc: {issuer: \"http://%s\", clientID: portico, clientSecretEnv: PORTICO_OIDC_CLIENT_SECRET}\n  sessionKeyEnv: PORTICO_SESSION_KEY\n", oidcAddr)
+	b.WriteString("clusters:\n")
 	for _, c := range clusters {
 		env := c.Name
 		fmt.Fprintf(&b, "  - {name: %s, environment: %s, kubeconfig: %q}\n", c.Name, env, c.Kubeconfig)
 	}
 	return os.WriteFile(filepath.Join(dir, "portico.yaml"), []byte(b.String()), 0o644)
+}
+
+// sessionKey is the local stack's session sealing key, made once and kept in the state folder
+// so sessions survive a restart of the portal.
+func sessionKey(dir string) (string, error) {
+	path := filepath.Join(dir, "session.key")
+	if b, err := os.ReadFile(path); err == nil && len(b) >= 32 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	buf := make([]byte, 32)
+	if _, err := rand.Read(buf); err != nil {
+		return "", err
+	}
+	key := hex.EncodeToString(buf)
+	return key, os.WriteFile(path, []byte(key), 0o600)
 }

@@ -42,6 +42,17 @@ func TestLoad(t *testing.T) {
 		{name: "git source without url", file: "catalog:\n  sources: [{name: a, type: git}]\n", wantErr: "catalog.sources[0].url: required"},
 		{name: "bad duration", file: "catalog: {refreshInterval: soon}\n", wantErr: "not a duration"},
 		{name: "bad addr env", env: map[string]string{"PORTICO_ADDR": "nope"}, wantErr: "server.addr"},
+		{name: "oidc without session key", file: "auth: {oidc: {issuer: http://idp, clientID: portico}}\nserver: {baseURL: http://x}\n", wantErr: "auth.sessionKeyEnv: required"},
+		{name: "anonymous defaults", check: func(c *Config) string {
+			if !c.Auth.AnonymousAllowed() {
+				return "without a provider, anonymous read-only browsing is the default"
+			}
+			c.Auth.OIDC.Issuer = "http://idp"
+			if c.Auth.AnonymousAllowed() {
+				return "with a provider, anonymous access must be off unless configured"
+			}
+			return ""
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,7 +9,7 @@ type Page struct {
 	Query     string // the global search box's value
 	RequestID string
 	Version   string
-	Problems  int // catalog errors, shown as a badge on Catalog health
+	Problems  int    // catalog errors, shown as a badge on Catalog health
 	User      string // signed-in user's name; empty when anonymous
 	SignIn    bool   // sign-in is configured
 	CSRF      string // token for the forms on the page

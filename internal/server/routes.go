@@ -13,7 +13,7 @@ func (s *Server) routes() {
 	e := s.echo
 	s.middleware()
 
-	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/catalog") })
+	e.GET("/", s.handleHome)
 	e.GET("/catalog", s.handleCatalogList(listCatalog))
 	e.GET("/systems", s.handleCatalogList(listSystems))
 	e.GET("/apis", s.handleCatalogList(listAPIs))

@@ -320,3 +320,10 @@ type LogLine struct {
 	Time, Pod, Text string
 	Level           string // error, warn or "" for colouring
 }
+
+// Home is a signed-in user's start page: their teams and what those own.
+type Home struct {
+	User     string
+	Teams    []Link
+	Services []EntityRow
+}

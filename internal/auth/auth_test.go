@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -62,23 +61,14 @@ func app(t *testing.T) (*httptest.Server, *Authenticator) {
 	return srv, a
 }
 
-var formID = regexp.MustCompile(`name="id" value="([^"]+)"`)
-
 // signIn drives the provider's login form like a browser and lands on next.
-func signIn(t *testing.T, c *http.Client, srv, issuer, user, next string) *http.Response {
+func signIn(t *testing.T, c *http.Client, srv, user, next string) *http.Response {
 	t.Helper()
 	res, err := c.Get(srv + "/login?next=" + url.QueryEscape(next))
 	if err != nil {
 		t.Fatal(err)
 	}
-	page, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	m := formID.FindSubmatch(page)
-	if m == nil {
-		t.Fatalf("no login form: %s", page)
-	}
-	res, err = c.PostForm(issuer+"/login/username", url.Values{"id": {string(m[1])}, "username": {user}, "password": {"portico"}})
-	if err != nil {
+	if res, err = testenv.OIDC(t).Login(c, res, user, "portico"); err != nil {
 		t.Fatal(err)
 	}
 	return res
@@ -92,7 +82,7 @@ func TestSignInFlow(t *testing.T) {
 	if res, _ := c.Get(srv.URL + "/me"); res.StatusCode != 401 {
 		t.Fatalf("/me before sign-in = %d", res.StatusCode)
 	}
-	res := signIn(t, c, srv.URL, issuer, "alice.nguyen", "/me")
+	res := signIn(t, c, srv.URL, "alice.nguyen", "/me")
 	body, _ := io.ReadAll(res.Body)
 	res.Body.Close()
 	var u User
@@ -113,14 +103,14 @@ func TestSignInFlow(t *testing.T) {
 		t.Errorf("/me with a tampered cookie = %d, want 401", res.StatusCode)
 	}
 	// Idle and absolute expiry.
-	signIn(t, c, srv.URL, issuer, "alice.nguyen", "/me").Body.Close()
+	signIn(t, c, srv.URL, "alice.nguyen", "/me").Body.Close()
 	a.now = func() time.Time { return time.Now().Add(90 * time.Minute) }
 	if res, _ := c.Get(srv.URL + "/me"); res.StatusCode != 401 {
 		t.Errorf("/me after the idle timeout = %d, want 401", res.StatusCode)
 	}
 	a.now = time.Now
 	// Sign-out clears the session and visits the provider's end-session endpoint.
-	signIn(t, c, srv.URL, issuer, "kemi.adeyemi", "/me").Body.Close()
+	signIn(t, c, srv.URL, "kemi.adeyemi", "/me").Body.Close()
 	noFollow := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	res, _ = noFollow.Get(srv.URL + "/logout")
 	if loc := res.Header.Get("Location"); !strings.HasPrefix(loc, issuer+"/end_session") || !strings.Contains(loc, "id_token_hint=") {

@@ -3,11 +3,9 @@ package devstack_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -65,8 +63,6 @@ type idClaims struct {
 	Nonce  string   `json:"nonce"`
 }
 
-var hiddenID = regexp.MustCompile(`name="id" value="([^"]+)"`)
-
 func signIn(ctx context.Context, provider *oidc.Provider, p *testenv.Provider, user, password string) (*idClaims, error) {
 	redirect := "http://127.0.0.1:1/auth/callback" // never reached: the client stops at the redirect
 	cfg := oauth2.Config{ClientID: p.ClientID, ClientSecret: p.ClientSecret, Endpoint: provider.Endpoint(),
@@ -83,13 +79,7 @@ func signIn(ctx context.Context, provider *oidc.Provider, p *testenv.Provider, u
 	if err != nil {
 		return nil, err
 	}
-	page, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	m := hiddenID.FindSubmatch(page)
-	if m == nil {
-		return nil, fmt.Errorf("no login form: %d %s", res.StatusCode, page)
-	}
-	res, err = client.PostForm(strings.TrimSuffix(p.Issuer, "/")+"/login/username", url.Values{"id": {string(m[1])}, "username": {user}, "password": {password}})
+	res, err = p.Login(client, res, user, password)
 	if err != nil {
 		return nil, err
 	}

@@ -278,3 +278,37 @@ func TestGitOverHTTP(t *testing.T) {
 		}
 	}
 }
+
+// TestRunbookOfBrokenFileIsKept: when an entity's file breaks, the entity keeps its last good
+// version and so does the runbook it links to; a runbook no entity links to any more goes.
+func TestRunbookOfBrokenFileIsKept(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	write := func(name, body string) {
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	withRunbook := strings.Replace(component("ledger", "v1"), "metadata:\n", "metadata:\n  annotations: {portico.dev/runbook: ./runbook.md}\n", 1)
+	write("ledger/catalog-info.yaml", withRunbook)
+	write("ledger/runbook.md", "# Ledger\n")
+	r := NewRefresher(openStore(t, "sqlite"), []Source{&DirSource{SourceName: "d", Dir: dir, Globs: []string{"**/catalog-info.yaml"}}}, Options{})
+	if err := r.Refresh(ctx, "d"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := r.Snapshot().Document("d", "ledger/runbook.md"); !ok {
+		t.Fatal("runbook not read")
+	}
+	write("ledger/catalog-info.yaml", "kind: [\n")
+	os.Remove(filepath.Join(dir, "ledger/runbook.md"))
+	r.Refresh(ctx, "d")
+	if _, ok := r.Snapshot().Document("d", "ledger/runbook.md"); !ok {
+		t.Error("the last good entity's runbook should be kept while its file is broken")
+	}
+	write("ledger/catalog-info.yaml", component("ledger", "v2")) // fixed, no runbook link any more
+	r.Refresh(ctx, "d")
+	if _, ok := r.Snapshot().Document("d", "ledger/runbook.md"); ok {
+		t.Error("a runbook nothing links to should be dropped")
+	}
+}

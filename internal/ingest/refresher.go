@@ -231,7 +231,7 @@ func (r *Refresher) refresh(ctx context.Context, src Source) error {
 	reading := reader.Read()
 	merged := catalog.Merge(r.records[name], reading, time.Now().UTC().Truncate(time.Millisecond), r.policy)
 	st := store.SourceStatus{Name: name, Revision: rev, RefreshedAt: time.Now(), Entities: len(merged), Duration: time.Since(start)}
-	docs := keepDocuments(r.docs[name], reading)
+	docs := keepDocuments(r.docs[name], reading, merged)
 	if err := r.store.SaveSource(ctx, name, merged, reading.Problems, docs, st); err != nil {
 		return fmt.Errorf("store catalog of %s: %w", name, err)
 	}
@@ -287,16 +287,19 @@ func (r *Refresher) logProblems(source string, ps []catalog.Problem) {
 	}
 }
 
-// keepDocuments is the source's new documents, plus the previous version of any document a
-// failed file's entities (kept at their last good version) still link to.
-func keepDocuments(prev map[string][]byte, rd *catalog.Reading) map[string][]byte {
+// keepDocuments is the source's new documents, plus the previous version of each document an
+// entity still links to that was not read this time (its entity kept its last good version).
+func keepDocuments(prev map[string][]byte, rd *catalog.Reading, merged []catalog.Record) map[string][]byte {
 	docs := maps.Clone(rd.Documents)
 	if docs == nil {
 		docs = map[string][]byte{}
 	}
-	for p, body := range prev {
-		if _, ok := docs[p]; !ok && len(rd.FailedFiles) > 0 {
-			docs[p] = body
+	for _, r := range merged {
+		for _, p := range catalog.RunbookPaths(r.Entity) {
+			doc := catalog.ResolveDocument(r.File, p)
+			if body, ok := prev[doc]; ok && docs[doc] == nil {
+				docs[doc] = body
+			}
 		}
 	}
 	return docs

@@ -2,13 +2,11 @@ package server
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -63,13 +61,7 @@ func TestSignInRequired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	page, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	m := regexp.MustCompile(`name="id" value="([^"]+)"`).FindSubmatch(page)
-	if m == nil {
-		t.Fatalf("no provider login form: %s", page)
-	}
-	res, err = c.PostForm(prov.Issuer+"/login/username", url.Values{"id": {string(m[1])}, "username": {"alice.nguyen"}, "password": {"portico"}})
+	res, err = prov.Login(c, res, "alice.nguyen", "portico")
 	if err != nil {
 		t.Fatal(err)
 	}

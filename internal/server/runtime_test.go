@@ -17,6 +17,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
 
 	"github.com/portico-dev/portico/internal/cluster"
@@ -30,15 +31,7 @@ func TestRuntimePanel(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	admin, _ := tc.Admin()
-	replicas := int32(2)
-	labels := map[string]string{"app.kubernetes.io/name": "ledger", "backstage.io/kubernetes-id": "ledger"}
-	_, err := admin.AppsV1().Deployments(ns).Create(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "ledger", Labels: labels},
-		Spec: appsv1.DeploymentSpec{Replicas: &replicas, Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "ledger", Image: "registry.acme.example/ledger:2.0.0"}}}}}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	createService(ctx, t, admin, ns, "ledger", 2)
 	m, err := cluster.NewManager([]cluster.Config{{Name: "prod", Environment: "production", Kubeconfig: tc.PortalKubeconfig}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -115,17 +108,8 @@ func TestRuntimeEvents(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	admin, _ := tc.Admin()
-	for _, name := range []string{"tracker", "other"} {
-		one := int32(1)
-		l := map[string]string{"app.kubernetes.io/name": name, "backstage.io/kubernetes-id": name}
-		_, err := admin.AppsV1().Deployments(ns).Create(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: l},
-			Spec: appsv1.DeploymentSpec{Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: l},
-				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: l},
-					Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: name, Image: "registry.acme.example/" + name + ":1"}}}}}}, metav1.CreateOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	createService(ctx, t, admin, ns, "tracker", 1)
+	createService(ctx, t, admin, ns, "other", 1)
 	m, _ := cluster.NewManager([]cluster.Config{{Name: "prod", Kubeconfig: tc.PortalKubeconfig}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	m.Start(ctx)
 	m.Clusters()[0].WaitSynced(ctx)
@@ -207,17 +191,8 @@ func TestLogs(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	admin, _ := tc.Admin()
-	for _, name := range []string{"echo", "stranger"} {
-		two := int32(2)
-		l := map[string]string{"app.kubernetes.io/name": name, "backstage.io/kubernetes-id": name}
-		_, err := admin.AppsV1().Deployments(ns).Create(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: l},
-			Spec: appsv1.DeploymentSpec{Replicas: &two, Selector: &metav1.LabelSelector{MatchLabels: l},
-				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: l},
-					Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.acme.example/" + name + ":1"}}}}}}, metav1.CreateOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	createService(ctx, t, admin, ns, "echo", 2)
+	createService(ctx, t, admin, ns, "stranger", 2)
 	m, _ := cluster.NewManager([]cluster.Config{{Name: "prod", Kubeconfig: tc.PortalKubeconfig}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	m.Start(ctx)
 	m.Clusters()[0].WaitSynced(ctx)
@@ -270,14 +245,7 @@ func TestLogsFollow(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	admin, _ := tc.Admin()
-	one := int32(1)
-	l := map[string]string{"app.kubernetes.io/name": "tailer", "backstage.io/kubernetes-id": "tailer"}
-	if _, err := admin.AppsV1().Deployments(ns).Create(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "tailer", Labels: l},
-		Spec: appsv1.DeploymentSpec{Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: l},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: l},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.acme.example/tailer:1"}}}}}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	createService(ctx, t, admin, ns, "tailer", 1)
 	m, _ := cluster.NewManager([]cluster.Config{{Name: "prod", Kubeconfig: tc.PortalKubeconfig}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	m.Start(ctx)
 	m.Clusters()[0].WaitSynced(ctx)
@@ -338,5 +306,18 @@ func TestStaleBanner(t *testing.T) {
 	vm = clusterRuntimeVM(cluster.ClusterRuntime{Name: "prod", Reachability: cluster.Reachability{Probed: true, Error: "no route to host"}}, "/logs")
 	if !strings.Contains(vm.Error, "no route to host") {
 		t.Errorf("never-reached cluster error = %q", vm.Error)
+	}
+}
+
+// createService runs a Deployment of replicas pods labelled as the catalog maps name, in ns.
+func createService(ctx context.Context, t *testing.T, admin kubernetes.Interface, ns, name string, replicas int32) {
+	t.Helper()
+	l := map[string]string{"app.kubernetes.io/name": name, "backstage.io/kubernetes-id": name}
+	_, err := admin.AppsV1().Deployments(ns).Create(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: l},
+		Spec: appsv1.DeploymentSpec{Replicas: &replicas, Selector: &metav1.LabelSelector{MatchLabels: l},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: l},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: name, Image: "registry.acme.example/" + name + ":2.0.0"}}}}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -3,7 +3,11 @@ package testenv
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
+	"regexp"
 	"sync"
 	"testing"
 	"time"
@@ -60,4 +64,22 @@ func startOIDC() (*Provider, error) {
 	_, err = devstack.StartProcess(context.Background(), dir, "oidc", bins.OIDC, []string{"--addr", addr, "--client-id", p.ClientID, "--client-secret", p.ClientSecret},
 		nil, addr, p.Issuer+"/.well-known/openid-configuration", 20*time.Second)
 	return p, err
+}
+
+var loginFormID = regexp.MustCompile(`name="id" value="([^"]+)"`)
+
+// Login answers the provider's login form, as a person would: page is the response that
+// showed the form (after redirects to it); the result is the response after submitting, with
+// c's redirect policy applied.
+func (p *Provider) Login(c *http.Client, page *http.Response, user, password string) (*http.Response, error) {
+	body, err := io.ReadAll(page.Body)
+	page.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	m := loginFormID.FindSubmatch(body)
+	if m == nil {
+		return nil, fmt.Errorf("no provider login form (status %d): %.300s", page.StatusCode, body)
+	}
+	return c.PostForm(p.Issuer+"/login/username", url.Values{"id": {string(m[1])}, "username": {user}, "password": {password}})
 }

@@ -25,17 +25,23 @@ type Config struct {
 	Name, DisplayName, Environment string
 	Kubeconfig, Context            string
 	InCluster                      bool
+	// ImpersonateGroups are the OIDC groups the portal may pass on when it acts as a user
+	// (shell patterns); others are dropped, which only ever narrows the user's rights. Empty
+	// passes every group.
+	ImpersonateGroups []string
 }
 
 // Cluster is one cluster's informers and reachability.
 type Cluster struct {
 	Config
 	client  kubernetes.Interface
+	rest    *rest.Config // the portal's own identity; nil for clusters built on a given client
 	factory informers.SharedInformerFactory
 	idx     indexers
 	log     *slog.Logger
 
 	synced atomic.Bool
+	access accessCache
 	mu     sync.Mutex // guards the reachability fields below
 	// reachable is false from the first failed probe until one succeeds again; staleSince
 	// says since when the caches may be behind.
@@ -58,7 +64,9 @@ func New(cfg Config, log *slog.Logger) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", cfg.Name, err)
 	}
-	return newWithClient(cfg, cs, log), nil
+	c := newWithClient(cfg, cs, log)
+	c.rest = rc
+	return c, nil
 }
 
 func newWithClient(cfg Config, cs kubernetes.Interface, log *slog.Logger) *Cluster {

@@ -34,8 +34,14 @@ var portalRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"ingresses", "networkpolicies"}, Verbs: []string{"get", "list", "watch"}},
 	{APIGroups: []string{"events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"get", "list", "watch"}},
 	{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}},
-	{APIGroups: []string{""}, Resources: []string{"users", "groups"}, Verbs: []string{"impersonate"}},
+	{APIGroups: []string{""}, Resources: []string{"users"}, Verbs: []string{"impersonate"}},
+	{APIGroups: []string{""}, Resources: []string{"groups"}, Verbs: []string{"impersonate"}, ResourceNames: ImpersonableGroups},
 }
+
+// ImpersonableGroups are the identity provider's groups the portal may pass on to the
+// clusters: the demo teams, on-call, admins and viewers. A user's other groups are dropped.
+var ImpersonableGroups = []string{"team-identity", "team-payments", "team-messaging", "team-geo", "team-discovery",
+	"team-data", "team-platform", "sre-oncall", "portico-admins", "viewers"}
 
 func (c *Cluster) adminClient() (*kubernetes.Clientset, error) {
 	cfg, err := clientcmd.BuildConfigFromFlags("", c.AdminKubeconfig)
@@ -81,20 +87,11 @@ func (c *Cluster) bootstrap(ctx context.Context, p *pki) error {
 	}); err != nil {
 		return err
 	}
-	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "portico"}, Rules: portalRules}
-	if err := ensure(ctx, func() error {
-		_, err := cs.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{})
-		return err
-	}); err != nil {
+	if err := applyClusterRole(ctx, cs, "portico", portalRules); err != nil {
 		return err
 	}
-	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "portico"},
-		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "portico"},
-		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: PortalServiceAccount, Namespace: PortalNamespace}}}
-	if err := ensure(ctx, func() error {
-		_, err := cs.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{})
-		return err
-	}); err != nil {
+	if err := applyClusterRoleBinding(ctx, cs, "portico", "portico",
+		rbacv1.Subject{Kind: "ServiceAccount", Name: PortalServiceAccount, Namespace: PortalNamespace}); err != nil {
 		return err
 	}
 	exp := int64((30 * 24 * time.Hour).Seconds())

@@ -68,6 +68,9 @@ func SeedDemo(ctx context.Context, cs kubernetes.Interface, catalogDir string, o
 	if err != nil {
 		return nil, err
 	}
+	if err := SeedRBAC(ctx, cs, catalogDir); err != nil {
+		return nil, fmt.Errorf("demo RBAC: %w", err)
+	}
 	// Services are independent: seed them side by side (the release history dominates).
 	var (
 		mu     sync.Mutex
@@ -101,7 +104,7 @@ func SeedDemo(ctx context.Context, cs kubernetes.Interface, catalogDir string, o
 	return seeded, errors.Join(errs...)
 }
 
-type catalogService struct{ name, namespace, system string }
+type catalogService struct{ name, namespace, system, owner string }
 
 // catalogServices reads the components that declare where they run.
 func catalogServices(dir string) ([]catalogService, error) {
@@ -116,7 +119,7 @@ func catalogServices(dir string) ([]catalogService, error) {
 		e := r.Entity
 		id, ns := e.Metadata.Annotations[catalog.AnnotationKubernetesID], e.Metadata.Annotations[catalog.AnnotationKubeNamespace]
 		if strings.EqualFold(e.Kind, catalog.KindComponent) && id != "" && ns != "" {
-			out = append(out, catalogService{name: id, namespace: ns, system: e.SpecString("system")})
+			out = append(out, catalogService{name: id, namespace: ns, system: e.SpecString("system"), owner: strings.TrimPrefix(e.SpecString("owner"), "group:")})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })

@@ -42,16 +42,20 @@ const (
 // Target is the Deployment a change is for.
 type Target struct {
 	Namespace, Name string
-	// ResourceVersion is the version the user saw; the change is refused as a conflict if the
-	// Deployment changed since. Empty means "as read just now".
-	ResourceVersion string
+	// Generation is the spec version the user saw (metadata.generation); the change is
+	// refused as a conflict if the spec changed since. Zero means "as read just now". The
+	// write itself carries the resourceVersion just read as its precondition, so an edit
+	// between that read and the write is a conflict too. (Not the resourceVersion the user
+	// saw: status updates bump it every few seconds during a rollout, which would make every
+	// form on a live page stale.)
+	Generation int64
 }
 
 // Result is what a change did or, in a dry run, would do.
 type Result struct {
 	Before, After   string // short summaries for the audit log, e.g. "image payment:1.4 replicas 3"
 	Diff            string // unified diff of the changed spec
-	ResourceVersion string // after the change
+	Generation      int64  // of the spec after the change
 	Message         string // what happened, in words
 	Unchanged       bool   // nothing to do: the Deployment already is as asked
 }
@@ -88,7 +92,7 @@ func Deploy(ctx context.Context, cs kubernetes.Interface, t Target, container, i
 		return Result{}, err
 	}
 	if c.Image == image {
-		return Result{Unchanged: true, Before: summary(d), After: summary(d), ResourceVersion: d.ResourceVersion,
+		return Result{Unchanged: true, Before: summary(d), After: summary(d), Generation: d.Generation,
 			Message: fmt.Sprintf("container %s already runs %s", c.Name, image)}, nil
 	}
 	patch := map[string]any{
@@ -132,7 +136,7 @@ func Rollback(ctx context.Context, cs kubernetes.Interface, t Target, revision i
 	tmpl := rs.Spec.Template.DeepCopy()
 	delete(tmpl.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
 	if apiequality.Semantic.DeepEqual(tmpl, stripHash(&d.Spec.Template)) {
-		return Result{Unchanged: true, Before: summary(d), After: summary(d), ResourceVersion: d.ResourceVersion,
+		return Result{Unchanged: true, Before: summary(d), After: summary(d), Generation: d.Generation,
 			Message: "the current template already matches revision " + rev}, nil
 	}
 	ann := map[string]string{}
@@ -171,17 +175,17 @@ func Scale(ctx context.Context, cs kubernetes.Interface, t Target, replicas, max
 	if replicas < 0 || replicas > max {
 		return Result{}, fmt.Errorf("%w: replicas must be between 0 and %d, not %d", derrors.Invalid, max, replicas)
 	}
+	if _, err := current(ctx, cs, t); err != nil {
+		return Result{}, err
+	}
 	sc, err := cs.AppsV1().Deployments(t.Namespace).GetScale(ctx, t.Name, metav1.GetOptions{})
 	if err != nil {
 		return Result{}, kubeError(err, "read the scale of "+t.Name)
 	}
-	if t.ResourceVersion != "" && sc.ResourceVersion != t.ResourceVersion {
-		return Result{}, stale(t.Name)
-	}
 	before := fmt.Sprintf("replicas %d", sc.Spec.Replicas)
 	res := Result{Before: before, After: fmt.Sprintf("replicas %d", replicas), Diff: lineDiff("replicas", before, fmt.Sprintf("replicas %d", replicas))}
 	if sc.Spec.Replicas == replicas {
-		res.Unchanged, res.Diff, res.ResourceVersion, res.Message = true, "", sc.ResourceVersion, fmt.Sprintf("already at %d replicas", replicas)
+		res.Unchanged, res.Diff, res.Message = true, "", fmt.Sprintf("already at %d replicas", replicas)
 		return res, nil
 	}
 	sc.Spec.Replicas = replicas
@@ -189,17 +193,17 @@ func Scale(ctx context.Context, cs kubernetes.Interface, t Target, replicas, max
 	if dryRun {
 		opts.DryRun = []string{metav1.DryRunAll}
 	}
-	out, err := cs.AppsV1().Deployments(t.Namespace).UpdateScale(ctx, t.Name, sc, opts)
+	_, err = cs.AppsV1().Deployments(t.Namespace).UpdateScale(ctx, t.Name, sc, opts)
 	if err != nil {
 		return Result{}, kubeError(err, "scale "+t.Name)
 	}
-	res.ResourceVersion, res.Message = out.ResourceVersion, fmt.Sprintf("scaled %s to %d replicas", t.Name, replicas)
+	res.Message = fmt.Sprintf("scaled %s to %d replicas", t.Name, replicas)
 	return res, nil
 }
 
 // ScaleHPA changes the bounds of the autoscaler that manages a Deployment: scaling the
 // Deployment itself would be undone by the autoscaler within seconds.
-func ScaleHPA(ctx context.Context, cs kubernetes.Interface, namespace, hpa string, resourceVersion string, min, max, limit int32, dryRun bool) (Result, error) {
+func ScaleHPA(ctx context.Context, cs kubernetes.Interface, namespace, hpa string, generation int64, min, max, limit int32, dryRun bool) (Result, error) {
 	switch {
 	case min < 1:
 		return Result{}, fmt.Errorf("%w: an autoscaler's minimum must be at least 1, not %d", derrors.Invalid, min)
@@ -212,7 +216,7 @@ func ScaleHPA(ctx context.Context, cs kubernetes.Interface, namespace, hpa strin
 	if err != nil {
 		return Result{}, kubeError(err, "read autoscaler "+hpa)
 	}
-	if resourceVersion != "" && h.ResourceVersion != resourceVersion {
+	if generation != 0 && h.Generation != generation {
 		return Result{}, stale("autoscaler " + hpa)
 	}
 	bounds := func(h *autoscalingv1.HorizontalPodAutoscaler) string {
@@ -227,7 +231,7 @@ func ScaleHPA(ctx context.Context, cs kubernetes.Interface, namespace, hpa strin
 	after := bounds(h)
 	res := Result{Before: before, After: after, Diff: lineDiff("autoscaler", before, after)}
 	if before == after {
-		res.Unchanged, res.Diff, res.ResourceVersion, res.Message = true, "", h.ResourceVersion, "the autoscaler already has these bounds"
+		res.Unchanged, res.Diff, res.Generation, res.Message = true, "", h.Generation, "the autoscaler already has these bounds"
 		return res, nil
 	}
 	opts := metav1.UpdateOptions{FieldManager: FieldManager}
@@ -238,7 +242,7 @@ func ScaleHPA(ctx context.Context, cs kubernetes.Interface, namespace, hpa strin
 	if err != nil {
 		return Result{}, kubeError(err, "update autoscaler "+hpa)
 	}
-	res.ResourceVersion, res.Message = out.ResourceVersion, fmt.Sprintf("autoscaler %s now keeps %d to %d replicas", hpa, min, max)
+	res.Generation, res.Message = out.Generation, fmt.Sprintf("autoscaler %s now keeps %d to %d replicas", hpa, min, max)
 	return res, nil
 }
 
@@ -247,7 +251,7 @@ func current(ctx context.Context, cs kubernetes.Interface, t Target) (*appsv1.De
 	if err != nil {
 		return nil, kubeError(err, "read "+t.Name)
 	}
-	if t.ResourceVersion != "" && d.ResourceVersion != t.ResourceVersion {
+	if t.Generation != 0 && d.Generation != t.Generation {
 		return nil, stale(t.Name)
 	}
 	return d, nil
@@ -335,7 +339,7 @@ func apply(ctx context.Context, cs kubernetes.Interface, d *appsv1.Deployment, p
 	if dryRun {
 		msg = "would have " + msg
 	}
-	return Result{Before: summary(d), After: summary(out), Diff: templateDiff(d, out), ResourceVersion: out.ResourceVersion, Message: msg}, nil
+	return Result{Before: summary(d), After: summary(out), Diff: templateDiff(d, out), Generation: out.Generation, Message: msg}, nil
 }
 
 // summary is a Deployment's state in a line, for the audit log's before and after.

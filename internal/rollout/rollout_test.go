@@ -165,7 +165,7 @@ func TestDeployAndRollback(t *testing.T) {
 	f := newFixture(t, "payment", 2)
 	ctx := context.Background()
 	before, _ := f.admin.AppsV1().Deployments(f.ns).Get(ctx, "payment", metav1.GetOptions{})
-	target := Target{Namespace: f.ns, Name: "payment", ResourceVersion: before.ResourceVersion}
+	target := Target{Namespace: f.ns, Name: "payment", Generation: before.Generation}
 
 	dry, err := Deploy(ctx, f.owner, target, "", "registry.acme.example/payment:1.1.0", "fixes PAY-12", true)
 	if err != nil {
@@ -220,14 +220,14 @@ func TestDeployAndRollback(t *testing.T) {
 		t.Error("a refused change modified the Deployment")
 	}
 
-	dryBack, err := Rollback(ctx, f.owner, Target{Namespace: f.ns, Name: "payment", ResourceVersion: d.ResourceVersion}, 1, "bad release", true)
+	dryBack, err := Rollback(ctx, f.owner, Target{Namespace: f.ns, Name: "payment", Generation: d.Generation}, 1, "bad release", true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !diffHas(dryBack.Diff, "+", "image: registry.acme.example/payment:1.0.0") {
 		t.Errorf("rollback dry-run diff:\n%s", dryBack.Diff)
 	}
-	if _, err := Rollback(ctx, f.owner, Target{Namespace: f.ns, Name: "payment", ResourceVersion: d.ResourceVersion}, 1, "bad release", false); err != nil {
+	if _, err := Rollback(ctx, f.owner, Target{Namespace: f.ns, Name: "payment", Generation: d.Generation}, 1, "bad release", false); err != nil {
 		t.Fatal(err)
 	}
 	d = f.waitComplete(t, "payment")
@@ -277,7 +277,7 @@ func TestScaleAndRestart(t *testing.T) {
 		}
 	}
 	d, _ := f.admin.AppsV1().Deployments(f.ns).Get(ctx, "pricing", metav1.GetOptions{})
-	if _, err := Scale(ctx, f.owner, Target{Namespace: f.ns, Name: "pricing", ResourceVersion: "1"}, 3, 10, false); !errors.Is(err, derrors.Conflict) {
+	if _, err := Scale(ctx, f.owner, Target{Namespace: f.ns, Name: "pricing", Generation: d.Generation - 1}, 3, 10, false); !errors.Is(err, derrors.Conflict) {
 		t.Errorf("scale with a stale version: %v, want Conflict", err)
 	}
 	if _, err := Scale(ctx, f.outsider, target, 3, 10, false); !errors.Is(err, derrors.Forbidden) {
@@ -311,7 +311,7 @@ func TestScaleWithAutoscaler(t *testing.T) {
 	if _, err := f.admin.AutoscalingV2().HorizontalPodAutoscalers(f.ns).Create(ctx, hpa, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := ScaleHPA(ctx, f.owner, f.ns, "search", "", 3, 8, 20, false)
+	res, err := ScaleHPA(ctx, f.owner, f.ns, "search", 0, 3, 8, 20, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +323,7 @@ func TestScaleWithAutoscaler(t *testing.T) {
 		t.Errorf("HPA bounds = %d..%d, want 3..8", *got.Spec.MinReplicas, got.Spec.MaxReplicas)
 	}
 	for _, b := range [][2]int32{{0, 3}, {5, 4}, {1, 21}} {
-		if _, err := ScaleHPA(ctx, f.owner, f.ns, "search", "", b[0], b[1], 20, false); !errors.Is(err, derrors.Invalid) {
+		if _, err := ScaleHPA(ctx, f.owner, f.ns, "search", 0, b[0], b[1], 20, false); !errors.Is(err, derrors.Invalid) {
 			t.Errorf("ScaleHPA(%v): %v, want Invalid", b, err)
 		}
 	}

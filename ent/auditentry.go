@@ -20,6 +20,12 @@ type AuditEntry struct {
 	ID int `json:"id,omitempty"`
 	// RequestID holds the value of the "request_id" field.
 	RequestID string `json:"request_id,omitempty"`
+	// the submitting form's one-time key: a second submit of the same form finds this entry instead of acting again
+	IdempotencyKey *string `json:"idempotency_key,omitempty"`
+	// the catalog entity acted on, e.g. component:default/payment
+	Entity string `json:"entity,omitempty"`
+	// Reason holds the value of the "reason" field.
+	Reason string `json:"reason,omitempty"`
 	// the signed-in user's subject or name
 	Actor string `json:"actor,omitempty"`
 	// ActorEmail holds the value of the "actor_email" field.
@@ -64,7 +70,7 @@ func (*AuditEntry) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case auditentry.FieldID:
 			values[i] = new(sql.NullInt64)
-		case auditentry.FieldRequestID, auditentry.FieldActor, auditentry.FieldActorEmail, auditentry.FieldSourceIP, auditentry.FieldAction, auditentry.FieldParams, auditentry.FieldCluster, auditentry.FieldNamespace, auditentry.FieldKind, auditentry.FieldName, auditentry.FieldBefore, auditentry.FieldAfter, auditentry.FieldResult, auditentry.FieldError:
+		case auditentry.FieldRequestID, auditentry.FieldIdempotencyKey, auditentry.FieldEntity, auditentry.FieldReason, auditentry.FieldActor, auditentry.FieldActorEmail, auditentry.FieldSourceIP, auditentry.FieldAction, auditentry.FieldParams, auditentry.FieldCluster, auditentry.FieldNamespace, auditentry.FieldKind, auditentry.FieldName, auditentry.FieldBefore, auditentry.FieldAfter, auditentry.FieldResult, auditentry.FieldError:
 			values[i] = new(sql.NullString)
 		case auditentry.FieldStartedAt, auditentry.FieldFinishedAt:
 			values[i] = new(sql.NullTime)
@@ -94,6 +100,25 @@ func (_m *AuditEntry) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field request_id", values[i])
 			} else if value.Valid {
 				_m.RequestID = value.String
+			}
+		case auditentry.FieldIdempotencyKey:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field idempotency_key", values[i])
+			} else if value.Valid {
+				_m.IdempotencyKey = new(string)
+				*_m.IdempotencyKey = value.String
+			}
+		case auditentry.FieldEntity:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field entity", values[i])
+			} else if value.Valid {
+				_m.Entity = value.String
+			}
+		case auditentry.FieldReason:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field reason", values[i])
+			} else if value.Valid {
+				_m.Reason = value.String
 			}
 		case auditentry.FieldActor:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -232,6 +257,17 @@ func (_m *AuditEntry) String() string {
 	builder.WriteString(fmt.Sprintf("id=%v, ", _m.ID))
 	builder.WriteString("request_id=")
 	builder.WriteString(_m.RequestID)
+	builder.WriteString(", ")
+	if v := _m.IdempotencyKey; v != nil {
+		builder.WriteString("idempotency_key=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	builder.WriteString("entity=")
+	builder.WriteString(_m.Entity)
+	builder.WriteString(", ")
+	builder.WriteString("reason=")
+	builder.WriteString(_m.Reason)
 	builder.WriteString(", ")
 	builder.WriteString("actor=")
 	builder.WriteString(_m.Actor)

@@ -26,6 +26,48 @@ func (_c *AuditEntryCreate) SetRequestID(v string) *AuditEntryCreate {
 	return _c
 }
 
+// SetIdempotencyKey sets the "idempotency_key" field.
+func (_c *AuditEntryCreate) SetIdempotencyKey(v string) *AuditEntryCreate {
+	_c.mutation.SetIdempotencyKey(v)
+	return _c
+}
+
+// SetNillableIdempotencyKey sets the "idempotency_key" field if the given value is not nil.
+func (_c *AuditEntryCreate) SetNillableIdempotencyKey(v *string) *AuditEntryCreate {
+	if v != nil {
+		_c.SetIdempotencyKey(*v)
+	}
+	return _c
+}
+
+// SetEntity sets the "entity" field.
+func (_c *AuditEntryCreate) SetEntity(v string) *AuditEntryCreate {
+	_c.mutation.SetEntity(v)
+	return _c
+}
+
+// SetNillableEntity sets the "entity" field if the given value is not nil.
+func (_c *AuditEntryCreate) SetNillableEntity(v *string) *AuditEntryCreate {
+	if v != nil {
+		_c.SetEntity(*v)
+	}
+	return _c
+}
+
+// SetReason sets the "reason" field.
+func (_c *AuditEntryCreate) SetReason(v string) *AuditEntryCreate {
+	_c.mutation.SetReason(v)
+	return _c
+}
+
+// SetNillableReason sets the "reason" field if the given value is not nil.
+func (_c *AuditEntryCreate) SetNillableReason(v *string) *AuditEntryCreate {
+	if v != nil {
+		_c.SetReason(*v)
+	}
+	return _c
+}
+
 // SetActor sets the "actor" field.
 func (_c *AuditEntryCreate) SetActor(v string) *AuditEntryCreate {
 	_c.mutation.SetActor(v)
@@ -253,6 +295,14 @@ func (_c *AuditEntryCreate) ExecX(ctx context.Context) {
 
 // defaults sets the default values of the builder before save.
 func (_c *AuditEntryCreate) defaults() {
+	if _, ok := _c.mutation.Entity(); !ok {
+		v := auditentry.DefaultEntity
+		_c.mutation.SetEntity(v)
+	}
+	if _, ok := _c.mutation.Reason(); !ok {
+		v := auditentry.DefaultReason
+		_c.mutation.SetReason(v)
+	}
 	if _, ok := _c.mutation.ActorEmail(); !ok {
 		v := auditentry.DefaultActorEmail
 		_c.mutation.SetActorEmail(v)
@@ -303,6 +353,12 @@ func (_c *AuditEntryCreate) defaults() {
 func (_c *AuditEntryCreate) check() error {
 	if _, ok := _c.mutation.RequestID(); !ok {
 		return &ValidationError{Name: "request_id", err: errors.New(`ent: missing required field "AuditEntry.request_id"`)}
+	}
+	if _, ok := _c.mutation.Entity(); !ok {
+		return &ValidationError{Name: "entity", err: errors.New(`ent: missing required field "AuditEntry.entity"`)}
+	}
+	if _, ok := _c.mutation.Reason(); !ok {
+		return &ValidationError{Name: "reason", err: errors.New(`ent: missing required field "AuditEntry.reason"`)}
 	}
 	if _, ok := _c.mutation.Actor(); !ok {
 		return &ValidationError{Name: "actor", err: errors.New(`ent: missing required field "AuditEntry.actor"`)}
@@ -383,6 +439,18 @@ func (_c *AuditEntryCreate) createSpec() (*AuditEntry, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.RequestID(); ok {
 		_spec.SetField(auditentry.FieldRequestID, field.TypeString, value)
 		_node.RequestID = value
+	}
+	if value, ok := _c.mutation.IdempotencyKey(); ok {
+		_spec.SetField(auditentry.FieldIdempotencyKey, field.TypeString, value)
+		_node.IdempotencyKey = &value
+	}
+	if value, ok := _c.mutation.Entity(); ok {
+		_spec.SetField(auditentry.FieldEntity, field.TypeString, value)
+		_node.Entity = value
+	}
+	if value, ok := _c.mutation.Reason(); ok {
+		_spec.SetField(auditentry.FieldReason, field.TypeString, value)
+		_node.Reason = value
 	}
 	if value, ok := _c.mutation.Actor(); ok {
 		_spec.SetField(auditentry.FieldActor, field.TypeString, value)

@@ -144,6 +144,9 @@ func (_u *AuditEntryUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 			}
 		}
 	}
+	if _u.mutation.IdempotencyKeyCleared() {
+		_spec.ClearField(auditentry.FieldIdempotencyKey, field.TypeString)
+	}
 	if value, ok := _u.mutation.After(); ok {
 		_spec.SetField(auditentry.FieldAfter, field.TypeString, value)
 	}
@@ -324,6 +327,9 @@ func (_u *AuditEntryUpdateOne) sqlSave(ctx context.Context) (_node *AuditEntry, 
 				ps[i](selector)
 			}
 		}
+	}
+	if _u.mutation.IdempotencyKeyCleared() {
+		_spec.ClearField(auditentry.FieldIdempotencyKey, field.TypeString)
 	}
 	if value, ok := _u.mutation.After(); ok {
 		_spec.SetField(auditentry.FieldAfter, field.TypeString, value)

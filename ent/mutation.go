@@ -38,31 +38,34 @@ const (
 // AuditEntryMutation represents an operation that mutates the AuditEntry nodes in the graph.
 type AuditEntryMutation struct {
 	config
-	op            Op
-	typ           string
-	id            *int
-	request_id    *string
-	actor         *string
-	actor_email   *string
-	groups        *[]string
-	appendgroups  []string
-	source_ip     *string
-	action        *string
-	params        *string
-	cluster       *string
-	namespace     *string
-	kind          *string
-	name          *string
-	before        *string
-	after         *string
-	result        *auditentry.Result
-	error         *string
-	started_at    *time.Time
-	finished_at   *time.Time
-	clearedFields map[string]struct{}
-	done          bool
-	oldValue      func(context.Context) (*AuditEntry, error)
-	predicates    []predicate.AuditEntry
+	op              Op
+	typ             string
+	id              *int
+	request_id      *string
+	idempotency_key *string
+	entity          *string
+	reason          *string
+	actor           *string
+	actor_email     *string
+	groups          *[]string
+	appendgroups    []string
+	source_ip       *string
+	action          *string
+	params          *string
+	cluster         *string
+	namespace       *string
+	kind            *string
+	name            *string
+	before          *string
+	after           *string
+	result          *auditentry.Result
+	error           *string
+	started_at      *time.Time
+	finished_at     *time.Time
+	clearedFields   map[string]struct{}
+	done            bool
+	oldValue        func(context.Context) (*AuditEntry, error)
+	predicates      []predicate.AuditEntry
 }
 
 var _ ent.Mutation = (*AuditEntryMutation)(nil)
@@ -197,6 +200,127 @@ func (m *AuditEntryMutation) OldRequestID(ctx context.Context) (v string, err er
 // ResetRequestID resets all changes to the "request_id" field.
 func (m *AuditEntryMutation) ResetRequestID() {
 	m.request_id = nil
+}
+
+// SetIdempotencyKey sets the "idempotency_key" field.
+func (m *AuditEntryMutation) SetIdempotencyKey(s string) {
+	m.idempotency_key = &s
+}
+
+// IdempotencyKey returns the value of the "idempotency_key" field in the mutation.
+func (m *AuditEntryMutation) IdempotencyKey() (r string, exists bool) {
+	v := m.idempotency_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIdempotencyKey returns the old "idempotency_key" field's value of the AuditEntry entity.
+// If the AuditEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditEntryMutation) OldIdempotencyKey(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIdempotencyKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIdempotencyKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIdempotencyKey: %w", err)
+	}
+	return oldValue.IdempotencyKey, nil
+}
+
+// ClearIdempotencyKey clears the value of the "idempotency_key" field.
+func (m *AuditEntryMutation) ClearIdempotencyKey() {
+	m.idempotency_key = nil
+	m.clearedFields[auditentry.FieldIdempotencyKey] = struct{}{}
+}
+
+// IdempotencyKeyCleared returns if the "idempotency_key" field was cleared in this mutation.
+func (m *AuditEntryMutation) IdempotencyKeyCleared() bool {
+	_, ok := m.clearedFields[auditentry.FieldIdempotencyKey]
+	return ok
+}
+
+// ResetIdempotencyKey resets all changes to the "idempotency_key" field.
+func (m *AuditEntryMutation) ResetIdempotencyKey() {
+	m.idempotency_key = nil
+	delete(m.clearedFields, auditentry.FieldIdempotencyKey)
+}
+
+// SetEntity sets the "entity" field.
+func (m *AuditEntryMutation) SetEntity(s string) {
+	m.entity = &s
+}
+
+// Entity returns the value of the "entity" field in the mutation.
+func (m *AuditEntryMutation) Entity() (r string, exists bool) {
+	v := m.entity
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEntity returns the old "entity" field's value of the AuditEntry entity.
+// If the AuditEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditEntryMutation) OldEntity(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEntity is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEntity requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEntity: %w", err)
+	}
+	return oldValue.Entity, nil
+}
+
+// ResetEntity resets all changes to the "entity" field.
+func (m *AuditEntryMutation) ResetEntity() {
+	m.entity = nil
+}
+
+// SetReason sets the "reason" field.
+func (m *AuditEntryMutation) SetReason(s string) {
+	m.reason = &s
+}
+
+// Reason returns the value of the "reason" field in the mutation.
+func (m *AuditEntryMutation) Reason() (r string, exists bool) {
+	v := m.reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReason returns the old "reason" field's value of the AuditEntry entity.
+// If the AuditEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditEntryMutation) OldReason(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReason: %w", err)
+	}
+	return oldValue.Reason, nil
+}
+
+// ResetReason resets all changes to the "reason" field.
+func (m *AuditEntryMutation) ResetReason() {
+	m.reason = nil
 }
 
 // SetActor sets the "actor" field.
@@ -837,9 +961,18 @@ func (m *AuditEntryMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *AuditEntryMutation) Fields() []string {
-	fields := make([]string, 0, 17)
+	fields := make([]string, 0, 20)
 	if m.request_id != nil {
 		fields = append(fields, auditentry.FieldRequestID)
+	}
+	if m.idempotency_key != nil {
+		fields = append(fields, auditentry.FieldIdempotencyKey)
+	}
+	if m.entity != nil {
+		fields = append(fields, auditentry.FieldEntity)
+	}
+	if m.reason != nil {
+		fields = append(fields, auditentry.FieldReason)
 	}
 	if m.actor != nil {
 		fields = append(fields, auditentry.FieldActor)
@@ -899,6 +1032,12 @@ func (m *AuditEntryMutation) Field(name string) (ent.Value, bool) {
 	switch name {
 	case auditentry.FieldRequestID:
 		return m.RequestID()
+	case auditentry.FieldIdempotencyKey:
+		return m.IdempotencyKey()
+	case auditentry.FieldEntity:
+		return m.Entity()
+	case auditentry.FieldReason:
+		return m.Reason()
 	case auditentry.FieldActor:
 		return m.Actor()
 	case auditentry.FieldActorEmail:
@@ -942,6 +1081,12 @@ func (m *AuditEntryMutation) OldField(ctx context.Context, name string) (ent.Val
 	switch name {
 	case auditentry.FieldRequestID:
 		return m.OldRequestID(ctx)
+	case auditentry.FieldIdempotencyKey:
+		return m.OldIdempotencyKey(ctx)
+	case auditentry.FieldEntity:
+		return m.OldEntity(ctx)
+	case auditentry.FieldReason:
+		return m.OldReason(ctx)
 	case auditentry.FieldActor:
 		return m.OldActor(ctx)
 	case auditentry.FieldActorEmail:
@@ -989,6 +1134,27 @@ func (m *AuditEntryMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetRequestID(v)
+		return nil
+	case auditentry.FieldIdempotencyKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIdempotencyKey(v)
+		return nil
+	case auditentry.FieldEntity:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEntity(v)
+		return nil
+	case auditentry.FieldReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReason(v)
 		return nil
 	case auditentry.FieldActor:
 		v, ok := value.(string)
@@ -1132,6 +1298,9 @@ func (m *AuditEntryMutation) AddField(name string, value ent.Value) error {
 // mutation.
 func (m *AuditEntryMutation) ClearedFields() []string {
 	var fields []string
+	if m.FieldCleared(auditentry.FieldIdempotencyKey) {
+		fields = append(fields, auditentry.FieldIdempotencyKey)
+	}
 	if m.FieldCleared(auditentry.FieldFinishedAt) {
 		fields = append(fields, auditentry.FieldFinishedAt)
 	}
@@ -1149,6 +1318,9 @@ func (m *AuditEntryMutation) FieldCleared(name string) bool {
 // error if the field is not defined in the schema.
 func (m *AuditEntryMutation) ClearField(name string) error {
 	switch name {
+	case auditentry.FieldIdempotencyKey:
+		m.ClearIdempotencyKey()
+		return nil
 	case auditentry.FieldFinishedAt:
 		m.ClearFinishedAt()
 		return nil
@@ -1162,6 +1334,15 @@ func (m *AuditEntryMutation) ResetField(name string) error {
 	switch name {
 	case auditentry.FieldRequestID:
 		m.ResetRequestID()
+		return nil
+	case auditentry.FieldIdempotencyKey:
+		m.ResetIdempotencyKey()
+		return nil
+	case auditentry.FieldEntity:
+		m.ResetEntity()
+		return nil
+	case auditentry.FieldReason:
+		m.ResetReason()
 		return nil
 	case auditentry.FieldActor:
 		m.ResetActor()

@@ -15,44 +15,52 @@ import (
 func init() {
 	auditentryFields := schema.AuditEntry{}.Fields()
 	_ = auditentryFields
+	// auditentryDescEntity is the schema descriptor for entity field.
+	auditentryDescEntity := auditentryFields[2].Descriptor()
+	// auditentry.DefaultEntity holds the default value on creation for the entity field.
+	auditentry.DefaultEntity = auditentryDescEntity.Default.(string)
+	// auditentryDescReason is the schema descriptor for reason field.
+	auditentryDescReason := auditentryFields[3].Descriptor()
+	// auditentry.DefaultReason holds the default value on creation for the reason field.
+	auditentry.DefaultReason = auditentryDescReason.Default.(string)
 	// auditentryDescActorEmail is the schema descriptor for actor_email field.
-	auditentryDescActorEmail := auditentryFields[2].Descriptor()
+	auditentryDescActorEmail := auditentryFields[5].Descriptor()
 	// auditentry.DefaultActorEmail holds the default value on creation for the actor_email field.
 	auditentry.DefaultActorEmail = auditentryDescActorEmail.Default.(string)
 	// auditentryDescSourceIP is the schema descriptor for source_ip field.
-	auditentryDescSourceIP := auditentryFields[4].Descriptor()
+	auditentryDescSourceIP := auditentryFields[7].Descriptor()
 	// auditentry.DefaultSourceIP holds the default value on creation for the source_ip field.
 	auditentry.DefaultSourceIP = auditentryDescSourceIP.Default.(string)
 	// auditentryDescParams is the schema descriptor for params field.
-	auditentryDescParams := auditentryFields[6].Descriptor()
+	auditentryDescParams := auditentryFields[9].Descriptor()
 	// auditentry.DefaultParams holds the default value on creation for the params field.
 	auditentry.DefaultParams = auditentryDescParams.Default.(string)
 	// auditentryDescCluster is the schema descriptor for cluster field.
-	auditentryDescCluster := auditentryFields[7].Descriptor()
+	auditentryDescCluster := auditentryFields[10].Descriptor()
 	// auditentry.DefaultCluster holds the default value on creation for the cluster field.
 	auditentry.DefaultCluster = auditentryDescCluster.Default.(string)
 	// auditentryDescNamespace is the schema descriptor for namespace field.
-	auditentryDescNamespace := auditentryFields[8].Descriptor()
+	auditentryDescNamespace := auditentryFields[11].Descriptor()
 	// auditentry.DefaultNamespace holds the default value on creation for the namespace field.
 	auditentry.DefaultNamespace = auditentryDescNamespace.Default.(string)
 	// auditentryDescKind is the schema descriptor for kind field.
-	auditentryDescKind := auditentryFields[9].Descriptor()
+	auditentryDescKind := auditentryFields[12].Descriptor()
 	// auditentry.DefaultKind holds the default value on creation for the kind field.
 	auditentry.DefaultKind = auditentryDescKind.Default.(string)
 	// auditentryDescName is the schema descriptor for name field.
-	auditentryDescName := auditentryFields[10].Descriptor()
+	auditentryDescName := auditentryFields[13].Descriptor()
 	// auditentry.DefaultName holds the default value on creation for the name field.
 	auditentry.DefaultName = auditentryDescName.Default.(string)
 	// auditentryDescBefore is the schema descriptor for before field.
-	auditentryDescBefore := auditentryFields[11].Descriptor()
+	auditentryDescBefore := auditentryFields[14].Descriptor()
 	// auditentry.DefaultBefore holds the default value on creation for the before field.
 	auditentry.DefaultBefore = auditentryDescBefore.Default.(string)
 	// auditentryDescAfter is the schema descriptor for after field.
-	auditentryDescAfter := auditentryFields[12].Descriptor()
+	auditentryDescAfter := auditentryFields[15].Descriptor()
 	// auditentry.DefaultAfter holds the default value on creation for the after field.
 	auditentry.DefaultAfter = auditentryDescAfter.Default.(string)
 	// auditentryDescError is the schema descriptor for error field.
-	auditentryDescError := auditentryFields[14].Descriptor()
+	auditentryDescError := auditentryFields[17].Descriptor()
 	// auditentry.DefaultError holds the default value on creation for the error field.
 	auditentry.DefaultError = auditentryDescError.Default.(string)
 	problemFields := schema.Problem{}.Fields()

@@ -15,6 +15,12 @@ const (
 	FieldID = "id"
 	// FieldRequestID holds the string denoting the request_id field in the database.
 	FieldRequestID = "request_id"
+	// FieldIdempotencyKey holds the string denoting the idempotency_key field in the database.
+	FieldIdempotencyKey = "idempotency_key"
+	// FieldEntity holds the string denoting the entity field in the database.
+	FieldEntity = "entity"
+	// FieldReason holds the string denoting the reason field in the database.
+	FieldReason = "reason"
 	// FieldActor holds the string denoting the actor field in the database.
 	FieldActor = "actor"
 	// FieldActorEmail holds the string denoting the actor_email field in the database.
@@ -55,6 +61,9 @@ const (
 var Columns = []string{
 	FieldID,
 	FieldRequestID,
+	FieldIdempotencyKey,
+	FieldEntity,
+	FieldReason,
 	FieldActor,
 	FieldActorEmail,
 	FieldGroups,
@@ -84,6 +93,10 @@ func ValidColumn(column string) bool {
 }
 
 var (
+	// DefaultEntity holds the default value on creation for the "entity" field.
+	DefaultEntity string
+	// DefaultReason holds the default value on creation for the "reason" field.
+	DefaultReason string
 	// DefaultActorEmail holds the default value on creation for the "actor_email" field.
 	DefaultActorEmail string
 	// DefaultSourceIP holds the default value on creation for the "source_ip" field.
@@ -145,6 +158,21 @@ func ByID(opts ...sql.OrderTermOption) OrderOption {
 // ByRequestID orders the results by the request_id field.
 func ByRequestID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldRequestID, opts...).ToFunc()
+}
+
+// ByIdempotencyKey orders the results by the idempotency_key field.
+func ByIdempotencyKey(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldIdempotencyKey, opts...).ToFunc()
+}
+
+// ByEntity orders the results by the entity field.
+func ByEntity(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldEntity, opts...).ToFunc()
+}
+
+// ByReason orders the results by the reason field.
+func ByReason(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldReason, opts...).ToFunc()
 }
 
 // ByActor orders the results by the actor field.

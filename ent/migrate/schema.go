@@ -12,6 +12,9 @@ var (
 	AuditEntriesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "request_id", Type: field.TypeString},
+		{Name: "idempotency_key", Type: field.TypeString, Unique: true, Nullable: true},
+		{Name: "entity", Type: field.TypeString, Default: ""},
+		{Name: "reason", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "actor", Type: field.TypeString},
 		{Name: "actor_email", Type: field.TypeString, Default: ""},
 		{Name: "groups", Type: field.TypeJSON},
@@ -38,17 +41,22 @@ var (
 			{
 				Name:    "auditentry_started_at",
 				Unique:  false,
-				Columns: []*schema.Column{AuditEntriesColumns[16]},
+				Columns: []*schema.Column{AuditEntriesColumns[19]},
 			},
 			{
 				Name:    "auditentry_actor",
 				Unique:  false,
-				Columns: []*schema.Column{AuditEntriesColumns[2]},
+				Columns: []*schema.Column{AuditEntriesColumns[5]},
 			},
 			{
 				Name:    "auditentry_cluster_namespace_name",
 				Unique:  false,
-				Columns: []*schema.Column{AuditEntriesColumns[8], AuditEntriesColumns[9], AuditEntriesColumns[11]},
+				Columns: []*schema.Column{AuditEntriesColumns[11], AuditEntriesColumns[12], AuditEntriesColumns[14]},
+			},
+			{
+				Name:    "auditentry_entity",
+				Unique:  false,
+				Columns: []*schema.Column{AuditEntriesColumns[3]},
 			},
 		},
 	}

@@ -16,6 +16,10 @@ type AuditEntry struct {
 func (AuditEntry) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("request_id").Immutable(),
+		field.String("idempotency_key").Optional().Nillable().Unique().Immutable().
+			Comment("the submitting form's one-time key: a second submit of the same form finds this entry instead of acting again"),
+		field.String("entity").Default("").Immutable().Comment("the catalog entity acted on, e.g. component:default/payment"),
+		field.Text("reason").Default("").Immutable(),
 		field.String("actor").Immutable().Comment("the signed-in user's subject or name"),
 		field.String("actor_email").Default("").Immutable(),
 		field.JSON("groups", []string{}).Immutable(),
@@ -37,5 +41,5 @@ func (AuditEntry) Fields() []ent.Field {
 
 // Indexes of AuditEntry.
 func (AuditEntry) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("started_at"), index.Fields("actor"), index.Fields("cluster", "namespace", "name")}
+	return []ent.Index{index.Fields("started_at"), index.Fields("actor"), index.Fields("cluster", "namespace", "name"), index.Fields("entity")}
 }

@@ -1,13 +1,15 @@
 // Package audit keeps the append-only record of every action attempted through the portal:
 // who, when, from where, what with which parameters, on which target, the state before and
 // after, and the result. An entry is written as intent before the action runs, so a crash
-// mid-action still leaves a record, and is completed exactly once.
+// mid-action still leaves a record, and is completed exactly once. The database refuses
+// deletes and edits (see store.protectAudit); each completed entry is also logged.
 package audit
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/portico-dev/portico/ent"
@@ -25,57 +27,87 @@ const (
 	Failed    Result = "failed"
 )
 
+// Results lists the results, for filters.
+var Results = []Result{Pending, Succeeded, Denied, Failed}
+
 // Entry is one audit record.
 type Entry struct {
-	ID         int
-	RequestID  string
-	Actor      string
-	ActorEmail string
-	Groups     []string
-	SourceIP   string
-	Action     string
-	Params     string // JSON
-	Cluster    string
-	Namespace  string
-	Kind       string
-	Name       string
-	Before     string
-	After      string
-	Result     Result
-	Error      string
-	StartedAt  time.Time
-	FinishedAt time.Time
+	ID             int       `json:"id"`
+	RequestID      string    `json:"requestId"`
+	IdempotencyKey string    `json:"-"`
+	Actor          string    `json:"actor"`
+	ActorEmail     string    `json:"actorEmail,omitempty"`
+	Groups         []string  `json:"groups"`
+	SourceIP       string    `json:"sourceIp"`
+	Action         string    `json:"action"`
+	Params         string    `json:"params,omitempty"` // JSON
+	Reason         string    `json:"reason,omitempty"`
+	Entity         string    `json:"entity,omitempty"`
+	Cluster        string    `json:"cluster,omitempty"`
+	Namespace      string    `json:"namespace,omitempty"`
+	Kind           string    `json:"kind,omitempty"`
+	Name           string    `json:"name,omitempty"`
+	Before         string    `json:"before,omitempty"`
+	After          string    `json:"after,omitempty"`
+	Result         Result    `json:"result"`
+	Error          string    `json:"error,omitempty"`
+	StartedAt      time.Time `json:"startedAt"`
+	FinishedAt     time.Time `json:"finishedAt,omitzero"`
 }
 
 // ErrFinished means an entry was completed already; entries are never edited twice.
 var ErrFinished = errors.New("audit entry already completed")
 
+// ErrDuplicate means an entry with the same idempotency key exists: the form was submitted
+// twice. Begin returns the first entry with it.
+var ErrDuplicate = errors.New("this form was submitted already")
+
 // Log writes and reads audit entries.
 type Log struct {
 	client *ent.Client
+	log    *slog.Logger
 }
 
-// New returns the audit log stored through client.
-func New(client *ent.Client) *Log { return &Log{client: client} }
+// New returns the audit log stored through client; completed entries are also written to
+// log as structured lines (nil: slog.Default()).
+func New(client *ent.Client, log *slog.Logger) *Log {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Log{client: client, log: log}
+}
 
-// Begin records the intent to act and returns the entry's ID.
-func (l *Log) Begin(ctx context.Context, e Entry) (int, error) {
+// Begin records the intent to act and returns the entry's ID. An entry whose idempotency key
+// was used before is not written: Begin returns the earlier entry and ErrDuplicate.
+func (l *Log) Begin(ctx context.Context, e Entry) (Entry, error) {
 	if e.Actor == "" || e.Action == "" || e.RequestID == "" {
-		return 0, fmt.Errorf("audit entry needs an actor, an action and a request ID")
+		return Entry{}, fmt.Errorf("audit entry needs an actor, an action and a request ID")
 	}
 	if e.Groups == nil {
 		e.Groups = []string{}
 	}
-	row, err := l.client.AuditEntry.Create().SetRequestID(e.RequestID).SetActor(e.Actor).SetActorEmail(e.ActorEmail).
-		SetGroups(e.Groups).SetSourceIP(e.SourceIP).SetAction(e.Action).SetParams(e.Params).SetCluster(e.Cluster).
-		SetNamespace(e.Namespace).SetKind(e.Kind).SetName(e.Name).SetBefore(e.Before).SetStartedAt(time.Now().UTC()).Save(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("write audit intent: %w", err)
+	c := l.client.AuditEntry.Create().SetRequestID(e.RequestID).SetActor(e.Actor).SetActorEmail(e.ActorEmail).
+		SetGroups(e.Groups).SetSourceIP(e.SourceIP).SetAction(e.Action).SetParams(e.Params).SetReason(e.Reason).SetEntity(e.Entity).
+		SetCluster(e.Cluster).SetNamespace(e.Namespace).SetKind(e.Kind).SetName(e.Name).SetBefore(e.Before).SetStartedAt(time.Now().UTC())
+	if e.IdempotencyKey != "" {
+		c.SetIdempotencyKey(e.IdempotencyKey)
 	}
-	return row.ID, nil
+	row, err := c.Save(ctx)
+	if ent.IsConstraintError(err) && e.IdempotencyKey != "" {
+		first, ferr := l.client.AuditEntry.Query().Where(auditentry.IdempotencyKey(e.IdempotencyKey)).Only(ctx)
+		if ferr != nil {
+			return Entry{}, fmt.Errorf("read the first submission: %w", ferr)
+		}
+		return toEntry(first), ErrDuplicate
+	}
+	if err != nil {
+		return Entry{}, fmt.Errorf("write audit intent: %w", err)
+	}
+	return toEntry(row), nil
 }
 
-// Finish completes a pending entry with its result, the state after and the error if any.
+// Finish completes a pending entry with its result, the state after and the error if any,
+// and logs it.
 func (l *Log) Finish(ctx context.Context, id int, result Result, after string, cause error) error {
 	if result == Pending {
 		return fmt.Errorf("finish with a final result, not %s", result)
@@ -92,21 +124,36 @@ func (l *Log) Finish(ctx context.Context, id int, result Result, after string, c
 	if n == 0 {
 		return fmt.Errorf("entry %d: %w", id, ErrFinished)
 	}
+	if row, err := l.client.AuditEntry.Get(ctx, id); err == nil {
+		e := toEntry(row)
+		l.log.Info("audit", "audit_id", e.ID, "request_id", e.RequestID, "actor", e.Actor, "groups", e.Groups, "source_ip", e.SourceIP,
+			"action", e.Action, "params", e.Params, "reason", e.Reason, "entity", e.Entity, "cluster", e.Cluster, "namespace", e.Namespace,
+			"kind", e.Kind, "name", e.Name, "before", e.Before, "after", e.After, "result", string(e.Result), "error", e.Error,
+			"duration_ms", e.FinishedAt.Sub(e.StartedAt).Milliseconds())
+	}
 	return nil
 }
 
-// Filter selects entries, newest first.
+// Filter selects entries, newest first. Before pages: entries with a smaller ID.
 type Filter struct {
-	Actor, Cluster, Namespace, Name string
-	Result                          Result
-	Limit                           int
+	Actor, Entity, Cluster, Namespace, Name, Action string
+	Result                                          Result
+	Since, Until                                    time.Time
+	Before                                          int
+	Limit                                           int
 }
+
+// MaxLimit caps one page; exports page through everything.
+const MaxLimit = 1000
 
 // List returns entries matching f, newest first.
 func (l *Log) List(ctx context.Context, f Filter) ([]Entry, error) {
 	q := l.client.AuditEntry.Query().Order(ent.Desc(auditentry.FieldID))
 	if f.Actor != "" {
-		q = q.Where(auditentry.Actor(f.Actor))
+		q = q.Where(auditentry.Or(auditentry.Actor(f.Actor), auditentry.ActorEmail(f.Actor)))
+	}
+	if f.Entity != "" {
+		q = q.Where(auditentry.Entity(f.Entity))
 	}
 	if f.Cluster != "" {
 		q = q.Where(auditentry.Cluster(f.Cluster))
@@ -117,10 +164,22 @@ func (l *Log) List(ctx context.Context, f Filter) ([]Entry, error) {
 	if f.Name != "" {
 		q = q.Where(auditentry.Name(f.Name))
 	}
+	if f.Action != "" {
+		q = q.Where(auditentry.Action(f.Action))
+	}
 	if f.Result != "" {
 		q = q.Where(auditentry.ResultEQ(auditentry.Result(f.Result)))
 	}
-	if f.Limit <= 0 || f.Limit > 500 {
+	if !f.Since.IsZero() {
+		q = q.Where(auditentry.StartedAtGTE(f.Since))
+	}
+	if !f.Until.IsZero() {
+		q = q.Where(auditentry.StartedAtLT(f.Until))
+	}
+	if f.Before > 0 {
+		q = q.Where(auditentry.IDLT(f.Before))
+	}
+	if f.Limit <= 0 || f.Limit > MaxLimit {
 		f.Limit = 100
 	}
 	rows, err := q.Limit(f.Limit).All(ctx)
@@ -129,12 +188,20 @@ func (l *Log) List(ctx context.Context, f Filter) ([]Entry, error) {
 	}
 	out := make([]Entry, len(rows))
 	for i, r := range rows {
-		out[i] = Entry{ID: r.ID, RequestID: r.RequestID, Actor: r.Actor, ActorEmail: r.ActorEmail, Groups: r.Groups, SourceIP: r.SourceIP,
-			Action: r.Action, Params: r.Params, Cluster: r.Cluster, Namespace: r.Namespace, Kind: r.Kind, Name: r.Name,
-			Before: r.Before, After: r.After, Result: Result(r.Result), Error: r.Error, StartedAt: r.StartedAt}
-		if r.FinishedAt != nil {
-			out[i].FinishedAt = *r.FinishedAt
-		}
+		out[i] = toEntry(r)
 	}
 	return out, nil
+}
+
+func toEntry(r *ent.AuditEntry) Entry {
+	e := Entry{ID: r.ID, RequestID: r.RequestID, Actor: r.Actor, ActorEmail: r.ActorEmail, Groups: r.Groups, SourceIP: r.SourceIP,
+		Action: r.Action, Params: r.Params, Reason: r.Reason, Entity: r.Entity, Cluster: r.Cluster, Namespace: r.Namespace, Kind: r.Kind,
+		Name: r.Name, Before: r.Before, After: r.After, Result: Result(r.Result), Error: r.Error, StartedAt: r.StartedAt}
+	if r.IdempotencyKey != nil {
+		e.IdempotencyKey = *r.IdempotencyKey
+	}
+	if r.FinishedAt != nil {
+		e.FinishedAt = *r.FinishedAt
+	}
+	return e
 }

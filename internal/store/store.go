@@ -75,7 +75,55 @@ func Open(ctx context.Context, driver, dsn string) (*Store, error) {
 		client.Close()
 		return nil, fmt.Errorf("migrate %s database: %w", driver, err)
 	}
-	return &Store{Client: client, db: db, driver: driver}, nil
+	st := &Store{Client: client, db: db, driver: driver}
+	if err := st.protectAudit(ctx); err != nil {
+		client.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+// protectAudit makes the audit log append-only in the database itself, not only in the
+// code: entries cannot be deleted, and an entry can be completed once (pending → a final
+// result) but its who/what/where never changes.
+func (s *Store) protectAudit(ctx context.Context) error {
+	immutable := []string{"request_id", "actor", "action", "params", "cluster", "namespace", "kind", "name", "before", "started_at", "entity", "reason", "source_ip"}
+	var changed []string
+	for _, c := range immutable {
+		changed = append(changed, fmt.Sprintf("NEW.%s IS DISTINCT FROM OLD.%s", c, c))
+	}
+	var stmts []string
+	switch s.driver {
+	case "sqlite":
+		cond := strings.ReplaceAll(strings.Join(changed, " OR "), "IS DISTINCT FROM", "IS NOT")
+		stmts = []string{
+			`CREATE TRIGGER IF NOT EXISTS audit_entries_no_delete BEFORE DELETE ON audit_entries BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END`,
+			`DROP TRIGGER IF EXISTS audit_entries_complete_once`,
+			`CREATE TRIGGER audit_entries_complete_once BEFORE UPDATE ON audit_entries WHEN OLD.result <> 'pending' OR ` + cond +
+				` BEGIN SELECT RAISE(ABORT, 'audit entries are completed once and never edited'); END`,
+		}
+	case "postgres":
+		stmts = []string{
+			`CREATE OR REPLACE FUNCTION portico_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP IN ('DELETE', 'TRUNCATE') THEN RAISE EXCEPTION 'the audit log is append-only'; END IF;
+  IF OLD.result <> 'pending' OR ` + strings.Join(changed, " OR ") + ` THEN
+    RAISE EXCEPTION 'audit entries are completed once and never edited';
+  END IF;
+  RETURN NEW;
+END $$`,
+			`DROP TRIGGER IF EXISTS audit_entries_append_only ON audit_entries`,
+			`CREATE TRIGGER audit_entries_append_only BEFORE UPDATE OR DELETE ON audit_entries FOR EACH ROW EXECUTE FUNCTION portico_audit_append_only()`,
+			`DROP TRIGGER IF EXISTS audit_entries_no_truncate ON audit_entries`,
+			`CREATE TRIGGER audit_entries_no_truncate BEFORE TRUNCATE ON audit_entries FOR EACH STATEMENT EXECUTE FUNCTION portico_audit_append_only()`,
+		}
+	}
+	for _, q := range stmts {
+		if _, err := s.db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("protect the audit log (%s): %w", s.driver, err)
+		}
+	}
+	return nil
 }
 
 func sqliteDSN(path string) string {

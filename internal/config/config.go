@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -22,6 +23,7 @@ type Config struct {
 	Server   Server    `yaml:"server"`
 	Auth     Auth      `yaml:"auth"`
 	Clusters []Cluster `yaml:"clusters"`
+	Actions  Actions   `yaml:"actions"`
 	Database Database  `yaml:"database"`
 	Catalog  Catalog   `yaml:"catalog"`
 	Runbooks Runbooks  `yaml:"runbooks"`
@@ -78,6 +80,18 @@ type Auth struct {
 	SessionKeyEnv string   `yaml:"sessionKeyEnv"`
 	SessionIdle   Duration `yaml:"sessionIdle"`
 	SessionMaxAge Duration `yaml:"sessionMaxAge"`
+	// PolicyFile is a YAML file of roles and bindings (see README, "Access control"); empty
+	// means the built-in default policy.
+	PolicyFile string `yaml:"policyFile"`
+}
+
+// Actions configures deploy, rollback, scale and restart.
+type Actions struct {
+	// MaxReplicas is the most replicas a scale (or an autoscaler's maximum) may ask for.
+	MaxReplicas int32 `yaml:"maxReplicas"`
+	// ProductionEnvironments are the cluster environments where every action needs a reason
+	// and a typed confirmation; components with lifecycle "production" need them anywhere.
+	ProductionEnvironments []string `yaml:"productionEnvironments"`
 }
 
 // OIDC is the identity provider.
@@ -108,6 +122,10 @@ type Cluster struct {
 	Kubeconfig  string `yaml:"kubeconfig"`  // path; empty with inCluster
 	Context     string `yaml:"context"`     // kubeconfig context; empty: its current context
 	InCluster   bool   `yaml:"inCluster"`
+	// ImpersonateGroups are the identity provider's groups passed on when acting as a user
+	// (shell patterns, e.g. team-*); the cluster's RBAC must let the portal impersonate them.
+	// Empty passes every group.
+	ImpersonateGroups []string `yaml:"impersonateGroups"`
 }
 
 // Runbooks configures the runbook folder.
@@ -136,6 +154,7 @@ func Default() *Config {
 			CacheDir:        "./data/cache",
 		},
 		Runbooks: Runbooks{Dir: "./runbooks"},
+		Actions:  Actions{MaxReplicas: 50, ProductionEnvironments: []string{"production"}},
 		Log:      Log{Level: "info", Format: "json"},
 	}
 }
@@ -177,7 +196,7 @@ var unknownFieldRE = regexp.MustCompile(`line (\d+): field (\S+) not found in ty
 
 // sectionOf maps Go type names to the YAML path a user writes.
 var sectionOf = map[string]string{"Config": "", "Server": "server.", "Database": "database.", "Catalog": "catalog.",
-	"Source": "catalog.sources[].", "Runbooks": "runbooks.", "Log": "log.", "Cluster": "clusters[]."}
+	"Source": "catalog.sources[].", "Runbooks": "runbooks.", "Log": "log.", "Cluster": "clusters[].", "Auth": "auth.", "OIDC": "auth.oidc.", "Actions": "actions."}
 
 func (c *Config) decode(path string, data []byte) error {
 	// Sources in the file replace the default source rather than adding to it.
@@ -329,6 +348,14 @@ func (c *Config) Validate() error {
 		if cl.DisplayName == "" {
 			c.Clusters[i].DisplayName = cl.Name
 		}
+		for j, g := range cl.ImpersonateGroups {
+			if _, err := path.Match(g, ""); err != nil {
+				bad(fmt.Sprintf("%s.impersonateGroups[%d]", key, j), "%q is not a valid pattern", g)
+			}
+		}
+	}
+	if c.Actions.MaxReplicas < 1 || c.Actions.MaxReplicas > 10000 {
+		bad("actions.maxReplicas", "must be between 1 and 10000, not %d", c.Actions.MaxReplicas)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

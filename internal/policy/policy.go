@@ -4,9 +4,12 @@
 package policy
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strings"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Action is something a user can do in the portal.
@@ -90,6 +93,30 @@ func Default() *Policy {
 			{Groups: []string{"portico-admins"}, Role: "admin"},
 		},
 	}
+}
+
+// Parse reads a policy file: roles (name → actions) and bindings, strictly (an unknown key
+// is an error), then validates it. Roles the file does not define keep their defaults, so a
+// file may hold bindings only.
+func Parse(data []byte) (*Policy, error) {
+	var p Policy
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&p); err != nil {
+		return nil, fmt.Errorf("invalid policy: %v", strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if p.Roles == nil {
+		p.Roles = map[string][]Action{}
+	}
+	for name, actions := range Default().Roles {
+		if _, ok := p.Roles[name]; !ok {
+			p.Roles[name] = actions
+		}
+	}
+	if len(p.Bindings) == 0 {
+		return nil, fmt.Errorf("invalid policy: no bindings, so nobody could do anything")
+	}
+	return &p, p.Validate()
 }
 
 // Validate checks that bindings name known roles and roles known actions.

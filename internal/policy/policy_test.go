@@ -88,3 +88,40 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestParse(t *testing.T) {
+	p, err := Parse([]byte(`
+roles:
+  releaser: [view, deploy]
+bindings:
+  - {groups: ["*"], role: viewer}
+  - {groups: ["group:team-payments"], role: releaser, scope: {environment: staging}}
+  - {groups: [sre-oncall], role: operator, scope: {namespace: payments}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := Subject{User: "alice", Teams: []string{"team-payments"}}
+	staging := Target{Service: "payment", Owner: "team-payments", Namespace: "payments", Environment: "staging"}
+	prod := staging
+	prod.Environment = "production"
+	if !p.Decide(alice, Deploy, staging).Allowed || p.Decide(alice, Deploy, prod).Allowed {
+		t.Error("releaser is limited to staging")
+	}
+	kemi := Subject{User: "kemi", Groups: []string{"sre-oncall"}}
+	if !p.Decide(kemi, Scale, prod).Allowed || p.Decide(kemi, Rollback, prod).Allowed {
+		t.Error("operator (a default role the file did not redefine) scales, does not roll back")
+	}
+	for _, bad := range []string{
+		"bindings: [{groups: [x], role: nosuch}]",
+		"roles: {r: [fly]}\nbindings: [{groups: [x], role: r}]",
+		"bindings: [{groups: [], role: viewer}]",
+		"bindings: [{groups: [x], role: viewer, scope: {owend: true}}]",
+		"roles: {}",
+		"bindings: [",
+	} {
+		if _, err := Parse([]byte(bad)); err == nil || !strings.HasPrefix(err.Error(), "invalid policy") {
+			t.Errorf("Parse(%q) = %v, want an invalid policy error", bad, err)
+		}
+	}
+}

@@ -258,7 +258,8 @@ func writePortalConfig(dir, root string, clusters []devstack.DemoCluster) error 
 	b.WriteString("clusters:\n")
 	for _, c := range clusters {
 		env := c.Name
-		fmt.Fprintf(&b, "  - {name: %s, environment: %s, kubeconfig: %q}\n", c.Name, env, c.Kubeconfig)
+		fmt.Fprintf(&b, "  - {name: %s, environment: %s, kubeconfig: %q, impersonateGroups: [%s]}\n", c.Name, env, c.Kubeconfig,
+			strings.Join(devstack.ImpersonableGroups, ", "))
 	}
 	return os.WriteFile(filepath.Join(dir, "portico.yaml"), []byte(b.String()), 0o644)
 }

@@ -9,17 +9,20 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/portico-dev/portico/internal/audit"
 	"github.com/portico-dev/portico/internal/auth"
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/cluster"
 	"github.com/portico-dev/portico/internal/config"
 	"github.com/portico-dev/portico/internal/ingest"
+	"github.com/portico-dev/portico/internal/policy"
 	"github.com/portico-dev/portico/internal/runbooks"
 	"github.com/portico-dev/portico/internal/server"
 	"github.com/portico-dev/portico/internal/store"
@@ -63,8 +66,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	pol, err := loadPolicy(cfg.Auth.PolicyFile)
+	if err != nil {
+		return err
+	}
 	deps := server.Deps{Catalog: refresher, Runbooks: books, DB: st, Log: log, WebhookSecrets: cfg.Catalog.WebhookSecrets, Version: version,
-		Anonymous: cfg.Auth.AnonymousAllowed(), BaseURL: baseURL(cfg)}
+		Anonymous: cfg.Auth.AnonymousAllowed(), BaseURL: baseURL(cfg), Policy: pol, Audit: audit.New(st.Client, log),
+		ActionsConfig: server.ActionsConfig{MaxReplicas: cfg.Actions.MaxReplicas, ProductionEnvironments: cfg.Actions.ProductionEnvironments}}
 	if cfg.Auth.OIDC.Issuer != "" {
 		a, err := newAuthenticator(cfg, getenv)
 		if err != nil {
@@ -117,9 +125,25 @@ func clusterConfigs(cfg *config.Config) []cluster.Config {
 	out := make([]cluster.Config, 0, len(cfg.Clusters))
 	for _, c := range cfg.Clusters {
 		out = append(out, cluster.Config{Name: c.Name, DisplayName: c.DisplayName, Environment: c.Environment,
-			Kubeconfig: c.Kubeconfig, Context: c.Context, InCluster: c.InCluster})
+			Kubeconfig: c.Kubeconfig, Context: c.Context, InCluster: c.InCluster, ImpersonateGroups: c.ImpersonateGroups})
 	}
 	return out
+}
+
+// loadPolicy reads the access policy file, or returns the default policy without one.
+func loadPolicy(path string) (*policy.Policy, error) {
+	if path == "" {
+		return policy.Default(), nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read auth.policyFile: %w", err)
+	}
+	p, err := policy.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return p, nil
 }
 
 func buildSources(cfg *config.Config, getenv func(string) string) []ingest.Source {

@@ -134,6 +134,15 @@ func (l *Log) Finish(ctx context.Context, id int, result Result, after string, c
 	return nil
 }
 
+// Get returns one entry.
+func (l *Log) Get(ctx context.Context, id int) (Entry, error) {
+	row, err := l.client.AuditEntry.Get(ctx, id)
+	if err != nil {
+		return Entry{}, fmt.Errorf("read audit entry %d: %w", id, err)
+	}
+	return toEntry(row), nil
+}
+
 // Filter selects entries, newest first. Before pages: entries with a smaller ID.
 type Filter struct {
 	Actor, Entity, Cluster, Namespace, Name, Action string

@@ -45,7 +45,9 @@ func SeedRBAC(ctx context.Context, cs kubernetes.Interface, catalogDir string) e
 			return err
 		}
 	}
-	group := func(g string) rbacv1.Subject { return rbacv1.Subject{Kind: "Group", APIGroup: rbacv1.GroupName, Name: g} }
+	group := func(g string) rbacv1.Subject {
+		return rbacv1.Subject{Kind: "Group", APIGroup: rbacv1.GroupName, Name: g}
+	}
 	for _, b := range []struct {
 		name, role string
 		subject    rbacv1.Subject

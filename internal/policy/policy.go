@@ -146,7 +146,7 @@ func (p *Policy) Validate() error {
 // Decide returns whether s may do a to t, naming the binding that allows it, or why not.
 func (p *Policy) Decide(s Subject, a Action, t Target) Decision {
 	for _, b := range p.Bindings {
-		if !slices.Contains(p.Roles[b.Role], a) || !b.covers(s) || !b.Scope.matches(s, t) {
+		if !slices.Contains(p.Roles[b.Role], a) || !b.Covers(s) || !b.Scope.matches(s, t) {
 			continue
 		}
 		return Decision{Allowed: true, Reason: fmt.Sprintf("allowed by role %s (%s)", b.Role, b.describe())}
@@ -158,7 +158,8 @@ func (p *Policy) Decide(s Subject, a Action, t Target) Decision {
 	return Decision{Allowed: false, Reason: why}
 }
 
-func (b Binding) covers(s Subject) bool {
+// Covers reports whether the binding names one of the subject's groups or teams.
+func (b Binding) Covers(s Subject) bool {
 	for _, g := range b.Groups {
 		switch {
 		case g == "*":

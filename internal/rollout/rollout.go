@@ -49,15 +49,19 @@ type Target struct {
 	// saw: status updates bump it every few seconds during a rollout, which would make every
 	// form on a live page stale.)
 	Generation int64
+	// Annotations are added to the Deployment with the change (deploy, rollback, restart);
+	// the controller copies them to the ReplicaSet of the new revision. Portico records the
+	// audit entry's ID this way, so a revision's author can be looked up.
+	Annotations map[string]string
 }
 
 // Result is what a change did or, in a dry run, would do.
 type Result struct {
-	Before, After   string // short summaries for the audit log, e.g. "image payment:1.4 replicas 3"
-	Diff            string // unified diff of the changed spec
-	Generation      int64  // of the spec after the change
-	Message         string // what happened, in words
-	Unchanged       bool   // nothing to do: the Deployment already is as asked
+	Before, After string // short summaries for the audit log, e.g. "image payment:1.4 replicas 3"
+	Diff          string // unified diff of the changed spec
+	Generation    int64  // of the spec after the change
+	Message       string // what happened, in words
+	Unchanged     bool   // nothing to do: the Deployment already is as asked
 }
 
 // ValidateImage checks an image reference (a tag or a digest) with the same grammar the
@@ -92,11 +96,11 @@ func Deploy(ctx context.Context, cs kubernetes.Interface, t Target, container, i
 		return Result{}, err
 	}
 	if c.Image == image {
-		return Result{Unchanged: true, Before: summary(d), After: summary(d), Generation: d.Generation,
+		return Result{Unchanged: true, Before: Summary(d), After: Summary(d), Generation: d.Generation,
 			Message: fmt.Sprintf("container %s already runs %s", c.Name, image)}, nil
 	}
 	patch := map[string]any{
-		"metadata": map[string]any{"resourceVersion": d.ResourceVersion, "annotations": map[string]string{ChangeCauseAnnotation: cause("deploy "+image, reason)}},
+		"metadata": map[string]any{"resourceVersion": d.ResourceVersion, "annotations": t.with(ChangeCauseAnnotation, cause("deploy "+image, reason))},
 		"spec":     map[string]any{"template": map[string]any{"spec": map[string]any{"containers": []map[string]string{{"name": c.Name, "image": image}}}}},
 	}
 	return apply(ctx, cs, d, types.StrategicMergePatchType, patch, dryRun, fmt.Sprintf("deployed %s to container %s", image, c.Name))
@@ -109,7 +113,7 @@ func Restart(ctx context.Context, cs kubernetes.Interface, t Target, reason stri
 		return Result{}, err
 	}
 	patch := map[string]any{
-		"metadata": map[string]any{"resourceVersion": d.ResourceVersion, "annotations": map[string]string{ChangeCauseAnnotation: cause("restart", reason)}},
+		"metadata": map[string]any{"resourceVersion": d.ResourceVersion, "annotations": t.with(ChangeCauseAnnotation, cause("restart", reason))},
 		"spec": map[string]any{"template": map[string]any{"metadata": map[string]any{
 			"annotations": map[string]string{RestartedAtAnnotation: time.Now().UTC().Format(time.RFC3339)}}}},
 	}
@@ -136,7 +140,7 @@ func Rollback(ctx context.Context, cs kubernetes.Interface, t Target, revision i
 	tmpl := rs.Spec.Template.DeepCopy()
 	delete(tmpl.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
 	if apiequality.Semantic.DeepEqual(tmpl, stripHash(&d.Spec.Template)) {
-		return Result{Unchanged: true, Before: summary(d), After: summary(d), Generation: d.Generation,
+		return Result{Unchanged: true, Before: Summary(d), After: Summary(d), Generation: d.Generation,
 			Message: "the current template already matches revision " + rev}, nil
 	}
 	ann := map[string]string{}
@@ -150,7 +154,9 @@ func Rollback(ctx context.Context, cs kubernetes.Interface, t Target, revision i
 			ann[k] = v
 		}
 	}
-	ann[ChangeCauseAnnotation] = cause("rollback to revision "+rev, reason)
+	for k, v := range t.with(ChangeCauseAnnotation, cause("rollback to revision "+rev, reason)) {
+		ann[k] = v
+	}
 	patch := []map[string]any{
 		{"op": "replace", "path": "/metadata/resourceVersion", "value": d.ResourceVersion},
 		{"op": "replace", "path": "/spec/template", "value": tmpl},
@@ -257,6 +263,14 @@ func current(ctx context.Context, cs kubernetes.Interface, t Target) (*appsv1.De
 	return d, nil
 }
 
+func (t Target) with(k, v string) map[string]string {
+	out := map[string]string{k: v}
+	for k, v := range t.Annotations {
+		out[k] = v
+	}
+	return out
+}
+
 func stale(name string) error {
 	return fmt.Errorf("%w: %s changed since this page was loaded; reload it, check the change, and try again", derrors.Conflict, name)
 }
@@ -339,11 +353,11 @@ func apply(ctx context.Context, cs kubernetes.Interface, d *appsv1.Deployment, p
 	if dryRun {
 		msg = "would have " + msg
 	}
-	return Result{Before: summary(d), After: summary(out), Diff: templateDiff(d, out), Generation: out.Generation, Message: msg}, nil
+	return Result{Before: Summary(d), After: Summary(out), Diff: templateDiff(d, out), Generation: out.Generation, Message: msg}, nil
 }
 
-// summary is a Deployment's state in a line, for the audit log's before and after.
-func summary(d *appsv1.Deployment) string {
+// Summary is a Deployment's state in a line, for the audit log's before and after.
+func Summary(d *appsv1.Deployment) string {
 	var parts []string
 	for _, c := range d.Spec.Template.Spec.Containers {
 		parts = append(parts, "image "+c.Name+"="+c.Image)

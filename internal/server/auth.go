@@ -20,6 +20,16 @@ type authService interface {
 	Finish(w http.ResponseWriter, r *http.Request) (string, error)
 	Current(w http.ResponseWriter, r *http.Request) (*auth.Session, error)
 	End(w http.ResponseWriter, r *http.Request, after string) string
+	Bearer(ctx context.Context, raw string) (auth.User, error)
+}
+
+// bearerToken returns the token of an "Authorization: Bearer" header, if any.
+func bearerToken(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:]), true
+	}
+	return "", false
 }
 
 type userKey struct{}
@@ -46,6 +56,21 @@ func publicPath(p string) bool {
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
+		if tok, ok := bearerToken(req); ok && strings.HasPrefix(req.URL.Path, "/api/") {
+			if s.Auth == nil {
+				return fmt.Errorf("%w: this portal has no identity provider to check bearer tokens with", derrors.Unauthenticated)
+			}
+			u, err := s.Auth.Bearer(req.Context(), tok)
+			if errors.Is(err, auth.ErrProviderDown) {
+				return fmt.Errorf("%w: the identity provider is unreachable, so the token cannot be checked", derrors.Unavailable)
+			}
+			if err != nil {
+				s.Log.Info("bearer token refused", "err", err, "remote", c.RealIP())
+				return fmt.Errorf("%w: the bearer token is not valid: %v", derrors.Unauthenticated, strings.TrimPrefix(err.Error(), "sign-in failed: "))
+			}
+			c.SetRequest(req.WithContext(context.WithValue(req.Context(), userKey{}, &u)))
+			return next(c)
+		}
 		if s.Auth != nil {
 			if sess, err := s.Auth.Current(c.Response(), req); err == nil {
 				u := sess.User

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -23,6 +24,9 @@ func (f fakeAuth) Current(http.ResponseWriter, *http.Request) (*auth.Session, er
 	return &auth.Session{User: f.user}, nil
 }
 func (f fakeAuth) End(http.ResponseWriter, *http.Request, string) string { return "/" }
+func (f fakeAuth) Bearer(context.Context, string) (auth.User, error) {
+	return auth.User{}, errors.New("no bearer tokens here")
+}
 
 func TestMyServices(t *testing.T) {
 	ctx := context.Background()

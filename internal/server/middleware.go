@@ -56,13 +56,17 @@ func (s *Server) middleware() {
 	}))
 	e.Use(middleware.BodyLimit("2M"))
 	e.Use(s.authenticate)
-	// Every browser form carries a CSRF token; the JSON API and webhooks authenticate otherwise.
+	e.Use(s.authorizeView)
+	// Every state-changing request authenticated by a cookie carries a CSRF token (a form
+	// field, or the X-CSRF-Token header for scripts in the page); requests with a bearer
+	// token carry no ambient credential, and webhooks are signed.
 	e.Use(middleware.CSRFWithConfig(middleware.CSRFConfig{
 		TokenLookup: "form:_csrf,header:X-CSRF-Token", CookieName: "portico_csrf", CookiePath: "/",
 		CookieHTTPOnly: true, CookieSameSite: http.SameSiteStrictMode,
 		Skipper: func(c echo.Context) bool {
 			p := c.Request().URL.Path
-			return strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/webhooks/") || strings.HasPrefix(p, "/static/")
+			_, bearer := bearerToken(c.Request())
+			return (bearer && strings.HasPrefix(p, "/api/")) || strings.HasPrefix(p, "/webhooks/") || strings.HasPrefix(p, "/static/")
 		},
 	}))
 }

@@ -23,7 +23,13 @@ func (s *Server) routes() {
 	e.GET("/catalog/:kind/:namespace/:name/runtime/events", s.handleRuntimeEvents)
 	e.GET("/catalog/:kind/:namespace/:name/logs", s.handleLogsShow)
 	e.GET("/catalog/:kind/:namespace/:name/logs/stream", s.handleLogsStream)
+	e.GET("/catalog/:kind/:namespace/:name/workloads/:cluster/:wns/:workload", s.handleWorkloadShow)
+	e.GET("/catalog/:kind/:namespace/:name/workloads/:cluster/:wns/:workload/progress", s.handleWorkloadProgress)
+	e.POST("/catalog/:kind/:namespace/:name/workloads/:cluster/:wns/:workload/:action", s.handleWorkloadAction)
 	e.GET("/clusters", s.handleClustersList)
+	e.GET("/audit", s.handleAuditList)
+	e.GET("/audit/export", s.handleAuditExport)
+	e.GET("/me", s.handleMe)
 	e.GET("/teams", s.handleTeamsList)
 	e.GET("/runbooks", s.handleRunbookList)
 	e.GET("/runbooks/*", s.handleRunbookShow)
@@ -33,6 +39,8 @@ func (s *Server) routes() {
 	api.GET("/entities/:kind/:namespace/:name", s.handleAPIEntityShow)
 	api.GET("/entities/:kind/:namespace/:name/runtime", s.handleAPIRuntime)
 	api.GET("/catalog/errors", s.handleAPICatalogErrors)
+	api.POST("/entities/:kind/:namespace/:name/workloads/:cluster/:wns/:workload/:action", s.handleAPIAction)
+	api.GET("/audit", s.handleAPIAudit)
 
 	e.POST("/webhooks/git", s.handleWebhookGit)
 

@@ -23,6 +23,7 @@ type clusterService interface {
 	Subscribe(q cluster.Query) (<-chan struct{}, func())
 	Logs(ctx context.Context, q cluster.Query, r cluster.LogRequest) ([]cluster.LogLine, error)
 	FollowLogs(ctx context.Context, q cluster.Query, r cluster.LogRequest, emit func(cluster.LogLine) error) error
+	Cluster(name string) *cluster.Cluster
 }
 
 // runtimeOf maps an entity to its workloads. mapped is false for entities that do not say
@@ -92,6 +93,9 @@ func clusterRuntimeVM(cr cluster.ClusterRuntime, logsBase string) components.Clu
 			return logsBase + "?" + url.Values{"cluster": {cr.Name}, "namespace": {w.Namespace}, key: {val}}.Encode()
 		}
 		wv.LogsHref = logs("workload", w.Name)
+		if w.Kind == "Deployment" {
+			wv.ManageHref = strings.TrimSuffix(logsBase, "/logs") + "/workloads/" + cr.Name + "/" + w.Namespace + "/" + w.Name
+		}
 		for i := range wv.Pods {
 			wv.Pods[i].LogsHref = logs("pod", wv.Pods[i].Name)
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/derrors"
 	"github.com/portico-dev/portico/internal/ingest"
+	"github.com/portico-dev/portico/internal/policy"
 	"github.com/portico-dev/portico/internal/runbooks"
 	"github.com/portico-dev/portico/web/components"
 	"github.com/portico-dev/portico/web/static"
@@ -57,12 +58,22 @@ type Deps struct {
 	Log            *slog.Logger
 	WebhookSecrets []string
 	Version        string
+	Policy         *policy.Policy // nil: policy.Default()
+	Audit          auditLog
+	ActionsConfig  ActionsConfig
+}
+
+// ActionsConfig bounds the workload actions.
+type ActionsConfig struct {
+	MaxReplicas            int32
+	ProductionEnvironments []string
 }
 
 // Server serves the portal.
 type Server struct {
 	Deps
-	echo *echo.Echo
+	echo  *echo.Echo
+	teams teamCache
 }
 
 // New builds the server and its routes.
@@ -72,6 +83,12 @@ func New(d Deps) *Server {
 	}
 	if d.Registry == nil {
 		d.Registry = prometheus.NewRegistry()
+	}
+	if d.Policy == nil {
+		d.Policy = policy.Default()
+	}
+	if d.ActionsConfig.MaxReplicas == 0 {
+		d.ActionsConfig.MaxReplicas = 50
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -131,29 +148,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
-	status, title, msg := http.StatusInternalServerError, "Something went wrong", "The portal could not complete this request. It has been logged; try again, and report the request ID if it keeps happening."
-	var he *echo.HTTPError
-	switch {
-	case errors.As(err, &he):
-		status = he.Code
-		title = http.StatusText(status)
-		msg = fmt.Sprint(he.Message)
-		if status == http.StatusNotFound {
-			title, msg = "Page not found", "There is no page at this address."
-		}
-	case errors.Is(err, derrors.NotFound):
-		status, title, msg = http.StatusNotFound, "Not found", userMessage(err)
-	case errors.Is(err, derrors.Invalid):
-		status, title, msg = http.StatusBadRequest, "Invalid request", userMessage(err)
-	case errors.Is(err, derrors.Unauthenticated):
-		status, title, msg = http.StatusUnauthorized, "Not signed in", userMessage(err)
-	case errors.Is(err, derrors.Forbidden):
-		status, title, msg = http.StatusForbidden, "Not allowed", userMessage(err)
-	case errors.Is(err, derrors.Conflict):
-		status, title, msg = http.StatusConflict, "Changed meanwhile", userMessage(err)
-	case errors.Is(err, derrors.Unavailable):
-		status, title, msg = http.StatusServiceUnavailable, "Temporarily unavailable", userMessage(err)
-	}
+	status, title, msg := classify(err)
 	log := s.Log.With("request_id", c.Response().Header().Get(echo.HeaderXRequestID), "method", c.Request().Method, "path", c.Request().URL.Path, "status", status)
 	if status >= 500 {
 		log.Error("request failed", "err", err)
@@ -170,6 +165,31 @@ func (s *Server) handleError(err error, c echo.Context) {
 		return
 	}
 	_ = s.page(c, status, components.Page{Title: title}, components.ErrorView(components.ErrorPage{Status: status, Title: title, Message: msg}))
+}
+
+// classify maps an error to its status, a title and the message users see.
+func classify(err error) (int, string, string) {
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &he):
+		if he.Code == http.StatusNotFound {
+			return he.Code, "Page not found", "There is no page at this address."
+		}
+		return he.Code, http.StatusText(he.Code), fmt.Sprint(he.Message)
+	case errors.Is(err, derrors.NotFound):
+		return http.StatusNotFound, "Not found", userMessage(err)
+	case errors.Is(err, derrors.Invalid):
+		return http.StatusBadRequest, "Invalid request", userMessage(err)
+	case errors.Is(err, derrors.Unauthenticated):
+		return http.StatusUnauthorized, "Not signed in", userMessage(err)
+	case errors.Is(err, derrors.Forbidden):
+		return http.StatusForbidden, "Not allowed", userMessage(err)
+	case errors.Is(err, derrors.Conflict):
+		return http.StatusConflict, "Changed meanwhile", userMessage(err)
+	case errors.Is(err, derrors.Unavailable):
+		return http.StatusServiceUnavailable, "Temporarily unavailable", userMessage(err)
+	}
+	return http.StatusInternalServerError, "Something went wrong", "The portal could not complete this request. It has been logged; try again, and report the request ID if it keeps happening."
 }
 
 // userMessage is the part of an error of a known kind meant for users. Such errors are made

@@ -32,3 +32,5 @@ func sevClass(s string) string {
 	}
 	return ""
 }
+
+func i64(i int64) string { return strconv.FormatInt(i, 10) }

@@ -279,6 +279,7 @@ type Workload struct {
 	Health                 HealthBadge
 	Pods                   []PodRow
 	LogsHref               string // every pod's logs, merged
+	ManageHref             string // the workload page: deploy, roll back, scale, restart
 }
 
 // PodRow is one pod.
@@ -326,4 +327,145 @@ type Home struct {
 	User     string
 	Teams    []Link
 	Services []EntityRow
+}
+
+// Flash is the outcome of the last action, shown at the top of a page.
+type Flash struct {
+	Kind    string // ok, warn, error
+	Title   string
+	Message string
+	Link    *Link
+}
+
+// ActionState says whether the user may use an action here, and if not, why.
+type ActionState struct {
+	Allowed bool
+	Why     string
+}
+
+// WorkloadPage is a Deployment's page: live progress, revisions and the actions.
+type WorkloadPage struct {
+	Entity                Link
+	Cluster, Environment  string
+	Namespace, Name       string
+	Production            bool
+	Base                  string // this page's URL; actions post to Base/<action>
+	EventsURL             string // server-sent events when the workload changes
+	CSRF                  string
+	Flash                 *Flash
+	Progress              Progress
+	Revisions             []RevisionRow
+	Containers            []string
+	Images                []string // images this service ran before, newest first
+	Generation            int64
+	Replicas, MaxReplicas int32
+	HPA                   *HPABounds
+	Deploy, Rollback      ActionState
+	Scale, Restart        ActionState
+	Audit                 []AuditRow
+	AuditHref             string
+}
+
+// HPABounds is the autoscaler that manages a workload.
+type HPABounds struct {
+	Name     string
+	Min, Max int32
+}
+
+// Progress is a rollout's state: updated, ready and available replicas against the desired
+// count, and the ReplicaSets coming up and going.
+type Progress struct {
+	URL                                string
+	State, Reason                      string // complete, progressing, stalled
+	Desired, Updated, Ready, Available int32
+	Total                              int32
+	Sets                               []ReplicaSetRow
+	Pods                               []PodRow
+	Health                             HealthBadge
+}
+
+// ReplicaSetRow is one revision's replicas during a rollout.
+type ReplicaSetRow struct {
+	Revision, Name, Image string
+	Current               bool
+	Desired, Ready        int32
+}
+
+// RevisionRow is one entry of the revision history.
+type RevisionRow struct {
+	Revision      int
+	Images, Cause string
+	Age, Created  string
+	Who           string // from the audit log, or "outside Portico"
+	Current       bool
+	Replicas      string
+}
+
+// ConfirmAction is the dry-run preview of an action, with the form that applies it.
+type ConfirmAction struct {
+	Title, Verb       string
+	Entity            Link
+	Workload, Cluster string
+	Environment       string
+	Message           string
+	Before, After     string
+	Diff              []DiffLine
+	Unchanged         bool
+	Warning           string
+	NeedReason        bool
+	NeedName          bool
+	Name              string
+	Reason            string
+	Post, Cancel      string
+	Fields            []Hidden
+	CSRF              string
+}
+
+// DiffLine is one line of a unified diff, classed for colour.
+type DiffLine struct {
+	Kind string // add, del, hunk, ctx
+	Text string
+}
+
+// AuditPage is the audit log with its filters.
+type AuditPage struct {
+	Title      string
+	Filters    []Hidden // current filter values
+	Actor      string
+	Action     string
+	Result     string
+	Cluster    string
+	Entity     string
+	Actions    []string
+	Results    []string
+	Rows       []AuditRow
+	Next       string // URL of the next (older) page
+	ExportJSON string
+	ExportCSV  string
+	Scoped     bool // one entity's log
+}
+
+// AuditRow is one audit entry.
+type AuditRow struct {
+	ID                 int
+	When, WhenISO      string
+	Actor, SourceIP    string
+	Action, Params     string
+	Reason             string
+	Target, TargetHref string
+	Entity             string
+	Before, After      string
+	Result, Error      string
+	RequestID          string
+}
+
+// Me is the signed-in user's page.
+type Me struct {
+	Name, Email, Subject string
+	Groups               []string
+	Teams                []Link
+	Roles                []Field // role → where
+	Owned                []EntityRow
+	Audit                []AuditRow
+	AuditHref            string
 }

@@ -1,0 +1,274 @@
+package server
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/portico-dev/portico/internal/audit"
+	"github.com/portico-dev/portico/internal/catalog"
+	"github.com/portico-dev/portico/internal/derrors"
+	"github.com/portico-dev/portico/internal/policy"
+	"github.com/portico-dev/portico/web/components"
+)
+
+// errNoAudit answers audit routes of a portal built without a database (tests only).
+var errNoAudit = fmt.Errorf("%w: this portal keeps no audit log", derrors.NotFound)
+
+// auditFilter reads the audit filters from the query string.
+func auditFilter(c echo.Context) (audit.Filter, error) {
+	f := audit.Filter{Actor: strings.TrimSpace(c.QueryParam("actor")), Entity: c.QueryParam("entity"), Cluster: c.QueryParam("cluster"),
+		Namespace: c.QueryParam("namespace"), Name: c.QueryParam("name"), Action: c.QueryParam("action"), Result: audit.Result(c.QueryParam("result"))}
+	if f.Result != "" && !containsResult(f.Result) {
+		return f, fmt.Errorf("%w: result must be one of pending, succeeded, denied, failed", derrors.Invalid)
+	}
+	for key, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
+		if v := c.QueryParam(key); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return f, fmt.Errorf("%w: %s must be an RFC 3339 time such as 2026-11-23T10:00:00Z", derrors.Invalid, key)
+			}
+			*dst = t
+		}
+	}
+	for key, dst := range map[string]*int{"before": &f.Before, "limit": &f.Limit} {
+		if v := c.QueryParam(key); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return f, fmt.Errorf("%w: %s must be a positive number", derrors.Invalid, key)
+			}
+			*dst = n
+		}
+	}
+	return f, nil
+}
+
+func containsResult(r audit.Result) bool {
+	for _, x := range audit.Results {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+func auditRowVM(e audit.Entry) components.AuditRow {
+	r := components.AuditRow{ID: e.ID, When: age(e.StartedAt) + " ago", WhenISO: e.StartedAt.UTC().Format(time.RFC3339), Actor: e.Actor,
+		SourceIP: e.SourceIP, Action: e.Action, Params: e.Params, Reason: e.Reason, Entity: e.Entity, Before: e.Before, After: e.After,
+		Result: string(e.Result), Error: e.Error, RequestID: e.RequestID}
+	if e.Params == "{}" {
+		r.Params = ""
+	}
+	r.Target = strings.Trim(e.Cluster+" "+e.Namespace+"/"+e.Name, " /")
+	if ref, err := catalog.ParseRef(e.Entity, "", ""); err == nil && e.Entity != "" {
+		r.TargetHref = entityHref(ref) + "/workloads/" + e.Cluster + "/" + e.Namespace + "/" + e.Name
+	}
+	return r
+}
+
+func (s *Server) handleAuditList(c echo.Context) error {
+	if s.Audit == nil {
+		return errNoAudit
+	}
+	f, err := auditFilter(c)
+	if err != nil {
+		return err
+	}
+	if f.Limit == 0 {
+		f.Limit = 50
+	}
+	rows, err := s.Audit.List(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	vm := components.AuditPage{Title: "Audit log", Actor: f.Actor, Action: f.Action, Result: string(f.Result), Cluster: f.Cluster,
+		Entity: f.Entity, Scoped: f.Entity != ""}
+	if f.Entity != "" {
+		vm.Title = "Audit log of " + f.Entity
+	}
+	for _, a := range writeActions {
+		vm.Actions = append(vm.Actions, string(a))
+	}
+	for _, r := range audit.Results {
+		vm.Results = append(vm.Results, string(r))
+	}
+	for _, e := range rows {
+		vm.Rows = append(vm.Rows, auditRowVM(e))
+	}
+	q := c.QueryParams()
+	q.Del("before")
+	q.Del("format")
+	if len(rows) == f.Limit {
+		next := url.Values{}
+		for k, v := range q {
+			next[k] = v
+		}
+		next.Set("before", strconv.Itoa(rows[len(rows)-1].ID))
+		vm.Next = "/audit?" + next.Encode()
+	}
+	q.Del("limit")
+	q.Set("format", "json")
+	vm.ExportJSON = "/audit/export?" + q.Encode()
+	q.Set("format", "csv")
+	vm.ExportCSV = "/audit/export?" + q.Encode()
+	return s.page(c, http.StatusOK, components.Page{Title: vm.Title, Nav: "audit"}, components.AuditView(vm))
+}
+
+// handleAuditExport streams every matching entry as JSON (an array) or CSV.
+func (s *Server) handleAuditExport(c echo.Context) error {
+	if s.Audit == nil {
+		return errNoAudit
+	}
+	f, err := auditFilter(c)
+	if err != nil {
+		return err
+	}
+	format := c.QueryParam("format")
+	if format != "json" && format != "csv" {
+		return fmt.Errorf("%w: format must be json or csv", derrors.Invalid)
+	}
+	ctx := c.Request().Context()
+	w := c.Response()
+	name := "portico-audit-" + time.Now().UTC().Format("20060102-150405") + "." + format
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	var cw *csv.Writer
+	if format == "csv" {
+		w.Header().Set(echo.HeaderContentType, "text/csv; charset=utf-8")
+		cw = csv.NewWriter(w)
+		_ = cw.Write([]string{"id", "started_at", "finished_at", "request_id", "actor", "actor_email", "groups", "source_ip", "action", "params",
+			"reason", "entity", "cluster", "namespace", "kind", "name", "before", "after", "result", "error"})
+	} else {
+		w.Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSONCharsetUTF8)
+		_, _ = w.Write([]byte("["))
+	}
+	w.WriteHeader(http.StatusOK)
+	f.Limit = audit.MaxLimit
+	first := true
+	for {
+		rows, err := s.Audit.List(ctx, f)
+		if err != nil {
+			s.Log.Error("audit export interrupted", "err", err)
+			return nil // the status is sent; the truncated file shows the failure
+		}
+		for _, e := range rows {
+			if cw != nil {
+				fin := ""
+				if !e.FinishedAt.IsZero() {
+					fin = e.FinishedAt.UTC().Format(time.RFC3339Nano)
+				}
+				_ = cw.Write([]string{strconv.Itoa(e.ID), e.StartedAt.UTC().Format(time.RFC3339Nano), fin, e.RequestID, e.Actor, e.ActorEmail,
+					strings.Join(e.Groups, " "), e.SourceIP, e.Action, e.Params, e.Reason, e.Entity, e.Cluster, e.Namespace, e.Kind, e.Name,
+					e.Before, e.After, string(e.Result), e.Error})
+				continue
+			}
+			b, _ := json.Marshal(e)
+			if !first {
+				_, _ = w.Write([]byte(",\n"))
+			}
+			first = false
+			_, _ = w.Write(b)
+		}
+		if len(rows) < f.Limit {
+			break
+		}
+		f.Before = rows[len(rows)-1].ID
+	}
+	if cw != nil {
+		cw.Flush()
+	} else {
+		_, _ = w.Write([]byte("]\n"))
+	}
+	return nil
+}
+
+// handleAPIAudit is GET /api/v1/audit: a page of entries, newest first, with a cursor.
+func (s *Server) handleAPIAudit(c echo.Context) error {
+	if s.Audit == nil {
+		return errNoAudit
+	}
+	f, err := auditFilter(c)
+	if err != nil {
+		return err
+	}
+	if f.Limit == 0 {
+		f.Limit = 100
+	}
+	rows, err := s.Audit.List(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"items": rows}
+	if rows == nil {
+		out["items"] = []audit.Entry{}
+	}
+	if len(rows) == f.Limit {
+		out["next"] = rows[len(rows)-1].ID
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// handleMe is the signed-in user's page: identity, teams, roles, what the teams own, and
+// their recent actions.
+func (s *Server) handleMe(c echo.Context) error {
+	ctx := c.Request().Context()
+	u := userFrom(ctx)
+	if u == nil {
+		return fmt.Errorf("%w: sign in to see your page", derrors.Unauthenticated)
+	}
+	snap := s.Catalog.Snapshot()
+	vm := components.Me{Name: u.Name, Email: u.Email, Subject: u.Subject, Groups: u.Groups, AuditHref: "/audit?actor=" + url.QueryEscape(userLabel(u))}
+	if vm.Name == "" {
+		vm.Name = userLabel(u)
+	}
+	seen := map[string]bool{}
+	for _, t := range teamsOf(snap, u) {
+		vm.Teams = append(vm.Teams, components.Link{Label: t.Entity.DisplayName(), Href: entityHref(t.Entity.Ref())})
+		for _, o := range snap.Related(t.Entity, catalog.RelOwnerOf) {
+			if k := o.Entity.Ref().Key(); !seen[k] {
+				seen[k] = true
+				vm.Owned = append(vm.Owned, s.entityRowWithHealth(o))
+			}
+		}
+	}
+	sub := s.subject(ctx)
+	for _, b := range s.Policy.Bindings {
+		if !b.Covers(*sub) {
+			continue
+		}
+		var acts []string
+		for _, a := range s.Policy.Roles[b.Role] {
+			acts = append(acts, string(a))
+		}
+		vm.Roles = append(vm.Roles, components.Field{Label: b.Role + " (" + strings.Join(acts, ", ") + ")", Value: scopeText(b.Scope)})
+	}
+	if s.Audit != nil {
+		entries, _ := s.Audit.List(ctx, audit.Filter{Actor: userLabel(u), Limit: 10})
+		for _, e := range entries {
+			vm.Audit = append(vm.Audit, auditRowVM(e))
+		}
+	}
+	return s.page(c, http.StatusOK, components.Page{Title: vm.Name, Nav: "me"}, components.MeView(vm))
+}
+
+func scopeText(sc policy.Scope) string {
+	var parts []string
+	if sc.Owned {
+		parts = append(parts, "services your teams own")
+	}
+	for _, kv := range [][2]string{{"system", sc.System}, {"namespace", sc.Namespace}, {"cluster", sc.Cluster}, {"environment", sc.Environment}} {
+		if kv[1] != "" {
+			parts = append(parts, kv[0]+" "+kv[1])
+		}
+	}
+	if len(parts) == 0 {
+		return "everything"
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,307 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+	appsv1 "k8s.io/api/apps/v1"
+
+	"github.com/portico-dev/portico/internal/audit"
+	"github.com/portico-dev/portico/internal/cluster"
+	"github.com/portico-dev/portico/internal/policy"
+	"github.com/portico-dev/portico/internal/rollout"
+	"github.com/portico-dev/portico/web/components"
+)
+
+func (s *Server) handleWorkloadShow(c echo.Context) error {
+	w, err := s.resolveWorkload(c)
+	if err != nil {
+		return err
+	}
+	if err := s.authorizeEntity(c, w.snap, w.rec.Entity); err != nil {
+		return err
+	}
+	vm := s.workloadVM(c, w)
+	if id, err := strconv.Atoi(c.QueryParam("done")); err == nil && s.Audit != nil {
+		if e, err := s.Audit.Get(c.Request().Context(), id); err == nil && e.Name == w.dep.Object.Name {
+			vm.Flash = doneFlash(e, c.QueryParam("again") != "")
+		}
+	}
+	return s.page(c, http.StatusOK, components.Page{Title: "Deployment " + vm.Name, Nav: "catalog"}, components.WorkloadView(vm))
+}
+
+// doneFlash tells the outcome of an action the user just submitted.
+func doneFlash(e audit.Entry, again bool) *components.Flash {
+	f := &components.Flash{Kind: "ok", Title: strings.ToUpper(e.Action[:1]) + e.Action[1:] + " " + string(e.Result), Message: e.After}
+	switch e.Result {
+	case audit.Denied:
+		f.Kind, f.Message = "error", e.Error
+	case audit.Failed:
+		f.Kind, f.Message = "error", e.Error
+	case audit.Pending:
+		f.Kind = "warn"
+	}
+	if again {
+		f.Kind, f.Title = "warn", "This form was already submitted"
+		f.Message = fmt.Sprintf("it acted once (audit entry %d: %s); nothing more was done", e.ID, e.Result)
+	}
+	return f
+}
+
+func (s *Server) handleWorkloadProgress(c echo.Context) error {
+	w, err := s.resolveWorkload(c)
+	if err != nil {
+		return err
+	}
+	if err := s.authorizeEntity(c, w.snap, w.rec.Entity); err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, components.ProgressView(s.progressVM(w)))
+}
+
+func (s *Server) workloadVM(c echo.Context, w *workloadRef) components.WorkloadPage {
+	d := w.dep.Object
+	e := w.rec.Entity
+	vm := components.WorkloadPage{Entity: components.Link{Label: e.DisplayName(), Href: entityHref(e.Ref())},
+		Cluster: w.cl.DisplayName, Environment: w.cl.Environment, Namespace: d.Namespace, Name: d.Name, Production: w.production,
+		Base: w.base, EventsURL: entityHref(e.Ref()) + "/runtime/events", Progress: s.progressVM(w), Generation: d.Generation,
+		Replicas: 1, MaxReplicas: s.ActionsConfig.MaxReplicas, AuditHref: "/audit?entity=" + e.Ref().String()}
+	vm.CSRF, _ = c.Get("csrf").(string)
+	if d.Spec.Replicas != nil {
+		vm.Replicas = *d.Spec.Replicas
+	}
+	for _, ct := range d.Spec.Template.Spec.Containers {
+		vm.Containers = append(vm.Containers, ct.Name)
+	}
+	if h := w.dep.HPA; h != nil {
+		vm.HPA = &components.HPABounds{Name: h.Name, Min: 1, Max: h.Spec.MaxReplicas}
+		if h.Spec.MinReplicas != nil {
+			vm.HPA.Min = *h.Spec.MinReplicas
+		}
+	}
+	ctx := c.Request().Context()
+	var entries []audit.Entry
+	if s.Audit != nil {
+		entries, _ = s.Audit.List(ctx, audit.Filter{Entity: e.Ref().String(), Cluster: w.cl.Name, Namespace: d.Namespace, Name: d.Name, Limit: 200})
+	}
+	byID := map[string]audit.Entry{}
+	for _, en := range entries {
+		byID[strconv.Itoa(en.ID)] = en
+	}
+	current := d.Annotations[cluster.RevisionAnnotation]
+	for _, rs := range w.dep.ReplicaSets {
+		img := strings.Join(imagesOf(rs), ", ")
+		for _, i := range imagesOf(rs) {
+			if !slices.Contains(vm.Images, i) {
+				vm.Images = append(vm.Images, i)
+			}
+		}
+		row := components.RevisionRow{Revision: cluster.Revision(rs), Images: img, Cause: rs.Annotations[rollout.ChangeCauseAnnotation],
+			Age: age(rs.CreationTimestamp.Time), Created: rs.CreationTimestamp.UTC().Format("2006-01-02 15:04:05 UTC"),
+			Current: rs.Annotations[cluster.RevisionAnnotation] == current, Who: "outside Portico",
+			Replicas: fmt.Sprintf("%d/%d", rs.Status.ReadyReplicas, derefReplicas(rs.Spec.Replicas))}
+		if en, ok := byID[rs.Annotations[AnnotationAuditID]]; ok && en.Result == audit.Succeeded {
+			row.Who = en.Actor + " (" + en.Action + ")"
+		}
+		vm.Revisions = append(vm.Revisions, row)
+	}
+	vm.Deploy, vm.Rollback, vm.Scale, vm.Restart = s.actionState(ctx, w, policy.Deploy), s.actionState(ctx, w, policy.Rollback),
+		s.actionState(ctx, w, policy.Scale), s.actionState(ctx, w, policy.Restart)
+	for i, en := range entries {
+		if i == 10 {
+			break
+		}
+		vm.Audit = append(vm.Audit, auditRowVM(en))
+	}
+	return vm
+}
+
+func imagesOf(rs *appsv1.ReplicaSet) []string {
+	var out []string
+	for _, c := range rs.Spec.Template.Spec.Containers {
+		out = append(out, c.Image)
+	}
+	return out
+}
+
+func derefReplicas(p *int32) int32 {
+	if p == nil {
+		return 1
+	}
+	return *p
+}
+
+// kubeAccess is the Kubernetes permission an action needs on a workload.
+func kubeAccess(w *workloadRef, a policy.Action) cluster.Access {
+	d := w.dep.Object
+	if a == policy.Scale {
+		if w.dep.HPA != nil {
+			return cluster.Access{Verb: "update", Group: "autoscaling", Resource: "horizontalpodautoscalers", Namespace: d.Namespace, Name: w.dep.HPA.Name}
+		}
+		return cluster.Access{Verb: "update", Group: "apps", Resource: "deployments", Subresource: "scale", Namespace: d.Namespace, Name: d.Name}
+	}
+	return cluster.Access{Verb: "patch", Group: "apps", Resource: "deployments", Namespace: d.Namespace, Name: d.Name}
+}
+
+// actionState says whether the user may use an action: Portico's policy first, then the
+// cluster's RBAC through a (cached) SubjectAccessReview, so a button is only enabled when
+// both would allow it, and a disabled one says which said no.
+func (s *Server) actionState(ctx context.Context, w *workloadRef, a policy.Action) components.ActionState {
+	u := userFrom(ctx)
+	if u == nil {
+		return components.ActionState{Why: "Sign in to " + string(a) + "."}
+	}
+	if d := s.Policy.Decide(*s.subject(ctx), a, w.target); !d.Allowed {
+		return components.ActionState{Why: "Portico's policy: " + d.Reason + "."}
+	}
+	v, err := w.cl.Can(ctx, kubeIdentity(u), kubeAccess(w, a))
+	if err != nil {
+		return components.ActionState{Why: "Could not check your Kubernetes permissions (" + err.Error() + ")."}
+	}
+	if !v.Allowed {
+		return components.ActionState{Why: "Kubernetes: " + v.Reason + "."}
+	}
+	return components.ActionState{Allowed: true}
+}
+
+// progressVM reads the rollout's state from the caches.
+func (s *Server) progressVM(w *workloadRef) components.Progress {
+	d := w.dep.Object
+	p := components.Progress{URL: w.base + "/progress", Desired: derefReplicas(d.Spec.Replicas), Total: d.Status.Replicas}
+	for _, cw := range w.cl.Runtime(w.q).Workloads {
+		if cw.Kind != "Deployment" || cw.Namespace != d.Namespace || cw.Name != d.Name {
+			continue
+		}
+		p.State, p.Reason, p.Health = cw.Rollout, cw.RolloutReason, badge(cw.Health)
+		p.Updated, p.Ready, p.Available = cw.Updated, cw.Ready, cw.Available
+		for _, pod := range cw.Pods {
+			p.Pods = append(p.Pods, components.PodRow{Name: pod.Name, Phase: pod.Phase, Ready: pod.Ready, Age: age(pod.Created), Reason: pod.Reason})
+		}
+	}
+	current := d.Annotations[cluster.RevisionAnnotation]
+	for _, rs := range w.dep.ReplicaSets {
+		isCurrent := rs.Annotations[cluster.RevisionAnnotation] == current
+		if !isCurrent && derefReplicas(rs.Spec.Replicas) == 0 && rs.Status.Replicas == 0 {
+			continue
+		}
+		p.Sets = append(p.Sets, components.ReplicaSetRow{Revision: rs.Annotations[cluster.RevisionAnnotation], Name: rs.Name,
+			Image: strings.Join(imagesOf(rs), ", "), Current: isCurrent, Desired: derefReplicas(rs.Spec.Replicas), Ready: rs.Status.ReadyReplicas})
+	}
+	return p
+}
+
+// handleWorkloadAction is POST …/workloads/:cluster/:wns/:workload/:action from the browser:
+// without step=apply it shows the dry-run preview and the confirmation form; with it, it acts.
+func (s *Server) handleWorkloadAction(c echo.Context) error {
+	a, err := parseAction(c)
+	if err != nil {
+		return err
+	}
+	w, err := s.resolveWorkload(c)
+	if err != nil {
+		return err
+	}
+	f, err := parseActionForm(c, a)
+	if err != nil {
+		return s.workloadError(c, w, err)
+	}
+	apply := c.FormValue("step") == "apply"
+	f.DryRun = !apply
+	out, err := s.act(c, w, f)
+	if err != nil {
+		return s.workloadError(c, w, err)
+	}
+	if apply {
+		to := w.base + "?done=" + strconv.Itoa(out.Entry.ID)
+		if out.Duplicate {
+			to += "&again=1"
+		}
+		return c.Redirect(http.StatusSeeOther, to)
+	}
+	vm := s.confirmVM(c, w, f, out.Result)
+	return s.page(c, http.StatusOK, components.Page{Title: vm.Title, Nav: "catalog"}, components.ConfirmView(vm))
+}
+
+// workloadError shows a refused or failed action on the workload page, with the status it
+// deserves, so the user sees what went wrong next to what still works.
+func (s *Server) workloadError(c echo.Context, w *workloadRef, err error) error {
+	status, title, msg := classify(err)
+	if status == http.StatusInternalServerError {
+		return err
+	}
+	s.Log.Info("action refused", "request_id", c.Response().Header().Get(echo.HeaderXRequestID), "status", status, "err", err)
+	vm := s.workloadVM(c, w)
+	vm.Flash = &components.Flash{Kind: "error", Title: title, Message: msg}
+	return s.page(c, status, components.Page{Title: "Deployment " + vm.Name, Nav: "catalog"}, components.WorkloadView(vm))
+}
+
+func (s *Server) confirmVM(c echo.Context, w *workloadRef, f actionForm, res rollout.Result) components.ConfirmAction {
+	d := w.dep.Object
+	vm := components.ConfirmAction{Entity: components.Link{Label: w.rec.Entity.DisplayName(), Href: entityHref(w.rec.Entity.Ref())},
+		Workload: d.Namespace + "/" + d.Name, Cluster: w.cl.DisplayName, Environment: w.cl.Environment, Message: res.Message,
+		Before: res.Before, After: res.After, Unchanged: res.Unchanged, Name: d.Name, Reason: f.Reason,
+		Post: w.base + "/" + string(f.Action), Cancel: w.base, Diff: diffLines(res.Diff)}
+	vm.CSRF, _ = c.Get("csrf").(string)
+	vm.NeedReason, vm.NeedName, vm.Warning = w.confirmation(f)
+	hidden := func(name, value string) {
+		if value != "" {
+			vm.Fields = append(vm.Fields, components.Hidden{Name: name, Value: value})
+		}
+	}
+	i32 := func(p *int32) string {
+		if p == nil {
+			return ""
+		}
+		return strconv.Itoa(int(*p))
+	}
+	hidden("key", newFormKey())
+	hidden("generation", strconv.FormatInt(f.Generation, 10))
+	hidden("container", f.Container)
+	hidden("image", f.Image)
+	hidden("replicas", i32(f.Replicas))
+	hidden("min", i32(f.Min))
+	hidden("max", i32(f.Max))
+	switch f.Action {
+	case policy.Deploy:
+		vm.Title, vm.Verb = "Deploy "+f.Image, "Deploy"
+	case policy.Rollback:
+		hidden("revision", strconv.Itoa(f.Revision))
+		vm.Title, vm.Verb = fmt.Sprintf("Roll back to revision %d", f.Revision), "Roll back"
+	case policy.Scale:
+		if w.dep.HPA != nil {
+			vm.Title = fmt.Sprintf("Set the autoscaler to %s–%s replicas", i32(f.Min), i32(f.Max))
+		} else {
+			vm.Title = "Scale to " + i32(f.Replicas) + " replicas"
+		}
+		vm.Verb = "Scale"
+	case policy.Restart:
+		vm.Title, vm.Verb = "Restart every pod", "Restart"
+	}
+	return vm
+}
+
+func diffLines(diff string) []components.DiffLine {
+	var out []components.DiffLine
+	for _, l := range strings.Split(strings.TrimRight(diff, "\n"), "\n") {
+		kind := "ctx"
+		switch {
+		case l == "":
+			continue
+		case strings.HasPrefix(l, "+++"), strings.HasPrefix(l, "---"):
+			kind = "hunk"
+		case strings.HasPrefix(l, "@@"):
+			kind = "hunk"
+		case strings.HasPrefix(l, "+"):
+			kind = "add"
+		case strings.HasPrefix(l, "-"):
+			kind = "del"
+		}
+		out = append(out, components.DiffLine{Kind: kind, Text: l})
+	}
+	return out
+}

@@ -83,41 +83,45 @@ func ValidateImage(image string) (string, error) {
 
 // Deploy sets the image of one container.
 func Deploy(ctx context.Context, cs kubernetes.Interface, t Target, container, image, reason string, dryRun bool) (Result, error) {
-	image, err := ValidateImage(image)
-	if err != nil {
-		return Result{}, err
-	}
-	d, err := current(ctx, cs, t)
-	if err != nil {
-		return Result{}, err
-	}
-	c, err := pickContainer(d, container)
-	if err != nil {
-		return Result{}, err
-	}
-	if c.Image == image {
-		return Result{Unchanged: true, Before: Summary(d), After: Summary(d), Generation: d.Generation,
-			Message: fmt.Sprintf("container %s already runs %s", c.Name, image)}, nil
-	}
-	patch := map[string]any{
-		"metadata": map[string]any{"resourceVersion": d.ResourceVersion, "annotations": t.with(ChangeCauseAnnotation, cause("deploy "+image, reason))},
-		"spec":     map[string]any{"template": map[string]any{"spec": map[string]any{"containers": []map[string]string{{"name": c.Name, "image": image}}}}},
-	}
-	return apply(ctx, cs, d, types.StrategicMergePatchType, patch, dryRun, fmt.Sprintf("deployed %s to container %s", image, c.Name))
+	return retrying(func() (Result, error) {
+		image, err := ValidateImage(image)
+		if err != nil {
+			return Result{}, err
+		}
+		d, err := current(ctx, cs, t)
+		if err != nil {
+			return Result{}, err
+		}
+		c, err := pickContainer(d, container)
+		if err != nil {
+			return Result{}, err
+		}
+		if c.Image == image {
+			return Result{Unchanged: true, Before: Summary(d), After: Summary(d), Generation: d.Generation,
+				Message: fmt.Sprintf("container %s already runs %s", c.Name, image)}, nil
+		}
+		patch := map[string]any{
+			"metadata": map[string]any{"resourceVersion": d.ResourceVersion, "annotations": t.with(ChangeCauseAnnotation, cause("deploy "+image, reason))},
+			"spec":     map[string]any{"template": map[string]any{"spec": map[string]any{"containers": []map[string]string{{"name": c.Name, "image": image}}}}},
+		}
+		return apply(ctx, cs, d, types.StrategicMergePatchType, patch, dryRun, fmt.Sprintf("deployed %s to container %s", image, c.Name))
+	})
 }
 
 // Restart rolls every pod by stamping the pod template, as kubectl rollout restart does.
 func Restart(ctx context.Context, cs kubernetes.Interface, t Target, reason string, dryRun bool) (Result, error) {
-	d, err := current(ctx, cs, t)
-	if err != nil {
-		return Result{}, err
-	}
-	patch := map[string]any{
-		"metadata": map[string]any{"resourceVersion": d.ResourceVersion, "annotations": t.with(ChangeCauseAnnotation, cause("restart", reason))},
-		"spec": map[string]any{"template": map[string]any{"metadata": map[string]any{
-			"annotations": map[string]string{RestartedAtAnnotation: time.Now().UTC().Format(time.RFC3339)}}}},
-	}
-	return apply(ctx, cs, d, types.StrategicMergePatchType, patch, dryRun, "restarted: every pod is being replaced")
+	return retrying(func() (Result, error) {
+		d, err := current(ctx, cs, t)
+		if err != nil {
+			return Result{}, err
+		}
+		patch := map[string]any{
+			"metadata": map[string]any{"resourceVersion": d.ResourceVersion, "annotations": t.with(ChangeCauseAnnotation, cause("restart", reason))},
+			"spec": map[string]any{"template": map[string]any{"metadata": map[string]any{
+				"annotations": map[string]string{RestartedAtAnnotation: time.Now().UTC().Format(time.RFC3339)}}}},
+		}
+		return apply(ctx, cs, d, types.StrategicMergePatchType, patch, dryRun, "restarted: every pod is being replaced")
+	})
 }
 
 // Rollback restores the whole pod template of an earlier revision, with kubectl rollout
@@ -125,44 +129,46 @@ func Restart(ctx context.Context, cs kubernetes.Interface, t Target, reason stri
 // controller adopts the old ReplicaSet again, and the revision's annotations come back
 // (except the controller's own bookkeeping). Revision 0 means the previous one.
 func Rollback(ctx context.Context, cs kubernetes.Interface, t Target, revision int, reason string, dryRun bool) (Result, error) {
-	d, err := current(ctx, cs, t)
-	if err != nil {
-		return Result{}, err
-	}
-	if d.Spec.Paused {
-		return Result{}, fmt.Errorf("%w: %s is paused; resume it before rolling back", derrors.Invalid, d.Name)
-	}
-	rs, err := revisionOf(ctx, cs, d, revision)
-	if err != nil {
-		return Result{}, err
-	}
-	rev := rs.Annotations[revisionAnnotation]
-	tmpl := rs.Spec.Template.DeepCopy()
-	delete(tmpl.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
-	if apiequality.Semantic.DeepEqual(tmpl, stripHash(&d.Spec.Template)) {
-		return Result{Unchanged: true, Before: Summary(d), After: Summary(d), Generation: d.Generation,
-			Message: "the current template already matches revision " + rev}, nil
-	}
-	ann := map[string]string{}
-	for k, v := range d.Annotations {
-		if keepOnRollback[k] {
+	return retrying(func() (Result, error) {
+		d, err := current(ctx, cs, t)
+		if err != nil {
+			return Result{}, err
+		}
+		if d.Spec.Paused {
+			return Result{}, fmt.Errorf("%w: %s is paused; resume it before rolling back", derrors.Invalid, d.Name)
+		}
+		rs, err := revisionOf(ctx, cs, d, revision)
+		if err != nil {
+			return Result{}, err
+		}
+		rev := rs.Annotations[revisionAnnotation]
+		tmpl := rs.Spec.Template.DeepCopy()
+		delete(tmpl.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
+		if apiequality.Semantic.DeepEqual(tmpl, stripHash(&d.Spec.Template)) {
+			return Result{Unchanged: true, Before: Summary(d), After: Summary(d), Generation: d.Generation,
+				Message: "the current template already matches revision " + rev}, nil
+		}
+		ann := map[string]string{}
+		for k, v := range d.Annotations {
+			if keepOnRollback[k] {
+				ann[k] = v
+			}
+		}
+		for k, v := range rs.Annotations {
+			if !keepOnRollback[k] {
+				ann[k] = v
+			}
+		}
+		for k, v := range t.with(ChangeCauseAnnotation, cause("rollback to revision "+rev, reason)) {
 			ann[k] = v
 		}
-	}
-	for k, v := range rs.Annotations {
-		if !keepOnRollback[k] {
-			ann[k] = v
+		patch := []map[string]any{
+			{"op": "replace", "path": "/metadata/resourceVersion", "value": d.ResourceVersion},
+			{"op": "replace", "path": "/spec/template", "value": tmpl},
+			{"op": "replace", "path": "/metadata/annotations", "value": ann},
 		}
-	}
-	for k, v := range t.with(ChangeCauseAnnotation, cause("rollback to revision "+rev, reason)) {
-		ann[k] = v
-	}
-	patch := []map[string]any{
-		{"op": "replace", "path": "/metadata/resourceVersion", "value": d.ResourceVersion},
-		{"op": "replace", "path": "/spec/template", "value": tmpl},
-		{"op": "replace", "path": "/metadata/annotations", "value": ann},
-	}
-	return apply(ctx, cs, d, types.JSONPatchType, patch, dryRun, "rolled back to revision "+rev)
+		return apply(ctx, cs, d, types.JSONPatchType, patch, dryRun, "rolled back to revision "+rev)
+	})
 }
 
 // keepOnRollback are the Deployment's own annotations that stay when a revision's come back
@@ -178,78 +184,100 @@ var keepOnRollback = map[string]bool{
 
 // Scale sets the replica count through the scale subresource, within 0..max.
 func Scale(ctx context.Context, cs kubernetes.Interface, t Target, replicas, max int32, dryRun bool) (Result, error) {
-	if replicas < 0 || replicas > max {
-		return Result{}, fmt.Errorf("%w: replicas must be between 0 and %d, not %d", derrors.Invalid, max, replicas)
-	}
-	if _, err := current(ctx, cs, t); err != nil {
-		return Result{}, err
-	}
-	sc, err := cs.AppsV1().Deployments(t.Namespace).GetScale(ctx, t.Name, metav1.GetOptions{})
-	if err != nil {
-		return Result{}, kubeError(err, "read the scale of "+t.Name)
-	}
-	before := fmt.Sprintf("replicas %d", sc.Spec.Replicas)
-	res := Result{Before: before, After: fmt.Sprintf("replicas %d", replicas), Diff: lineDiff("replicas", before, fmt.Sprintf("replicas %d", replicas))}
-	if sc.Spec.Replicas == replicas {
-		res.Unchanged, res.Diff, res.Message = true, "", fmt.Sprintf("already at %d replicas", replicas)
+	return retrying(func() (Result, error) {
+		if replicas < 0 || replicas > max {
+			return Result{}, fmt.Errorf("%w: replicas must be between 0 and %d, not %d", derrors.Invalid, max, replicas)
+		}
+		if _, err := current(ctx, cs, t); err != nil {
+			return Result{}, err
+		}
+		sc, err := cs.AppsV1().Deployments(t.Namespace).GetScale(ctx, t.Name, metav1.GetOptions{})
+		if err != nil {
+			return Result{}, kubeError(err, "read the scale of "+t.Name)
+		}
+		before := fmt.Sprintf("replicas %d", sc.Spec.Replicas)
+		res := Result{Before: before, After: fmt.Sprintf("replicas %d", replicas), Diff: lineDiff("replicas", before, fmt.Sprintf("replicas %d", replicas))}
+		if sc.Spec.Replicas == replicas {
+			res.Unchanged, res.Diff, res.Message = true, "", fmt.Sprintf("already at %d replicas", replicas)
+			return res, nil
+		}
+		sc.Spec.Replicas = replicas
+		opts := metav1.UpdateOptions{FieldManager: FieldManager}
+		if dryRun {
+			opts.DryRun = []string{metav1.DryRunAll}
+		}
+		_, err = cs.AppsV1().Deployments(t.Namespace).UpdateScale(ctx, t.Name, sc, opts)
+		if err != nil {
+			return Result{}, kubeError(err, "scale "+t.Name)
+		}
+		res.Message = fmt.Sprintf("scaled %s to %d replicas", t.Name, replicas)
 		return res, nil
-	}
-	sc.Spec.Replicas = replicas
-	opts := metav1.UpdateOptions{FieldManager: FieldManager}
-	if dryRun {
-		opts.DryRun = []string{metav1.DryRunAll}
-	}
-	_, err = cs.AppsV1().Deployments(t.Namespace).UpdateScale(ctx, t.Name, sc, opts)
-	if err != nil {
-		return Result{}, kubeError(err, "scale "+t.Name)
-	}
-	res.Message = fmt.Sprintf("scaled %s to %d replicas", t.Name, replicas)
-	return res, nil
+	})
 }
 
 // ScaleHPA changes the bounds of the autoscaler that manages a Deployment: scaling the
 // Deployment itself would be undone by the autoscaler within seconds.
 func ScaleHPA(ctx context.Context, cs kubernetes.Interface, namespace, hpa string, generation int64, min, max, limit int32, dryRun bool) (Result, error) {
-	switch {
-	case min < 1:
-		return Result{}, fmt.Errorf("%w: an autoscaler's minimum must be at least 1, not %d", derrors.Invalid, min)
-	case max < min:
-		return Result{}, fmt.Errorf("%w: the maximum (%d) must not be below the minimum (%d)", derrors.Invalid, max, min)
-	case max > limit:
-		return Result{}, fmt.Errorf("%w: the maximum must be at most %d, not %d", derrors.Invalid, limit, max)
-	}
-	h, err := cs.AutoscalingV1().HorizontalPodAutoscalers(namespace).Get(ctx, hpa, metav1.GetOptions{})
-	if err != nil {
-		return Result{}, kubeError(err, "read autoscaler "+hpa)
-	}
-	if generation != 0 && h.Generation != generation {
-		return Result{}, stale("autoscaler " + hpa)
-	}
-	bounds := func(h *autoscalingv1.HorizontalPodAutoscaler) string {
-		m := int32(1)
-		if h.Spec.MinReplicas != nil {
-			m = *h.Spec.MinReplicas
+	return retrying(func() (Result, error) {
+		switch {
+		case min < 1:
+			return Result{}, fmt.Errorf("%w: an autoscaler's minimum must be at least 1, not %d", derrors.Invalid, min)
+		case max < min:
+			return Result{}, fmt.Errorf("%w: the maximum (%d) must not be below the minimum (%d)", derrors.Invalid, max, min)
+		case max > limit:
+			return Result{}, fmt.Errorf("%w: the maximum must be at most %d, not %d", derrors.Invalid, limit, max)
 		}
-		return fmt.Sprintf("autoscaler min %d max %d", m, h.Spec.MaxReplicas)
-	}
-	before := bounds(h)
-	h.Spec.MinReplicas, h.Spec.MaxReplicas = &min, max
-	after := bounds(h)
-	res := Result{Before: before, After: after, Diff: lineDiff("autoscaler", before, after)}
-	if before == after {
-		res.Unchanged, res.Diff, res.Generation, res.Message = true, "", h.Generation, "the autoscaler already has these bounds"
+		h, err := cs.AutoscalingV1().HorizontalPodAutoscalers(namespace).Get(ctx, hpa, metav1.GetOptions{})
+		if err != nil {
+			return Result{}, kubeError(err, "read autoscaler "+hpa)
+		}
+		if generation != 0 && h.Generation != generation {
+			return Result{}, stale("autoscaler " + hpa)
+		}
+		bounds := func(h *autoscalingv1.HorizontalPodAutoscaler) string {
+			m := int32(1)
+			if h.Spec.MinReplicas != nil {
+				m = *h.Spec.MinReplicas
+			}
+			return fmt.Sprintf("autoscaler min %d max %d", m, h.Spec.MaxReplicas)
+		}
+		before := bounds(h)
+		h.Spec.MinReplicas, h.Spec.MaxReplicas = &min, max
+		after := bounds(h)
+		res := Result{Before: before, After: after, Diff: lineDiff("autoscaler", before, after)}
+		if before == after {
+			res.Unchanged, res.Diff, res.Generation, res.Message = true, "", h.Generation, "the autoscaler already has these bounds"
+			return res, nil
+		}
+		opts := metav1.UpdateOptions{FieldManager: FieldManager}
+		if dryRun {
+			opts.DryRun = []string{metav1.DryRunAll}
+		}
+		out, err := cs.AutoscalingV1().HorizontalPodAutoscalers(namespace).Update(ctx, h, opts)
+		if err != nil {
+			return Result{}, kubeError(err, "update autoscaler "+hpa)
+		}
+		res.Generation, res.Message = out.Generation, fmt.Sprintf("autoscaler %s now keeps %d to %d replicas", hpa, min, max)
 		return res, nil
+	})
+}
+
+// errRaced marks a write that lost a race with another write (often the controller's status
+// update) after the user's check passed: it is retried with a fresh read, which checks the
+// user's generation again, so a real concurrent edit of the spec still ends as a conflict.
+var errRaced = errors.New("raced")
+
+func retrying(f func() (Result, error)) (Result, error) {
+	var (
+		res Result
+		err error
+	)
+	for range 5 {
+		if res, err = f(); !errors.Is(err, errRaced) {
+			return res, err
+		}
 	}
-	opts := metav1.UpdateOptions{FieldManager: FieldManager}
-	if dryRun {
-		opts.DryRun = []string{metav1.DryRunAll}
-	}
-	out, err := cs.AutoscalingV1().HorizontalPodAutoscalers(namespace).Update(ctx, h, opts)
-	if err != nil {
-		return Result{}, kubeError(err, "update autoscaler "+hpa)
-	}
-	res.Generation, res.Message = out.Generation, fmt.Sprintf("autoscaler %s now keeps %d to %d replicas", hpa, min, max)
-	return res, nil
+	return res, err
 }
 
 func current(ctx context.Context, cs kubernetes.Interface, t Target) (*appsv1.Deployment, error) {
@@ -399,6 +427,14 @@ func unified(a, b, from, to string) string {
 	return s
 }
 
+// silent wraps an error without adding to the message.
+type silent struct{ err error }
+
+func (s silent) Error() string { return "" }
+func (s silent) Unwrap() error { return s.err }
+
+func wrapSilently(err error) error { return silent{err} }
+
 func cause(what, reason string) string {
 	if reason = strings.TrimSpace(reason); reason != "" {
 		return what + ": " + reason
@@ -419,7 +455,7 @@ func kubeError(err error, doing string) error {
 	case apierrors.IsForbidden(err):
 		return fmt.Errorf("%w: Kubernetes refused to %s: %s", derrors.Forbidden, doing, msg)
 	case apierrors.IsConflict(err):
-		return fmt.Errorf("%w: %s: someone changed it meanwhile (%s); reload and try again", derrors.Conflict, doing, msg)
+		return fmt.Errorf("%w: %s: someone changed it meanwhile (%s); reload and try again%w", derrors.Conflict, doing, msg, wrapSilently(errRaced))
 	case apierrors.IsNotFound(err):
 		return fmt.Errorf("%w: could not %s: %s", derrors.NotFound, doing, msg)
 	case apierrors.IsInvalid(err), apierrors.IsBadRequest(err):

@@ -54,6 +54,7 @@ type actionForm struct {
 	Generation int64         `json:"generation,omitempty"` // the spec version the user saw
 	Key        string        `json:"-"`                    // one-time key of the form (or Idempotency-Key header)
 	DryRun     bool          `json:"dryRun,omitempty"`
+	invalid    error         // input that could not be read; refused (and audited) after the policy check
 }
 
 // params is what the audit log records of the input.
@@ -73,7 +74,7 @@ func parseAction(c echo.Context) (policy.Action, error) {
 }
 
 // parseActionForm reads a browser form; numbers that are not numbers are named.
-func parseActionForm(c echo.Context, a policy.Action) (actionForm, error) {
+func parseActionForm(c echo.Context, a policy.Action) actionForm {
 	f := actionForm{Action: a, Container: c.FormValue("container"), Image: strings.TrimSpace(c.FormValue("image")),
 		Reason: strings.TrimSpace(c.FormValue("reason")), Confirm: strings.TrimSpace(c.FormValue("confirm")), Key: c.FormValue("key")}
 	var errs []string
@@ -104,21 +105,21 @@ func parseActionForm(c echo.Context, a policy.Action) (actionForm, error) {
 		f.Generation = *g
 	}
 	if len(errs) > 0 {
-		return f, fmt.Errorf("%w: %s", derrors.Invalid, strings.Join(errs, "; "))
+		f.invalid = fmt.Errorf("%w: %s", derrors.Invalid, strings.Join(errs, "; "))
 	}
-	return f, nil
+	return f
 }
 
 // parseActionJSON reads the API's JSON body.
-func parseActionJSON(c echo.Context, a policy.Action) (actionForm, error) {
+func parseActionJSON(c echo.Context, a policy.Action) actionForm {
 	var f actionForm
 	dec := json.NewDecoder(c.Request().Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
-		return f, fmt.Errorf("%w: the body must be a JSON object of the action's fields: %v", derrors.Invalid, err)
+		f = actionForm{invalid: fmt.Errorf("%w: the body must be a JSON object of the action's fields: %v", derrors.Invalid, err)}
 	}
 	f.Action, f.Key = a, c.Request().Header.Get("Idempotency-Key")
-	return f, nil
+	return f
 }
 
 // workloadRef is a workload of an entity, resolved from the URL against the caches.
@@ -277,7 +278,10 @@ func (s *Server) act(c echo.Context, w *workloadRef, f actionForm) (outcome, err
 		if f.DryRun && result != audit.Denied {
 			return outcome{}, err
 		}
-		e, berr := s.Audit.Begin(ctx, entry)
+		// A refusal does not use up the form's key: corrected, the same form may act.
+		refused := entry
+		refused.IdempotencyKey = ""
+		e, berr := s.Audit.Begin(ctx, refused)
 		if berr == nil {
 			berr = s.Audit.Finish(ctx, e.ID, result, "", err)
 		}
@@ -288,6 +292,9 @@ func (s *Server) act(c echo.Context, w *workloadRef, f actionForm) (outcome, err
 	}
 	if d := s.Policy.Decide(*s.subject(ctx), f.Action, w.target); !d.Allowed {
 		return refuse(audit.Denied, fmt.Errorf("%w: %s", derrors.Forbidden, d.Reason))
+	}
+	if f.invalid != nil {
+		return refuse(audit.Failed, f.invalid)
 	}
 	if err := s.validate(w, f); err != nil {
 		return refuse(audit.Failed, err)
@@ -345,11 +352,7 @@ func (s *Server) handleAPIAction(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f, err := parseActionJSON(c, a)
-	if err != nil {
-		return err
-	}
-	out, err := s.act(c, w, f)
+	out, err := s.act(c, w, parseActionJSON(c, a))
 	if err != nil {
 		return err
 	}

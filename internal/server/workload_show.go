@@ -206,10 +206,7 @@ func (s *Server) handleWorkloadAction(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f, err := parseActionForm(c, a)
-	if err != nil {
-		return s.workloadError(c, w, err)
-	}
+	f := parseActionForm(c, a)
 	apply := c.FormValue("step") == "apply"
 	f.DryRun = !apply
 	out, err := s.act(c, w, f)

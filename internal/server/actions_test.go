@@ -19,6 +19,7 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -121,6 +122,9 @@ func newActionEnv(t *testing.T, environment, lifecycle string, pol *policy.Polic
 	}
 	for group, names := range map[string][]string{"team-payments": {"ledger"}, "team-identity": {"vault"}, "sre-oncall": {"ledger", "vault"}, "portico-admins": {"ledger", "vault"}} {
 		role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: group}, Rules: rules(names...)}
+		if group == "portico-admins" {
+			role.Rules = append(role.Rules, rbacv1.PolicyRule{APIGroups: []string{"autoscaling"}, Resources: []string{"horizontalpodautoscalers"}, Verbs: []string{"get", "update", "patch"}})
+		}
 		if _, err := admin.RbacV1().Roles(ns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -491,5 +495,79 @@ func TestDeployFormFlow(t *testing.T) {
 	failed, _ := e.audit.List(context.Background(), audit.Filter{Name: "ledger", Result: audit.Failed})
 	if len(failed) != 7 { // missing confirmation, stale form, five bad values
 		t.Errorf("failed audit entries = %d, want 7", len(failed))
+	}
+}
+
+// TestRollbackRestartAndAutoscalerOverAPI acts through the JSON API as a script would: roll
+// back (the old ReplicaSet comes back), restart (a new one), and scale a workload that an
+// autoscaler manages (its bounds change, not the Deployment).
+func TestRollbackRestartAndAutoscalerOverAPI(t *testing.T) {
+	e := newActionEnv(t, "staging", "experimental", nil)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rss, _ := e.admin.AppsV1().ReplicaSets(e.ns).List(ctx, metav1.ListOptions{LabelSelector: "backstage.io/kubernetes-id=ledger"})
+	var rev1 appsv1.ReplicaSet
+	for _, rs := range rss.Items {
+		if rs.Annotations[cluster.RevisionAnnotation] == "1" {
+			rev1 = rs
+		}
+	}
+	status, body := e.api(t, "alice", "ledger", "rollback", map[string]any{"revision": 1, "reason": "bad 2.1.0"}, "Idempotency-Key", "ci-run-77")
+	if status != http.StatusOK || fmt.Sprint(body["audit"].(map[string]any)["result"]) != "succeeded" {
+		t.Fatalf("rollback = %d %v", status, body)
+	}
+	d := waitRevision(ctx, t, e.admin, e.ns, "ledger", "3")
+	if d.Spec.Template.Spec.Containers[0].Image != rev1.Spec.Template.Spec.Containers[0].Image {
+		t.Errorf("image after rollback = %s, want revision 1's %s", d.Spec.Template.Spec.Containers[0].Image, rev1.Spec.Template.Spec.Containers[0].Image)
+	}
+	rss, _ = e.admin.AppsV1().ReplicaSets(e.ns).List(ctx, metav1.ListOptions{LabelSelector: "backstage.io/kubernetes-id=ledger"})
+	if len(rss.Items) != 2 {
+		t.Errorf("ReplicaSets after rollback = %d, want 2 (revision 1's reused)", len(rss.Items))
+	}
+	// The same Idempotency-Key acts once.
+	status, body = e.api(t, "alice", "ledger", "rollback", map[string]any{"revision": 2}, "Idempotency-Key", "ci-run-77")
+	if status != http.StatusOK || body["duplicate"] != true {
+		t.Errorf("repeated key = %d %v, want the first result", status, body)
+	}
+	if got := e.deployment(t, "ledger"); got.Annotations[cluster.RevisionAnnotation] != "3" {
+		t.Error("a repeated Idempotency-Key acted again")
+	}
+
+	status, body = e.api(t, "kemi", "ledger", "restart", map[string]any{"reason": "stuck pool"})
+	if status != http.StatusOK {
+		t.Fatalf("restart = %d %v", status, body)
+	}
+	d = waitRevision(ctx, t, e.admin, e.ns, "ledger", "4")
+	if d.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"] == "" {
+		t.Error("restart did not stamp the template")
+	}
+
+	min := int32(1)
+	hpa := &autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: metav1.ObjectMeta{Name: "ledger"},
+		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "ledger"},
+			MinReplicas: &min, MaxReplicas: 4}}
+	if _, err := e.admin.AutoscalingV2().HorizontalPodAutoscalers(e.ns).Create(ctx, hpa, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Until the cache has the autoscaler, a plain replica count is asked for; then min/max.
+	for {
+		if dep, _ := e.m.Clusters()[0].Deployment(mustQuery(t, "ledger", e.ns), e.ns, "ledger"); dep.HPA != nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	status, body = e.api(t, "alice", "ledger", "scale", map[string]any{"replicas": 3})
+	if status != http.StatusBadRequest || !strings.Contains(fmt.Sprint(body["error"]), "managed by the autoscaler ledger") {
+		t.Errorf("scale of an autoscaled workload by count = %d %v", status, body)
+	}
+	// RBAC: alice's role covers deployments only; the autoscaler needs on-call (cluster RBAC
+	// for HPAs is given to admins here).
+	status, body = e.api(t, "jonas", "ledger", "scale", map[string]any{"min": 2, "max": 6, "reason": "sale"})
+	if status != http.StatusOK {
+		t.Fatalf("HPA scale = %d %v", status, body)
+	}
+	got, _ := e.admin.AutoscalingV2().HorizontalPodAutoscalers(e.ns).Get(ctx, "ledger", metav1.GetOptions{})
+	if *got.Spec.MinReplicas != 2 || got.Spec.MaxReplicas != 6 {
+		t.Errorf("HPA = %d..%d, want 2..6", *got.Spec.MinReplicas, got.Spec.MaxReplicas)
 	}
 }

@@ -53,6 +53,7 @@ func (s *Server) middleware() {
 	e.Use(middleware.SecureWithConfig(middleware.SecureConfig{
 		XSSProtection: "0", ContentTypeNosniff: "nosniff", XFrameOptions: "DENY",
 		ReferrerPolicy: "same-origin", ContentSecurityPolicy: contentSecurityPolicy,
+		HSTSMaxAge: 63072000, // sent only over TLS (directly or X-Forwarded-Proto: https)
 	}))
 	e.Use(middleware.BodyLimit("2M"))
 	e.Use(s.authenticate)
@@ -62,7 +63,7 @@ func (s *Server) middleware() {
 	// token carry no ambient credential, and webhooks are signed.
 	e.Use(middleware.CSRFWithConfig(middleware.CSRFConfig{
 		TokenLookup: "form:_csrf,header:X-CSRF-Token", CookieName: "portico_csrf", CookiePath: "/",
-		CookieHTTPOnly: true, CookieSameSite: http.SameSiteStrictMode,
+		CookieHTTPOnly: true, CookieSameSite: http.SameSiteStrictMode, CookieSecure: strings.HasPrefix(s.BaseURL, "https://"),
 		Skipper: func(c echo.Context) bool {
 			p := c.Request().URL.Path
 			_, bearer := bearerToken(c.Request())

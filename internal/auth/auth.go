@@ -38,9 +38,12 @@ type Authenticator struct {
 	sealer *sealer
 	now    func() time.Time
 
-	mu         sync.Mutex // guards the discovered provider
+	mu         sync.Mutex // guards the discovered provider and the used states
 	provider   *oidc.Provider
 	endSession string
+	// used remembers the states of completed sign-ins while their login cookie could still
+	// be valid, so a replayed callback is refused even with a captured cookie.
+	used map[string]time.Time
 }
 
 // New validates cfg. The provider is discovered on first use, so the portal starts (and
@@ -142,8 +145,11 @@ func (a *Authenticator) Finish(w http.ResponseWriter, r *http.Request) (string, 
 		return "", fmt.Errorf("%w: the sign-in expired or was not started here; try again", ErrLogin)
 	}
 	a.setCookie(w, loginCookie, "", -1)
-	if q.Get("state") != ls.State {
+	if q.Get("state") == "" || q.Get("state") != ls.State {
 		return "", fmt.Errorf("%w: state mismatch", ErrLogin)
+	}
+	if !a.firstUse(ls.State) {
+		return "", fmt.Errorf("%w: this sign-in was completed already (replayed callback)", ErrLogin)
 	}
 	p, err := a.discover(r.Context())
 	if err != nil {
@@ -163,6 +169,26 @@ func (a *Authenticator) Finish(w http.ResponseWriter, r *http.Request) (string, 
 		return "", err
 	}
 	return ls.Next, nil
+}
+
+// firstUse records a state as used and reports whether it was new.
+func (a *Authenticator) firstUse(state string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.now()
+	if a.used == nil {
+		a.used = map[string]time.Time{}
+	}
+	for s, at := range a.used {
+		if now.Sub(at) > 11*time.Minute {
+			delete(a.used, s)
+		}
+	}
+	if _, seen := a.used[state]; seen {
+		return false
+	}
+	a.used[state] = now
+	return true
 }
 
 // verify checks the ID token (signature, issuer, audience, expiry; nonce when given) and

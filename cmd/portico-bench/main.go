@@ -21,7 +21,7 @@ import (
 func main() {
 	requests := flag.Int("requests", 4000, "requests per latency measurement")
 	clients := flag.Int("clients", 20, "concurrent clients")
-	only := flag.String("only", "", "run one part: catalog or cluster (default both)")
+	only := flag.String("only", "", "run one part: catalog, cluster or access (default all)")
 	flag.Parse()
 	if err := run(*requests, *clients, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "portico-bench:", err)
@@ -43,17 +43,24 @@ func run(requests, clients int, only string) error {
 	}
 	defer os.RemoveAll(dir)
 	var rows []row
-	if only != "cluster" {
+	if only == "" || only == "catalog" {
 		r, err := catalogBench(ctx, dir, requests, clients, log)
 		if err != nil {
 			return err
 		}
 		rows = append(rows, r...)
 	}
-	if only != "catalog" {
+	if only == "" || only == "cluster" {
 		r, err := clusterBench(ctx, dir, requests, clients, log)
 		if err != nil {
 			return fmt.Errorf("cluster: %w", err)
+		}
+		rows = append(rows, r...)
+	}
+	if only == "" || only == "access" {
+		r, err := accessBench(ctx, dir, log)
+		if err != nil {
+			return fmt.Errorf("access: %w", err)
 		}
 		rows = append(rows, r...)
 	}

@@ -24,12 +24,33 @@ var (
 //	func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
 func Run(m *testing.M) int {
 	code := m.Run()
+	StopAll()
+	return code
+}
+
+// StopAll stops every component started so far (tests call it through Run; programs such as
+// the benchmark call it themselves).
+func StopAll() {
 	mu.Lock()
 	defer mu.Unlock()
 	for i := len(stoppers) - 1; i >= 0; i-- {
 		stoppers[i]()
 	}
-	return code
+	stoppers = nil
+}
+
+// ClusterAndOIDC starts the control plane and the OIDC provider outside tests, for the
+// benchmark; StopAll stops them.
+func ClusterAndOIDC() (*devstack.Cluster, *Provider, error) {
+	c, err := startCluster()
+	if err != nil {
+		return nil, nil, fmt.Errorf("control plane: %w", err)
+	}
+	p, err := startOIDC()
+	if err != nil {
+		return nil, nil, fmt.Errorf("OIDC provider: %w", err)
+	}
+	return c, p, nil
 }
 
 func onStop(f func()) {

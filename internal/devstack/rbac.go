@@ -71,14 +71,24 @@ func SeedRBAC(ctx context.Context, cs kubernetes.Interface, catalogDir string) e
 		if err := CreateNamespace(ctx, cs, s.namespace); err != nil {
 			return err
 		}
-		rb := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "acme:deployers:" + s.owner, Namespace: s.namespace},
-			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: RoleDeployer}, Subjects: []rbacv1.Subject{group(s.owner)}}
-		if err := ensure(ctx, func() error {
-			_, err := cs.RbacV1().RoleBindings(s.namespace).Create(ctx, rb, metav1.CreateOptions{})
+		if err := BindTeam(ctx, cs, s.namespace, s.owner); err != nil {
 			return err
-		}); err != nil {
-			return fmt.Errorf("role binding for %s in %s: %w", s.owner, s.namespace, err)
 		}
+	}
+	return nil
+}
+
+// BindTeam makes a team (an identity provider group) a deployer in a namespace. The demo
+// cluster roles must exist (SeedRBAC).
+func BindTeam(ctx context.Context, cs kubernetes.Interface, namespace, team string) error {
+	rb := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "acme:deployers:" + team, Namespace: namespace},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: RoleDeployer},
+		Subjects: []rbacv1.Subject{{Kind: "Group", APIGroup: rbacv1.GroupName, Name: team}}}
+	if err := ensure(ctx, func() error {
+		_, err := cs.RbacV1().RoleBindings(namespace).Create(ctx, rb, metav1.CreateOptions{})
+		return err
+	}); err != nil {
+		return fmt.Errorf("role binding for %s in %s: %w", team, namespace, err)
 	}
 	return nil
 }

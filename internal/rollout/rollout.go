@@ -384,7 +384,8 @@ func apply(ctx context.Context, cs kubernetes.Interface, d *appsv1.Deployment, p
 	return Result{Before: Summary(d), After: Summary(out), Diff: templateDiff(d, out), Generation: out.Generation, Message: msg}, nil
 }
 
-// Summary is a Deployment's state in a line, for the audit log's before and after.
+// Summary is a Deployment's state in a line, for the audit log's before and after. (Not
+// its revision: the controller numbers a new one only after the change is accepted.)
 func Summary(d *appsv1.Deployment) string {
 	var parts []string
 	for _, c := range d.Spec.Template.Spec.Containers {
@@ -395,9 +396,6 @@ func Summary(d *appsv1.Deployment) string {
 		replicas = *d.Spec.Replicas
 	}
 	parts = append(parts, fmt.Sprintf("replicas %d", replicas))
-	if r := d.Annotations[revisionAnnotation]; r != "" {
-		parts = append(parts, "revision "+r)
-	}
 	if r := d.Spec.Template.Annotations[RestartedAtAnnotation]; r != "" {
 		parts = append(parts, "restartedAt "+r)
 	}

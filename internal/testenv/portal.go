@@ -95,7 +95,7 @@ func startPortal(tb testing.TB, args, env []string) *Portal {
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	cmd := exec.Command(bin, append([]string{"serve", "--addr", addr}, args...)...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "PORTICO_DATABASE_DSN="+filepath.Join(dir, "portico.db"), "PORTICO_LOG_FORMAT=text")
+	cmd.Env = append(os.Environ(), "PORTICO_DATABASE_DSN="+filepath.Join(dir, "portico.db"), "PORTICO_LOG_FORMAT=text", "PORTICO_BASE_URL=http://"+addr)
 	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {

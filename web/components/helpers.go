@@ -34,3 +34,12 @@ func sevClass(s string) string {
 }
 
 func i64(i int64) string { return strconv.FormatInt(i, 10) }
+
+// orProduction names a production workload's environment, or says "production" when its
+// cluster has no environment (a production lifecycle).
+func orProduction(env string) string {
+	if env == "" {
+		return "production"
+	}
+	return env
+}

@@ -75,7 +75,7 @@ clusters:
 
 	// Deploy: preview shows the server-side diff; production asks for a reason and the name.
 	must(t, runtime.Locator("[data-testid=manage]").Click())
-	must(t, expect.Locator(page.Locator("h1")).ToHaveText("Deployment " + ns + "/tills"))
+	must(t, expect.Locator(page.Locator("h1")).ToHaveText("Deployment "+ns+"/tills"))
 	must(t, page.Locator("[data-testid=image]").Fill("registry.acme.example/tills:1.1.0"))
 	must(t, page.Locator("[data-testid=reason]").Fill("TIL-9 rounding fix"))
 	must(t, page.Locator("[data-testid=deploy]").Click())

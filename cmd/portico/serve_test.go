@@ -77,3 +77,23 @@ func TestServeAndShutdown(t *testing.T) {
 		t.Errorf("after shutdown the port should be closed, got %v", err)
 	}
 }
+
+func TestLoadPolicy(t *testing.T) {
+	if p, err := loadPolicy(""); err != nil || len(p.Bindings) != 4 {
+		t.Errorf("no file: %v %v, want the default policy", p, err)
+	}
+	dir := t.TempDir()
+	good := filepath.Join(dir, "policy.yaml")
+	os.WriteFile(good, []byte("bindings:\n  - {groups: [\"*\"], role: viewer}\n  - {groups: [release-managers], role: deployer}\n"), 0o644)
+	if p, err := loadPolicy(good); err != nil || len(p.Bindings) != 2 {
+		t.Errorf("policy file: %v %v", p, err)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("bindings:\n  - {groups: [x], role: superuser}\n"), 0o644)
+	if _, err := loadPolicy(bad); err == nil || !strings.Contains(err.Error(), `unknown role "superuser"`) || !strings.Contains(err.Error(), "bad.yaml") {
+		t.Errorf("bad policy: %v", err)
+	}
+	if _, err := loadPolicy(filepath.Join(dir, "missing.yaml")); err == nil {
+		t.Error("a missing policy file must stop the portal")
+	}
+}

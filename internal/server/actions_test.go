@@ -542,6 +542,16 @@ func TestRollbackRestartAndAutoscalerOverAPI(t *testing.T) {
 		t.Error("restart did not stamp the template")
 	}
 
+	// Scaling to zero stops the service: it needs the name typed, even outside production.
+	status, body = e.api(t, "carla", "vault", "scale", map[string]any{"replicas": 0})
+	if status != http.StatusBadRequest || !strings.Contains(fmt.Sprint(body["error"]), "to confirm") {
+		t.Errorf("scale to zero without confirmation = %d %v", status, body)
+	}
+	status, body = e.api(t, "carla", "vault", "scale", map[string]any{"replicas": 0, "confirm": "vault"})
+	if status != http.StatusOK || *e.deployment(t, "vault").Spec.Replicas != 0 {
+		t.Errorf("confirmed scale to zero = %d %v", status, body)
+	}
+
 	min := int32(1)
 	hpa := &autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: metav1.ObjectMeta{Name: "ledger"},
 		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "ledger"},

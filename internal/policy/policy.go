@@ -151,7 +151,11 @@ func (p *Policy) Decide(s Subject, a Action, t Target) Decision {
 		}
 		return Decision{Allowed: true, Reason: fmt.Sprintf("allowed by role %s (%s)", b.Role, b.describe())}
 	}
-	why := fmt.Sprintf("%s may not %s %s", s.User, a, t.Service)
+	verb := string(a)
+	if a == Rollback {
+		verb = "roll back"
+	}
+	why := fmt.Sprintf("%s may not %s %s", s.User, verb, t.Service)
 	if t.Owner != "" {
 		why += fmt.Sprintf(": it is owned by %s, and none of your groups has a role allowing %s there", t.Owner, a)
 	}

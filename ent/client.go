@@ -19,6 +19,7 @@ import (
 	"github.com/portico-dev/portico/ent/entity"
 	"github.com/portico-dev/portico/ent/problem"
 	"github.com/portico-dev/portico/ent/sourcestate"
+	"github.com/portico-dev/portico/ent/usedloginstate"
 )
 
 // Client is the client that holds all ent builders.
@@ -36,6 +37,8 @@ type Client struct {
 	Problem *ProblemClient
 	// SourceState is the client for interacting with the SourceState builders.
 	SourceState *SourceStateClient
+	// UsedLoginState is the client for interacting with the UsedLoginState builders.
+	UsedLoginState *UsedLoginStateClient
 }
 
 // NewClient creates a new client configured with the given options.
@@ -52,6 +55,7 @@ func (c *Client) init() {
 	c.Entity = NewEntityClient(c.config)
 	c.Problem = NewProblemClient(c.config)
 	c.SourceState = NewSourceStateClient(c.config)
+	c.UsedLoginState = NewUsedLoginStateClient(c.config)
 }
 
 type (
@@ -142,13 +146,14 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:         ctx,
-		config:      cfg,
-		AuditEntry:  NewAuditEntryClient(cfg),
-		Document:    NewDocumentClient(cfg),
-		Entity:      NewEntityClient(cfg),
-		Problem:     NewProblemClient(cfg),
-		SourceState: NewSourceStateClient(cfg),
+		ctx:            ctx,
+		config:         cfg,
+		AuditEntry:     NewAuditEntryClient(cfg),
+		Document:       NewDocumentClient(cfg),
+		Entity:         NewEntityClient(cfg),
+		Problem:        NewProblemClient(cfg),
+		SourceState:    NewSourceStateClient(cfg),
+		UsedLoginState: NewUsedLoginStateClient(cfg),
 	}, nil
 }
 
@@ -166,13 +171,14 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:         ctx,
-		config:      cfg,
-		AuditEntry:  NewAuditEntryClient(cfg),
-		Document:    NewDocumentClient(cfg),
-		Entity:      NewEntityClient(cfg),
-		Problem:     NewProblemClient(cfg),
-		SourceState: NewSourceStateClient(cfg),
+		ctx:            ctx,
+		config:         cfg,
+		AuditEntry:     NewAuditEntryClient(cfg),
+		Document:       NewDocumentClient(cfg),
+		Entity:         NewEntityClient(cfg),
+		Problem:        NewProblemClient(cfg),
+		SourceState:    NewSourceStateClient(cfg),
+		UsedLoginState: NewUsedLoginStateClient(cfg),
 	}, nil
 }
 
@@ -201,21 +207,21 @@ func (c *Client) Close() error {
 // Use adds the mutation hooks to all the entity clients.
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
-	c.AuditEntry.Use(hooks...)
-	c.Document.Use(hooks...)
-	c.Entity.Use(hooks...)
-	c.Problem.Use(hooks...)
-	c.SourceState.Use(hooks...)
+	for _, n := range []interface{ Use(...Hook) }{
+		c.AuditEntry, c.Document, c.Entity, c.Problem, c.SourceState, c.UsedLoginState,
+	} {
+		n.Use(hooks...)
+	}
 }
 
 // Intercept adds the query interceptors to all the entity clients.
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
-	c.AuditEntry.Intercept(interceptors...)
-	c.Document.Intercept(interceptors...)
-	c.Entity.Intercept(interceptors...)
-	c.Problem.Intercept(interceptors...)
-	c.SourceState.Intercept(interceptors...)
+	for _, n := range []interface{ Intercept(...Interceptor) }{
+		c.AuditEntry, c.Document, c.Entity, c.Problem, c.SourceState, c.UsedLoginState,
+	} {
+		n.Intercept(interceptors...)
+	}
 }
 
 // Mutate implements the ent.Mutator interface.
@@ -231,6 +237,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Problem.mutate(ctx, m)
 	case *SourceStateMutation:
 		return c.SourceState.mutate(ctx, m)
+	case *UsedLoginStateMutation:
+		return c.UsedLoginState.mutate(ctx, m)
 	default:
 		return nil, fmt.Errorf("ent: unknown mutation type %T", m)
 	}
@@ -901,12 +909,146 @@ func (c *SourceStateClient) mutate(ctx context.Context, m *SourceStateMutation) 
 	}
 }
 
+// UsedLoginStateClient is a client for the UsedLoginState schema.
+type UsedLoginStateClient struct {
+	config
+}
+
+// NewUsedLoginStateClient returns a client for the UsedLoginState from the given config.
+func NewUsedLoginStateClient(c config) *UsedLoginStateClient {
+	return &UsedLoginStateClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `usedloginstate.Hooks(f(g(h())))`.
+func (c *UsedLoginStateClient) Use(hooks ...Hook) {
+	c.hooks.UsedLoginState = append(c.hooks.UsedLoginState, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `usedloginstate.Intercept(f(g(h())))`.
+func (c *UsedLoginStateClient) Intercept(interceptors ...Interceptor) {
+	c.inters.UsedLoginState = append(c.inters.UsedLoginState, interceptors...)
+}
+
+// Create returns a builder for creating a UsedLoginState entity.
+func (c *UsedLoginStateClient) Create() *UsedLoginStateCreate {
+	mutation := newUsedLoginStateMutation(c.config, OpCreate)
+	return &UsedLoginStateCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of UsedLoginState entities.
+func (c *UsedLoginStateClient) CreateBulk(builders ...*UsedLoginStateCreate) *UsedLoginStateCreateBulk {
+	return &UsedLoginStateCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *UsedLoginStateClient) MapCreateBulk(slice any, setFunc func(*UsedLoginStateCreate, int)) *UsedLoginStateCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &UsedLoginStateCreateBulk{err: fmt.Errorf("calling to UsedLoginStateClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*UsedLoginStateCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &UsedLoginStateCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for UsedLoginState.
+func (c *UsedLoginStateClient) Update() *UsedLoginStateUpdate {
+	mutation := newUsedLoginStateMutation(c.config, OpUpdate)
+	return &UsedLoginStateUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *UsedLoginStateClient) UpdateOne(_m *UsedLoginState) *UsedLoginStateUpdateOne {
+	mutation := newUsedLoginStateMutation(c.config, OpUpdateOne, withUsedLoginState(_m))
+	return &UsedLoginStateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *UsedLoginStateClient) UpdateOneID(id int) *UsedLoginStateUpdateOne {
+	mutation := newUsedLoginStateMutation(c.config, OpUpdateOne, withUsedLoginStateID(id))
+	return &UsedLoginStateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for UsedLoginState.
+func (c *UsedLoginStateClient) Delete() *UsedLoginStateDelete {
+	mutation := newUsedLoginStateMutation(c.config, OpDelete)
+	return &UsedLoginStateDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *UsedLoginStateClient) DeleteOne(_m *UsedLoginState) *UsedLoginStateDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *UsedLoginStateClient) DeleteOneID(id int) *UsedLoginStateDeleteOne {
+	builder := c.Delete().Where(usedloginstate.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &UsedLoginStateDeleteOne{builder}
+}
+
+// Query returns a query builder for UsedLoginState.
+func (c *UsedLoginStateClient) Query() *UsedLoginStateQuery {
+	return &UsedLoginStateQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeUsedLoginState},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a UsedLoginState entity by its id.
+func (c *UsedLoginStateClient) Get(ctx context.Context, id int) (*UsedLoginState, error) {
+	return c.Query().Where(usedloginstate.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *UsedLoginStateClient) GetX(ctx context.Context, id int) *UsedLoginState {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *UsedLoginStateClient) Hooks() []Hook {
+	return c.hooks.UsedLoginState
+}
+
+// Interceptors returns the client interceptors.
+func (c *UsedLoginStateClient) Interceptors() []Interceptor {
+	return c.inters.UsedLoginState
+}
+
+func (c *UsedLoginStateClient) mutate(ctx context.Context, m *UsedLoginStateMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&UsedLoginStateCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&UsedLoginStateUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&UsedLoginStateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&UsedLoginStateDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown UsedLoginState mutation op: %q", m.Op())
+	}
+}
+
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		AuditEntry, Document, Entity, Problem, SourceState []ent.Hook
+		AuditEntry, Document, Entity, Problem, SourceState, UsedLoginState []ent.Hook
 	}
 	inters struct {
-		AuditEntry, Document, Entity, Problem, SourceState []ent.Interceptor
+		AuditEntry, Document, Entity, Problem, SourceState,
+		UsedLoginState []ent.Interceptor
 	}
 )

@@ -17,6 +17,7 @@ import (
 	"github.com/portico-dev/portico/ent/entity"
 	"github.com/portico-dev/portico/ent/problem"
 	"github.com/portico-dev/portico/ent/sourcestate"
+	"github.com/portico-dev/portico/ent/usedloginstate"
 )
 
 // ent aliases to avoid import conflicts in user's code.
@@ -77,11 +78,12 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			auditentry.Table:  auditentry.ValidColumn,
-			document.Table:    document.ValidColumn,
-			entity.Table:      entity.ValidColumn,
-			problem.Table:     problem.ValidColumn,
-			sourcestate.Table: sourcestate.ValidColumn,
+			auditentry.Table:     auditentry.ValidColumn,
+			document.Table:       document.ValidColumn,
+			entity.Table:         entity.ValidColumn,
+			problem.Table:        problem.ValidColumn,
+			sourcestate.Table:    sourcestate.ValidColumn,
+			usedloginstate.Table: usedloginstate.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -17,6 +17,7 @@ import (
 	"github.com/portico-dev/portico/ent/predicate"
 	"github.com/portico-dev/portico/ent/problem"
 	"github.com/portico-dev/portico/ent/sourcestate"
+	"github.com/portico-dev/portico/ent/usedloginstate"
 )
 
 const (
@@ -28,11 +29,12 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
-	TypeAuditEntry  = "AuditEntry"
-	TypeDocument    = "Document"
-	TypeEntity      = "Entity"
-	TypeProblem     = "Problem"
-	TypeSourceState = "SourceState"
+	TypeAuditEntry     = "AuditEntry"
+	TypeDocument       = "Document"
+	TypeEntity         = "Entity"
+	TypeProblem        = "Problem"
+	TypeSourceState    = "SourceState"
+	TypeUsedLoginState = "UsedLoginState"
 )
 
 // AuditEntryMutation represents an operation that mutates the AuditEntry nodes in the graph.
@@ -4184,4 +4186,384 @@ func (m *SourceStateMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *SourceStateMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown SourceState edge %s", name)
+}
+
+// UsedLoginStateMutation represents an operation that mutates the UsedLoginState nodes in the graph.
+type UsedLoginStateMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	state_hash    *string
+	used_at       *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*UsedLoginState, error)
+	predicates    []predicate.UsedLoginState
+}
+
+var _ ent.Mutation = (*UsedLoginStateMutation)(nil)
+
+// usedloginstateOption allows management of the mutation configuration using functional options.
+type usedloginstateOption func(*UsedLoginStateMutation)
+
+// newUsedLoginStateMutation creates new mutation for the UsedLoginState entity.
+func newUsedLoginStateMutation(c config, op Op, opts ...usedloginstateOption) *UsedLoginStateMutation {
+	m := &UsedLoginStateMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeUsedLoginState,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withUsedLoginStateID sets the ID field of the mutation.
+func withUsedLoginStateID(id int) usedloginstateOption {
+	return func(m *UsedLoginStateMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *UsedLoginState
+		)
+		m.oldValue = func(ctx context.Context) (*UsedLoginState, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().UsedLoginState.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withUsedLoginState sets the old UsedLoginState of the mutation.
+func withUsedLoginState(node *UsedLoginState) usedloginstateOption {
+	return func(m *UsedLoginStateMutation) {
+		m.oldValue = func(context.Context) (*UsedLoginState, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m UsedLoginStateMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m UsedLoginStateMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *UsedLoginStateMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *UsedLoginStateMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().UsedLoginState.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetStateHash sets the "state_hash" field.
+func (m *UsedLoginStateMutation) SetStateHash(s string) {
+	m.state_hash = &s
+}
+
+// StateHash returns the value of the "state_hash" field in the mutation.
+func (m *UsedLoginStateMutation) StateHash() (r string, exists bool) {
+	v := m.state_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStateHash returns the old "state_hash" field's value of the UsedLoginState entity.
+// If the UsedLoginState object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UsedLoginStateMutation) OldStateHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStateHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStateHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStateHash: %w", err)
+	}
+	return oldValue.StateHash, nil
+}
+
+// ResetStateHash resets all changes to the "state_hash" field.
+func (m *UsedLoginStateMutation) ResetStateHash() {
+	m.state_hash = nil
+}
+
+// SetUsedAt sets the "used_at" field.
+func (m *UsedLoginStateMutation) SetUsedAt(t time.Time) {
+	m.used_at = &t
+}
+
+// UsedAt returns the value of the "used_at" field in the mutation.
+func (m *UsedLoginStateMutation) UsedAt() (r time.Time, exists bool) {
+	v := m.used_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUsedAt returns the old "used_at" field's value of the UsedLoginState entity.
+// If the UsedLoginState object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UsedLoginStateMutation) OldUsedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUsedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUsedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUsedAt: %w", err)
+	}
+	return oldValue.UsedAt, nil
+}
+
+// ResetUsedAt resets all changes to the "used_at" field.
+func (m *UsedLoginStateMutation) ResetUsedAt() {
+	m.used_at = nil
+}
+
+// Where appends a list predicates to the UsedLoginStateMutation builder.
+func (m *UsedLoginStateMutation) Where(ps ...predicate.UsedLoginState) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the UsedLoginStateMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *UsedLoginStateMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.UsedLoginState, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *UsedLoginStateMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *UsedLoginStateMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (UsedLoginState).
+func (m *UsedLoginStateMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *UsedLoginStateMutation) Fields() []string {
+	fields := make([]string, 0, 2)
+	if m.state_hash != nil {
+		fields = append(fields, usedloginstate.FieldStateHash)
+	}
+	if m.used_at != nil {
+		fields = append(fields, usedloginstate.FieldUsedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *UsedLoginStateMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case usedloginstate.FieldStateHash:
+		return m.StateHash()
+	case usedloginstate.FieldUsedAt:
+		return m.UsedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *UsedLoginStateMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case usedloginstate.FieldStateHash:
+		return m.OldStateHash(ctx)
+	case usedloginstate.FieldUsedAt:
+		return m.OldUsedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown UsedLoginState field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *UsedLoginStateMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case usedloginstate.FieldStateHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStateHash(v)
+		return nil
+	case usedloginstate.FieldUsedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUsedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown UsedLoginState field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *UsedLoginStateMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *UsedLoginStateMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *UsedLoginStateMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown UsedLoginState numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *UsedLoginStateMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *UsedLoginStateMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *UsedLoginStateMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown UsedLoginState nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *UsedLoginStateMutation) ResetField(name string) error {
+	switch name {
+	case usedloginstate.FieldStateHash:
+		m.ResetStateHash()
+		return nil
+	case usedloginstate.FieldUsedAt:
+		m.ResetUsedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown UsedLoginState field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *UsedLoginStateMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *UsedLoginStateMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *UsedLoginStateMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *UsedLoginStateMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *UsedLoginStateMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *UsedLoginStateMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *UsedLoginStateMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown UsedLoginState unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *UsedLoginStateMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown UsedLoginState edge %s", name)
 }

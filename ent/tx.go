@@ -22,6 +22,8 @@ type Tx struct {
 	Problem *ProblemClient
 	// SourceState is the client for interacting with the SourceState builders.
 	SourceState *SourceStateClient
+	// UsedLoginState is the client for interacting with the UsedLoginState builders.
+	UsedLoginState *UsedLoginStateClient
 
 	// lazily loaded.
 	client     *Client
@@ -158,6 +160,7 @@ func (tx *Tx) init() {
 	tx.Entity = NewEntityClient(tx.config)
 	tx.Problem = NewProblemClient(tx.config)
 	tx.SourceState = NewSourceStateClient(tx.config)
+	tx.UsedLoginState = NewUsedLoginStateClient(tx.config)
 }
 
 // txDriver wraps the given dialect.Tx with a nop dialect.Driver implementation.

@@ -74,7 +74,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Anonymous: cfg.Auth.AnonymousAllowed(), BaseURL: baseURL(cfg), Policy: pol, Audit: audit.New(st.Client, log),
 		ActionsConfig: server.ActionsConfig{MaxReplicas: cfg.Actions.MaxReplicas, ProductionEnvironments: cfg.Actions.ProductionEnvironments}}
 	if cfg.Auth.OIDC.Issuer != "" {
-		a, err := newAuthenticator(cfg, getenv)
+		a, err := newAuthenticator(cfg, getenv, st)
 		if err != nil {
 			return err
 		}
@@ -198,7 +198,7 @@ func baseURL(cfg *config.Config) string {
 }
 
 // newAuthenticator builds sign-in from the configuration; secrets come from the environment.
-func newAuthenticator(cfg *config.Config, getenv func(string) string) (*auth.Authenticator, error) {
+func newAuthenticator(cfg *config.Config, getenv func(string) string, states auth.StateStore) (*auth.Authenticator, error) {
 	o := cfg.Auth.OIDC
 	key := getenv(cfg.Auth.SessionKeyEnv)
 	if len(key) < 32 {
@@ -214,5 +214,5 @@ func newAuthenticator(cfg *config.Config, getenv func(string) string) (*auth.Aut
 	}
 	return auth.New(auth.Config{Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: secret, RedirectURL: redirect, Scopes: o.Scopes,
 		GroupsClaim: o.GroupsClaim, EmailClaim: o.EmailClaim, NameClaim: o.NameClaim, SessionKey: []byte(key),
-		IdleTimeout: cfg.Auth.SessionIdle.D(), MaxAge: cfg.Auth.SessionMaxAge.D(), SecureCookies: strings.HasPrefix(baseURL(cfg), "https://")})
+		IdleTimeout: cfg.Auth.SessionIdle.D(), MaxAge: cfg.Auth.SessionMaxAge.D(), SecureCookies: strings.HasPrefix(baseURL(cfg), "https://"), States: states})
 }

@@ -69,6 +69,18 @@ func (f SourceStateFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value,
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SourceStateMutation", m)
 }
 
+// The UsedLoginStateFunc type is an adapter to allow the use of ordinary
+// function as UsedLoginState mutator.
+type UsedLoginStateFunc func(context.Context, *ent.UsedLoginStateMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f UsedLoginStateFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.UsedLoginStateMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.UsedLoginStateMutation", m)
+}
+
 // Condition is a hook condition function.
 type Condition func(context.Context, ent.Mutation) bool
 

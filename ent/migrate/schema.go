@@ -148,6 +148,25 @@ var (
 		Columns:    SourceStatesColumns,
 		PrimaryKey: []*schema.Column{SourceStatesColumns[0]},
 	}
+	// UsedLoginStatesColumns holds the columns for the "used_login_states" table.
+	UsedLoginStatesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "state_hash", Type: field.TypeString, Unique: true},
+		{Name: "used_at", Type: field.TypeTime},
+	}
+	// UsedLoginStatesTable holds the schema information for the "used_login_states" table.
+	UsedLoginStatesTable = &schema.Table{
+		Name:       "used_login_states",
+		Columns:    UsedLoginStatesColumns,
+		PrimaryKey: []*schema.Column{UsedLoginStatesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "usedloginstate_used_at",
+				Unique:  false,
+				Columns: []*schema.Column{UsedLoginStatesColumns[2]},
+			},
+		},
+	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		AuditEntriesTable,
@@ -155,6 +174,7 @@ var (
 		EntitiesTable,
 		ProblemsTable,
 		SourceStatesTable,
+		UsedLoginStatesTable,
 	}
 )
 

@@ -20,3 +20,6 @@ type Problem func(*sql.Selector)
 
 // SourceState is the predicate function for sourcestate builders.
 type SourceState func(*sql.Selector)
+
+// UsedLoginState is the predicate function for usedloginstate builders.
+type UsedLoginState func(*sql.Selector)

@@ -23,7 +23,8 @@ type Config struct {
 	NameClaim                      string
 	SessionKey                     []byte
 	IdleTimeout, MaxAge            time.Duration
-	SecureCookies                  bool // set with https
+	SecureCookies                  bool       // set with https
+	States                         StateStore // used sign-in states shared by replicas; nil: this process only
 }
 
 // Cookie names.
@@ -42,8 +43,14 @@ type Authenticator struct {
 	provider   *oidc.Provider
 	endSession string
 	// used remembers the states of completed sign-ins while their login cookie could still
-	// be valid, so a replayed callback is refused even with a captured cookie.
+	// be valid, so a replayed callback is refused even with a captured cookie (when no shared
+	// StateStore is configured).
 	used map[string]time.Time
+}
+
+// StateStore records used sign-in states where every replica sees them (the database).
+type StateStore interface {
+	FirstUse(ctx context.Context, state string, keep time.Duration) (bool, error)
 }
 
 // New validates cfg. The provider is discovered on first use, so the portal starts (and
@@ -148,7 +155,11 @@ func (a *Authenticator) Finish(w http.ResponseWriter, r *http.Request) (string, 
 	if q.Get("state") == "" || q.Get("state") != ls.State {
 		return "", fmt.Errorf("%w: state mismatch", ErrLogin)
 	}
-	if !a.firstUse(ls.State) {
+	first, err := a.firstUse(r.Context(), ls.State)
+	if err != nil {
+		return "", err
+	}
+	if !first {
 		return "", fmt.Errorf("%w: this sign-in was completed already (replayed callback)", ErrLogin)
 	}
 	p, err := a.discover(r.Context())
@@ -171,8 +182,15 @@ func (a *Authenticator) Finish(w http.ResponseWriter, r *http.Request) (string, 
 	return ls.Next, nil
 }
 
+// loginStateTTL is how long a login cookie is accepted, and so how long a used state must be
+// remembered.
+const loginStateTTL = 10 * time.Minute
+
 // firstUse records a state as used and reports whether it was new.
-func (a *Authenticator) firstUse(state string) bool {
+func (a *Authenticator) firstUse(ctx context.Context, state string) (bool, error) {
+	if a.cfg.States != nil {
+		return a.cfg.States.FirstUse(ctx, state, loginStateTTL+time.Minute)
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.now()
@@ -180,15 +198,15 @@ func (a *Authenticator) firstUse(state string) bool {
 		a.used = map[string]time.Time{}
 	}
 	for s, at := range a.used {
-		if now.Sub(at) > 11*time.Minute {
+		if now.Sub(at) > loginStateTTL+time.Minute {
 			delete(a.used, s)
 		}
 	}
 	if _, seen := a.used[state]; seen {
-		return false
+		return false, nil
 	}
 	a.used[state] = now
-	return true
+	return true, nil
 }
 
 // verify checks the ID token (signature, issuer, audience, expiry; nonce when given) and

@@ -9,12 +9,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/portico-dev/portico/internal/store"
 )
 
 // tokenIssuer is a minimal OpenID provider that issues whatever ID token a test crafts. The
@@ -172,5 +175,46 @@ func TestCallbackRefusesBadNonceAndReplay(t *testing.T) {
 	}
 	if err := finish(cookie, q.Get("state")); !errors.Is(err, ErrLogin) || !strings.Contains(err.Error(), "replayed") {
 		t.Errorf("replayed callback (captured cookie, same state): %v", err)
+	}
+}
+
+// TestReplayRefusedByAnotherReplica completes a sign-in at one replica and replays the
+// callback (with the captured login cookie) at another: the shared store refuses it.
+func TestReplayRefusedByAnotherReplica(t *testing.T) {
+	ti := newTokenIssuer(t)
+	st, err := store.Open(t.Context(), "sqlite", filepath.Join(t.TempDir(), "p.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	replica := func() *Authenticator {
+		a, err := New(Config{Issuer: ti.URL, ClientID: "portico", ClientSecret: "s", RedirectURL: "http://127.0.0.1/auth/callback",
+			SessionKey: []byte(strings.Repeat("k", 32)), States: st})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	a, b := replica(), replica()
+	rec := httptest.NewRecorder()
+	to, err := a.Begin(rec, httptest.NewRequest(http.MethodGet, "/auth/login", nil), "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(to)
+	ti.mu.Lock()
+	ti.next = ti.sign(t, ti.key, ti.claims(u.Query().Get("nonce")))
+	ti.mu.Unlock()
+	callback := func(at *Authenticator) error {
+		req := httptest.NewRequest(http.MethodGet, "/auth/callback?code=c&state="+url.QueryEscape(u.Query().Get("state")), nil)
+		req.AddCookie(rec.Result().Cookies()[0])
+		_, err := at.Finish(httptest.NewRecorder(), req)
+		return err
+	}
+	if err := callback(a); err != nil {
+		t.Fatalf("sign-in at replica A: %v", err)
+	}
+	if err := callback(b); !errors.Is(err, ErrLogin) || !strings.Contains(err.Error(), "replayed") {
+		t.Errorf("replay at replica B: %v, want refused", err)
 	}
 }

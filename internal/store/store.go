@@ -4,6 +4,8 @@
 package store
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/portico-dev/portico/ent"
 	"github.com/portico-dev/portico/ent/entity"
+	"github.com/portico-dev/portico/ent/usedloginstate"
 	"github.com/portico-dev/portico/ent/problem"
 	"github.com/portico-dev/portico/ent/sourcestate"
 	"github.com/portico-dev/portico/internal/catalog"
@@ -209,4 +212,22 @@ func (s *Store) Load(ctx context.Context) (*Catalog, error) {
 		docs[d.Source][d.Path] = []byte(d.Body)
 	}
 	return &Catalog{Records: records, Problems: problems, Sources: states, Documents: docs}, nil
+}
+
+// FirstUse records a sign-in's state as used and reports whether it was new: a second use is
+// a replayed callback, whichever replica it reaches. Records older than keep are pruned.
+func (s *Store) FirstUse(ctx context.Context, state string, keep time.Duration) (bool, error) {
+	sum := sha256.Sum256([]byte(state))
+	now := time.Now().UTC()
+	if _, err := s.Client.UsedLoginState.Delete().Where(usedloginstate.UsedAtLT(now.Add(-keep))).Exec(ctx); err != nil {
+		return false, fmt.Errorf("prune used sign-in states: %w", err)
+	}
+	err := s.Client.UsedLoginState.Create().SetStateHash(hex.EncodeToString(sum[:])).SetUsedAt(now).Exec(ctx)
+	if ent.IsConstraintError(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("record sign-in state: %w", err)
+	}
+	return true, nil
 }

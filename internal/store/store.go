@@ -4,10 +4,10 @@
 package store
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -22,9 +22,9 @@ import (
 
 	"github.com/portico-dev/portico/ent"
 	"github.com/portico-dev/portico/ent/entity"
-	"github.com/portico-dev/portico/ent/usedloginstate"
 	"github.com/portico-dev/portico/ent/problem"
 	"github.com/portico-dev/portico/ent/sourcestate"
+	"github.com/portico-dev/portico/ent/usedloginstate"
 	"github.com/portico-dev/portico/internal/catalog"
 )
 

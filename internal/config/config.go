@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"text/template"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -24,10 +25,12 @@ type Config struct {
 	Auth     Auth      `yaml:"auth"`
 	Clusters []Cluster `yaml:"clusters"`
 	Actions  Actions   `yaml:"actions"`
-	Database Database  `yaml:"database"`
-	Catalog  Catalog   `yaml:"catalog"`
-	Runbooks Runbooks  `yaml:"runbooks"`
-	Log      Log       `yaml:"log"`
+	// Observability: each backend is optional; a missing URL hides its panel.
+	Observability Observability `yaml:"observability"`
+	Database      Database      `yaml:"database"`
+	Catalog       Catalog       `yaml:"catalog"`
+	Runbooks      Runbooks      `yaml:"runbooks"`
+	Log           Log           `yaml:"log"`
 }
 
 // Server configures the HTTP listener.
@@ -83,6 +86,54 @@ type Auth struct {
 	// PolicyFile is a YAML file of roles and bindings (see README, "Access control"); empty
 	// means the built-in default policy.
 	PolicyFile string `yaml:"policyFile"`
+}
+
+// Observability configures the metrics, alerts and traces backends and the charts.
+type Observability struct {
+	Prometheus   Backend `yaml:"prometheus"`
+	Alertmanager Backend `yaml:"alertmanager"`
+	// Jaeger's URL is its query service's gRPC address (host:port, api_v2); UIURL its web UI,
+	// for "open in Jaeger" links.
+	Jaeger Backend `yaml:"jaeger"`
+	// Charts replace the default metric charts (see README); each query is a Go template.
+	Charts []Chart `yaml:"charts"`
+	// CacheTTL is how long a query's answer is shared by every viewer.
+	CacheTTL Duration `yaml:"cacheTTL"`
+}
+
+// Backend is one observability backend.
+type Backend struct {
+	URL     string   `yaml:"url"`
+	UIURL   string   `yaml:"uiURL"`
+	Timeout Duration `yaml:"timeout"` // each panel's budget; default 2s
+	TLS     TLS      `yaml:"tls"`
+	// BearerTokenEnv names the variable holding a bearer token; Username and PasswordEnv
+	// give basic auth instead.
+	BearerTokenEnv string `yaml:"bearerTokenEnv"`
+	Username       string `yaml:"username"`
+	PasswordEnv    string `yaml:"passwordEnv"`
+}
+
+// TLS configures a client connection.
+type TLS struct {
+	CAFile             string `yaml:"caFile"`
+	InsecureSkipVerify bool   `yaml:"insecureSkipVerify"`
+}
+
+// Chart is one metric chart: PromQL templates with the service's placeholders.
+type Chart struct {
+	Name    string       `yaml:"name"`
+	Title   string       `yaml:"title"`
+	Unit    string       `yaml:"unit"` // reqps, ratio, seconds, cores, bytes, count
+	Queries []ChartQuery `yaml:"queries"`
+}
+
+// ChartQuery is one query of a chart. Query is a Go template over {{.Name}}, {{.Namespace}},
+// {{.Labels}}, {{.Pods}}, {{.Window}}; Legend names each series, a template over its labels
+// (e.g. "{{.pod}}") or a fixed word ("p95"; "request" and "limit" are drawn as dashed lines).
+type ChartQuery struct {
+	Query  string `yaml:"query"`
+	Legend string `yaml:"legend"`
 }
 
 // Actions configures deploy, rollback, scale and restart.
@@ -155,7 +206,10 @@ func Default() *Config {
 		},
 		Runbooks: Runbooks{Dir: "./runbooks"},
 		Actions:  Actions{MaxReplicas: 50, ProductionEnvironments: []string{"production"}},
-		Log:      Log{Level: "info", Format: "json"},
+		Observability: Observability{CacheTTL: Duration(15 * time.Second),
+			Prometheus: Backend{Timeout: Duration(2 * time.Second)}, Alertmanager: Backend{Timeout: Duration(2 * time.Second)},
+			Jaeger: Backend{Timeout: Duration(2 * time.Second)}},
+		Log: Log{Level: "info", Format: "json"},
 	}
 }
 
@@ -196,7 +250,8 @@ var unknownFieldRE = regexp.MustCompile(`line (\d+): field (\S+) not found in ty
 
 // sectionOf maps Go type names to the YAML path a user writes.
 var sectionOf = map[string]string{"Config": "", "Server": "server.", "Database": "database.", "Catalog": "catalog.",
-	"Source": "catalog.sources[].", "Runbooks": "runbooks.", "Log": "log.", "Cluster": "clusters[].", "Auth": "auth.", "OIDC": "auth.oidc.", "Actions": "actions."}
+	"Source": "catalog.sources[].", "Runbooks": "runbooks.", "Log": "log.", "Cluster": "clusters[].", "Auth": "auth.", "OIDC": "auth.oidc.", "Actions": "actions.",
+	"Observability": "observability.", "Backend": "observability.<backend>.", "TLS": "observability.<backend>.tls.", "Chart": "observability.charts[].", "ChartQuery": "observability.charts[].queries[]."}
 
 func (c *Config) decode(path string, data []byte) error {
 	// Sources in the file replace the default source rather than adding to it.
@@ -351,6 +406,40 @@ func (c *Config) Validate() error {
 		for j, g := range cl.ImpersonateGroups {
 			if _, err := path.Match(g, ""); err != nil {
 				bad(fmt.Sprintf("%s.impersonateGroups[%d]", key, j), "%q is not a valid pattern", g)
+			}
+		}
+	}
+	for name, b := range map[string]Backend{"prometheus": c.Observability.Prometheus, "alertmanager": c.Observability.Alertmanager, "jaeger": c.Observability.Jaeger} {
+		key := "observability." + name
+		if b.URL == "" {
+			continue
+		}
+		if name != "jaeger" && !strings.HasPrefix(b.URL, "http://") && !strings.HasPrefix(b.URL, "https://") {
+			bad(key+".url", "%q must be an http:// or https:// URL", b.URL)
+		}
+		if name == "jaeger" && strings.Contains(b.URL, "://") {
+			bad(key+".url", "%q must be the query service's gRPC host:port, e.g. jaeger-query:16685", b.URL)
+		}
+		if b.Timeout <= 0 {
+			bad(key+".timeout", "must be positive")
+		}
+		if b.Username != "" && b.BearerTokenEnv != "" {
+			bad(key, "set either bearerTokenEnv or username/passwordEnv, not both")
+		}
+	}
+	chartNames := map[string]bool{}
+	for i, ch := range c.Observability.Charts {
+		key := fmt.Sprintf("observability.charts[%d]", i)
+		if ch.Name == "" || chartNames[ch.Name] {
+			bad(key+".name", "required and unique")
+		}
+		chartNames[ch.Name] = true
+		if len(ch.Queries) == 0 {
+			bad(key+".queries", "give at least one query")
+		}
+		for j, q := range ch.Queries {
+			if _, err := template.New(ch.Name).Parse(q.Query); err != nil || q.Query == "" {
+				bad(fmt.Sprintf("%s.queries[%d].query", key, j), "required, a Go template (%v)", err)
 			}
 		}
 	}

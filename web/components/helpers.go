@@ -43,3 +43,5 @@ func orProduction(env string) string {
 	}
 	return env
 }
+
+func f1(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }

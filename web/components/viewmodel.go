@@ -469,3 +469,37 @@ type Me struct {
 	Audit                []AuditRow
 	AuditHref            string
 }
+
+// Chart is a laid-out time-series chart, drawn as SVG.
+type Chart struct {
+	Title, Unit, Err, Href, Note string
+	Width, Height                int
+	PlotX, PlotY, PlotW, PlotH   int
+	XTicks, YTicks               []Tick
+	Lines                        []ChartLine
+	Bands                        []Band
+	Legend                       []LegendItem
+	Empty                        bool
+}
+
+// Tick is an axis label at a position.
+type Tick struct {
+	Pos   float64
+	Label string
+}
+
+// ChartLine is one series' path; Class picks its colour (series-N) or threshold style.
+type ChartLine struct {
+	Name, Path, Class string
+}
+
+// Band is a hover column naming the values at one time.
+type Band struct {
+	X, W  float64
+	Title string
+}
+
+// LegendItem names a series with its latest value.
+type LegendItem struct {
+	Name, Last, Class string
+}

@@ -1,0 +1,276 @@
+// Package chart lays out time-series charts for server-side SVG: scales with round ticks,
+// values in the chart's unit, one path per series with gaps where data is missing, hover
+// bands that name every series' value at a time, and a legend. It is pure: the same input
+// always gives the same drawing (the golden tests rely on it).
+package chart
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/portico-dev/portico/web/components"
+)
+
+// Point is one sample.
+type Point struct {
+	T time.Time
+	V float64
+}
+
+// Series is one line. Series named "request" or "limit" are drawn as dashed thresholds.
+type Series struct {
+	Name   string
+	Points []Point
+}
+
+// Input is a chart to draw.
+type Input struct {
+	Title, Unit string
+	Start, End  time.Time
+	Step        time.Duration
+	Series      []Series
+	Err         string
+	Href        string // "open in Prometheus"
+}
+
+// Size of the drawing, in SVG user units (it scales to the card's width).
+const (
+	width, height                    = 560, 210
+	padL, padR, padT, padB           = 64, 12, 10, 26
+	maxSeries                        = 12
+	colours                          = 8
+	thresholdRequest, thresholdLimit = "request", "limit"
+)
+
+// Layout computes the drawing.
+func Layout(in Input) components.Chart {
+	c := components.Chart{Title: in.Title, Unit: in.Unit, Err: in.Err, Href: in.Href, Width: width, Height: height,
+		PlotX: padL, PlotY: padT, PlotW: width - padL - padR, PlotH: height - padT - padB}
+	if in.Err != "" {
+		return c
+	}
+	series := in.Series
+	if len(series) > maxSeries {
+		c.Note = fmt.Sprintf("showing %d of %d series", maxSeries, len(series))
+		series = series[:maxSeries]
+	}
+	hi := 0.0
+	n := 0
+	for _, s := range series {
+		for _, p := range s.Points {
+			if !math.IsNaN(p.V) && !math.IsInf(p.V, 0) {
+				hi = math.Max(hi, p.V)
+				n++
+			}
+		}
+	}
+	if n == 0 {
+		c.Empty = true
+		return c
+	}
+	top, step := niceScale(hi)
+	span := in.End.Sub(in.Start).Seconds()
+	if span <= 0 {
+		span = 1
+	}
+	x := func(t time.Time) float64 { return float64(padL) + t.Sub(in.Start).Seconds()/span*float64(c.PlotW) }
+	y := func(v float64) float64 { return float64(padT+c.PlotH) - v/top*float64(c.PlotH) }
+	for v := 0.0; v <= top*1.0001; v += step {
+		c.YTicks = append(c.YTicks, components.Tick{Pos: round1(y(v)), Label: Format(v, in.Unit)})
+	}
+	for _, t := range timeTicks(in.Start, in.End) {
+		c.XTicks = append(c.XTicks, components.Tick{Pos: round1(x(t)), Label: timeLabel(t, in.End.Sub(in.Start))})
+	}
+	gap := in.Step * 3 / 2
+	if gap <= 0 {
+		gap = time.Duration(span/60*1.5) * time.Second
+	}
+	colour := 0
+	for _, s := range series {
+		line := components.ChartLine{Name: s.Name}
+		switch s.Name {
+		case thresholdRequest:
+			line.Class = "threshold request"
+		case thresholdLimit:
+			line.Class = "threshold limit"
+		default:
+			line.Class = "series-" + strconv.Itoa(colour%colours)
+			colour++
+		}
+		var b strings.Builder
+		var prev time.Time
+		last := math.NaN()
+		for _, p := range s.Points {
+			if math.IsNaN(p.V) || math.IsInf(p.V, 0) {
+				prev = time.Time{}
+				continue
+			}
+			cmd := "L"
+			if prev.IsZero() || p.T.Sub(prev) > gap {
+				cmd = "M"
+			}
+			fmt.Fprintf(&b, "%s%s %s ", cmd, num(x(p.T)), num(y(p.V)))
+			prev, last = p.T, p.V
+		}
+		line.Path = strings.TrimSpace(b.String())
+		if line.Path == "" {
+			continue
+		}
+		c.Lines = append(c.Lines, line)
+		item := components.LegendItem{Name: s.Name, Class: line.Class}
+		if !math.IsNaN(last) {
+			item.Last = Format(last, in.Unit)
+		}
+		c.Legend = append(c.Legend, item)
+	}
+	c.Bands = bands(in, series, x)
+	return c
+}
+
+// bands are invisible columns, one per sample time, whose titles list every series' value:
+// hovering anywhere on the chart names the values at that time.
+func bands(in Input, series []Series, x func(time.Time) float64) []components.Band {
+	times := map[int64][]string{}
+	var order []int64
+	for _, s := range series {
+		for _, p := range s.Points {
+			if math.IsNaN(p.V) || math.IsInf(p.V, 0) {
+				continue
+			}
+			k := p.T.Unix()
+			if _, ok := times[k]; !ok {
+				order = append(order, k)
+			}
+			times[k] = append(times[k], s.Name+" "+Format(p.V, in.Unit))
+		}
+	}
+	if len(order) == 0 {
+		return nil
+	}
+	sortInt64(order)
+	w := float64(width-padL-padR) / float64(max(len(order), 1))
+	out := make([]components.Band, 0, len(order))
+	for _, k := range order {
+		t := time.Unix(k, 0).UTC()
+		cx := x(t)
+		out = append(out, components.Band{X: round1(cx - w/2), W: round1(w), Title: t.Format("2006-01-02 15:04:05 UTC") + "\n" + strings.Join(times[k], "\n")})
+	}
+	return out
+}
+
+func sortInt64(a []int64) {
+	for i := 1; i < len(a); i++ {
+		for j := i; j > 0 && a[j] < a[j-1]; j-- {
+			a[j], a[j-1] = a[j-1], a[j]
+		}
+	}
+}
+
+// niceScale returns a top of the axis and a tick step of 1, 2 or 5 × 10^k with 3–6 ticks.
+func niceScale(hi float64) (top, step float64) {
+	if hi <= 0 {
+		return 1, 0.25
+	}
+	raw := hi / 5
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	for _, m := range []float64{1, 2, 2.5, 5, 10} {
+		step = m * mag
+		if step >= raw {
+			break
+		}
+	}
+	top = math.Ceil(hi/step) * step
+	if top == hi {
+		top += step // keep the highest value off the frame
+	}
+	return top, step
+}
+
+// timeTicks are 4–6 round times inside [start, end].
+func timeTicks(start, end time.Time) []time.Time {
+	span := end.Sub(start)
+	var step time.Duration
+	for _, s := range []time.Duration{time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute, 30 * time.Minute,
+		time.Hour, 2 * time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour, 48 * time.Hour} {
+		step = s
+		if span/s <= 6 {
+			break
+		}
+	}
+	var out []time.Time
+	for t := start.Truncate(step); !t.After(end); t = t.Add(step) {
+		if !t.Before(start) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func timeLabel(t time.Time, span time.Duration) string {
+	t = t.UTC()
+	if span > 36*time.Hour {
+		return t.Format("Jan 2 15:04")
+	}
+	return t.Format("15:04")
+}
+
+// Format writes a value in its unit, readably: 12.5 req/s, 3.2%, 180 ms, 250m cores, 1.2 GiB.
+func Format(v float64, unit string) string {
+	switch unit {
+	case "reqps":
+		return short(v) + " req/s"
+	case "ratio":
+		return short(v*100) + "%"
+	case "seconds":
+		switch {
+		case v == 0:
+			return "0"
+		case v < 1:
+			return short(v*1000) + " ms"
+		}
+		return short(v) + " s"
+	case "cores":
+		if v < 1 && v != 0 {
+			return short(v*1000) + "m"
+		}
+		return short(v)
+	case "bytes":
+		units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
+		i := 0
+		for v >= 1024 && i < len(units)-1 {
+			v /= 1024
+			i++
+		}
+		return short(v) + " " + units[i]
+	}
+	return short(v)
+}
+
+// short prints at most three significant digits, without trailing zeros.
+func short(v float64) string {
+	a := math.Abs(v)
+	var s string
+	switch {
+	case a == 0:
+		return "0"
+	case a >= 100:
+		s = strconv.FormatFloat(v, 'f', 0, 64)
+	case a >= 10:
+		s = strconv.FormatFloat(v, 'f', 1, 64)
+	case a >= 1:
+		s = strconv.FormatFloat(v, 'f', 2, 64)
+	default:
+		s = strconv.FormatFloat(v, 'g', 2, 64)
+	}
+	if strings.Contains(s, ".") && !strings.Contains(s, "e") {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	return s
+}
+
+func num(f float64) string { return strconv.FormatFloat(round1(f), 'f', -1, 64) }
+
+func round1(f float64) float64 { return math.Round(f*10) / 10 }

@@ -255,6 +255,9 @@ func writePortalConfig(dir, root string, clusters []devstack.DemoCluster) error 
 	fmt.Fprintf(&b, "runbooks: {dir: %q}\n", filepath.Join(root, "runbooks"))
 	fmt.Fprintf(&b, "server: {baseURL: \"http://%s\"}\n", portalAddr)
 	fmt.Fprintf(&b, "auth:\n  oidc: {issuer: \"http://%s\", clientID: portico, clientSecretEnv: PORTICO_OIDC_CLIENT_SECRET}\n  sessionKeyEnv: PORTICO_SESSION_KEY\n", oidcAddr)
+	p := devstack.DefaultObservabilityPorts
+	fmt.Fprintf(&b, "observability:\n  prometheus: {url: \"http://127.0.0.1:%d\"}\n  alertmanager: {url: \"http://127.0.0.1:%d\"}\n  jaeger: {url: \"127.0.0.1:%d\", uiURL: \"http://127.0.0.1:%d\"}\n",
+		p.Prometheus, p.Alertmanager, p.JaegerQueryGRPC, p.JaegerQueryHTTP)
 	b.WriteString("clusters:\n")
 	for _, c := range clusters {
 		env := c.Name

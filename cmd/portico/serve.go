@@ -13,19 +13,24 @@ import (
 	"strings"
 	"time"
 
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/portico-dev/portico/internal/alerts"
 	"github.com/portico-dev/portico/internal/audit"
 	"github.com/portico-dev/portico/internal/auth"
+	"github.com/portico-dev/portico/internal/backend"
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/cluster"
 	"github.com/portico-dev/portico/internal/config"
 	"github.com/portico-dev/portico/internal/ingest"
+	"github.com/portico-dev/portico/internal/metrics"
 	"github.com/portico-dev/portico/internal/policy"
 	"github.com/portico-dev/portico/internal/runbooks"
 	"github.com/portico-dev/portico/internal/server"
 	"github.com/portico-dev/portico/internal/store"
+	"github.com/portico-dev/portico/internal/traces"
 )
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -88,6 +93,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		clusters.Start(runCtx)
 		deps.Clusters = clusters
 	}
+	if err := observability(cfg, getenv, &deps); err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	deps.Registry = reg
@@ -128,6 +136,60 @@ func clusterConfigs(cfg *config.Config) []cluster.Config {
 			Kubeconfig: c.Kubeconfig, Context: c.Context, InCluster: c.InCluster, ImpersonateGroups: c.ImpersonateGroups})
 	}
 	return out
+}
+
+// backendConfig reads a backend's settings and its secrets from the environment.
+func backendConfig(b config.Backend, getenv func(string) string) backend.Config {
+	c := backend.Config{URL: b.URL, UIURL: b.UIURL, Timeout: b.Timeout.D(), CAFile: b.TLS.CAFile, InsecureSkipVerify: b.TLS.InsecureSkipVerify,
+		Username: b.Username}
+	if b.BearerTokenEnv != "" {
+		c.BearerToken = getenv(b.BearerTokenEnv)
+	}
+	if b.PasswordEnv != "" {
+		c.Password = getenv(b.PasswordEnv)
+	}
+	return c
+}
+
+// observability builds the clients of the configured backends; each is optional.
+func observability(cfg *config.Config, getenv func(string) string, deps *server.Deps) error {
+	o := cfg.Observability
+	var promAPI v1.API
+	if o.Prometheus.URL != "" {
+		var charts []metrics.ChartDef
+		for _, ch := range o.Charts {
+			d := metrics.ChartDef{Name: ch.Name, Title: ch.Title, Unit: ch.Unit}
+			for _, q := range ch.Queries {
+				d.Queries = append(d.Queries, metrics.Query{Query: q.Query, Legend: q.Legend})
+			}
+			charts = append(charts, d)
+		}
+		m, err := metrics.New(backendConfig(o.Prometheus, getenv), charts, o.CacheTTL.D())
+		if err != nil {
+			return fmt.Errorf("observability.prometheus: %w", err)
+		}
+		deps.Metrics, promAPI = m, m.API()
+	}
+	if promAPI != nil || o.Alertmanager.URL != "" {
+		src := alerts.Source{Prometheus: promAPI, Budget: max(o.Prometheus.Timeout.D(), o.Alertmanager.Timeout.D())}
+		if o.Alertmanager.URL != "" {
+			am := backendConfig(o.Alertmanager, getenv)
+			src.Alertmanager = &am
+		}
+		a, err := alerts.New(src)
+		if err != nil {
+			return fmt.Errorf("observability.alertmanager: %w", err)
+		}
+		deps.Alerts = a
+	}
+	if o.Jaeger.URL != "" {
+		t, err := traces.New(backendConfig(o.Jaeger, getenv))
+		if err != nil {
+			return fmt.Errorf("observability.jaeger: %w", err)
+		}
+		deps.Traces = t
+	}
+	return nil
 }
 
 // loadPolicy reads the access policy file, or returns the default policy without one.

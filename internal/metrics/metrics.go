@@ -379,8 +379,8 @@ func splitTop(s string) []string {
 }
 
 func ruleTitle(q string) string {
-	if len(q) > 60 {
-		return q[:57] + "…"
+	if r := []rune(q); len(r) > 44 {
+		return string(r[:43]) + "…"
 	}
 	return q
 }

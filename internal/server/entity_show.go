@@ -73,6 +73,7 @@ func (s *Server) entityVM(snap *catalog.Snapshot, rec *catalog.Record) component
 	if _, mapped, _ := cluster.QueryFor(e.Metadata.Annotations); mapped || strings.EqualFold(e.Kind, catalog.KindComponent) {
 		vm.RuntimeURL = entityHref(e.Ref()) + "/runtime"
 	}
+	vm.Observe = s.observeVM(e)
 	switch strings.ToLower(e.Kind) {
 	case "component", "api", "resource", "system":
 		vm.Graph = dependencyGraph(snap, e)

@@ -26,12 +26,36 @@ type graphItem struct {
 	label string // relation, as read along the arrow
 }
 
+// graphNodeSpec is a node beside the centre of a graph and the edge that joins them.
+type graphNodeSpec struct {
+	label, kind, href string
+	missing           bool
+	edgeLabel         string
+	edgeClass         string // e.g. undeclared, unused
+}
+
 func dependencyGraph(snap *catalog.Snapshot, e *catalog.Entity) *components.Graph {
-	left := graphItems(e, graphIncoming)
-	right := graphItems(e, graphOutgoing)
+	spec := func(items []graphItem) []graphNodeSpec {
+		out := make([]graphNodeSpec, len(items))
+		for i, it := range items {
+			_, found := snap.Get(it.ref)
+			out[i] = graphNodeSpec{label: it.ref.Name, kind: it.ref.Kind, missing: !found, edgeLabel: it.label}
+			if found {
+				out[i].href = entityHref(it.ref)
+			}
+		}
+		return out
+	}
+	left, right := spec(graphItems(e, graphIncoming)), spec(graphItems(e, graphOutgoing))
 	if len(left) == 0 && len(right) == 0 {
 		return nil
 	}
+	return layoutGraph(e.DisplayName(), e.Kind, left, right)
+}
+
+// layoutGraph puts a node in the middle, left's nodes pointing at it and right's pointed at,
+// so arrows always run left to right.
+func layoutGraph(centre, centreKind string, left, right []graphNodeSpec) *components.Graph {
 	rows := max(len(left), len(right), 1)
 	g := &components.Graph{Width: 3*nodeW + 2*colGap + 2*pad, Height: rows*(nodeH+rowGap) - rowGap + 2*pad}
 	column := func(i int) int { return pad + i*(nodeW+colGap) }
@@ -39,16 +63,11 @@ func dependencyGraph(snap *catalog.Snapshot, e *catalog.Entity) *components.Grap
 		return pad + (g.Height-2*pad-(n*(nodeH+rowGap)-rowGap))/2 + i*(nodeH+rowGap)
 	}
 	cx, cy := column(1), top(1, 0)
-	g.Nodes = append(g.Nodes, components.GraphNode{X: cx, Y: cy, W: nodeW, H: nodeH, Label: clip(e.DisplayName()), Kind: e.Kind, Focus: true})
-	place := func(items []graphItem, col int, incoming bool) {
+	g.Nodes = append(g.Nodes, components.GraphNode{X: cx, Y: cy, W: nodeW, H: nodeH, Label: clip(centre), Kind: centreKind, Focus: true})
+	place := func(items []graphNodeSpec, col int, incoming bool) {
 		for i, it := range items {
 			x, y := column(col), top(len(items), i)
-			_, found := snap.Get(it.ref)
-			n := components.GraphNode{X: x, Y: y, W: nodeW, H: nodeH, Label: clip(it.ref.Name), Kind: it.ref.Kind, Missing: !found}
-			if found {
-				n.Href = entityHref(it.ref)
-			}
-			g.Nodes = append(g.Nodes, n)
+			g.Nodes = append(g.Nodes, components.GraphNode{X: x, Y: y, W: nodeW, H: nodeH, Label: clip(it.label), Kind: it.kind, Missing: it.missing, Href: it.href})
 			x1, y1, x2, y2 := x+nodeW, y+nodeH/2, cx, cy+nodeH/2
 			if !incoming {
 				x1, y1, x2, y2 = cx+nodeW, cy+nodeH/2, x, y+nodeH/2
@@ -61,7 +80,7 @@ func dependencyGraph(snap *catalog.Snapshot, e *catalog.Entity) *components.Grap
 			}
 			g.Edges = append(g.Edges, components.GraphEdge{
 				Path:   fmt.Sprintf("M %d %d C %d %d, %d %d, %d %d", x1, y1, mid, y1, mid, y2, x2-2, y2),
-				LabelX: lx, LabelY: ly, Label: it.label,
+				LabelX: lx, LabelY: ly, Label: it.edgeLabel, Class: it.edgeClass,
 			})
 		}
 	}

@@ -26,6 +26,12 @@ func (s *Server) routes() {
 	e.GET("/catalog/:kind/:namespace/:name/workloads/:cluster/:wns/:workload", s.handleWorkloadShow)
 	e.GET("/catalog/:kind/:namespace/:name/workloads/:cluster/:wns/:workload/progress", s.handleWorkloadProgress)
 	e.POST("/catalog/:kind/:namespace/:name/workloads/:cluster/:wns/:workload/:action", s.handleWorkloadAction)
+	e.GET("/catalog/:kind/:namespace/:name/metrics", s.handleMetricsPanel)
+	e.GET("/catalog/:kind/:namespace/:name/alerts", s.handleAlertsPanel)
+	e.GET("/catalog/:kind/:namespace/:name/traces", s.handleTraces)
+	e.GET("/catalog/:kind/:namespace/:name/dependencies", s.handleDependencies)
+	e.GET("/traces/:id", s.handleTrace)
+	e.GET("/alerts", s.handleAlertsPage)
 	e.GET("/clusters", s.handleClustersList)
 	e.GET("/audit", s.handleAuditList)
 	e.GET("/audit/export", s.handleAuditExport)
@@ -41,6 +47,9 @@ func (s *Server) routes() {
 	api.GET("/catalog/errors", s.handleAPICatalogErrors)
 	api.POST("/entities/:kind/:namespace/:name/workloads/:cluster/:wns/:workload/:action", s.handleAPIAction)
 	api.GET("/audit", s.handleAPIAudit)
+	api.GET("/entities/:kind/:namespace/:name/metrics", s.handleAPIMetrics)
+	api.GET("/entities/:kind/:namespace/:name/alerts", s.handleAPIAlerts)
+	api.GET("/traces/:id", s.handleAPITrace)
 
 	e.POST("/webhooks/git", s.handleWebhookGit)
 

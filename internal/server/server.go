@@ -61,6 +61,9 @@ type Deps struct {
 	Policy         *policy.Policy // nil: policy.Default()
 	Audit          auditLog
 	ActionsConfig  ActionsConfig
+	Metrics        metricsService // nil when no Prometheus is configured
+	Alerts         alertService   // nil when neither Prometheus nor Alertmanager is configured
+	Traces         traceService   // nil when no Jaeger is configured
 }
 
 // ActionsConfig bounds the workload actions.
@@ -122,6 +125,7 @@ func (s *Server) page(c echo.Context, status int, p components.Page, body templ.
 	p.RequestID = c.Response().Header().Get(echo.HeaderXRequestID)
 	p.Problems = countErrors(s.Catalog.Snapshot().Problems())
 	p.SignIn = s.Auth != nil
+	p.Alerts = s.Alerts != nil
 	if u := userFrom(c.Request().Context()); u != nil {
 		p.User = u.Name
 		if p.User == "" {

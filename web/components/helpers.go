@@ -45,3 +45,5 @@ func orProduction(env string) string {
 }
 
 func f1(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+func join(s []string) string { return strings.Join(s, ", ") }

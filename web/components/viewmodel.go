@@ -13,6 +13,7 @@ type Page struct {
 	User      string // signed-in user's name; empty when anonymous
 	SignIn    bool   // sign-in is configured
 	CSRF      string // token for the forms on the page
+	Alerts    bool   // an alerts backend is configured: "Firing now" is in the navigation
 	// Assets is the version of the embedded static files, appended to their URLs so a new
 	// release is never rendered with a browser's cached stylesheet.
 	Assets string
@@ -116,6 +117,7 @@ type Entity struct {
 	JSONHref    string
 	Problems    []ProblemRow
 	RuntimeURL  string // the live runtime panel, for components that run somewhere
+	Observe     Observe
 }
 
 // Field is a labelled value, optionally linked.
@@ -172,6 +174,7 @@ type GraphEdge struct {
 	LabelX int
 	LabelY int
 	Label  string
+	Class  string // undeclared, unused: how an observed call compares with the catalog
 }
 
 // Teams is the teams page.
@@ -502,4 +505,109 @@ type Band struct {
 // LegendItem names a series with its latest value.
 type LegendItem struct {
 	Name, Last, Class string
+}
+
+// Observe are the entity page's observability panels (URLs empty when not configured).
+type Observe struct {
+	MetricsURL, AlertsURL, TracesURL, DepsURL string
+}
+
+// MetricsPanel is a service's charts over a range.
+type MetricsPanel struct {
+	URL    string
+	Ranges []RangeLink
+	Charts []Chart
+}
+
+// RangeLink picks a time range.
+type RangeLink struct {
+	Label, Href string
+	Active      bool
+}
+
+// AlertsPanel lists a service's alerts, or says what could not be read.
+type AlertsPanel struct {
+	Rows   []AlertRow
+	Errors []string
+	Hint   string
+}
+
+// AlertRow is one alert.
+type AlertRow struct {
+	Name, State, Severity string
+	Since, SinceISO       string
+	Summary, Description  string
+	Silenced, Inhibited   bool
+	Runbook               Link // Href empty without one; internal when it points at Portico
+	RunbookExternal       bool
+	Labels                string
+	Service               Link
+	GeneratorURL          string
+}
+
+// AlertsPage is every firing and pending alert, grouped by owning team.
+type AlertsPage struct {
+	Groups                    []AlertGroup
+	Errors                    []string
+	Firing, Pending, Silenced int
+}
+
+// AlertGroup is one team's alerts.
+type AlertGroup struct {
+	Team Link
+	Rows []AlertRow
+}
+
+// TracesPanel lists a service's traces with filters.
+type TracesPanel struct {
+	Service     string
+	Err         string
+	Tabs        []RangeLink
+	Tab         string
+	Operations  []string
+	Operation   string
+	MinDuration string
+	Rows        []TraceRow
+	AllHref     string
+	Action      string // the filter form's target
+	Full        bool   // the traces page (filters shown) rather than the entity panel
+}
+
+// TraceRow is a trace in a list.
+type TraceRow struct {
+	ID, Root, Start, Duration, Services string
+	Spans, Errors                       int
+	Href                                string
+	Bar                                 float64 // duration relative to the slowest shown, 0..100
+}
+
+// TracePage is a trace's waterfall.
+type TracePage struct {
+	ID, Start, Duration string
+	Spans, Errors       int
+	Services            []LegendItem
+	Ticks               []Tick // positions 0..1000
+	Rows                []SpanRow
+	JaegerHref          string
+	Back                Link
+}
+
+// SpanRow is one span of the waterfall.
+type SpanRow struct {
+	ID, Service, Operation, Duration, StartOffset string
+	Depth                                         int
+	X, W                                          float64 // on a 0..1000 axis
+	Class                                         string  // svc-N colour
+	Error                                         bool
+	Tags                                          []Field
+	Events                                        []Field
+}
+
+// DepMap is the observed dependency map of a service against the catalog.
+type DepMap struct {
+	Graph      *Graph
+	Err        string
+	Undeclared []string
+	Unused     []string
+	Lookback   string
 }

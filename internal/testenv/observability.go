@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/portico-dev/portico/internal/devstack"
 )
@@ -70,4 +72,36 @@ func backendsAt(p devstack.ObservabilityPorts) *Backends {
 	local := func(port int) string { return fmt.Sprintf("127.0.0.1:%d", port) }
 	return &Backends{PrometheusURL: "http://" + local(p.Prometheus), AlertmanagerURL: "http://" + local(p.Alertmanager),
 		JaegerQueryURL: "http://" + local(p.JaegerQueryHTTP), JaegerGRPC: local(p.JaegerQueryGRPC), DemoURL: "http://" + local(p.Demo)}
+}
+
+var (
+	demoOnce sync.Once
+	demoErr  error
+)
+
+// DemoTraffic is Observability with the demo catalog's workloads seeded in the test cluster,
+// so the demo traffic has pods to serve from: metrics, traces and alerts flow as in make dev.
+func DemoTraffic(tb testing.TB) *Backends {
+	tb.Helper()
+	be := Observability(tb)
+	c := Cluster(tb)
+	demoOnce.Do(func() {
+		cs, err := c.Admin()
+		if err != nil {
+			demoErr = err
+			return
+		}
+		root, err := RepoRoot()
+		if err != nil {
+			demoErr = err
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		_, demoErr = devstack.SeedDemo(ctx, cs, filepath.Join(root, "catalog"), devstack.DemoOptions{})
+	})
+	if demoErr != nil {
+		tb.Fatalf("seeding the demo workloads: %v", demoErr)
+	}
+	return be
 }

@@ -319,7 +319,7 @@ func build(id string, spans []model.Span) Trace {
 		for i := range s.Tags {
 			kv := &s.Tags[i]
 			v := kv.AsString()
-			sp.Tags = append(sp.Tags, KV{kv.Key, v})
+			sp.Tags = append(sp.Tags, KV{Key: kv.Key, Value: v})
 			if (kv.Key == "error" && v == "true") || (kv.Key == "otel.status_code" && v == "ERROR") {
 				sp.Error = true
 			}
@@ -327,7 +327,7 @@ func build(id string, spans []model.Span) Trace {
 		for _, l := range s.Logs {
 			ev := Event{Time: l.Timestamp}
 			for i := range l.Fields {
-				ev.Fields = append(ev.Fields, KV{l.Fields[i].Key, l.Fields[i].AsString()})
+				ev.Fields = append(ev.Fields, KV{Key: l.Fields[i].Key, Value: l.Fields[i].AsString()})
 			}
 			sp.Events = append(sp.Events, ev)
 		}

@@ -42,7 +42,7 @@ func setFault(t *testing.T, demo, svc, body string) {
 // slowest lists, a trace laid out as a waterfall, failed traces with error spans once a
 // fault is injected, and the service dependencies.
 func TestTracesFromJaeger(t *testing.T) {
-	be := testenv.Observability(t)
+	be := testenv.DemoTraffic(t)
 	c := client(t, be.JaegerGRPC)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()

@@ -108,7 +108,7 @@ func ingestCatalog(ctx context.Context, driver, dsn, catalogDir string, log *slo
 	return &portalEnv{url: ts.URL, close: func() { ts.Close(); st.Close() }}, took, nil
 }
 
-type percentiles struct{ p50, p99 time.Duration }
+type percentiles struct{ p50, p95, p99 time.Duration }
 
 // latency measures the trivial handler (/healthz) and the catalog list with varied searches
 // and facets, each with the same number of requests and clients, one after the other.
@@ -176,7 +176,7 @@ func load(requests, clients int, target func(int) string) (percentiles, error) {
 	close(next)
 	wg.Wait()
 	sort.Slice(durations, func(a, b int) bool { return durations[a] < durations[b] })
-	return percentiles{p50: durations[requests/2], p99: durations[requests*99/100]}, firstErr
+	return percentiles{p50: durations[requests/2], p95: durations[requests*95/100], p99: durations[requests*99/100]}, firstErr
 }
 
 // pushToVisible commits to a real git repository, posts a signed push webhook to a running

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"sort"
@@ -532,4 +533,9 @@ func capNodes(n []graphNodeSpec) []graphNodeSpec {
 		return n[:maxPerColumn]
 	}
 	return n
+}
+
+// RenderTrace writes a trace's waterfall page body, for the benchmark.
+func RenderTrace(w io.Writer, t *traces.Trace) error {
+	return components.TraceView(traceVM(t, "", "")).Render(context.Background(), w)
 }

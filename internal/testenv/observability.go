@@ -85,23 +85,38 @@ func DemoTraffic(tb testing.TB) *Backends {
 	tb.Helper()
 	be := Observability(tb)
 	c := Cluster(tb)
-	demoOnce.Do(func() {
-		cs, err := c.Admin()
-		if err != nil {
-			demoErr = err
-			return
-		}
-		root, err := RepoRoot()
-		if err != nil {
-			demoErr = err
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		_, demoErr = devstack.SeedDemo(ctx, cs, filepath.Join(root, "catalog"), devstack.DemoOptions{})
-	})
+	demoOnce.Do(func() { demoErr = seedDemo(c) })
 	if demoErr != nil {
 		tb.Fatalf("seeding the demo workloads: %v", demoErr)
 	}
 	return be
+}
+
+// DemoStack starts the control plane, the observability backends and the demo traffic
+// outside tests, for the benchmark; StopAll stops them.
+func DemoStack() (*Backends, error) {
+	c, err := startCluster()
+	if err != nil {
+		return nil, fmt.Errorf("control plane: %w", err)
+	}
+	be, err := startObservability(c)
+	if err != nil {
+		return nil, fmt.Errorf("observability: %w", err)
+	}
+	return be, seedDemo(c)
+}
+
+func seedDemo(c *devstack.Cluster) error {
+	cs, err := c.Admin()
+	if err != nil {
+		return err
+	}
+	root, err := RepoRoot()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	_, err = devstack.SeedDemo(ctx, cs, filepath.Join(root, "catalog"), devstack.DemoOptions{})
+	return err
 }

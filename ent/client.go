@@ -17,6 +17,11 @@ import (
 	"github.com/portico-dev/portico/ent/auditentry"
 	"github.com/portico-dev/portico/ent/document"
 	"github.com/portico-dev/portico/ent/entity"
+	"github.com/portico-dev/portico/ent/pipelinecommit"
+	"github.com/portico-dev/portico/ent/pipelinedelivery"
+	"github.com/portico-dev/portico/ent/pipelinedeployment"
+	"github.com/portico-dev/portico/ent/pipelinejob"
+	"github.com/portico-dev/portico/ent/pipelinerun"
 	"github.com/portico-dev/portico/ent/problem"
 	"github.com/portico-dev/portico/ent/sourcestate"
 	"github.com/portico-dev/portico/ent/usedloginstate"
@@ -33,6 +38,16 @@ type Client struct {
 	Document *DocumentClient
 	// Entity is the client for interacting with the Entity builders.
 	Entity *EntityClient
+	// PipelineCommit is the client for interacting with the PipelineCommit builders.
+	PipelineCommit *PipelineCommitClient
+	// PipelineDelivery is the client for interacting with the PipelineDelivery builders.
+	PipelineDelivery *PipelineDeliveryClient
+	// PipelineDeployment is the client for interacting with the PipelineDeployment builders.
+	PipelineDeployment *PipelineDeploymentClient
+	// PipelineJob is the client for interacting with the PipelineJob builders.
+	PipelineJob *PipelineJobClient
+	// PipelineRun is the client for interacting with the PipelineRun builders.
+	PipelineRun *PipelineRunClient
 	// Problem is the client for interacting with the Problem builders.
 	Problem *ProblemClient
 	// SourceState is the client for interacting with the SourceState builders.
@@ -53,6 +68,11 @@ func (c *Client) init() {
 	c.AuditEntry = NewAuditEntryClient(c.config)
 	c.Document = NewDocumentClient(c.config)
 	c.Entity = NewEntityClient(c.config)
+	c.PipelineCommit = NewPipelineCommitClient(c.config)
+	c.PipelineDelivery = NewPipelineDeliveryClient(c.config)
+	c.PipelineDeployment = NewPipelineDeploymentClient(c.config)
+	c.PipelineJob = NewPipelineJobClient(c.config)
+	c.PipelineRun = NewPipelineRunClient(c.config)
 	c.Problem = NewProblemClient(c.config)
 	c.SourceState = NewSourceStateClient(c.config)
 	c.UsedLoginState = NewUsedLoginStateClient(c.config)
@@ -146,14 +166,19 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:            ctx,
-		config:         cfg,
-		AuditEntry:     NewAuditEntryClient(cfg),
-		Document:       NewDocumentClient(cfg),
-		Entity:         NewEntityClient(cfg),
-		Problem:        NewProblemClient(cfg),
-		SourceState:    NewSourceStateClient(cfg),
-		UsedLoginState: NewUsedLoginStateClient(cfg),
+		ctx:                ctx,
+		config:             cfg,
+		AuditEntry:         NewAuditEntryClient(cfg),
+		Document:           NewDocumentClient(cfg),
+		Entity:             NewEntityClient(cfg),
+		PipelineCommit:     NewPipelineCommitClient(cfg),
+		PipelineDelivery:   NewPipelineDeliveryClient(cfg),
+		PipelineDeployment: NewPipelineDeploymentClient(cfg),
+		PipelineJob:        NewPipelineJobClient(cfg),
+		PipelineRun:        NewPipelineRunClient(cfg),
+		Problem:            NewProblemClient(cfg),
+		SourceState:        NewSourceStateClient(cfg),
+		UsedLoginState:     NewUsedLoginStateClient(cfg),
 	}, nil
 }
 
@@ -171,14 +196,19 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:            ctx,
-		config:         cfg,
-		AuditEntry:     NewAuditEntryClient(cfg),
-		Document:       NewDocumentClient(cfg),
-		Entity:         NewEntityClient(cfg),
-		Problem:        NewProblemClient(cfg),
-		SourceState:    NewSourceStateClient(cfg),
-		UsedLoginState: NewUsedLoginStateClient(cfg),
+		ctx:                ctx,
+		config:             cfg,
+		AuditEntry:         NewAuditEntryClient(cfg),
+		Document:           NewDocumentClient(cfg),
+		Entity:             NewEntityClient(cfg),
+		PipelineCommit:     NewPipelineCommitClient(cfg),
+		PipelineDelivery:   NewPipelineDeliveryClient(cfg),
+		PipelineDeployment: NewPipelineDeploymentClient(cfg),
+		PipelineJob:        NewPipelineJobClient(cfg),
+		PipelineRun:        NewPipelineRunClient(cfg),
+		Problem:            NewProblemClient(cfg),
+		SourceState:        NewSourceStateClient(cfg),
+		UsedLoginState:     NewUsedLoginStateClient(cfg),
 	}, nil
 }
 
@@ -208,7 +238,9 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.AuditEntry, c.Document, c.Entity, c.Problem, c.SourceState, c.UsedLoginState,
+		c.AuditEntry, c.Document, c.Entity, c.PipelineCommit, c.PipelineDelivery,
+		c.PipelineDeployment, c.PipelineJob, c.PipelineRun, c.Problem, c.SourceState,
+		c.UsedLoginState,
 	} {
 		n.Use(hooks...)
 	}
@@ -218,7 +250,9 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.AuditEntry, c.Document, c.Entity, c.Problem, c.SourceState, c.UsedLoginState,
+		c.AuditEntry, c.Document, c.Entity, c.PipelineCommit, c.PipelineDelivery,
+		c.PipelineDeployment, c.PipelineJob, c.PipelineRun, c.Problem, c.SourceState,
+		c.UsedLoginState,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -233,6 +267,16 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Document.mutate(ctx, m)
 	case *EntityMutation:
 		return c.Entity.mutate(ctx, m)
+	case *PipelineCommitMutation:
+		return c.PipelineCommit.mutate(ctx, m)
+	case *PipelineDeliveryMutation:
+		return c.PipelineDelivery.mutate(ctx, m)
+	case *PipelineDeploymentMutation:
+		return c.PipelineDeployment.mutate(ctx, m)
+	case *PipelineJobMutation:
+		return c.PipelineJob.mutate(ctx, m)
+	case *PipelineRunMutation:
+		return c.PipelineRun.mutate(ctx, m)
 	case *ProblemMutation:
 		return c.Problem.mutate(ctx, m)
 	case *SourceStateMutation:
@@ -643,6 +687,671 @@ func (c *EntityClient) mutate(ctx context.Context, m *EntityMutation) (Value, er
 	}
 }
 
+// PipelineCommitClient is a client for the PipelineCommit schema.
+type PipelineCommitClient struct {
+	config
+}
+
+// NewPipelineCommitClient returns a client for the PipelineCommit from the given config.
+func NewPipelineCommitClient(c config) *PipelineCommitClient {
+	return &PipelineCommitClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `pipelinecommit.Hooks(f(g(h())))`.
+func (c *PipelineCommitClient) Use(hooks ...Hook) {
+	c.hooks.PipelineCommit = append(c.hooks.PipelineCommit, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `pipelinecommit.Intercept(f(g(h())))`.
+func (c *PipelineCommitClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PipelineCommit = append(c.inters.PipelineCommit, interceptors...)
+}
+
+// Create returns a builder for creating a PipelineCommit entity.
+func (c *PipelineCommitClient) Create() *PipelineCommitCreate {
+	mutation := newPipelineCommitMutation(c.config, OpCreate)
+	return &PipelineCommitCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PipelineCommit entities.
+func (c *PipelineCommitClient) CreateBulk(builders ...*PipelineCommitCreate) *PipelineCommitCreateBulk {
+	return &PipelineCommitCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PipelineCommitClient) MapCreateBulk(slice any, setFunc func(*PipelineCommitCreate, int)) *PipelineCommitCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PipelineCommitCreateBulk{err: fmt.Errorf("calling to PipelineCommitClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PipelineCommitCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PipelineCommitCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PipelineCommit.
+func (c *PipelineCommitClient) Update() *PipelineCommitUpdate {
+	mutation := newPipelineCommitMutation(c.config, OpUpdate)
+	return &PipelineCommitUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PipelineCommitClient) UpdateOne(_m *PipelineCommit) *PipelineCommitUpdateOne {
+	mutation := newPipelineCommitMutation(c.config, OpUpdateOne, withPipelineCommit(_m))
+	return &PipelineCommitUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PipelineCommitClient) UpdateOneID(id int) *PipelineCommitUpdateOne {
+	mutation := newPipelineCommitMutation(c.config, OpUpdateOne, withPipelineCommitID(id))
+	return &PipelineCommitUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PipelineCommit.
+func (c *PipelineCommitClient) Delete() *PipelineCommitDelete {
+	mutation := newPipelineCommitMutation(c.config, OpDelete)
+	return &PipelineCommitDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PipelineCommitClient) DeleteOne(_m *PipelineCommit) *PipelineCommitDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PipelineCommitClient) DeleteOneID(id int) *PipelineCommitDeleteOne {
+	builder := c.Delete().Where(pipelinecommit.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PipelineCommitDeleteOne{builder}
+}
+
+// Query returns a query builder for PipelineCommit.
+func (c *PipelineCommitClient) Query() *PipelineCommitQuery {
+	return &PipelineCommitQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePipelineCommit},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PipelineCommit entity by its id.
+func (c *PipelineCommitClient) Get(ctx context.Context, id int) (*PipelineCommit, error) {
+	return c.Query().Where(pipelinecommit.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PipelineCommitClient) GetX(ctx context.Context, id int) *PipelineCommit {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *PipelineCommitClient) Hooks() []Hook {
+	return c.hooks.PipelineCommit
+}
+
+// Interceptors returns the client interceptors.
+func (c *PipelineCommitClient) Interceptors() []Interceptor {
+	return c.inters.PipelineCommit
+}
+
+func (c *PipelineCommitClient) mutate(ctx context.Context, m *PipelineCommitMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PipelineCommitCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PipelineCommitUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PipelineCommitUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PipelineCommitDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PipelineCommit mutation op: %q", m.Op())
+	}
+}
+
+// PipelineDeliveryClient is a client for the PipelineDelivery schema.
+type PipelineDeliveryClient struct {
+	config
+}
+
+// NewPipelineDeliveryClient returns a client for the PipelineDelivery from the given config.
+func NewPipelineDeliveryClient(c config) *PipelineDeliveryClient {
+	return &PipelineDeliveryClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `pipelinedelivery.Hooks(f(g(h())))`.
+func (c *PipelineDeliveryClient) Use(hooks ...Hook) {
+	c.hooks.PipelineDelivery = append(c.hooks.PipelineDelivery, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `pipelinedelivery.Intercept(f(g(h())))`.
+func (c *PipelineDeliveryClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PipelineDelivery = append(c.inters.PipelineDelivery, interceptors...)
+}
+
+// Create returns a builder for creating a PipelineDelivery entity.
+func (c *PipelineDeliveryClient) Create() *PipelineDeliveryCreate {
+	mutation := newPipelineDeliveryMutation(c.config, OpCreate)
+	return &PipelineDeliveryCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PipelineDelivery entities.
+func (c *PipelineDeliveryClient) CreateBulk(builders ...*PipelineDeliveryCreate) *PipelineDeliveryCreateBulk {
+	return &PipelineDeliveryCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PipelineDeliveryClient) MapCreateBulk(slice any, setFunc func(*PipelineDeliveryCreate, int)) *PipelineDeliveryCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PipelineDeliveryCreateBulk{err: fmt.Errorf("calling to PipelineDeliveryClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PipelineDeliveryCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PipelineDeliveryCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PipelineDelivery.
+func (c *PipelineDeliveryClient) Update() *PipelineDeliveryUpdate {
+	mutation := newPipelineDeliveryMutation(c.config, OpUpdate)
+	return &PipelineDeliveryUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PipelineDeliveryClient) UpdateOne(_m *PipelineDelivery) *PipelineDeliveryUpdateOne {
+	mutation := newPipelineDeliveryMutation(c.config, OpUpdateOne, withPipelineDelivery(_m))
+	return &PipelineDeliveryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PipelineDeliveryClient) UpdateOneID(id int) *PipelineDeliveryUpdateOne {
+	mutation := newPipelineDeliveryMutation(c.config, OpUpdateOne, withPipelineDeliveryID(id))
+	return &PipelineDeliveryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PipelineDelivery.
+func (c *PipelineDeliveryClient) Delete() *PipelineDeliveryDelete {
+	mutation := newPipelineDeliveryMutation(c.config, OpDelete)
+	return &PipelineDeliveryDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PipelineDeliveryClient) DeleteOne(_m *PipelineDelivery) *PipelineDeliveryDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PipelineDeliveryClient) DeleteOneID(id int) *PipelineDeliveryDeleteOne {
+	builder := c.Delete().Where(pipelinedelivery.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PipelineDeliveryDeleteOne{builder}
+}
+
+// Query returns a query builder for PipelineDelivery.
+func (c *PipelineDeliveryClient) Query() *PipelineDeliveryQuery {
+	return &PipelineDeliveryQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePipelineDelivery},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PipelineDelivery entity by its id.
+func (c *PipelineDeliveryClient) Get(ctx context.Context, id int) (*PipelineDelivery, error) {
+	return c.Query().Where(pipelinedelivery.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PipelineDeliveryClient) GetX(ctx context.Context, id int) *PipelineDelivery {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *PipelineDeliveryClient) Hooks() []Hook {
+	return c.hooks.PipelineDelivery
+}
+
+// Interceptors returns the client interceptors.
+func (c *PipelineDeliveryClient) Interceptors() []Interceptor {
+	return c.inters.PipelineDelivery
+}
+
+func (c *PipelineDeliveryClient) mutate(ctx context.Context, m *PipelineDeliveryMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PipelineDeliveryCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PipelineDeliveryUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PipelineDeliveryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PipelineDeliveryDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PipelineDelivery mutation op: %q", m.Op())
+	}
+}
+
+// PipelineDeploymentClient is a client for the PipelineDeployment schema.
+type PipelineDeploymentClient struct {
+	config
+}
+
+// NewPipelineDeploymentClient returns a client for the PipelineDeployment from the given config.
+func NewPipelineDeploymentClient(c config) *PipelineDeploymentClient {
+	return &PipelineDeploymentClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `pipelinedeployment.Hooks(f(g(h())))`.
+func (c *PipelineDeploymentClient) Use(hooks ...Hook) {
+	c.hooks.PipelineDeployment = append(c.hooks.PipelineDeployment, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `pipelinedeployment.Intercept(f(g(h())))`.
+func (c *PipelineDeploymentClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PipelineDeployment = append(c.inters.PipelineDeployment, interceptors...)
+}
+
+// Create returns a builder for creating a PipelineDeployment entity.
+func (c *PipelineDeploymentClient) Create() *PipelineDeploymentCreate {
+	mutation := newPipelineDeploymentMutation(c.config, OpCreate)
+	return &PipelineDeploymentCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PipelineDeployment entities.
+func (c *PipelineDeploymentClient) CreateBulk(builders ...*PipelineDeploymentCreate) *PipelineDeploymentCreateBulk {
+	return &PipelineDeploymentCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PipelineDeploymentClient) MapCreateBulk(slice any, setFunc func(*PipelineDeploymentCreate, int)) *PipelineDeploymentCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PipelineDeploymentCreateBulk{err: fmt.Errorf("calling to PipelineDeploymentClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PipelineDeploymentCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PipelineDeploymentCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PipelineDeployment.
+func (c *PipelineDeploymentClient) Update() *PipelineDeploymentUpdate {
+	mutation := newPipelineDeploymentMutation(c.config, OpUpdate)
+	return &PipelineDeploymentUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PipelineDeploymentClient) UpdateOne(_m *PipelineDeployment) *PipelineDeploymentUpdateOne {
+	mutation := newPipelineDeploymentMutation(c.config, OpUpdateOne, withPipelineDeployment(_m))
+	return &PipelineDeploymentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PipelineDeploymentClient) UpdateOneID(id int) *PipelineDeploymentUpdateOne {
+	mutation := newPipelineDeploymentMutation(c.config, OpUpdateOne, withPipelineDeploymentID(id))
+	return &PipelineDeploymentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PipelineDeployment.
+func (c *PipelineDeploymentClient) Delete() *PipelineDeploymentDelete {
+	mutation := newPipelineDeploymentMutation(c.config, OpDelete)
+	return &PipelineDeploymentDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PipelineDeploymentClient) DeleteOne(_m *PipelineDeployment) *PipelineDeploymentDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PipelineDeploymentClient) DeleteOneID(id int) *PipelineDeploymentDeleteOne {
+	builder := c.Delete().Where(pipelinedeployment.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PipelineDeploymentDeleteOne{builder}
+}
+
+// Query returns a query builder for PipelineDeployment.
+func (c *PipelineDeploymentClient) Query() *PipelineDeploymentQuery {
+	return &PipelineDeploymentQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePipelineDeployment},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PipelineDeployment entity by its id.
+func (c *PipelineDeploymentClient) Get(ctx context.Context, id int) (*PipelineDeployment, error) {
+	return c.Query().Where(pipelinedeployment.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PipelineDeploymentClient) GetX(ctx context.Context, id int) *PipelineDeployment {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *PipelineDeploymentClient) Hooks() []Hook {
+	return c.hooks.PipelineDeployment
+}
+
+// Interceptors returns the client interceptors.
+func (c *PipelineDeploymentClient) Interceptors() []Interceptor {
+	return c.inters.PipelineDeployment
+}
+
+func (c *PipelineDeploymentClient) mutate(ctx context.Context, m *PipelineDeploymentMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PipelineDeploymentCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PipelineDeploymentUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PipelineDeploymentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PipelineDeploymentDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PipelineDeployment mutation op: %q", m.Op())
+	}
+}
+
+// PipelineJobClient is a client for the PipelineJob schema.
+type PipelineJobClient struct {
+	config
+}
+
+// NewPipelineJobClient returns a client for the PipelineJob from the given config.
+func NewPipelineJobClient(c config) *PipelineJobClient {
+	return &PipelineJobClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `pipelinejob.Hooks(f(g(h())))`.
+func (c *PipelineJobClient) Use(hooks ...Hook) {
+	c.hooks.PipelineJob = append(c.hooks.PipelineJob, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `pipelinejob.Intercept(f(g(h())))`.
+func (c *PipelineJobClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PipelineJob = append(c.inters.PipelineJob, interceptors...)
+}
+
+// Create returns a builder for creating a PipelineJob entity.
+func (c *PipelineJobClient) Create() *PipelineJobCreate {
+	mutation := newPipelineJobMutation(c.config, OpCreate)
+	return &PipelineJobCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PipelineJob entities.
+func (c *PipelineJobClient) CreateBulk(builders ...*PipelineJobCreate) *PipelineJobCreateBulk {
+	return &PipelineJobCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PipelineJobClient) MapCreateBulk(slice any, setFunc func(*PipelineJobCreate, int)) *PipelineJobCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PipelineJobCreateBulk{err: fmt.Errorf("calling to PipelineJobClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PipelineJobCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PipelineJobCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PipelineJob.
+func (c *PipelineJobClient) Update() *PipelineJobUpdate {
+	mutation := newPipelineJobMutation(c.config, OpUpdate)
+	return &PipelineJobUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PipelineJobClient) UpdateOne(_m *PipelineJob) *PipelineJobUpdateOne {
+	mutation := newPipelineJobMutation(c.config, OpUpdateOne, withPipelineJob(_m))
+	return &PipelineJobUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PipelineJobClient) UpdateOneID(id int) *PipelineJobUpdateOne {
+	mutation := newPipelineJobMutation(c.config, OpUpdateOne, withPipelineJobID(id))
+	return &PipelineJobUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PipelineJob.
+func (c *PipelineJobClient) Delete() *PipelineJobDelete {
+	mutation := newPipelineJobMutation(c.config, OpDelete)
+	return &PipelineJobDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PipelineJobClient) DeleteOne(_m *PipelineJob) *PipelineJobDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PipelineJobClient) DeleteOneID(id int) *PipelineJobDeleteOne {
+	builder := c.Delete().Where(pipelinejob.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PipelineJobDeleteOne{builder}
+}
+
+// Query returns a query builder for PipelineJob.
+func (c *PipelineJobClient) Query() *PipelineJobQuery {
+	return &PipelineJobQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePipelineJob},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PipelineJob entity by its id.
+func (c *PipelineJobClient) Get(ctx context.Context, id int) (*PipelineJob, error) {
+	return c.Query().Where(pipelinejob.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PipelineJobClient) GetX(ctx context.Context, id int) *PipelineJob {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *PipelineJobClient) Hooks() []Hook {
+	return c.hooks.PipelineJob
+}
+
+// Interceptors returns the client interceptors.
+func (c *PipelineJobClient) Interceptors() []Interceptor {
+	return c.inters.PipelineJob
+}
+
+func (c *PipelineJobClient) mutate(ctx context.Context, m *PipelineJobMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PipelineJobCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PipelineJobUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PipelineJobUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PipelineJobDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PipelineJob mutation op: %q", m.Op())
+	}
+}
+
+// PipelineRunClient is a client for the PipelineRun schema.
+type PipelineRunClient struct {
+	config
+}
+
+// NewPipelineRunClient returns a client for the PipelineRun from the given config.
+func NewPipelineRunClient(c config) *PipelineRunClient {
+	return &PipelineRunClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `pipelinerun.Hooks(f(g(h())))`.
+func (c *PipelineRunClient) Use(hooks ...Hook) {
+	c.hooks.PipelineRun = append(c.hooks.PipelineRun, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `pipelinerun.Intercept(f(g(h())))`.
+func (c *PipelineRunClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PipelineRun = append(c.inters.PipelineRun, interceptors...)
+}
+
+// Create returns a builder for creating a PipelineRun entity.
+func (c *PipelineRunClient) Create() *PipelineRunCreate {
+	mutation := newPipelineRunMutation(c.config, OpCreate)
+	return &PipelineRunCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PipelineRun entities.
+func (c *PipelineRunClient) CreateBulk(builders ...*PipelineRunCreate) *PipelineRunCreateBulk {
+	return &PipelineRunCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PipelineRunClient) MapCreateBulk(slice any, setFunc func(*PipelineRunCreate, int)) *PipelineRunCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PipelineRunCreateBulk{err: fmt.Errorf("calling to PipelineRunClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PipelineRunCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PipelineRunCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PipelineRun.
+func (c *PipelineRunClient) Update() *PipelineRunUpdate {
+	mutation := newPipelineRunMutation(c.config, OpUpdate)
+	return &PipelineRunUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PipelineRunClient) UpdateOne(_m *PipelineRun) *PipelineRunUpdateOne {
+	mutation := newPipelineRunMutation(c.config, OpUpdateOne, withPipelineRun(_m))
+	return &PipelineRunUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PipelineRunClient) UpdateOneID(id int) *PipelineRunUpdateOne {
+	mutation := newPipelineRunMutation(c.config, OpUpdateOne, withPipelineRunID(id))
+	return &PipelineRunUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PipelineRun.
+func (c *PipelineRunClient) Delete() *PipelineRunDelete {
+	mutation := newPipelineRunMutation(c.config, OpDelete)
+	return &PipelineRunDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PipelineRunClient) DeleteOne(_m *PipelineRun) *PipelineRunDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PipelineRunClient) DeleteOneID(id int) *PipelineRunDeleteOne {
+	builder := c.Delete().Where(pipelinerun.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PipelineRunDeleteOne{builder}
+}
+
+// Query returns a query builder for PipelineRun.
+func (c *PipelineRunClient) Query() *PipelineRunQuery {
+	return &PipelineRunQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePipelineRun},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PipelineRun entity by its id.
+func (c *PipelineRunClient) Get(ctx context.Context, id int) (*PipelineRun, error) {
+	return c.Query().Where(pipelinerun.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PipelineRunClient) GetX(ctx context.Context, id int) *PipelineRun {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *PipelineRunClient) Hooks() []Hook {
+	return c.hooks.PipelineRun
+}
+
+// Interceptors returns the client interceptors.
+func (c *PipelineRunClient) Interceptors() []Interceptor {
+	return c.inters.PipelineRun
+}
+
+func (c *PipelineRunClient) mutate(ctx context.Context, m *PipelineRunMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PipelineRunCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PipelineRunUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PipelineRunUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PipelineRunDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PipelineRun mutation op: %q", m.Op())
+	}
+}
+
 // ProblemClient is a client for the Problem schema.
 type ProblemClient struct {
 	config
@@ -1045,10 +1754,13 @@ func (c *UsedLoginStateClient) mutate(ctx context.Context, m *UsedLoginStateMuta
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		AuditEntry, Document, Entity, Problem, SourceState, UsedLoginState []ent.Hook
+		AuditEntry, Document, Entity, PipelineCommit, PipelineDelivery,
+		PipelineDeployment, PipelineJob, PipelineRun, Problem, SourceState,
+		UsedLoginState []ent.Hook
 	}
 	inters struct {
-		AuditEntry, Document, Entity, Problem, SourceState,
+		AuditEntry, Document, Entity, PipelineCommit, PipelineDelivery,
+		PipelineDeployment, PipelineJob, PipelineRun, Problem, SourceState,
 		UsedLoginState []ent.Interceptor
 	}
 )

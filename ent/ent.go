@@ -15,6 +15,11 @@ import (
 	"github.com/portico-dev/portico/ent/auditentry"
 	"github.com/portico-dev/portico/ent/document"
 	"github.com/portico-dev/portico/ent/entity"
+	"github.com/portico-dev/portico/ent/pipelinecommit"
+	"github.com/portico-dev/portico/ent/pipelinedelivery"
+	"github.com/portico-dev/portico/ent/pipelinedeployment"
+	"github.com/portico-dev/portico/ent/pipelinejob"
+	"github.com/portico-dev/portico/ent/pipelinerun"
 	"github.com/portico-dev/portico/ent/problem"
 	"github.com/portico-dev/portico/ent/sourcestate"
 	"github.com/portico-dev/portico/ent/usedloginstate"
@@ -78,12 +83,17 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			auditentry.Table:     auditentry.ValidColumn,
-			document.Table:       document.ValidColumn,
-			entity.Table:         entity.ValidColumn,
-			problem.Table:        problem.ValidColumn,
-			sourcestate.Table:    sourcestate.ValidColumn,
-			usedloginstate.Table: usedloginstate.ValidColumn,
+			auditentry.Table:         auditentry.ValidColumn,
+			document.Table:           document.ValidColumn,
+			entity.Table:             entity.ValidColumn,
+			pipelinecommit.Table:     pipelinecommit.ValidColumn,
+			pipelinedelivery.Table:   pipelinedelivery.ValidColumn,
+			pipelinedeployment.Table: pipelinedeployment.ValidColumn,
+			pipelinejob.Table:        pipelinejob.ValidColumn,
+			pipelinerun.Table:        pipelinerun.ValidColumn,
+			problem.Table:            problem.ValidColumn,
+			sourcestate.Table:        sourcestate.ValidColumn,
+			usedloginstate.Table:     usedloginstate.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

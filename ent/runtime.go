@@ -4,6 +4,11 @@ package ent
 
 import (
 	"github.com/portico-dev/portico/ent/auditentry"
+	"github.com/portico-dev/portico/ent/pipelinecommit"
+	"github.com/portico-dev/portico/ent/pipelinedelivery"
+	"github.com/portico-dev/portico/ent/pipelinedeployment"
+	"github.com/portico-dev/portico/ent/pipelinejob"
+	"github.com/portico-dev/portico/ent/pipelinerun"
 	"github.com/portico-dev/portico/ent/problem"
 	"github.com/portico-dev/portico/ent/schema"
 	"github.com/portico-dev/portico/ent/sourcestate"
@@ -63,6 +68,112 @@ func init() {
 	auditentryDescError := auditentryFields[17].Descriptor()
 	// auditentry.DefaultError holds the default value on creation for the error field.
 	auditentry.DefaultError = auditentryDescError.Default.(string)
+	pipelinecommitFields := schema.PipelineCommit{}.Fields()
+	_ = pipelinecommitFields
+	// pipelinecommitDescMessage is the schema descriptor for message field.
+	pipelinecommitDescMessage := pipelinecommitFields[3].Descriptor()
+	// pipelinecommit.DefaultMessage holds the default value on creation for the message field.
+	pipelinecommit.DefaultMessage = pipelinecommitDescMessage.Default.(string)
+	// pipelinecommitDescAuthor is the schema descriptor for author field.
+	pipelinecommitDescAuthor := pipelinecommitFields[4].Descriptor()
+	// pipelinecommit.DefaultAuthor holds the default value on creation for the author field.
+	pipelinecommit.DefaultAuthor = pipelinecommitDescAuthor.Default.(string)
+	pipelinedeliveryFields := schema.PipelineDelivery{}.Fields()
+	_ = pipelinedeliveryFields
+	// pipelinedeliveryDescKind is the schema descriptor for kind field.
+	pipelinedeliveryDescKind := pipelinedeliveryFields[2].Descriptor()
+	// pipelinedelivery.DefaultKind holds the default value on creation for the kind field.
+	pipelinedelivery.DefaultKind = pipelinedeliveryDescKind.Default.(string)
+	pipelinedeploymentFields := schema.PipelineDeployment{}.Fields()
+	_ = pipelinedeploymentFields
+	// pipelinedeploymentDescEnvironment is the schema descriptor for environment field.
+	pipelinedeploymentDescEnvironment := pipelinedeploymentFields[3].Descriptor()
+	// pipelinedeployment.DefaultEnvironment holds the default value on creation for the environment field.
+	pipelinedeployment.DefaultEnvironment = pipelinedeploymentDescEnvironment.Default.(string)
+	// pipelinedeploymentDescCommit is the schema descriptor for commit field.
+	pipelinedeploymentDescCommit := pipelinedeploymentFields[4].Descriptor()
+	// pipelinedeployment.DefaultCommit holds the default value on creation for the commit field.
+	pipelinedeployment.DefaultCommit = pipelinedeploymentDescCommit.Default.(string)
+	// pipelinedeploymentDescRef is the schema descriptor for ref field.
+	pipelinedeploymentDescRef := pipelinedeploymentFields[5].Descriptor()
+	// pipelinedeployment.DefaultRef holds the default value on creation for the ref field.
+	pipelinedeployment.DefaultRef = pipelinedeploymentDescRef.Default.(string)
+	// pipelinedeploymentDescStatus is the schema descriptor for status field.
+	pipelinedeploymentDescStatus := pipelinedeploymentFields[6].Descriptor()
+	// pipelinedeployment.DefaultStatus holds the default value on creation for the status field.
+	pipelinedeployment.DefaultStatus = pipelinedeploymentDescStatus.Default.(string)
+	// pipelinedeploymentDescImage is the schema descriptor for image field.
+	pipelinedeploymentDescImage := pipelinedeploymentFields[7].Descriptor()
+	// pipelinedeployment.DefaultImage holds the default value on creation for the image field.
+	pipelinedeployment.DefaultImage = pipelinedeploymentDescImage.Default.(string)
+	// pipelinedeploymentDescCreator is the schema descriptor for creator field.
+	pipelinedeploymentDescCreator := pipelinedeploymentFields[8].Descriptor()
+	// pipelinedeployment.DefaultCreator holds the default value on creation for the creator field.
+	pipelinedeployment.DefaultCreator = pipelinedeploymentDescCreator.Default.(string)
+	// pipelinedeploymentDescURL is the schema descriptor for url field.
+	pipelinedeploymentDescURL := pipelinedeploymentFields[9].Descriptor()
+	// pipelinedeployment.DefaultURL holds the default value on creation for the url field.
+	pipelinedeployment.DefaultURL = pipelinedeploymentDescURL.Default.(string)
+	pipelinejobFields := schema.PipelineJob{}.Fields()
+	_ = pipelinejobFields
+	// pipelinejobDescName is the schema descriptor for name field.
+	pipelinejobDescName := pipelinejobFields[4].Descriptor()
+	// pipelinejob.DefaultName holds the default value on creation for the name field.
+	pipelinejob.DefaultName = pipelinejobDescName.Default.(string)
+	// pipelinejobDescStageName is the schema descriptor for stage_name field.
+	pipelinejobDescStageName := pipelinejobFields[5].Descriptor()
+	// pipelinejob.DefaultStageName holds the default value on creation for the stage_name field.
+	pipelinejob.DefaultStageName = pipelinejobDescStageName.Default.(string)
+	// pipelinejobDescStage is the schema descriptor for stage field.
+	pipelinejobDescStage := pipelinejobFields[6].Descriptor()
+	// pipelinejob.DefaultStage holds the default value on creation for the stage field.
+	pipelinejob.DefaultStage = pipelinejobDescStage.Default.(string)
+	// pipelinejobDescStatus is the schema descriptor for status field.
+	pipelinejobDescStatus := pipelinejobFields[7].Descriptor()
+	// pipelinejob.DefaultStatus holds the default value on creation for the status field.
+	pipelinejob.DefaultStatus = pipelinejobDescStatus.Default.(string)
+	// pipelinejobDescURL is the schema descriptor for url field.
+	pipelinejobDescURL := pipelinejobFields[8].Descriptor()
+	// pipelinejob.DefaultURL holds the default value on creation for the url field.
+	pipelinejob.DefaultURL = pipelinejobDescURL.Default.(string)
+	// pipelinejobDescImage is the schema descriptor for image field.
+	pipelinejobDescImage := pipelinejobFields[9].Descriptor()
+	// pipelinejob.DefaultImage holds the default value on creation for the image field.
+	pipelinejob.DefaultImage = pipelinejobDescImage.Default.(string)
+	pipelinerunFields := schema.PipelineRun{}.Fields()
+	_ = pipelinerunFields
+	// pipelinerunDescName is the schema descriptor for name field.
+	pipelinerunDescName := pipelinerunFields[3].Descriptor()
+	// pipelinerun.DefaultName holds the default value on creation for the name field.
+	pipelinerun.DefaultName = pipelinerunDescName.Default.(string)
+	// pipelinerunDescURL is the schema descriptor for url field.
+	pipelinerunDescURL := pipelinerunFields[4].Descriptor()
+	// pipelinerun.DefaultURL holds the default value on creation for the url field.
+	pipelinerun.DefaultURL = pipelinerunDescURL.Default.(string)
+	// pipelinerunDescBranch is the schema descriptor for branch field.
+	pipelinerunDescBranch := pipelinerunFields[5].Descriptor()
+	// pipelinerun.DefaultBranch holds the default value on creation for the branch field.
+	pipelinerun.DefaultBranch = pipelinerunDescBranch.Default.(string)
+	// pipelinerunDescCommit is the schema descriptor for commit field.
+	pipelinerunDescCommit := pipelinerunFields[6].Descriptor()
+	// pipelinerun.DefaultCommit holds the default value on creation for the commit field.
+	pipelinerun.DefaultCommit = pipelinerunDescCommit.Default.(string)
+	// pipelinerunDescAuthor is the schema descriptor for author field.
+	pipelinerunDescAuthor := pipelinerunFields[7].Descriptor()
+	// pipelinerun.DefaultAuthor holds the default value on creation for the author field.
+	pipelinerun.DefaultAuthor = pipelinerunDescAuthor.Default.(string)
+	// pipelinerunDescMessage is the schema descriptor for message field.
+	pipelinerunDescMessage := pipelinerunFields[8].Descriptor()
+	// pipelinerun.DefaultMessage holds the default value on creation for the message field.
+	pipelinerun.DefaultMessage = pipelinerunDescMessage.Default.(string)
+	// pipelinerunDescTrigger is the schema descriptor for trigger field.
+	pipelinerunDescTrigger := pipelinerunFields[9].Descriptor()
+	// pipelinerun.DefaultTrigger holds the default value on creation for the trigger field.
+	pipelinerun.DefaultTrigger = pipelinerunDescTrigger.Default.(string)
+	// pipelinerunDescStatus is the schema descriptor for status field.
+	pipelinerunDescStatus := pipelinerunFields[10].Descriptor()
+	// pipelinerun.DefaultStatus holds the default value on creation for the status field.
+	pipelinerun.DefaultStatus = pipelinerunDescStatus.Default.(string)
 	problemFields := schema.Problem{}.Fields()
 	_ = problemFields
 	// problemDescLine is the schema descriptor for line field.

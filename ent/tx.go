@@ -18,6 +18,16 @@ type Tx struct {
 	Document *DocumentClient
 	// Entity is the client for interacting with the Entity builders.
 	Entity *EntityClient
+	// PipelineCommit is the client for interacting with the PipelineCommit builders.
+	PipelineCommit *PipelineCommitClient
+	// PipelineDelivery is the client for interacting with the PipelineDelivery builders.
+	PipelineDelivery *PipelineDeliveryClient
+	// PipelineDeployment is the client for interacting with the PipelineDeployment builders.
+	PipelineDeployment *PipelineDeploymentClient
+	// PipelineJob is the client for interacting with the PipelineJob builders.
+	PipelineJob *PipelineJobClient
+	// PipelineRun is the client for interacting with the PipelineRun builders.
+	PipelineRun *PipelineRunClient
 	// Problem is the client for interacting with the Problem builders.
 	Problem *ProblemClient
 	// SourceState is the client for interacting with the SourceState builders.
@@ -158,6 +168,11 @@ func (tx *Tx) init() {
 	tx.AuditEntry = NewAuditEntryClient(tx.config)
 	tx.Document = NewDocumentClient(tx.config)
 	tx.Entity = NewEntityClient(tx.config)
+	tx.PipelineCommit = NewPipelineCommitClient(tx.config)
+	tx.PipelineDelivery = NewPipelineDeliveryClient(tx.config)
+	tx.PipelineDeployment = NewPipelineDeploymentClient(tx.config)
+	tx.PipelineJob = NewPipelineJobClient(tx.config)
+	tx.PipelineRun = NewPipelineRunClient(tx.config)
 	tx.Problem = NewProblemClient(tx.config)
 	tx.SourceState = NewSourceStateClient(tx.config)
 	tx.UsedLoginState = NewUsedLoginStateClient(tx.config)

@@ -45,6 +45,66 @@ func (f EntityFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, erro
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.EntityMutation", m)
 }
 
+// The PipelineCommitFunc type is an adapter to allow the use of ordinary
+// function as PipelineCommit mutator.
+type PipelineCommitFunc func(context.Context, *ent.PipelineCommitMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f PipelineCommitFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.PipelineCommitMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PipelineCommitMutation", m)
+}
+
+// The PipelineDeliveryFunc type is an adapter to allow the use of ordinary
+// function as PipelineDelivery mutator.
+type PipelineDeliveryFunc func(context.Context, *ent.PipelineDeliveryMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f PipelineDeliveryFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.PipelineDeliveryMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PipelineDeliveryMutation", m)
+}
+
+// The PipelineDeploymentFunc type is an adapter to allow the use of ordinary
+// function as PipelineDeployment mutator.
+type PipelineDeploymentFunc func(context.Context, *ent.PipelineDeploymentMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f PipelineDeploymentFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.PipelineDeploymentMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PipelineDeploymentMutation", m)
+}
+
+// The PipelineJobFunc type is an adapter to allow the use of ordinary
+// function as PipelineJob mutator.
+type PipelineJobFunc func(context.Context, *ent.PipelineJobMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f PipelineJobFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.PipelineJobMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PipelineJobMutation", m)
+}
+
+// The PipelineRunFunc type is an adapter to allow the use of ordinary
+// function as PipelineRun mutator.
+type PipelineRunFunc func(context.Context, *ent.PipelineRunMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f PipelineRunFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.PipelineRunMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PipelineRunMutation", m)
+}
+
 // The ProblemFunc type is an adapter to allow the use of ordinary
 // function as Problem mutator.
 type ProblemFunc func(context.Context, *ent.ProblemMutation) (ent.Value, error)

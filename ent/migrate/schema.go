@@ -108,6 +108,166 @@ var (
 			},
 		},
 	}
+	// PipelineCommitsColumns holds the columns for the "pipeline_commits" table.
+	PipelineCommitsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "project", Type: field.TypeString},
+		{Name: "branch", Type: field.TypeString},
+		{Name: "sha", Type: field.TypeString},
+		{Name: "message", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "author", Type: field.TypeString, Default: ""},
+		{Name: "committed_at", Type: field.TypeTime, Nullable: true},
+	}
+	// PipelineCommitsTable holds the schema information for the "pipeline_commits" table.
+	PipelineCommitsTable = &schema.Table{
+		Name:       "pipeline_commits",
+		Columns:    PipelineCommitsColumns,
+		PrimaryKey: []*schema.Column{PipelineCommitsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "pipelinecommit_project_branch_sha",
+				Unique:  true,
+				Columns: []*schema.Column{PipelineCommitsColumns[1], PipelineCommitsColumns[2], PipelineCommitsColumns[3]},
+			},
+		},
+	}
+	// PipelineDeliveriesColumns holds the columns for the "pipeline_deliveries" table.
+	PipelineDeliveriesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "source", Type: field.TypeString},
+		{Name: "delivery_id", Type: field.TypeString},
+		{Name: "kind", Type: field.TypeString, Default: ""},
+		{Name: "received_at", Type: field.TypeTime},
+	}
+	// PipelineDeliveriesTable holds the schema information for the "pipeline_deliveries" table.
+	PipelineDeliveriesTable = &schema.Table{
+		Name:       "pipeline_deliveries",
+		Columns:    PipelineDeliveriesColumns,
+		PrimaryKey: []*schema.Column{PipelineDeliveriesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "pipelinedelivery_source_delivery_id",
+				Unique:  true,
+				Columns: []*schema.Column{PipelineDeliveriesColumns[1], PipelineDeliveriesColumns[2]},
+			},
+			{
+				Name:    "pipelinedelivery_received_at",
+				Unique:  false,
+				Columns: []*schema.Column{PipelineDeliveriesColumns[4]},
+			},
+		},
+	}
+	// PipelineDeploymentsColumns holds the columns for the "pipeline_deployments" table.
+	PipelineDeploymentsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "source", Type: field.TypeString},
+		{Name: "project", Type: field.TypeString},
+		{Name: "deployment_id", Type: field.TypeString},
+		{Name: "environment", Type: field.TypeString, Default: ""},
+		{Name: "commit", Type: field.TypeString, Default: ""},
+		{Name: "ref", Type: field.TypeString, Default: ""},
+		{Name: "status", Type: field.TypeString, Default: "queued"},
+		{Name: "image", Type: field.TypeString, Default: ""},
+		{Name: "creator", Type: field.TypeString, Default: ""},
+		{Name: "url", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "updated_at", Type: field.TypeTime, Nullable: true},
+	}
+	// PipelineDeploymentsTable holds the schema information for the "pipeline_deployments" table.
+	PipelineDeploymentsTable = &schema.Table{
+		Name:       "pipeline_deployments",
+		Columns:    PipelineDeploymentsColumns,
+		PrimaryKey: []*schema.Column{PipelineDeploymentsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "pipelinedeployment_source_project_deployment_id",
+				Unique:  true,
+				Columns: []*schema.Column{PipelineDeploymentsColumns[1], PipelineDeploymentsColumns[2], PipelineDeploymentsColumns[3]},
+			},
+			{
+				Name:    "pipelinedeployment_project_environment",
+				Unique:  false,
+				Columns: []*schema.Column{PipelineDeploymentsColumns[2], PipelineDeploymentsColumns[4]},
+			},
+		},
+	}
+	// PipelineJobsColumns holds the columns for the "pipeline_jobs" table.
+	PipelineJobsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "source", Type: field.TypeString},
+		{Name: "project", Type: field.TypeString},
+		{Name: "run_id", Type: field.TypeString},
+		{Name: "job_id", Type: field.TypeString},
+		{Name: "name", Type: field.TypeString, Default: ""},
+		{Name: "stage_name", Type: field.TypeString, Default: ""},
+		{Name: "stage", Type: field.TypeString, Default: "other"},
+		{Name: "status", Type: field.TypeString, Default: "queued"},
+		{Name: "url", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "image", Type: field.TypeString, Default: ""},
+		{Name: "started_at", Type: field.TypeTime, Nullable: true},
+		{Name: "finished_at", Type: field.TypeTime, Nullable: true},
+		{Name: "updated_at", Type: field.TypeTime, Nullable: true},
+	}
+	// PipelineJobsTable holds the schema information for the "pipeline_jobs" table.
+	PipelineJobsTable = &schema.Table{
+		Name:       "pipeline_jobs",
+		Columns:    PipelineJobsColumns,
+		PrimaryKey: []*schema.Column{PipelineJobsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "pipelinejob_source_project_run_id_job_id",
+				Unique:  true,
+				Columns: []*schema.Column{PipelineJobsColumns[1], PipelineJobsColumns[2], PipelineJobsColumns[3], PipelineJobsColumns[4]},
+			},
+			{
+				Name:    "pipelinejob_image",
+				Unique:  false,
+				Columns: []*schema.Column{PipelineJobsColumns[10]},
+			},
+		},
+	}
+	// PipelineRunsColumns holds the columns for the "pipeline_runs" table.
+	PipelineRunsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "source", Type: field.TypeString},
+		{Name: "project", Type: field.TypeString},
+		{Name: "run_id", Type: field.TypeString},
+		{Name: "name", Type: field.TypeString, Default: ""},
+		{Name: "url", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "branch", Type: field.TypeString, Default: ""},
+		{Name: "commit", Type: field.TypeString, Default: ""},
+		{Name: "author", Type: field.TypeString, Default: ""},
+		{Name: "message", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "trigger", Type: field.TypeString, Default: ""},
+		{Name: "status", Type: field.TypeString, Default: "queued"},
+		{Name: "created_at", Type: field.TypeTime, Nullable: true},
+		{Name: "started_at", Type: field.TypeTime, Nullable: true},
+		{Name: "finished_at", Type: field.TypeTime, Nullable: true},
+		{Name: "updated_at", Type: field.TypeTime, Nullable: true},
+		{Name: "received_at", Type: field.TypeTime},
+	}
+	// PipelineRunsTable holds the schema information for the "pipeline_runs" table.
+	PipelineRunsTable = &schema.Table{
+		Name:       "pipeline_runs",
+		Columns:    PipelineRunsColumns,
+		PrimaryKey: []*schema.Column{PipelineRunsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "pipelinerun_source_project_run_id",
+				Unique:  true,
+				Columns: []*schema.Column{PipelineRunsColumns[1], PipelineRunsColumns[2], PipelineRunsColumns[3]},
+			},
+			{
+				Name:    "pipelinerun_project_received_at",
+				Unique:  false,
+				Columns: []*schema.Column{PipelineRunsColumns[2], PipelineRunsColumns[16]},
+			},
+			{
+				Name:    "pipelinerun_status",
+				Unique:  false,
+				Columns: []*schema.Column{PipelineRunsColumns[11]},
+			},
+		},
+	}
 	// ProblemsColumns holds the columns for the "problems" table.
 	ProblemsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -172,6 +332,11 @@ var (
 		AuditEntriesTable,
 		DocumentsTable,
 		EntitiesTable,
+		PipelineCommitsTable,
+		PipelineDeliveriesTable,
+		PipelineDeploymentsTable,
+		PipelineJobsTable,
+		PipelineRunsTable,
 		ProblemsTable,
 		SourceStatesTable,
 		UsedLoginStatesTable,

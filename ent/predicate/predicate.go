@@ -15,6 +15,21 @@ type Document func(*sql.Selector)
 // Entity is the predicate function for entity builders.
 type Entity func(*sql.Selector)
 
+// PipelineCommit is the predicate function for pipelinecommit builders.
+type PipelineCommit func(*sql.Selector)
+
+// PipelineDelivery is the predicate function for pipelinedelivery builders.
+type PipelineDelivery func(*sql.Selector)
+
+// PipelineDeployment is the predicate function for pipelinedeployment builders.
+type PipelineDeployment func(*sql.Selector)
+
+// PipelineJob is the predicate function for pipelinejob builders.
+type PipelineJob func(*sql.Selector)
+
+// PipelineRun is the predicate function for pipelinerun builders.
+type PipelineRun func(*sql.Selector)
+
 // Problem is the predicate function for problem builders.
 type Problem func(*sql.Selector)
 

@@ -1,0 +1,229 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/portico-dev/portico/ent"
+	"github.com/portico-dev/portico/ent/pipelinecommit"
+	"github.com/portico-dev/portico/ent/pipelinedeployment"
+	"github.com/portico-dev/portico/ent/pipelinejob"
+	"github.com/portico-dev/portico/ent/pipelinerun"
+	"github.com/portico-dev/portico/internal/pipeline"
+)
+
+// RecordDelivery stores what a CI delivery says, once: a delivery ID seen before changes
+// nothing and reports duplicate. Deliveries may arrive late or out of order: a run's, job's or
+// deployment's state is replaced only by a newer one (the provider's timestamp; at equal times
+// a final status wins over running, running over queued), so the stored state is the same
+// whatever order the deliveries came in.
+func (s *Store) RecordDelivery(ctx context.Context, source, deliveryID string, ev pipeline.Event) (duplicate bool, err error) {
+	for attempt := 0; ; attempt++ {
+		duplicate, err = s.recordOnce(ctx, source, deliveryID, ev)
+		if err != nil && ent.IsConstraintError(err) && attempt < 5 {
+			continue // another delivery created the same run or job meanwhile: apply on top of it
+		}
+		return duplicate, err
+	}
+}
+
+func (s *Store) recordOnce(ctx context.Context, source, deliveryID string, ev pipeline.Event) (bool, error) {
+	tx, err := s.Client.Tx(ctx)
+	if err != nil {
+		return false, fmt.Errorf("begin: %w", err)
+	}
+	now := time.Now().UTC()
+	if deliveryID != "" {
+		if err := tx.PipelineDelivery.Create().SetSource(source).SetDeliveryID(deliveryID).SetKind(ev.Kind).SetReceivedAt(now).Exec(ctx); err != nil {
+			_ = tx.Rollback()
+			if ent.IsConstraintError(err) {
+				return true, nil
+			}
+			return false, fmt.Errorf("record delivery: %w", err)
+		}
+	}
+	if err := applyEvent(ctx, tx, ev, now); err != nil {
+		_ = tx.Rollback()
+		return false, err
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("commit delivery: %w", err)
+	}
+	return false, nil
+}
+
+func applyEvent(ctx context.Context, tx *ent.Tx, ev pipeline.Event, now time.Time) error {
+	if ev.Run != nil {
+		if err := applyRun(ctx, tx, ev.Source, ev.Project, ev.Run, now); err != nil {
+			return err
+		}
+	}
+	for i := range ev.Jobs {
+		if err := applyJob(ctx, tx, ev.Source, ev.Project, &ev.Jobs[i]); err != nil {
+			return err
+		}
+	}
+	if ev.Push != nil {
+		for _, c := range ev.Push.Commits {
+			exists, err := tx.PipelineCommit.Query().Where(pipelinecommit.Project(ev.Project), pipelinecommit.Branch(ev.Push.Branch), pipelinecommit.Sha(c.SHA)).Exist(ctx)
+			if err != nil {
+				return err
+			}
+			if !exists {
+				if err := tx.PipelineCommit.Create().SetProject(ev.Project).SetBranch(ev.Push.Branch).SetSha(c.SHA).SetMessage(c.Message).
+					SetAuthor(c.Author).SetNillableCommittedAt(timePtr(c.At)).Exec(ctx); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if ev.Deployment != nil {
+		return applyDeployment(ctx, tx, ev.Source, ev.Project, ev.Deployment)
+	}
+	return nil
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func deref(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
+}
+
+// newer reports whether a state of (at, status) replaces the stored (oldAt, oldStatus).
+func newer(at time.Time, st pipeline.Status, oldAt *time.Time, oldStatus string) bool {
+	o := deref(oldAt)
+	switch {
+	case at.After(o):
+		return true
+	case at.Equal(o):
+		return st.Rank() >= pipeline.Status(oldStatus).Rank()
+	}
+	return false
+}
+
+func or(v, old string) string {
+	if v != "" {
+		return v
+	}
+	return old
+}
+
+func applyRun(ctx context.Context, tx *ent.Tx, source, project string, r *pipeline.Run, now time.Time) error {
+	old, err := tx.PipelineRun.Query().Where(pipelinerun.Source(source), pipelinerun.Project(project), pipelinerun.RunID(r.ID)).Only(ctx)
+	if ent.IsNotFound(err) {
+		c := tx.PipelineRun.Create().SetSource(source).SetProject(project).SetRunID(r.ID).SetName(r.Name).SetURL(r.URL).SetBranch(r.Branch).
+			SetCommit(r.Commit).SetAuthor(r.Author).SetMessage(r.Message).SetTrigger(r.Trigger).SetReceivedAt(now).
+			SetNillableCreatedAt(timePtr(r.CreatedAt)).SetNillableStartedAt(timePtr(r.StartedAt))
+		if !r.Partial {
+			c.SetStatus(string(r.Status)).SetNillableFinishedAt(timePtr(r.FinishedAt)).SetNillableUpdatedAt(timePtr(r.UpdatedAt))
+		}
+		return c.Exec(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	u := old.Update().SetName(or(old.Name, r.Name)).SetURL(or(old.URL, r.URL)).SetBranch(or(old.Branch, r.Branch)).SetCommit(or(old.Commit, r.Commit)).
+		SetAuthor(or(old.Author, r.Author)).SetMessage(or(old.Message, r.Message)).SetTrigger(or(old.Trigger, r.Trigger))
+	if old.CreatedAt == nil && !r.CreatedAt.IsZero() {
+		u.SetCreatedAt(r.CreatedAt)
+	}
+	if !r.StartedAt.IsZero() && (old.StartedAt == nil || r.StartedAt.Before(*old.StartedAt)) {
+		u.SetStartedAt(r.StartedAt)
+	}
+	if !r.Partial && newer(r.UpdatedAt, r.Status, old.UpdatedAt, old.Status) {
+		// The newest state wins, its own fields first.
+		u.SetStatus(string(r.Status)).SetNillableUpdatedAt(timePtr(r.UpdatedAt)).SetName(or(r.Name, old.Name)).SetURL(or(r.URL, old.URL))
+		if r.Status.Final() {
+			u.SetNillableFinishedAt(timePtr(r.FinishedAt))
+		} else {
+			u.ClearFinishedAt()
+		}
+	}
+	return u.Exec(ctx)
+}
+
+func applyJob(ctx context.Context, tx *ent.Tx, source, project string, j *pipeline.Job) error {
+	old, err := tx.PipelineJob.Query().Where(pipelinejob.Source(source), pipelinejob.Project(project), pipelinejob.RunID(j.RunID), pipelinejob.JobID(j.ID)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return tx.PipelineJob.Create().SetSource(source).SetProject(project).SetRunID(j.RunID).SetJobID(j.ID).SetName(j.Name).SetStageName(j.StageName).
+			SetStage(string(j.Stage)).SetStatus(string(j.Status)).SetURL(j.URL).SetImage(j.Image).SetNillableStartedAt(timePtr(j.StartedAt)).
+			SetNillableFinishedAt(timePtr(j.FinishedAt)).SetNillableUpdatedAt(timePtr(j.UpdatedAt)).Exec(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	if !newer(j.UpdatedAt, j.Status, old.UpdatedAt, old.Status) {
+		if old.Image == "" && j.Image != "" {
+			return old.Update().SetImage(j.Image).Exec(ctx)
+		}
+		return nil
+	}
+	u := old.Update().SetStatus(string(j.Status)).SetNillableUpdatedAt(timePtr(j.UpdatedAt)).SetName(or(j.Name, old.Name)).SetURL(or(j.URL, old.URL)).
+		SetImage(or(j.Image, old.Image)).SetStageName(or(j.StageName, old.StageName)).SetStage(string(j.Stage))
+	if !j.StartedAt.IsZero() {
+		u.SetStartedAt(j.StartedAt)
+	}
+	if !j.FinishedAt.IsZero() {
+		u.SetFinishedAt(j.FinishedAt)
+	}
+	return u.Exec(ctx)
+}
+
+func applyDeployment(ctx context.Context, tx *ent.Tx, source, project string, d *pipeline.Deployment) error {
+	old, err := tx.PipelineDeployment.Query().Where(pipelinedeployment.Source(source), pipelinedeployment.Project(project), pipelinedeployment.DeploymentID(d.ID)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return tx.PipelineDeployment.Create().SetSource(source).SetProject(project).SetDeploymentID(d.ID).SetEnvironment(d.Environment).SetCommit(d.Commit).
+			SetRef(d.Ref).SetStatus(string(d.Status)).SetImage(d.Image).SetCreator(d.Creator).SetURL(d.URL).SetNillableUpdatedAt(timePtr(d.UpdatedAt)).Exec(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	u := old.Update().SetCommit(or(old.Commit, d.Commit)).SetRef(or(old.Ref, d.Ref)).SetImage(or(old.Image, d.Image)).SetCreator(or(old.Creator, d.Creator))
+	if newer(d.UpdatedAt, d.Status, old.UpdatedAt, old.Status) {
+		u.SetStatus(string(d.Status)).SetNillableUpdatedAt(timePtr(d.UpdatedAt)).SetEnvironment(or(d.Environment, old.Environment)).SetURL(or(d.URL, old.URL))
+	}
+	return u.Exec(ctx)
+}
+
+// RunWithJobs is a run and its jobs.
+type RunWithJobs struct {
+	*ent.PipelineRun
+	Jobs []*ent.PipelineJob
+}
+
+// PipelineRuns returns the newest runs of the given projects (all projects when none), with
+// their jobs.
+func (s *Store) PipelineRuns(ctx context.Context, projects []string, limit int) ([]RunWithJobs, error) {
+	q := s.Client.PipelineRun.Query().Order(ent.Desc(pipelinerun.FieldReceivedAt), ent.Desc(pipelinerun.FieldID)).Limit(limit)
+	if len(projects) > 0 {
+		q = q.Where(pipelinerun.ProjectIn(projects...))
+	}
+	runs, err := q.All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read runs: %w", err)
+	}
+	out := make([]RunWithJobs, len(runs))
+	for i, r := range runs {
+		jobs, err := s.Client.PipelineJob.Query().Where(pipelinejob.Source(r.Source), pipelinejob.Project(r.Project), pipelinejob.RunID(r.RunID)).
+			Order(ent.Asc(pipelinejob.FieldStartedAt), ent.Asc(pipelinejob.FieldJobID)).All(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read jobs: %w", err)
+		}
+		out[i] = RunWithJobs{PipelineRun: r, Jobs: jobs}
+	}
+	return out, nil
+}
+
+// CountDeliveries is how many distinct deliveries were stored (for the benchmark's count).
+func (s *Store) CountDeliveries(ctx context.Context) (int, error) {
+	return s.Client.PipelineDelivery.Query().Count(ctx)
+}

@@ -26,6 +26,7 @@ import (
 	"github.com/portico-dev/portico/internal/config"
 	"github.com/portico-dev/portico/internal/ingest"
 	"github.com/portico-dev/portico/internal/metrics"
+	"github.com/portico-dev/portico/internal/pipeline"
 	"github.com/portico-dev/portico/internal/policy"
 	"github.com/portico-dev/portico/internal/runbooks"
 	"github.com/portico-dev/portico/internal/server"
@@ -94,6 +95,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		deps.Clusters = clusters
 	}
 	if err := observability(cfg, getenv, &deps); err != nil {
+		return err
+	}
+	if err := pipelines(cfg, st, &deps); err != nil {
 		return err
 	}
 	reg := prometheus.NewRegistry()
@@ -188,6 +192,25 @@ func observability(cfg *config.Config, getenv func(string) string, deps *server.
 			return fmt.Errorf("observability.jaeger: %w", err)
 		}
 		deps.Traces = t
+	}
+	return nil
+}
+
+// pipelines enables the CI/CD webhooks, stored in the portal's database.
+func pipelines(cfg *config.Config, st *store.Store, deps *server.Deps) error {
+	p := cfg.Pipelines
+	deps.Pipelines = st
+	deps.PipelineSecrets = server.PipelineSecrets{GitHub: p.GitHub.Secrets, GitLab: p.GitLab.Secrets, Generic: p.Generic.Secrets}
+	if len(p.Stages) > 0 {
+		patterns := map[pipeline.Stage][]string{}
+		for stage, ps := range p.Stages {
+			patterns[pipeline.Stage(stage)] = ps
+		}
+		m, err := pipeline.NewMapper(patterns)
+		if err != nil {
+			return fmt.Errorf("pipelines.stages: %w", err)
+		}
+		deps.StageMapper = m
 	}
 	return nil
 }

@@ -27,6 +27,7 @@ type Config struct {
 	Actions  Actions   `yaml:"actions"`
 	// Observability: each backend is optional; a missing URL hides its panel.
 	Observability Observability `yaml:"observability"`
+	Pipelines     Pipelines     `yaml:"pipelines"`
 	Database      Database      `yaml:"database"`
 	Catalog       Catalog       `yaml:"catalog"`
 	Runbooks      Runbooks      `yaml:"runbooks"`
@@ -86,6 +87,21 @@ type Auth struct {
 	// PolicyFile is a YAML file of roles and bindings (see README, "Access control"); empty
 	// means the built-in default policy.
 	PolicyFile string `yaml:"policyFile"`
+}
+
+// Pipelines configures the CI/CD webhooks. A provider without secrets refuses every delivery.
+type Pipelines struct {
+	GitHub  WebhookSecrets `yaml:"github"`  // X-Hub-Signature-256 (HMAC-SHA256)
+	GitLab  WebhookSecrets `yaml:"gitlab"`  // X-Gitlab-Token
+	Generic WebhookSecrets `yaml:"generic"` // X-Portico-Signature-256 (HMAC-SHA256)
+	// Stages maps job names to delivery stages: stage → regular expressions (case-insensitive).
+	// Empty: the defaults (see README).
+	Stages map[string][]string `yaml:"stages"`
+}
+
+// WebhookSecrets are a provider's secrets; two while rotating.
+type WebhookSecrets struct {
+	Secrets []string `yaml:"secrets"`
 }
 
 // Observability configures the metrics, alerts and traces backends and the charts.
@@ -251,7 +267,7 @@ var unknownFieldRE = regexp.MustCompile(`line (\d+): field (\S+) not found in ty
 // sectionOf maps Go type names to the YAML path a user writes.
 var sectionOf = map[string]string{"Config": "", "Server": "server.", "Database": "database.", "Catalog": "catalog.",
 	"Source": "catalog.sources[].", "Runbooks": "runbooks.", "Log": "log.", "Cluster": "clusters[].", "Auth": "auth.", "OIDC": "auth.oidc.", "Actions": "actions.",
-	"Observability": "observability.", "Backend": "observability.<backend>.", "TLS": "observability.<backend>.tls.", "Chart": "observability.charts[].", "ChartQuery": "observability.charts[].queries[]."}
+	"Observability": "observability.", "Backend": "observability.<backend>.", "TLS": "observability.<backend>.tls.", "Chart": "observability.charts[].", "ChartQuery": "observability.charts[].queries[].", "Pipelines": "pipelines.", "WebhookSecrets": "pipelines.<provider>."}
 
 func (c *Config) decode(path string, data []byte) error {
 	// Sources in the file replace the default source rather than adding to it.
@@ -283,6 +299,9 @@ var Env = []struct{ Name, Key string }{
 	{"PORTICO_CATALOG_DIR", "catalog.sources[0].path (when that source is a folder)"},
 	{"PORTICO_CATALOG_REFRESH_INTERVAL", "catalog.refreshInterval"},
 	{"PORTICO_WEBHOOK_SECRETS", "catalog.webhookSecrets (comma-separated)"},
+	{"PORTICO_GITHUB_WEBHOOK_SECRETS", "pipelines.github.secrets (comma-separated)"},
+	{"PORTICO_GITLAB_WEBHOOK_SECRETS", "pipelines.gitlab.secrets (comma-separated)"},
+	{"PORTICO_PIPELINE_WEBHOOK_SECRETS", "pipelines.generic.secrets (comma-separated)"},
 	{"PORTICO_RUNBOOKS_DIR", "runbooks.dir"},
 	{"PORTICO_LOG_LEVEL", "log.level"},
 	{"PORTICO_LOG_FORMAT", "log.format"},
@@ -290,14 +309,17 @@ var Env = []struct{ Name, Key string }{
 
 func (c *Config) applyEnv(getenv func(string) string) error {
 	set := map[string]func(string) error{
-		"PORTICO_ADDR":            func(v string) error { c.Server.Addr = v; return nil },
-		"PORTICO_BASE_URL":        func(v string) error { c.Server.BaseURL = v; return nil },
-		"PORTICO_DATABASE_DRIVER": func(v string) error { c.Database.Driver = v; return nil },
-		"PORTICO_DATABASE_DSN":    func(v string) error { c.Database.DSN = v; return nil },
-		"PORTICO_RUNBOOKS_DIR":    func(v string) error { c.Runbooks.Dir = v; return nil },
-		"PORTICO_LOG_LEVEL":       func(v string) error { c.Log.Level = v; return nil },
-		"PORTICO_LOG_FORMAT":      func(v string) error { c.Log.Format = v; return nil },
-		"PORTICO_WEBHOOK_SECRETS": func(v string) error { c.Catalog.WebhookSecrets = strings.Split(v, ","); return nil },
+		"PORTICO_ADDR":                     func(v string) error { c.Server.Addr = v; return nil },
+		"PORTICO_BASE_URL":                 func(v string) error { c.Server.BaseURL = v; return nil },
+		"PORTICO_DATABASE_DRIVER":          func(v string) error { c.Database.Driver = v; return nil },
+		"PORTICO_DATABASE_DSN":             func(v string) error { c.Database.DSN = v; return nil },
+		"PORTICO_RUNBOOKS_DIR":             func(v string) error { c.Runbooks.Dir = v; return nil },
+		"PORTICO_LOG_LEVEL":                func(v string) error { c.Log.Level = v; return nil },
+		"PORTICO_LOG_FORMAT":               func(v string) error { c.Log.Format = v; return nil },
+		"PORTICO_WEBHOOK_SECRETS":          func(v string) error { c.Catalog.WebhookSecrets = strings.Split(v, ","); return nil },
+		"PORTICO_GITHUB_WEBHOOK_SECRETS":   func(v string) error { c.Pipelines.GitHub.Secrets = strings.Split(v, ","); return nil },
+		"PORTICO_GITLAB_WEBHOOK_SECRETS":   func(v string) error { c.Pipelines.GitLab.Secrets = strings.Split(v, ","); return nil },
+		"PORTICO_PIPELINE_WEBHOOK_SECRETS": func(v string) error { c.Pipelines.Generic.Secrets = strings.Split(v, ","); return nil },
 		"PORTICO_CATALOG_REFRESH_INTERVAL": func(v string) error {
 			d, err := time.ParseDuration(v)
 			c.Catalog.RefreshInterval = Duration(d)

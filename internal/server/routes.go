@@ -52,6 +52,9 @@ func (s *Server) routes() {
 	api.GET("/traces/:id", s.handleAPITrace)
 
 	e.POST("/webhooks/git", s.handleWebhookGit)
+	e.POST("/webhooks/github", s.handleWebhookCI("github"))
+	e.POST("/webhooks/gitlab", s.handleWebhookCI("gitlab"))
+	e.POST("/webhooks/pipeline", s.handleWebhookCI("generic"))
 
 	e.GET("/auth/login", s.handleLogin)
 	e.GET("/auth/callback", s.handleCallback)

@@ -19,6 +19,7 @@ import (
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/derrors"
 	"github.com/portico-dev/portico/internal/ingest"
+	"github.com/portico-dev/portico/internal/pipeline"
 	"github.com/portico-dev/portico/internal/policy"
 	"github.com/portico-dev/portico/internal/runbooks"
 	"github.com/portico-dev/portico/web/components"
@@ -47,23 +48,26 @@ type pinger interface {
 
 // Deps are the server's collaborators, built by cmd/portico.
 type Deps struct {
-	Catalog        catalogService
-	Clusters       clusterService // nil when no cluster is configured
-	Auth           authService    // nil when no identity provider is configured
-	Anonymous      bool           // read-only browsing without signing in
-	BaseURL        string         // the portal's public URL, for redirects after sign-out
-	Runbooks       runbookLibrary
-	DB             pinger
-	Registry       *prometheus.Registry
-	Log            *slog.Logger
-	WebhookSecrets []string
-	Version        string
-	Policy         *policy.Policy // nil: policy.Default()
-	Audit          auditLog
-	ActionsConfig  ActionsConfig
-	Metrics        metricsService // nil when no Prometheus is configured
-	Alerts         alertService   // nil when neither Prometheus nor Alertmanager is configured
-	Traces         traceService   // nil when no Jaeger is configured
+	Catalog         catalogService
+	Clusters        clusterService // nil when no cluster is configured
+	Auth            authService    // nil when no identity provider is configured
+	Anonymous       bool           // read-only browsing without signing in
+	BaseURL         string         // the portal's public URL, for redirects after sign-out
+	Runbooks        runbookLibrary
+	DB              pinger
+	Registry        *prometheus.Registry
+	Log             *slog.Logger
+	WebhookSecrets  []string
+	Version         string
+	Policy          *policy.Policy // nil: policy.Default()
+	Audit           auditLog
+	ActionsConfig   ActionsConfig
+	Metrics         metricsService // nil when no Prometheus is configured
+	Alerts          alertService   // nil when neither Prometheus nor Alertmanager is configured
+	Traces          traceService   // nil when no Jaeger is configured
+	Pipelines       pipelineStore  // nil: no CI webhooks
+	PipelineSecrets PipelineSecrets
+	StageMapper     *pipeline.Mapper // nil: the default stage patterns
 }
 
 // ActionsConfig bounds the workload actions.

@@ -1,0 +1,171 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/portico-dev/portico/internal/ingest"
+	"github.com/portico-dev/portico/internal/store"
+)
+
+type ciPortal struct {
+	*httptest.Server
+	st *store.Store
+}
+
+func newCIPortal(t *testing.T) ciPortal {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, "sqlite", filepath.Join(t.TempDir(), "p.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	r := ingest.NewRefresher(st, []ingest.Source{&ingest.DirSource{SourceName: "local", Dir: filepath.Join("..", "..", "catalog"), Globs: []string{"**/*.yaml"}}}, ingest.Options{})
+	r.RefreshAll(ctx)
+	srv := New(Deps{Catalog: r, DB: st, Anonymous: true, Pipelines: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		PipelineSecrets: PipelineSecrets{GitHub: []string{"old-secret", "new-secret"}, GitLab: []string{"gl-token"}, Generic: []string{"generic-secret"}}})
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	return ciPortal{Server: ts, st: st}
+}
+
+func (p ciPortal) post(t *testing.T, path string, body []byte, header ...string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, p.URL+path, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(res.Body).Decode(&out)
+	return res.StatusCode, out
+}
+
+func (p ciPortal) deliveries(t *testing.T) int {
+	n, err := p.st.CountDeliveries(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func examples(t *testing.T, event string) []json.RawMessage {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "pipeline", "testdata", "github", event+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var xs []json.RawMessage
+	json.Unmarshal(b, &xs)
+	return xs
+}
+
+// TestGitHubDeliveries posts every published example, signed, and the refusals the issue lists.
+func TestGitHubDeliveries(t *testing.T) {
+	p := newCIPortal(t)
+	n := 0
+	for _, event := range []string{"workflow_run", "workflow_job", "check_run", "push", "deployment", "deployment_status"} {
+		for i, body := range examples(t, event) {
+			n++
+			secret := "new-secret"
+			if n%2 == 0 {
+				secret = "old-secret" // both secrets are valid while rotating
+			}
+			status, out := p.post(t, "/webhooks/github", body, "X-GitHub-Event", event, "X-GitHub-Delivery", event+"-"+strconv.Itoa(i),
+				"X-Hub-Signature-256", ingest.Sign(secret, body))
+			if status != http.StatusAccepted {
+				t.Errorf("%s[%d] = %d %v", event, i, status, out)
+			}
+		}
+	}
+	runs, _ := p.st.PipelineRuns(context.Background(), []string{"octo-org/octo-repo"}, 10)
+	if len(runs) != 1 || runs[0].Status != "success" || runs[0].Commit != "3484a3fb816e0859fd6e1cea078d76385ff50625" {
+		t.Errorf("octo-repo's run after its requested and completed deliveries: %+v", runs)
+	}
+	stored := p.deliveries(t)
+	body := examples(t, "workflow_run")[1]
+	// A redelivery (same delivery ID) is acknowledged and changes nothing.
+	status, out := p.post(t, "/webhooks/github", body, "X-GitHub-Event", "workflow_run", "X-GitHub-Delivery", "workflow_run-1", "X-Hub-Signature-256", ingest.Sign("new-secret", body))
+	if status != http.StatusOK || out["duplicate"] != true {
+		t.Errorf("redelivery = %d %v", status, out)
+	}
+	for name, sig := range map[string]string{"forged": ingest.Sign("guess", body), "missing": "", "garbage": "sha256=zz"} {
+		status, _ := p.post(t, "/webhooks/github", body, "X-GitHub-Event", "workflow_run", "X-GitHub-Delivery", "x-"+name, "X-Hub-Signature-256", sig)
+		if status != http.StatusUnauthorized {
+			t.Errorf("%s signature = %d, want 401", name, status)
+		}
+	}
+	bad := []byte(`{"workflow_run": {"id": "not a number"}}`)
+	if status, _ := p.post(t, "/webhooks/github", bad, "X-GitHub-Event", "workflow_run", "X-GitHub-Delivery", "bad", "X-Hub-Signature-256", ingest.Sign("new-secret", bad)); status != http.StatusBadRequest {
+		t.Errorf("malformed = %d, want 400", status)
+	}
+	huge := bytes.Repeat([]byte(" "), 2<<20)
+	if status, _ := p.post(t, "/webhooks/github", huge, "X-GitHub-Event", "push", "X-Hub-Signature-256", ingest.Sign("new-secret", huge)); status != http.StatusRequestEntityTooLarge {
+		t.Errorf("oversized = %d, want 413", status)
+	}
+	if got := p.deliveries(t); got != stored {
+		t.Errorf("deliveries stored %d → %d: a refused or repeated delivery was stored", stored, got)
+	}
+}
+
+var (
+	docComment    = regexp.MustCompile(`(?m)\s*//[^"\n]*$`)
+	docTrailComma = regexp.MustCompile(`,(\s*[}\]])`)
+)
+
+func gitlabDoc(t *testing.T, name string) []byte {
+	b, err := os.ReadFile(filepath.Join("..", "pipeline", "testdata", "gitlab", name+".jsonc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return docTrailComma.ReplaceAll(docComment.ReplaceAll(b, nil), []byte("$1"))
+}
+
+func TestGitLabAndGenericDeliveries(t *testing.T) {
+	p := newCIPortal(t)
+	for hook, file := range map[string]string{"Pipeline Hook": "pipeline", "Job Hook": "job", "Deployment Hook": "deployment"} {
+		body := gitlabDoc(t, file)
+		if status, out := p.post(t, "/webhooks/gitlab", body, "X-Gitlab-Event", hook, "X-Gitlab-Token", "gl-token", "X-Gitlab-Event-UUID", file); status != http.StatusAccepted {
+			t.Errorf("%s = %d %v", hook, status, out)
+		}
+		if status, _ := p.post(t, "/webhooks/gitlab", body, "X-Gitlab-Event", hook, "X-Gitlab-Token", "wrong"); status != http.StatusUnauthorized {
+			t.Errorf("%s with a wrong token = %d", hook, status)
+		}
+	}
+	runs, _ := p.st.PipelineRuns(context.Background(), []string{"gitlab-org/gitlab-test"}, 10)
+	if len(runs) != 2 || runs[1].RunID != "31" || runs[1].Status != "success" || len(runs[1].Jobs) != 5 {
+		t.Errorf("gitlab runs: %+v", runs)
+	}
+	ev := []byte(`{"source": "jenkins", "project": "acme/payment", "run": {"id": "88", "status": "running", "commit": "c0ffee", "branch": "main"},
+		"stages": [{"name": "unit tests", "status": "success"}]}`)
+	if status, out := p.post(t, "/webhooks/pipeline", ev, "X-Portico-Signature-256", ingest.Sign("generic-secret", ev), "X-Portico-Delivery", "j-88-1"); status != http.StatusAccepted {
+		t.Errorf("generic = %d %v", status, out)
+	}
+	if status, _ := p.post(t, "/webhooks/pipeline", ev); status != http.StatusUnauthorized {
+		t.Errorf("unsigned generic = %d", status)
+	}
+	bad := []byte(`{"project": "acme/payment", "run": {"id": "88", "status": "amazing"}}`)
+	if status, out := p.post(t, "/webhooks/pipeline", bad, "X-Portico-Signature-256", ingest.Sign("generic-secret", bad)); status != http.StatusBadRequest ||
+		!strings.Contains(strings.ToLower(jsonText(out)), "unknown status") {
+		t.Errorf("bad generic = %d %v", status, out)
+	}
+}
+
+func jsonText(v any) string { b, _ := json.Marshal(v); return string(b) }

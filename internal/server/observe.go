@@ -71,6 +71,9 @@ func (s *Server) observeVM(e *catalog.Entity) components.Observe {
 	if s.Traces != nil {
 		o.TracesURL, o.DepsURL = base+"/traces?panel=1", base+"/dependencies"
 	}
+	if s.Pipelines != nil {
+		o.PipelinesURL = base + "/pipelines"
+	}
 	return o
 }
 

@@ -32,6 +32,8 @@ func (s *Server) routes() {
 	e.GET("/catalog/:kind/:namespace/:name/dependencies", s.handleDependencies)
 	e.GET("/traces/:id", s.handleTrace)
 	e.GET("/alerts", s.handleAlertsPage)
+	e.GET("/pipelines", s.handlePipelinesPage)
+	e.GET("/catalog/:kind/:namespace/:name/pipelines", s.handlePipelinesPanel)
 	e.GET("/clusters", s.handleClustersList)
 	e.GET("/audit", s.handleAuditList)
 	e.GET("/audit/export", s.handleAuditExport)
@@ -50,6 +52,7 @@ func (s *Server) routes() {
 	api.GET("/entities/:kind/:namespace/:name/metrics", s.handleAPIMetrics)
 	api.GET("/entities/:kind/:namespace/:name/alerts", s.handleAPIAlerts)
 	api.GET("/traces/:id", s.handleAPITrace)
+	api.GET("/pipelines/runs", s.handleAPIRuns)
 
 	e.POST("/webhooks/git", s.handleWebhookGit)
 	e.POST("/webhooks/github", s.handleWebhookCI("github"))

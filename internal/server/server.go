@@ -130,6 +130,7 @@ func (s *Server) page(c echo.Context, status int, p components.Page, body templ.
 	p.Problems = countErrors(s.Catalog.Snapshot().Problems())
 	p.SignIn = s.Auth != nil
 	p.Alerts = s.Alerts != nil
+	p.Pipelines = s.Pipelines != nil
 	if u := userFrom(c.Request().Context()); u != nil {
 		p.User = u.Name
 		if p.User == "" {

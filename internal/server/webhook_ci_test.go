@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/PuerkitoBio/goquery"
+
 	"github.com/portico-dev/portico/internal/ingest"
 	"github.com/portico-dev/portico/internal/store"
 )
@@ -169,3 +171,62 @@ func TestGitLabAndGenericDeliveries(t *testing.T) {
 }
 
 func jsonText(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+// TestPipelineStripsAndPage: a service's runs with their stage strips, and the pipelines page
+// with failures first and a team filter.
+func TestPipelineStripsAndPage(t *testing.T) {
+	p := newCIPortal(t)
+	send := func(body string) {
+		t.Helper()
+		b := []byte(body)
+		if status, out := p.post(t, "/webhooks/pipeline", b, "X-Portico-Signature-256", ingest.Sign("generic-secret", b)); status != http.StatusAccepted {
+			t.Fatalf("%d %v", status, out)
+		}
+	}
+	send(`{"source": "jenkins", "project": "acme/payment", "timestamp": "2026-11-23T10:00:00Z", "run": {"id": "1", "name": "payment-ci", "status": "success", "commit": "aaaaaaaaaaaa1", "branch": "main",
+		"startedAt": "2026-11-23T09:50:00Z", "finishedAt": "2026-11-23T10:00:00Z"}, "stages": [{"name": "lint", "status": "success"}, {"name": "unit tests", "status": "success"},
+		{"name": "docker build", "status": "success"}, {"name": "trivy scan", "status": "success"}, {"name": "deploy staging", "status": "success"},
+		{"name": "canary", "status": "success"}, {"name": "production rollout", "status": "success"}], "image": "registry.acme.example/payment:1.4.3"}`)
+	send(`{"source": "jenkins", "project": "acme/payment", "timestamp": "2026-11-23T11:00:00Z", "run": {"id": "2", "name": "payment-ci", "status": "failed", "commit": "bbbbbbbbbbbb2", "branch": "main"},
+		"stages": [{"name": "unit tests", "status": "success"}, {"name": "trivy scan", "status": "failed"}]}`)
+	send(`{"source": "jenkins", "project": "acme/search", "timestamp": "2026-11-23T11:30:00Z", "run": {"id": "9", "name": "search-ci", "status": "running", "commit": "ccccccc", "branch": "main"},
+		"stages": [{"name": "unit tests", "status": "running"}]}`)
+
+	status, html := getBody(t, p.URL+"/catalog/component/default/payment/pipelines")
+	d, _ := goquery.NewDocumentFromReader(strings.NewReader(html))
+	if status != http.StatusOK || d.Find("[data-testid=run]").Length() != 2 {
+		t.Fatalf("payment's runs: %d, %d rows", status, d.Find("[data-testid=run]").Length())
+	}
+	cell := func(row int, stage string) string {
+		v, _ := d.Find("[data-testid=run]").Eq(row).Find(`[data-stage="` + stage + `"]`).Attr("data-status")
+		return v
+	}
+	if cell(0, "security-scan") != "failed" || cell(0, "production") != "none" || cell(1, "production") != "success" || cell(1, "review") != "none" {
+		t.Errorf("strips: run 2 scan=%s prod=%s; run 1 prod=%s review=%s", cell(0, "security-scan"), cell(0, "production"), cell(1, "production"), cell(1, "review"))
+	}
+	_, html = getBody(t, p.URL+"/pipelines")
+	d, _ = goquery.NewDocumentFromReader(strings.NewReader(html))
+	var statuses []string
+	d.Find("[data-testid=run-status]").Each(func(_ int, s *goquery.Selection) { statuses = append(statuses, s.Text()) })
+	if strings.Join(statuses, ",") != "failed,running,success" {
+		t.Errorf("pipelines page order: %v, want failures first", statuses)
+	}
+	if !strings.Contains(d.Find("[data-testid=run]").First().Text(), "Payment Service") {
+		t.Error("runs are not tied to their service")
+	}
+	_, html = getBody(t, p.URL+"/pipelines?team=team-discovery")
+	d, _ = goquery.NewDocumentFromReader(strings.NewReader(html))
+	if d.Find("[data-testid=run]").Length() != 1 || !strings.Contains(d.Find("[data-testid=run]").Text(), "search-ci") {
+		t.Errorf("team filter: %d rows", d.Find("[data-testid=run]").Length())
+	}
+	var api struct {
+		Items []struct {
+			ID, Status string
+			Jobs       []struct{ Stage, Image string }
+		} `json:"items"`
+	}
+	_, body := getBody(t, p.URL+"/api/v1/pipelines/runs?project=acme/payment")
+	if err := json.Unmarshal([]byte(body), &api); err != nil || len(api.Items) != 2 || api.Items[1].Jobs[len(api.Items[1].Jobs)-1].Image == "" && !strings.Contains(body, "payment:1.4.3") {
+		t.Errorf("API: %v %s", err, body)
+	}
+}

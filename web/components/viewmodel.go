@@ -13,7 +13,8 @@ type Page struct {
 	User      string // signed-in user's name; empty when anonymous
 	SignIn    bool   // sign-in is configured
 	CSRF      string // token for the forms on the page
-	Alerts    bool   // an alerts backend is configured: "Firing now" is in the navigation
+	Alerts    bool   // an alerts backend is configured: "Alerts" is in the navigation
+	Pipelines bool   // CI webhooks are enabled: "Pipelines" is in the navigation
 	// Assets is the version of the embedded static files, appended to their URLs so a new
 	// release is never rendered with a browser's cached stylesheet.
 	Assets string
@@ -510,6 +511,7 @@ type LegendItem struct {
 // Observe are the entity page's observability panels (URLs empty when not configured).
 type Observe struct {
 	MetricsURL, AlertsURL, TracesURL, DepsURL string
+	PipelinesURL                              string
 }
 
 // MetricsPanel is a service's charts over a range.
@@ -610,4 +612,29 @@ type DepMap struct {
 	Undeclared []string
 	Unused     []string
 	Lookback   string
+}
+
+// PipelinesPanel lists runs with their stage strips.
+type PipelinesPanel struct {
+	Title    string
+	Rows     []RunRow
+	Empty    string
+	AllHref  string
+	Teams    []RangeLink // the pipelines page's team filter
+	Full     bool
+	Projects []string
+}
+
+// RunRow is one CI run.
+type RunRow struct {
+	Name, Status, Branch, Commit, Author string
+	Trigger, Message, When, WhenISO      string
+	Duration, URL, Project               string
+	Service                              Link
+	Stages                               []StageCell
+}
+
+// StageCell is one stage of a run's strip.
+type StageCell struct {
+	Stage, Status, Title string
 }

@@ -1,0 +1,215 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/portico-dev/portico/ent"
+	"github.com/portico-dev/portico/internal/catalog"
+	"github.com/portico-dev/portico/internal/derrors"
+	"github.com/portico-dev/portico/internal/pipeline"
+	"github.com/portico-dev/portico/internal/store"
+	"github.com/portico-dev/portico/web/components"
+)
+
+// Annotations that tie a component to its repository's CI.
+const (
+	annGitHubSlug = "github.com/project-slug"
+	annGitLabSlug = "gitlab.com/project-slug"
+)
+
+// projectsOf are the repository slugs an entity's CI runs are reported under.
+func projectsOf(e *catalog.Entity) []string {
+	var out []string
+	for _, k := range []string{annGitHubSlug, annGitLabSlug} {
+		if v := strings.TrimSpace(e.Metadata.Annotations[k]); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// stageCells aggregates a run's jobs into the strip: per stage the worst status of its jobs.
+func stageCells(jobs []*ent.PipelineJob) []components.StageCell {
+	by := map[string][]*ent.PipelineJob{}
+	for _, j := range jobs {
+		by[j.Stage] = append(by[j.Stage], j)
+	}
+	out := make([]components.StageCell, 0, len(pipeline.Stages))
+	for _, st := range pipeline.Stages {
+		cell := components.StageCell{Stage: string(st), Status: "none", Title: string(st) + ": no job"}
+		js := by[string(st)]
+		if len(js) > 0 {
+			cell.Status = worstStatus(js)
+			var parts []string
+			for _, j := range js {
+				part := j.Name + " (" + j.Status
+				if j.StartedAt != nil && j.FinishedAt != nil {
+					part += ", " + fmtDuration(j.FinishedAt.Sub(*j.StartedAt).Round(time.Second))
+				}
+				parts = append(parts, part+")")
+			}
+			cell.Title = string(st) + ": " + strings.Join(parts, ", ")
+		}
+		out = append(out, cell)
+	}
+	return out
+}
+
+func worstStatus(js []*ent.PipelineJob) string {
+	rank := map[string]int{"failed": 5, "cancelled": 4, "running": 3, "queued": 2, "success": 1, "skipped": 0}
+	worst := ""
+	for _, j := range js {
+		if worst == "" || rank[j.Status] > rank[worst] {
+			worst = j.Status
+		}
+	}
+	return worst
+}
+
+func runRow(r store.RunWithJobs) components.RunRow {
+	row := components.RunRow{Name: orDefault(r.Name, "run "+r.RunID), Status: r.Status, Branch: r.Branch, Author: r.Author, Trigger: r.Trigger,
+		Message: r.Message, URL: r.URL, Project: r.Project, Stages: stageCells(r.Jobs)}
+	if len(r.Commit) > 10 {
+		row.Commit = r.Commit[:10]
+	} else {
+		row.Commit = r.Commit
+	}
+	when := r.ReceivedAt
+	if r.StartedAt != nil {
+		when = *r.StartedAt
+	}
+	row.When, row.WhenISO = age(when)+" ago", when.UTC().Format(time.RFC3339)
+	if r.StartedAt != nil && r.FinishedAt != nil {
+		row.Duration = fmtDuration(r.FinishedAt.Sub(*r.StartedAt).Round(time.Second))
+	}
+	return row
+}
+
+// handlePipelinesPanel is a service's recent runs (the entity page's panel).
+func (s *Server) handlePipelinesPanel(c echo.Context) error {
+	if s.Pipelines == nil {
+		return fmt.Errorf("%w: pipelines are not enabled", derrors.NotFound)
+	}
+	snap := s.Catalog.Snapshot()
+	rec, err := lookupEntity(c, snap)
+	if err != nil {
+		return err
+	}
+	if err := s.authorizeEntity(c, snap, rec.Entity); err != nil {
+		return err
+	}
+	projects := projectsOf(rec.Entity)
+	vm := components.PipelinesPanel{Title: "Pipelines", AllHref: "/pipelines", Projects: projects}
+	if len(projects) == 0 {
+		vm.Empty = "This component names no repository: add github.com/project-slug or gitlab.com/project-slug to see its CI runs."
+		return render(c, http.StatusOK, components.PipelinesView(vm))
+	}
+	runs, err := s.Pipelines.PipelineRuns(c.Request().Context(), projects, 15)
+	if err != nil {
+		return err
+	}
+	for _, r := range runs {
+		vm.Rows = append(vm.Rows, runRow(r))
+	}
+	vm.Empty = "No CI run reported yet for " + strings.Join(projects, ", ") + ". Point the repository's webhooks at /webhooks/github, /webhooks/gitlab or /webhooks/pipeline."
+	return render(c, http.StatusOK, components.PipelinesView(vm))
+}
+
+// handlePipelinesPage is every recent run, failures first, optionally one team's.
+func (s *Server) handlePipelinesPage(c echo.Context) error {
+	if s.Pipelines == nil {
+		return fmt.Errorf("%w: pipelines are not enabled", derrors.NotFound)
+	}
+	snap := s.Catalog.Snapshot()
+	team := c.QueryParam("team")
+	byProject := map[string]*catalog.Record{}
+	teams := map[string]bool{}
+	var projects []string
+	for _, r := range snap.Records() {
+		for _, p := range projectsOf(r.Entity) {
+			owner := targetOf(snap, r.Entity, "", "", "").Owner
+			teams[owner] = true
+			if team != "" && owner != team {
+				continue
+			}
+			byProject[p] = r
+			projects = append(projects, p)
+		}
+	}
+	if team != "" && len(projects) == 0 {
+		projects = []string{"\x00none"}
+	}
+	runs, err := s.Pipelines.PipelineRuns(c.Request().Context(), projects, 100)
+	if err != nil {
+		return err
+	}
+	vm := components.PipelinesPanel{Title: "Pipelines", Full: true, Empty: "No CI run reported yet."}
+	vm.Teams = append(vm.Teams, components.RangeLink{Label: "all teams", Href: "/pipelines", Active: team == ""})
+	var names []string
+	for t := range teams {
+		if t != "" {
+			names = append(names, t)
+		}
+	}
+	sort.Strings(names)
+	for _, t := range names {
+		vm.Teams = append(vm.Teams, components.RangeLink{Label: t, Href: "/pipelines?team=" + url.QueryEscape(t), Active: t == team})
+	}
+	rank := map[string]int{"failed": 0, "running": 1, "queued": 2}
+	sort.SliceStable(runs, func(i, j int) bool {
+		ri, ok := rank[runs[i].Status]
+		if !ok {
+			ri = 3
+		}
+		rj, ok := rank[runs[j].Status]
+		if !ok {
+			rj = 3
+		}
+		return ri < rj
+	})
+	for _, r := range runs {
+		row := runRow(r)
+		if rec, ok := byProject[r.Project]; ok {
+			row.Service = components.Link{Label: rec.Entity.DisplayName(), Href: entityHref(rec.Entity.Ref())}
+		}
+		vm.Rows = append(vm.Rows, row)
+	}
+	return s.page(c, http.StatusOK, components.Page{Title: "Pipelines", Nav: "pipelines"}, components.PipelinesView(vm))
+}
+
+// handleAPIRuns is GET /api/v1/pipelines/runs?project=…: runs with their jobs.
+func (s *Server) handleAPIRuns(c echo.Context) error {
+	if s.Pipelines == nil {
+		return fmt.Errorf("%w: pipelines are not enabled", derrors.NotFound)
+	}
+	runs, err := s.Pipelines.PipelineRuns(c.Request().Context(), c.QueryParams()["project"], 100)
+	if err != nil {
+		return err
+	}
+	type job struct {
+		ID, Name, Stage, Status, Image string
+		StartedAt, FinishedAt         *time.Time
+	}
+	type run struct {
+		Source, Project, ID, Name, URL, Branch, Commit, Author, Trigger, Status string
+		StartedAt, FinishedAt                                                 *time.Time
+		Jobs                                                                  []job
+	}
+	out := []run{}
+	for _, r := range runs {
+		x := run{Source: r.Source, Project: r.Project, ID: r.RunID, Name: r.Name, URL: r.URL, Branch: r.Branch, Commit: r.Commit, Author: r.Author,
+			Trigger: r.Trigger, Status: r.Status, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, Jobs: []job{}}
+		for _, j := range r.Jobs {
+			x.Jobs = append(x.Jobs, job{ID: j.JobID, Name: j.Name, Stage: j.Stage, Status: j.Status, Image: j.Image, StartedAt: j.StartedAt, FinishedAt: j.FinishedAt})
+		}
+		out = append(out, x)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"items": out})
+}

@@ -21,7 +21,7 @@ import (
 func main() {
 	requests := flag.Int("requests", 4000, "requests per latency measurement")
 	clients := flag.Int("clients", 20, "concurrent clients")
-	only := flag.String("only", "", "run one part: catalog, cluster, access or observe (default all)")
+	only := flag.String("only", "", "run one part: catalog, cluster, access, observe or pipelines (default all)")
 	flag.Parse()
 	if err := run(*requests, *clients, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "portico-bench:", err)
@@ -61,6 +61,13 @@ func run(requests, clients int, only string) error {
 		r, err := observeBench(ctx, dir, requests, clients, log)
 		if err != nil {
 			return fmt.Errorf("observe: %w", err)
+		}
+		rows = append(rows, r...)
+	}
+	if only == "" || only == "pipelines" {
+		r, err := pipelinesBench(ctx, dir, log)
+		if err != nil {
+			return fmt.Errorf("pipelines: %w", err)
 		}
 		rows = append(rows, r...)
 	}

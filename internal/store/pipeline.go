@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
+	"sync"
 	"time"
 
 	"github.com/portico-dev/portico/ent"
@@ -19,6 +21,10 @@ import (
 // a final status wins over running, running over queued), so the stored state is the same
 // whatever order the deliveries came in.
 func (s *Store) RecordDelivery(ctx context.Context, source, deliveryID string, ev pipeline.Event) (duplicate bool, err error) {
+	// Deliveries about the same run are applied one at a time in this process: they would
+	// otherwise wait on each other's row locks in the database, or collide creating the run.
+	unlock := s.lockRun(source, ev)
+	defer unlock()
 	for attempt := 0; ; attempt++ {
 		duplicate, err = s.recordOnce(ctx, source, deliveryID, ev)
 		if err != nil && ent.IsConstraintError(err) && attempt < 5 {
@@ -26,6 +32,24 @@ func (s *Store) RecordDelivery(ctx context.Context, source, deliveryID string, e
 		}
 		return duplicate, err
 	}
+}
+
+// runLocks are striped by the run's key.
+var runLocks [256]sync.Mutex
+
+func (s *Store) lockRun(source string, ev pipeline.Event) func() {
+	key := source + "\x00" + ev.Project
+	switch {
+	case ev.Run != nil:
+		key += "\x00" + ev.Run.ID
+	case ev.Deployment != nil:
+		key += "\x00d" + ev.Deployment.ID
+	}
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	m := &runLocks[h.Sum32()%uint32(len(runLocks))]
+	m.Lock()
+	return m.Unlock
 }
 
 func (s *Store) recordOnce(ctx context.Context, source, deliveryID string, ev pipeline.Event) (bool, error) {

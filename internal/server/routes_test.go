@@ -26,7 +26,8 @@ func TestNoStateChangeWithoutSessionAndCSRF(t *testing.T) {
 	defer st.Close()
 	r := ingest.NewRefresher(st, []ingest.Source{&ingest.DirSource{SourceName: "local", Dir: filepath.Join("..", "..", "catalog"), Globs: []string{"**/*.yaml"}}}, ingest.Options{})
 	r.RefreshAll(ctx)
-	srv := New(Deps{Catalog: r, DB: st, Auth: headerAuth{}, Audit: audit.New(st.Client, nil), WebhookSecrets: []string{"s"},
+	srv := New(Deps{Catalog: r, DB: st, Auth: headerAuth{}, Audit: audit.New(st.Client, nil), WebhookSecrets: []string{"s"}, Pipelines: st,
+		PipelineSecrets: PipelineSecrets{GitHub: []string{"s"}, GitLab: []string{"s"}, Generic: []string{"s"}},
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	fill := strings.NewReplacer(":kind", "component", ":namespace", "default", ":name", "payment", ":cluster", "production",
 		":wns", "payments", ":workload", "payment", ":action", "restart", "*", "x")
@@ -60,11 +61,14 @@ func TestNoStateChangeWithoutSessionAndCSRF(t *testing.T) {
 			}
 		}
 	}
-	if writes < 4 { // the two action routes, sign-out, the git webhook
+	if writes < 7 { // the two action routes, sign-out, four webhooks
 		t.Fatalf("only %d state-changing routes found; the walk is broken", writes)
 	}
 	if n, _ := st.Client.AuditEntry.Query().Count(ctx); n != 0 {
 		t.Errorf("%d audit entries: a refused request reached an action", n)
+	}
+	if n, _ := st.CountDeliveries(ctx); n != 0 {
+		t.Errorf("%d CI deliveries stored from unsigned requests", n)
 	}
 }
 

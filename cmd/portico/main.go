@@ -39,6 +39,7 @@ const usage = `Usage: portico <command> [flags]
 Commands:
   serve                 run the portal (see --help for flags)
   catalog lint PATH...  check catalog files; exit 1 on errors
+  pipeline report       send a CI event (Jenkins, Tekton, Argo, scripts) to the portal
   version               print the version
 
 Run "portico <command> --help" for the flags of a command.
@@ -56,6 +57,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "catalog":
 		if len(args) > 1 && args[1] == "lint" {
 			return runLint(args[2:], stdout, stderr)
+		}
+	case "pipeline":
+		if len(args) > 1 && args[1] == "report" {
+			return runReport(ctx, args[2:], getenv, stdout, stderr)
 		}
 	case "version", "--version":
 		fmt.Fprintf(stdout, "portico %s\n", versionString())

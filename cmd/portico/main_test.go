@@ -5,10 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/portico-dev/portico/internal/ingest"
 )
 
 func runCmd(t *testing.T, args ...string) (stdout, stderr string, code int) {
@@ -71,5 +76,38 @@ func TestCommands(t *testing.T) {
 	os.WriteFile(cfg, []byte("database: {driver: oracle}\n"), 0o644)
 	if _, errOut, code := runCmd(t, "serve", "--config", cfg); code != 1 || !strings.Contains(errOut, "database.driver") {
 		t.Errorf("bad config: %d %q", code, errOut)
+	}
+}
+
+// TestPipelineReport sends events with the CLI to a real portal handler.
+func TestPipelineReport(t *testing.T) {
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if ingest.VerifySignature([]string{"s3cret"}, body, r.Header.Get("X-Portico-Signature-256")) != nil || r.URL.Path != "/webhooks/pipeline" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		got = append(got, string(body))
+		w.WriteHeader(http.StatusAccepted)
+		w.Write([]byte(`{"stored":"run"}`))
+	}))
+	defer srv.Close()
+	env := func(k string) string {
+		return map[string]string{"PORTICO_PIPELINE_SECRET": "s3cret", "WRONG": "nope"}[k]
+	}
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"pipeline", "report", "--url", srv.URL, "--source", "jenkins", "--project", "acme/payment", "--run-id", "77",
+		"--status", "running", "--stage", "unit tests=success", "--stage", "trivy scan=running", "--image", "registry.acme.example/payment:1.4.3"}, env, &out, &errOut)
+	if err != nil || len(got) != 1 || !strings.Contains(got[0], `"trivy scan"`) || !strings.Contains(out.String(), "202") {
+		t.Fatalf("report: %v %q %q %v", err, out.String(), errOut.String(), got)
+	}
+	if err := run(context.Background(), []string{"pipeline", "report", "--url", srv.URL, "--project", "p", "--run-id", "1", "--secret-env", "WRONG"}, env, &out, &errOut); err == nil {
+		t.Error("a refused event must exit non-zero")
+	}
+	for _, bad := range [][]string{{"--project", "p"}, {"--url", srv.URL, "--project", "p", "--run-id", "1", "--status", "great"}, {"--url", srv.URL, "--project", "p", "--run-id", "1", "--stage", "x"}} {
+		if err := run(context.Background(), append([]string{"pipeline", "report"}, bad...), env, &out, &errOut); err != exitError(2) {
+			t.Errorf("%v: %v, want exit 2", bad, err)
+		}
 	}
 }

@@ -200,7 +200,8 @@ func observability(cfg *config.Config, getenv func(string) string, deps *server.
 func pipelines(cfg *config.Config, st *store.Store, deps *server.Deps) error {
 	p := cfg.Pipelines
 	deps.Pipelines = st
-	deps.PipelineSecrets = server.PipelineSecrets{GitHub: p.GitHub.Secrets, GitLab: p.GitLab.Secrets, Generic: p.Generic.Secrets}
+	deps.PipelineSecrets = server.PipelineSecrets{GitHub: p.GitHub.Secrets, GitLab: p.GitLab.Secrets, Generic: p.Generic.Secrets,
+		RequireSecurityScan: p.RequireSecurityScan}
 	if len(p.Stages) > 0 {
 		patterns := map[pipeline.Stage][]string{}
 		for stage, ps := range p.Stages {

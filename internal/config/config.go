@@ -97,6 +97,9 @@ type Pipelines struct {
 	// Stages maps job names to delivery stages: stage → regular expressions (case-insensitive).
 	// Empty: the defaults (see README).
 	Stages map[string][]string `yaml:"stages"`
+	// RequireSecurityScan refuses deploying to production an image whose CI run did not pass
+	// its security-scan stage (or that no run reported building).
+	RequireSecurityScan bool `yaml:"requireSecurityScan"`
 }
 
 // WebhookSecrets are a provider's secrets; two while rotating.

@@ -299,6 +299,9 @@ func (s *Server) act(c echo.Context, w *workloadRef, f actionForm) (outcome, err
 	if err := s.validate(w, f); err != nil {
 		return refuse(audit.Failed, err)
 	}
+	if err := s.checkScan(ctx, w, f); err != nil {
+		return refuse(audit.Denied, err)
+	}
 	if !f.DryRun {
 		if err := w.checkConfirmation(f); err != nil {
 			return refuse(audit.Failed, err)
@@ -337,6 +340,26 @@ func (s *Server) act(c echo.Context, w *workloadRef, f actionForm) (outcome, err
 		e.Error = runErr.Error()
 	}
 	return outcome{Entry: e, Result: res}, runErr
+}
+
+// checkScan applies the optional rule that production only runs images whose CI run passed
+// its security-scan stage.
+func (s *Server) checkScan(ctx context.Context, w *workloadRef, f actionForm) error {
+	if f.Action != policy.Deploy || !w.production || s.Pipelines == nil || !s.PipelineSecrets.RequireSecurityScan {
+		return nil
+	}
+	builds, err := s.Pipelines.BuildsOf(ctx, projectsOf(w.rec.Entity), []string{f.Image})
+	if err != nil {
+		return fmt.Errorf("%w: could not check the image's security scan (%v)", derrors.Unavailable, err)
+	}
+	b, ok := builds[f.Image]
+	switch {
+	case !ok:
+		return fmt.Errorf("%w: production only runs images built by a reported CI run that passed its security scan, and no run reported building %s", derrors.Forbidden, f.Image)
+	case !b.ScanPassed:
+		return fmt.Errorf("%w: %s was built by run %s, which did not pass its security-scan stage; production only runs scanned images", derrors.Forbidden, f.Image, b.RunID)
+	}
+	return nil
 }
 
 // newFormKey is a one-time key for a confirmation form: submitting it twice acts once.

@@ -77,7 +77,7 @@ const actionCatalog = `apiVersion: backstage.io/v1alpha1
 kind: Component
 metadata:
   name: ledger
-  annotations: {backstage.io/kubernetes-id: ledger, backstage.io/kubernetes-namespace: NS}
+  annotations: {backstage.io/kubernetes-id: ledger, backstage.io/kubernetes-namespace: NS, github.com/project-slug: acme/ledger}
 spec: {type: service, lifecycle: LIFECYCLE, owner: team-payments, system: checkout}
 ---
 apiVersion: backstage.io/v1alpha1
@@ -103,7 +103,7 @@ metadata: {name: sre-oncall}
 spec: {type: team, children: []}
 `
 
-func newActionEnv(t *testing.T, environment, lifecycle string, pol *policy.Policy) *actionEnv {
+func newActionEnv(t *testing.T, environment, lifecycle string, pol *policy.Policy, opts ...func(*Deps)) *actionEnv {
 	t.Helper()
 	tc := testenv.Cluster(t)
 	ns := testenv.Namespace(t)
@@ -160,8 +160,12 @@ func newActionEnv(t *testing.T, environment, lifecycle string, pol *policy.Polic
 	r.RefreshAll(ctx)
 	books, _ := runbooks.Open(filepath.Join("..", "..", "runbooks"))
 	al := audit.New(st.Client, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	srv := New(Deps{Catalog: r, Clusters: m, Runbooks: books, DB: st, Version: "test", Auth: headerAuth{}, Policy: pol, Audit: al,
-		ActionsConfig: ActionsConfig{MaxReplicas: 20, ProductionEnvironments: []string{"production"}}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	deps := Deps{Catalog: r, Clusters: m, Runbooks: books, DB: st, Version: "test", Auth: headerAuth{}, Policy: pol, Audit: al, Pipelines: st,
+		ActionsConfig: ActionsConfig{MaxReplicas: 20, ProductionEnvironments: []string{"production"}}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for _, o := range opts {
+		o(&deps)
+	}
+	srv := New(deps)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	env := &actionEnv{Server: ts, srv: srv, ns: ns, admin: admin, audit: al, m: m}

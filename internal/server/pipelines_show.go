@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -111,15 +112,74 @@ func (s *Server) handlePipelinesPanel(c echo.Context) error {
 		vm.Empty = "This component names no repository: add github.com/project-slug or gitlab.com/project-slug to see its CI runs."
 		return render(c, http.StatusOK, components.PipelinesView(vm))
 	}
-	runs, err := s.Pipelines.PipelineRuns(c.Request().Context(), projects, 15)
+	ctx := c.Request().Context()
+	runs, err := s.Pipelines.PipelineRuns(ctx, projects, 15)
 	if err != nil {
 		return err
 	}
 	for _, r := range runs {
 		vm.Rows = append(vm.Rows, runRow(r))
 	}
+	if vm.Where, err = s.whatRunsWhere(ctx, rec.Entity, projects); err != nil {
+		return err
+	}
 	vm.Empty = "No CI run reported yet for " + strings.Join(projects, ", ") + ". Point the repository's webhooks at /webhooks/github, /webhooks/gitlab or /webhooks/pipeline."
 	return render(c, http.StatusOK, components.PipelinesView(vm))
+}
+
+// whatRunsWhere ties each workload's running image to the run and commit that built it, and
+// says how far the main branch has moved on since.
+func (s *Server) whatRunsWhere(ctx context.Context, e *catalog.Entity, projects []string) ([]components.WhereRow, error) {
+	rt, mapped, err := s.runtimeOf(e)
+	if !mapped || err != nil {
+		return nil, nil
+	}
+	var images []string
+	for _, cr := range rt.Clusters {
+		for _, w := range cr.Workloads {
+			images = append(images, w.Images...)
+		}
+	}
+	builds, err := s.Pipelines.BuildsOf(ctx, projects, images)
+	if err != nil {
+		return nil, err
+	}
+	var out []components.WhereRow
+	for _, cr := range rt.Clusters {
+		for _, w := range cr.Workloads {
+			for _, img := range w.Images {
+				row := components.WhereRow{Cluster: cr.DisplayName, Environment: cr.Environment, Workload: w.Namespace + "/" + w.Name, Image: img,
+					Run: components.Link{Label: "not reported by CI"}, Ahead: "unknown", Scan: "unknown"}
+				b, ok := builds[img]
+				if ok {
+					row.Run = components.Link{Label: orDefault(b.RunName, "run") + " #" + b.RunID, Href: b.RunURL}
+					row.RunStatus, row.Commit = b.Status, shortSHA(b.Commit)
+					row.Scan = "not passed"
+					if b.ScanPassed {
+						row.Scan = "passed"
+					}
+					for _, branch := range []string{"main", "master"} {
+						if n, known, err := s.Pipelines.CommitsAhead(ctx, b.Project, branch, b.Commit); err == nil && known {
+							row.Ahead = fmt.Sprintf("%d commits", n)
+							if n == 0 {
+								row.Ahead = "up to date"
+							}
+							break
+						}
+					}
+				}
+				out = append(out, row)
+			}
+		}
+	}
+	return out, nil
+}
+
+func shortSHA(s string) string {
+	if len(s) > 10 {
+		return s[:10]
+	}
+	return s
 }
 
 // handlePipelinesPage is every recent run, failures first, optionally one team's.

@@ -22,11 +22,17 @@ import (
 type pipelineStore interface {
 	RecordDelivery(ctx context.Context, source, deliveryID string, ev pipeline.Event) (bool, error)
 	PipelineRuns(ctx context.Context, projects []string, limit int) ([]store.RunWithJobs, error)
+	BuildsOf(ctx context.Context, projects, images []string) (map[string]store.Build, error)
+	SuccessfulImages(ctx context.Context, projects []string, limit int) ([]string, error)
+	CommitsAhead(ctx context.Context, project, branch, sha string) (int, bool, error)
 }
 
 // PipelineSecrets are each CI provider's webhook secrets (two while rotating).
 type PipelineSecrets struct {
 	GitHub, GitLab, Generic []string
+	// RequireSecurityScan refuses deploying to production an image whose run did not pass
+	// its security-scan stage.
+	RequireSecurityScan bool
 }
 
 // handleWebhookCI receives a CI/CD provider's deliveries: verified first (a missing or wrong

@@ -93,6 +93,12 @@ func (s *Server) workloadVM(c echo.Context, w *workloadRef) components.WorkloadP
 	for _, en := range entries {
 		byID[strconv.Itoa(en.ID)] = en
 	}
+	// Images from the service's successful CI runs come first, then those it ran before.
+	if s.Pipelines != nil {
+		if imgs, err := s.Pipelines.SuccessfulImages(ctx, projectsOf(e), 10); err == nil {
+			vm.Images = append(vm.Images, imgs...)
+		}
+	}
 	current := d.Annotations[cluster.RevisionAnnotation]
 	for _, rs := range w.dep.ReplicaSets {
 		img := strings.Join(imagesOf(rs), ", ")

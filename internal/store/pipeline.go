@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"strings"
 	"sync"
 	"time"
 
@@ -250,4 +251,117 @@ func (s *Store) PipelineRuns(ctx context.Context, projects []string, limit int) 
 // CountDeliveries is how many distinct deliveries were stored (for the benchmark's count).
 func (s *Store) CountDeliveries(ctx context.Context) (int, error) {
 	return s.Client.PipelineDelivery.Query().Count(ctx)
+}
+
+// Build is the run that produced an image: which commit, which run, whether it passed.
+type Build struct {
+	Project, RunID, RunName, RunURL, Commit, Branch, Status string
+	ScanPassed                                            bool // a security-scan job of the run succeeded
+	Finished                                              time.Time
+}
+
+// BuildsOf finds, for each image, the run that built it: a job that reported the image, or
+// else a run whose commit the image's tag names (tags that are commit SHAs, full or short).
+func (s *Store) BuildsOf(ctx context.Context, projects, images []string) (map[string]Build, error) {
+	out := map[string]Build{}
+	if len(images) == 0 || len(projects) == 0 {
+		return out, nil
+	}
+	jobs, err := s.Client.PipelineJob.Query().Where(pipelinejob.ImageIn(images...), pipelinejob.ProjectIn(projects...)).
+		Order(ent.Desc(pipelinejob.FieldID)).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read builds: %w", err)
+	}
+	for _, j := range jobs {
+		if _, done := out[j.Image]; done {
+			continue
+		}
+		r, err := s.Client.PipelineRun.Query().Where(pipelinerun.Source(j.Source), pipelinerun.Project(j.Project), pipelinerun.RunID(j.RunID)).Only(ctx)
+		if err != nil {
+			continue
+		}
+		out[j.Image] = s.build(ctx, r)
+	}
+	for _, img := range images {
+		if _, done := out[img]; done {
+			continue
+		}
+		tag := imageTag(img)
+		if len(tag) < 7 || !isHex(tag) {
+			continue
+		}
+		r, err := s.Client.PipelineRun.Query().Where(pipelinerun.ProjectIn(projects...), pipelinerun.CommitHasPrefix(tag)).
+			Order(ent.Desc(pipelinerun.FieldReceivedAt)).First(ctx)
+		if err == nil {
+			out[img] = s.build(ctx, r)
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) build(ctx context.Context, r *ent.PipelineRun) Build {
+	b := Build{Project: r.Project, RunID: r.RunID, RunName: r.Name, RunURL: r.URL, Commit: r.Commit, Branch: r.Branch, Status: r.Status, Finished: deref(r.FinishedAt)}
+	b.ScanPassed, _ = s.Client.PipelineJob.Query().Where(pipelinejob.Source(r.Source), pipelinejob.Project(r.Project), pipelinejob.RunID(r.RunID),
+		pipelinejob.Stage(string(pipeline.SecurityScan)), pipelinejob.Status(string(pipeline.Success))).Exist(ctx)
+	return b
+}
+
+// SuccessfulImages are the images successful runs of the projects produced, newest first.
+func (s *Store) SuccessfulImages(ctx context.Context, projects []string, limit int) ([]string, error) {
+	if len(projects) == 0 {
+		return nil, nil
+	}
+	jobs, err := s.Client.PipelineJob.Query().Where(pipelinejob.ProjectIn(projects...), pipelinejob.ImageNEQ("")).
+		Order(ent.Desc(pipelinejob.FieldID)).Limit(limit * 4).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read images: %w", err)
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, j := range jobs {
+		if seen[j.Image] || len(out) == limit {
+			continue
+		}
+		ok, _ := s.Client.PipelineRun.Query().Where(pipelinerun.Source(j.Source), pipelinerun.Project(j.Project), pipelinerun.RunID(j.RunID),
+			pipelinerun.Status(string(pipeline.Success))).Exist(ctx)
+		if ok {
+			seen[j.Image] = true
+			out = append(out, j.Image)
+		}
+	}
+	return out, nil
+}
+
+// CommitsAhead counts the commits pushed to branch after sha (in push order); known is false
+// when sha was never pushed there (or no push was reported).
+func (s *Store) CommitsAhead(ctx context.Context, project, branch, sha string) (n int, known bool, err error) {
+	c, err := s.Client.PipelineCommit.Query().Where(pipelinecommit.Project(project), pipelinecommit.Branch(branch), pipelinecommit.ShaHasPrefix(sha)).First(ctx)
+	if ent.IsNotFound(err) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	n, err = s.Client.PipelineCommit.Query().Where(pipelinecommit.Project(project), pipelinecommit.Branch(branch), pipelinecommit.IDGT(c.ID)).Count(ctx)
+	return n, err == nil, err
+}
+
+func imageTag(image string) string {
+	if i := strings.LastIndex(image, "@"); i >= 0 {
+		return ""
+	}
+	i := strings.LastIndex(image, ":")
+	if i < 0 || strings.Contains(image[i:], "/") {
+		return ""
+	}
+	return image[i+1:]
+}
+
+func isHex(s string) bool {
+	for _, r := range s {
+		if !strings.ContainsRune("0123456789abcdef", r) {
+			return false
+		}
+	}
+	return true
 }

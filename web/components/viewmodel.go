@@ -623,6 +623,15 @@ type PipelinesPanel struct {
 	Teams    []RangeLink // the pipelines page's team filter
 	Full     bool
 	Projects []string
+	Where    []WhereRow
+}
+
+// WhereRow is what one workload runs: its image, and the commit and run that built it.
+type WhereRow struct {
+	Cluster, Environment, Workload, Image string
+	Commit, Ahead, RunStatus              string
+	Run                                   Link
+	Scan                                  string // passed, not passed, unknown
 }
 
 // RunRow is one CI run.

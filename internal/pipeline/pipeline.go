@@ -151,16 +151,16 @@ type Event struct {
 
 // Run is one pipeline run (a GitHub workflow run or check suite, a GitLab pipeline, …).
 type Run struct {
-	ID, Name, URL     string
-	Branch, Commit    string
-	Author, Message   string
-	Trigger           string // push, pull_request, schedule, merge_request_event, …
-	Status            Status
-	Partial           bool // known from a job event only: fields other than IDs may be empty
-	CreatedAt         time.Time
-	StartedAt         time.Time
-	FinishedAt        time.Time
-	UpdatedAt         time.Time // when the provider last changed it: orders late and duplicate deliveries
+	ID, Name, URL   string
+	Branch, Commit  string
+	Author, Message string
+	Trigger         string // push, pull_request, schedule, merge_request_event, …
+	Status          Status
+	Partial         bool // known from a job event only: fields other than IDs may be empty
+	CreatedAt       time.Time
+	StartedAt       time.Time
+	FinishedAt      time.Time
+	UpdatedAt       time.Time // when the provider last changed it: orders late and duplicate deliveries
 }
 
 // Job is one job of a run, mapped to a stage.

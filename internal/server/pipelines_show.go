@@ -255,12 +255,12 @@ func (s *Server) handleAPIRuns(c echo.Context) error {
 	}
 	type job struct {
 		ID, Name, Stage, Status, Image string
-		StartedAt, FinishedAt         *time.Time
+		StartedAt, FinishedAt          *time.Time
 	}
 	type run struct {
 		Source, Project, ID, Name, URL, Branch, Commit, Author, Trigger, Status string
-		StartedAt, FinishedAt                                                 *time.Time
-		Jobs                                                                  []job
+		StartedAt, FinishedAt                                                   *time.Time
+		Jobs                                                                    []job
 	}
 	out := []run{}
 	for _, r := range runs {

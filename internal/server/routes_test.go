@@ -28,7 +28,7 @@ func TestNoStateChangeWithoutSessionAndCSRF(t *testing.T) {
 	r.RefreshAll(ctx)
 	srv := New(Deps{Catalog: r, DB: st, Auth: headerAuth{}, Audit: audit.New(st.Client, nil), WebhookSecrets: []string{"s"}, Pipelines: st,
 		PipelineSecrets: PipelineSecrets{GitHub: []string{"s"}, GitLab: []string{"s"}, Generic: []string{"s"}},
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Log:             slog.New(slog.NewTextHandler(io.Discard, nil))})
 	fill := strings.NewReplacer(":kind", "component", ":namespace", "default", ":name", "payment", ":cluster", "production",
 		":wns", "payments", ":workload", "payment", ":action", "restart", "*", "x")
 	writes := 0

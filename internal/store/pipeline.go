@@ -256,8 +256,8 @@ func (s *Store) CountDeliveries(ctx context.Context) (int, error) {
 // Build is the run that produced an image: which commit, which run, whether it passed.
 type Build struct {
 	Project, RunID, RunName, RunURL, Commit, Branch, Status string
-	ScanPassed                                            bool // a security-scan job of the run succeeded
-	Finished                                              time.Time
+	ScanPassed                                              bool // a security-scan job of the run succeeded
+	Finished                                                time.Time
 }
 
 // BuildsOf finds, for each image, the run that built it: a job that reported the image, or

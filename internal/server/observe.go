@@ -72,7 +72,7 @@ func (s *Server) observeVM(e *catalog.Entity) components.Observe {
 		o.TracesURL, o.DepsURL = base+"/traces?panel=1", base+"/dependencies"
 	}
 	if s.Pipelines != nil {
-		o.PipelinesURL = base + "/pipelines"
+		o.PipelinesURL, o.DoraURL = base+"/pipelines", base+"/dora"
 	}
 	return o
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/portico-dev/portico/ent"
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/derrors"
+	"github.com/portico-dev/portico/internal/dora"
 	"github.com/portico-dev/portico/internal/pipeline"
 	"github.com/portico-dev/portico/internal/store"
 	"github.com/portico-dev/portico/web/components"
@@ -241,7 +242,17 @@ func (s *Server) handlePipelinesPage(c echo.Context) error {
 		}
 		vm.Rows = append(vm.Rows, row)
 	}
-	return s.page(c, http.StatusOK, components.Page{Title: "Pipelines", Nav: "pipelines"}, components.PipelinesView(vm))
+	changes, err := s.doraChanges(c.Request().Context(), teamEntities(snap, team))
+	if err != nil {
+		return err
+	}
+	title := "Delivery metrics of every service"
+	if team != "" {
+		title = "Delivery metrics of " + team
+	}
+	now := time.Now()
+	d := doraVM(title, dora.Compute(changes, now, doraWeeks, doraWindow), now)
+	return s.page(c, http.StatusOK, components.Page{Title: "Pipelines", Nav: "pipelines"}, components.PipelinesPageView(d, vm))
 }
 
 // handleAPIRuns is GET /api/v1/pipelines/runs?project=…: runs with their jobs.

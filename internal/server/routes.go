@@ -34,6 +34,7 @@ func (s *Server) routes() {
 	e.GET("/alerts", s.handleAlertsPage)
 	e.GET("/pipelines", s.handlePipelinesPage)
 	e.GET("/catalog/:kind/:namespace/:name/pipelines", s.handlePipelinesPanel)
+	e.GET("/catalog/:kind/:namespace/:name/dora", s.handleDoraPanel)
 	e.GET("/clusters", s.handleClustersList)
 	e.GET("/audit", s.handleAuditList)
 	e.GET("/audit/export", s.handleAuditExport)
@@ -53,6 +54,7 @@ func (s *Server) routes() {
 	api.GET("/entities/:kind/:namespace/:name/alerts", s.handleAPIAlerts)
 	api.GET("/traces/:id", s.handleAPITrace)
 	api.GET("/pipelines/runs", s.handleAPIRuns)
+	api.GET("/dora", s.handleAPIDora)
 
 	e.POST("/webhooks/git", s.handleWebhookGit)
 	e.POST("/webhooks/github", s.handleWebhookCI("github"))

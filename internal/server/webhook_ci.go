@@ -12,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/portico-dev/portico/ent"
 	"github.com/portico-dev/portico/internal/derrors"
 	"github.com/portico-dev/portico/internal/ingest"
 	"github.com/portico-dev/portico/internal/pipeline"
@@ -25,6 +26,8 @@ type pipelineStore interface {
 	BuildsOf(ctx context.Context, projects, images []string) (map[string]store.Build, error)
 	SuccessfulImages(ctx context.Context, projects []string, limit int) ([]string, error)
 	CommitsAhead(ctx context.Context, project, branch, sha string) (int, bool, error)
+	CommitTime(ctx context.Context, project, sha string) time.Time
+	Deployments(ctx context.Context, projects []string) ([]*ent.PipelineDeployment, error)
 }
 
 // PipelineSecrets are each CI provider's webhook secrets (two while rotating).

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -49,7 +50,8 @@ func TestWhatRunsWhereAndScanPolicy(t *testing.T) {
 	run("11", sha('b'), "registry.acme.example/ledger:2.2.0", "failed", 2)
 	run("12", sha('c'), "registry.acme.example/ledger:2.3.0", "success", 3)
 	e.sendCI(t, "/webhooks/github", "push", fmt.Sprintf(`{"ref": "refs/heads/main", "before": "0", "after": %q, "repository": {"full_name": "acme/ledger"},
-		"pusher": {"name": "alice"}, "commits": [{"id": %q, "message": "a"}, {"id": %q, "message": "b"}, {"id": %q, "message": "c"}]}`, sha('c'), sha('a'), sha('b'), sha('c')))
+		"pusher": {"name": "alice"}, "commits": [{"id": %q, "message": "a"}, {"id": %q, "message": "b"}, {"id": %q, "message": "c", "timestamp": %q}]}`, sha('c'), sha('a'), sha('b'), sha('c'),
+		time.Now().Add(-10*time.Minute).UTC().Format(time.RFC3339)))
 
 	where := func() *goquery.Selection {
 		_, html := getAs(t, e.URL+"/catalog/component/default/ledger/pipelines", "alice")
@@ -86,4 +88,25 @@ func TestWhatRunsWhereAndScanPolicy(t *testing.T) {
 		r := where()
 		return strings.Contains(r.Text(), "ledger-ci #12") && r.Find("[data-testid=ahead]").Text() == "up to date"
 	})
+
+	// Rolled back within the hour: a failed change, restored by the rollback.
+	if status, body := e.api(t, "alice", "ledger", "rollback", map[string]any{"revision": 0, "reason": "errors", "confirm": "ledger"}); status != http.StatusOK {
+		t.Fatalf("rollback = %d %v", status, body)
+	}
+	var m struct {
+		Deploys, Failures    int
+		ChangeFailureRate    float64 `json:"changeFailureRate"`
+		LeadTimeSeconds      float64 `json:"leadTimeSeconds"`
+		TimeToRestoreSeconds float64 `json:"timeToRestoreSeconds"`
+	}
+	_, body := getAs(t, e.URL+"/api/v1/dora?entity=component:default/ledger", "alice")
+	if err := json.Unmarshal([]byte(body), &m); err != nil || m.Deploys != 1 || m.Failures != 1 || m.ChangeFailureRate != 1 ||
+		m.LeadTimeSeconds < 500 || m.LeadTimeSeconds > 3600 || m.TimeToRestoreSeconds <= 0 {
+		t.Errorf("DORA: %v %s", err, body)
+	}
+	_, html = getAs(t, e.URL+"/catalog/component/default/ledger/dora", "alice")
+	d, _ = goquery.NewDocumentFromReader(strings.NewReader(html))
+	if d.Find("[data-testid=dora-cfr]").Text() != "100%" || d.Find("[data-testid=dora-frequency]").Text() == "" || d.Find(".chart").Length() != 4 {
+		t.Errorf("DORA panel: cfr %q, %d charts", d.Find("[data-testid=dora-cfr]").Text(), d.Find(".chart").Length())
+	}
 }

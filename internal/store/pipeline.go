@@ -258,6 +258,7 @@ type Build struct {
 	Project, RunID, RunName, RunURL, Commit, Branch, Status string
 	ScanPassed                                              bool // a security-scan job of the run succeeded
 	Finished                                                time.Time
+	CommitAt                                                time.Time // when the commit was made (its push, else the run's start)
 }
 
 // BuildsOf finds, for each image, the run that built it: a job that reported the image, or
@@ -301,6 +302,10 @@ func (s *Store) BuildsOf(ctx context.Context, projects, images []string) (map[st
 
 func (s *Store) build(ctx context.Context, r *ent.PipelineRun) Build {
 	b := Build{Project: r.Project, RunID: r.RunID, RunName: r.Name, RunURL: r.URL, Commit: r.Commit, Branch: r.Branch, Status: r.Status, Finished: deref(r.FinishedAt)}
+	b.CommitAt = s.CommitTime(ctx, r.Project, r.Commit)
+	if b.CommitAt.IsZero() {
+		b.CommitAt = deref(r.CreatedAt)
+	}
 	b.ScanPassed, _ = s.Client.PipelineJob.Query().Where(pipelinejob.Source(r.Source), pipelinejob.Project(r.Project), pipelinejob.RunID(r.RunID),
 		pipelinejob.Stage(string(pipeline.SecurityScan)), pipelinejob.Status(string(pipeline.Success))).Exist(ctx)
 	return b
@@ -364,4 +369,24 @@ func isHex(s string) bool {
 		}
 	}
 	return true
+}
+
+// CommitTime is when a pushed commit was made (zero when no push reported it).
+func (s *Store) CommitTime(ctx context.Context, project, sha string) time.Time {
+	if sha == "" {
+		return time.Time{}
+	}
+	c, err := s.Client.PipelineCommit.Query().Where(pipelinecommit.Project(project), pipelinecommit.Sha(sha), pipelinecommit.CommittedAtNotNil()).First(ctx)
+	if err != nil {
+		return time.Time{}
+	}
+	return deref(c.CommittedAt)
+}
+
+// Deployments are the deployments CI reported for the projects, oldest first.
+func (s *Store) Deployments(ctx context.Context, projects []string) ([]*ent.PipelineDeployment, error) {
+	if len(projects) == 0 {
+		return nil, nil
+	}
+	return s.Client.PipelineDeployment.Query().Where(pipelinedeployment.ProjectIn(projects...)).Order(ent.Asc(pipelinedeployment.FieldUpdatedAt)).Limit(2000).All(ctx)
 }

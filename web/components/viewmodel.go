@@ -511,7 +511,7 @@ type LegendItem struct {
 // Observe are the entity page's observability panels (URLs empty when not configured).
 type Observe struct {
 	MetricsURL, AlertsURL, TracesURL, DepsURL string
-	PipelinesURL                              string
+	PipelinesURL, DoraURL                     string
 }
 
 // MetricsPanel is a service's charts over a range.
@@ -646,4 +646,16 @@ type RunRow struct {
 // StageCell is one stage of a run's strip.
 type StageCell struct {
 	Stage, Status, Title string
+}
+
+// DoraPanel is the delivery metrics of a service or team.
+type DoraPanel struct {
+	Title       string
+	Deploys     string
+	PerWeek     string
+	LeadTime    string
+	FailureRate string
+	Restore     string
+	Charts      []Chart
+	Note        string
 }

@@ -1,0 +1,205 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/portico-dev/portico/internal/audit"
+	"github.com/portico-dev/portico/internal/catalog"
+	"github.com/portico-dev/portico/internal/chart"
+	"github.com/portico-dev/portico/internal/derrors"
+	"github.com/portico-dev/portico/internal/dora"
+	"github.com/portico-dev/portico/web/components"
+)
+
+// DORA settings: twelve weekly buckets; a rollback within an hour marks a deploy as failed.
+const (
+	doraWeeks  = 12
+	doraWindow = time.Hour
+)
+
+// isProduction says whether a cluster (or a CI environment name) is production.
+func (s *Server) isProduction(clusterOrEnv string) bool {
+	env := clusterOrEnv
+	if s.Clusters != nil {
+		if cl := s.Clusters.Cluster(clusterOrEnv); cl != nil {
+			env = cl.Environment
+		}
+	}
+	return slices.Contains(s.ActionsConfig.ProductionEnvironments, env) || env == "production" || env == "prod"
+}
+
+// doraChanges gathers what reached production for entities: Portico's own deploys and
+// rollbacks (the audit log) and the deployments CI reported.
+func (s *Server) doraChanges(ctx context.Context, entities []*catalog.Entity) ([]dora.Change, error) {
+	var out []dora.Change
+	for _, e := range entities {
+		projects := projectsOf(e)
+		if s.Audit != nil {
+			entries, err := s.Audit.List(ctx, audit.Filter{Entity: e.Ref().String(), Result: audit.Succeeded, Limit: audit.MaxLimit})
+			if err != nil {
+				return nil, err
+			}
+			for _, en := range entries {
+				if (en.Action != "deploy" && en.Action != "rollback") || !s.isProduction(en.Cluster) {
+					continue
+				}
+				c := dora.Change{Target: en.Cluster + "/" + en.Namespace + "/" + en.Name, At: en.FinishedAt, Kind: en.Action}
+				var params struct {
+					Image string `json:"image"`
+				}
+				if json.Unmarshal([]byte(en.Params), &params) == nil && params.Image != "" && s.Pipelines != nil {
+					if b, err := s.Pipelines.BuildsOf(ctx, projects, []string{params.Image}); err == nil {
+						c.CommitAt = b[params.Image].CommitAt
+					}
+				}
+				out = append(out, c)
+			}
+		}
+		if s.Pipelines != nil {
+			deps, err := s.Pipelines.Deployments(ctx, projects)
+			if err != nil {
+				return nil, err
+			}
+			for _, d := range deps {
+				if !s.isProduction(d.Environment) || (d.Status != "success" && d.Status != "failed") || d.UpdatedAt == nil {
+					continue
+				}
+				out = append(out, dora.Change{Target: d.Project + "/" + d.Environment, At: *d.UpdatedAt, Kind: "deploy", Failed: d.Status == "failed",
+					CommitAt: s.Pipelines.CommitTime(ctx, d.Project, d.Commit)})
+			}
+		}
+	}
+	return out, nil
+}
+
+func doraVM(title string, sum dora.Summary, now time.Time) components.DoraPanel {
+	dur := func(d time.Duration) string {
+		if d == 0 {
+			return "—"
+		}
+		return fmtDuration(d.Round(time.Minute))
+	}
+	vm := components.DoraPanel{Title: title, Deploys: fmt.Sprint(sum.Deploys), PerWeek: fmt.Sprintf("%.1f", sum.PerWeek),
+		LeadTime: dur(sum.LeadTime), Restore: dur(sum.Restore), FailureRate: "—",
+		Note: "Production deploys and rollbacks made through Portico (audit log) and deployments reported by CI, over the last 12 weeks. A deploy counts as failed when it was reported failed or rolled back within an hour."}
+	if !math.IsNaN(sum.FailureRate) {
+		vm.FailureRate = fmt.Sprintf("%.0f%%", sum.FailureRate*100)
+	}
+	end := sum.Weeks[len(sum.Weeks)-1].Start.Add(7 * 24 * time.Hour)
+	series := func(name string, v func(dora.Week) float64) []chart.Series {
+		s := chart.Series{Name: name}
+		for _, w := range sum.Weeks {
+			s.Points = append(s.Points, chart.Point{T: w.Start, V: v(w)})
+		}
+		return []chart.Series{s}
+	}
+	for _, c := range []struct {
+		title, unit, name string
+		v                 func(dora.Week) float64
+	}{
+		{"Deployments per week", "count", "deploys", func(w dora.Week) float64 { return float64(w.Deploys) }},
+		{"Lead time for changes", "seconds", "median", func(w dora.Week) float64 { return nanIfZero(w.LeadTime.Seconds()) }},
+		{"Change failure rate", "ratio", "failed", func(w dora.Week) float64 { return w.FailureRate }},
+		{"Time to restore", "seconds", "median", func(w dora.Week) float64 { return nanIfZero(w.Restore.Seconds()) }},
+	} {
+		vm.Charts = append(vm.Charts, chart.Layout(chart.Input{Title: c.title, Unit: c.unit, Start: sum.Weeks[0].Start, End: end,
+			Step: 7 * 24 * time.Hour, Series: series(c.name, c.v)}))
+	}
+	return vm
+}
+
+func nanIfZero(v float64) float64 {
+	if v == 0 {
+		return math.NaN()
+	}
+	return v
+}
+
+// handleDoraPanel is a service's delivery metrics.
+func (s *Server) handleDoraPanel(c echo.Context) error {
+	snap := s.Catalog.Snapshot()
+	rec, err := lookupEntity(c, snap)
+	if err != nil {
+		return err
+	}
+	if err := s.authorizeEntity(c, snap, rec.Entity); err != nil {
+		return err
+	}
+	changes, err := s.doraChanges(c.Request().Context(), []*catalog.Entity{rec.Entity})
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	return render(c, http.StatusOK, components.DoraView(doraVM("Delivery metrics", dora.Compute(changes, now, doraWeeks, doraWindow), now)))
+}
+
+// teamEntities are the components a team owns ("" for every component).
+func teamEntities(snap *catalog.Snapshot, team string) []*catalog.Entity {
+	var out []*catalog.Entity
+	for _, r := range snap.Records() {
+		if !observes(r.Entity) {
+			continue
+		}
+		if team != "" && targetOf(snap, r.Entity, "", "", "").Owner != team {
+			continue
+		}
+		out = append(out, r.Entity)
+	}
+	return out
+}
+
+// handleAPIDora is GET /api/v1/dora?team=… or ?entity=component:default/payment.
+func (s *Server) handleAPIDora(c echo.Context) error {
+	snap := s.Catalog.Snapshot()
+	var ents []*catalog.Entity
+	if ref := c.QueryParam("entity"); ref != "" {
+		r, err := catalog.ParseRef(ref, catalog.KindComponent, "default")
+		if err != nil {
+			return fmt.Errorf("%w: entity: %v", derrors.Invalid, err)
+		}
+		rec, ok := snap.Get(r)
+		if !ok {
+			return fmt.Errorf("%w: no entity %s", derrors.NotFound, ref)
+		}
+		ents = []*catalog.Entity{rec.Entity}
+	} else {
+		ents = teamEntities(snap, strings.TrimPrefix(c.QueryParam("team"), "group:"))
+	}
+	changes, err := s.doraChanges(c.Request().Context(), ents)
+	if err != nil {
+		return err
+	}
+	sum := dora.Compute(changes, time.Now(), doraWeeks, doraWindow)
+	type week struct {
+		Start                time.Time
+		Deploys, Failures    int
+		LeadTimeSeconds      float64
+		FailureRate          *float64
+		TimeToRestoreSeconds float64
+	}
+	out := map[string]any{"deploys": sum.Deploys, "deploysPerWeek": sum.PerWeek, "leadTimeSeconds": sum.LeadTime.Seconds(),
+		"timeToRestoreSeconds": sum.Restore.Seconds(), "failures": sum.Failures}
+	if !math.IsNaN(sum.FailureRate) {
+		out["changeFailureRate"] = sum.FailureRate
+	}
+	var weeks []week
+	for _, w := range sum.Weeks {
+		x := week{Start: w.Start, Deploys: w.Deploys, Failures: w.Failures, LeadTimeSeconds: w.LeadTime.Seconds(), TimeToRestoreSeconds: w.Restore.Seconds()}
+		if !math.IsNaN(w.FailureRate) {
+			fr := w.FailureRate
+			x.FailureRate = &fr
+		}
+		weeks = append(weeks, x)
+	}
+	out["weeks"] = weeks
+	return c.JSON(http.StatusOK, out)
+}

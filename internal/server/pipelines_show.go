@@ -108,7 +108,7 @@ func (s *Server) handlePipelinesPanel(c echo.Context) error {
 		return err
 	}
 	projects := projectsOf(rec.Entity)
-	vm := components.PipelinesPanel{Title: "Pipelines", AllHref: "/pipelines", Projects: projects}
+	vm := components.PipelinesPanel{Title: "Pipelines", AllHref: "/pipelines", Projects: projects, Refresh: entityHref(rec.Entity.Ref()) + "/pipelines"}
 	if len(projects) == 0 {
 		vm.Empty = "This component names no repository: add github.com/project-slug or gitlab.com/project-slug to see its CI runs."
 		return render(c, http.StatusOK, components.PipelinesView(vm))

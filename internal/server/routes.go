@@ -34,6 +34,7 @@ func (s *Server) routes() {
 	e.GET("/alerts", s.handleAlertsPage)
 	e.GET("/pipelines", s.handlePipelinesPage)
 	e.GET("/catalog/:kind/:namespace/:name/pipelines", s.handlePipelinesPanel)
+	e.GET("/catalog/:kind/:namespace/:name/pipelines/events", s.handlePipelineEvents)
 	e.GET("/catalog/:kind/:namespace/:name/dora", s.handleDoraPanel)
 	e.GET("/clusters", s.handleClustersList)
 	e.GET("/audit", s.handleAuditList)

@@ -188,6 +188,12 @@ func (s *Server) handleRuntimeEvents(c echo.Context) error {
 	}
 	changed, unsubscribe := s.Clusters.Subscribe(q)
 	defer unsubscribe()
+	return streamChanges(c, changed)
+}
+
+// streamChanges streams server-sent "changed" events, batched, while changed fires, with
+// keep-alives, until the client goes.
+func streamChanges(c echo.Context, changed <-chan struct{}) error {
 	w := c.Response()
 	// The server's write timeout suits pages, not streams that stay open for hours.
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})

@@ -79,8 +79,9 @@ type ActionsConfig struct {
 // Server serves the portal.
 type Server struct {
 	Deps
-	echo  *echo.Echo
-	teams teamCache
+	echo     *echo.Echo
+	teams    teamCache
+	ciEvents ciHub
 }
 
 // New builds the server and its routes.

@@ -106,6 +106,7 @@ func (s *Server) handleWebhookCI(provider string) echo.HandlerFunc {
 		if dup {
 			return c.JSON(http.StatusOK, map[string]any{"duplicate": true, "delivery": delivery})
 		}
+		s.ciEvents.notify(ev.Project)
 		return c.JSON(http.StatusAccepted, map[string]any{"stored": ev.Kind, "project": ev.Project, "delivery": delivery})
 	}
 }

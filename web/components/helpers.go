@@ -47,3 +47,12 @@ func orProduction(env string) string {
 func f1(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
 func join(s []string) string { return strings.Join(s, ", ") }
+
+// refreshTrigger reloads a live panel when its stream says so, and every 30 s regardless;
+// panels without a refresh URL never reload.
+func refreshTrigger(url string) string {
+	if url == "" {
+		return "none"
+	}
+	return "sse:changed, every 30s"
+}

@@ -624,6 +624,7 @@ type PipelinesPanel struct {
 	Full     bool
 	Projects []string
 	Where    []WhereRow
+	Refresh  string // the panel's URL, for live reloads (empty on the pipelines page)
 }
 
 // WhereRow is what one workload runs: its image, and the commit and run that built it.

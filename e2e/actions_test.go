@@ -63,12 +63,7 @@ clusters:
 	page := newPage(t, portal)
 
 	// Sign in: the portal sends the browser to the provider and back to the page asked for.
-	_, err = page.Goto("/catalog/component/default/tills")
-	must(t, err)
-	must(t, page.Locator("input[name=username]").Fill("alice.nguyen"))
-	must(t, page.Locator("input[name=password]").Fill("portico"))
-	must(t, page.Locator("button[type=submit]").Click())
-	must(t, expect.Page(page).ToHaveURL("/catalog/component/default/tills"))
+	signIn(t, page, "/catalog/component/default/tills", "alice.nguyen")
 	must(t, expect.Locator(page.Locator("[data-testid=user]")).ToHaveText("Alice Nguyen"))
 	runtime := page.Locator("[data-testid=runtime]")
 	must(t, expect.Locator(runtime.Locator("[data-testid=replicas]")).ToHaveText("3/3 ready", playwright.LocatorAssertionsToHaveTextOptions{Timeout: playwright.Float(20000)}))
@@ -113,6 +108,17 @@ clusters:
 	must(t, expect.Locator(page.Locator("[data-testid=audit-row]")).ToHaveCount(2))
 	must(t, expect.Locator(page.Locator("[data-testid=audit]")).ToContainText("1.1.0 breaks receipts"))
 	screenshotTo(t, page, "audit")
+}
+
+// signIn opens path, answers the provider's login form as user, and lands back on path.
+func signIn(t *testing.T, page playwright.Page, path, user string) {
+	t.Helper()
+	_, err := page.Goto(path)
+	must(t, err)
+	must(t, page.Locator("input[name=username]").Fill(user))
+	must(t, page.Locator("input[name=password]").Fill("portico"))
+	must(t, page.Locator("button[type=submit]").Click())
+	must(t, expect.Page(page).ToHaveURL(path))
 }
 
 // screenshotTo keeps a screenshot of a page worth looking at under e2e/artifacts/.

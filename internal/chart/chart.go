@@ -194,7 +194,8 @@ func timeTicks(start, end time.Time) []time.Time {
 	span := end.Sub(start)
 	var step time.Duration
 	for _, s := range []time.Duration{time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute, 30 * time.Minute,
-		time.Hour, 2 * time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour, 48 * time.Hour} {
+		time.Hour, 2 * time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour, 48 * time.Hour,
+		7 * 24 * time.Hour, 14 * 24 * time.Hour, 28 * 24 * time.Hour} {
 		step = s
 		if span/s <= 6 {
 			break
@@ -211,7 +212,10 @@ func timeTicks(start, end time.Time) []time.Time {
 
 func timeLabel(t time.Time, span time.Duration) string {
 	t = t.UTC()
-	if span > 36*time.Hour {
+	switch {
+	case span > 10*24*time.Hour:
+		return t.Format("Jan 2")
+	case span > 36*time.Hour:
 		return t.Format("Jan 2 15:04")
 	}
 	return t.Format("15:04")

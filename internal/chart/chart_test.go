@@ -128,7 +128,7 @@ func TestFormat(t *testing.T) {
 func TestWeeklyTicks(t *testing.T) {
 	end := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
 	ticks := timeTicks(end.AddDate(0, 0, -84), end)
-	if len(ticks) < 3 || len(ticks) > 6 {
+	if len(ticks) < 3 || len(ticks) > 7 {
 		t.Errorf("12 weeks: %d ticks", len(ticks))
 	}
 	if got := timeLabel(ticks[0], 84*24*time.Hour); strings.Contains(got, ":") {

@@ -188,6 +188,9 @@ func up(ctx context.Context, dir string, out io.Writer) error {
 	}
 	portal.Ready = time.Since(start)
 	state.Components = append(state.Components, portal)
+	if err := seedCI(ctx, dir, out); err != nil {
+		return err
+	}
 	if err := devstack.SaveState(dir, state); err != nil {
 		return err
 	}
@@ -201,6 +204,29 @@ func up(ctx context.Context, dir string, out io.Writer) error {
 		}
 	}
 	fmt.Fprintln(out, "stop with: make dev-down")
+	return nil
+}
+
+// seedCI reports the demo's CI history to the portal (idempotent: fixed delivery IDs).
+func seedCI(ctx context.Context, dir string, out io.Writer) error {
+	t0 := time.Now()
+	c, err := devstack.RunningCluster(dir, "production")
+	if err != nil {
+		return err
+	}
+	cs, err := c.Admin()
+	if err != nil {
+		return err
+	}
+	root, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	n, err := devstack.SeedPipelines(ctx, "http://"+portalAddr, cs, filepath.Join(root, "catalog"))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "  %-8s %-26s %6.1fs\n", "", fmt.Sprintf("demo CI history (%d events)", n), time.Since(t0).Seconds())
 	return nil
 }
 
@@ -256,6 +282,7 @@ func writePortalConfig(dir, root string, clusters []devstack.DemoCluster) error 
 	fmt.Fprintf(&b, "server: {baseURL: \"http://%s\"}\n", portalAddr)
 	fmt.Fprintf(&b, "auth:\n  oidc: {issuer: \"http://%s\", clientID: portico, clientSecretEnv: PORTICO_OIDC_CLIENT_SECRET}\n  sessionKeyEnv: PORTICO_SESSION_KEY\n", oidcAddr)
 	p := devstack.DefaultObservabilityPorts
+	fmt.Fprintf(&b, "pipelines:\n  github: {secrets: [%s]}\n  generic: {secrets: [%s]}\n", devstack.DemoPipelineSecret, devstack.DemoPipelineSecret)
 	fmt.Fprintf(&b, "observability:\n  prometheus: {url: \"http://127.0.0.1:%d\"}\n  alertmanager: {url: \"http://127.0.0.1:%d\"}\n  jaeger: {url: \"127.0.0.1:%d\", uiURL: \"http://127.0.0.1:%d\"}\n",
 		p.Prometheus, p.Alertmanager, p.JaegerQueryGRPC, p.JaegerQueryHTTP)
 	b.WriteString("clusters:\n")

@@ -103,18 +103,29 @@ func Layout(in Input) components.Chart {
 		var b strings.Builder
 		var prev time.Time
 		last := math.NaN()
+		var segment []components.Dot // the current run of joined points
+		flush := func() {
+			if len(segment) == 1 { // a point with no neighbour would not show as a line
+				line.Dots = append(line.Dots, segment[0])
+			}
+			segment = segment[:0]
+		}
 		for _, p := range s.Points {
 			if math.IsNaN(p.V) || math.IsInf(p.V, 0) {
 				prev = time.Time{}
+				flush()
 				continue
 			}
 			cmd := "L"
 			if prev.IsZero() || p.T.Sub(prev) > gap {
 				cmd = "M"
+				flush()
 			}
 			fmt.Fprintf(&b, "%s%s %s ", cmd, num(x(p.T)), num(y(p.V)))
+			segment = append(segment, components.Dot{X: round1(x(p.T)), Y: round1(y(p.V))})
 			prev, last = p.T, p.V
 		}
+		flush()
 		line.Path = strings.TrimSpace(b.String())
 		if line.Path == "" {
 			continue
@@ -234,8 +245,14 @@ func Format(v float64, unit string) string {
 			return "0"
 		case v < 1:
 			return short(v*1000) + " ms"
+		case v < 120:
+			return short(v) + " s"
+		case v < 2*3600:
+			return short(v/60) + " min"
+		case v < 2*86400:
+			return short(v/3600) + " h"
 		}
-		return short(v) + " s"
+		return short(v/86400) + " d"
 	case "cores":
 		if v < 1 && v != 0 {
 			return short(v*1000) + "m"

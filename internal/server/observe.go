@@ -363,6 +363,10 @@ func fmtDuration(d time.Duration) string {
 	switch {
 	case d == 0:
 		return "0"
+	case d >= 48*time.Hour:
+		return strconv.FormatFloat(d.Hours()/24, 'f', 1, 64) + " d"
+	case d >= 3*time.Hour && d%time.Hour != 0:
+		return strconv.FormatFloat(d.Hours(), 'f', 1, 64) + " h"
 	case d%time.Hour == 0:
 		return strconv.Itoa(int(d/time.Hour)) + "h"
 	case d >= time.Minute && d%time.Minute == 0:

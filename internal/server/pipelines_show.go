@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -78,6 +79,11 @@ func worstStatus(js []*ent.PipelineJob) string {
 func runRow(r store.RunWithJobs) components.RunRow {
 	row := components.RunRow{Name: orDefault(r.Name, "run "+r.RunID), Status: r.Status, Branch: r.Branch, Author: r.Author, Trigger: r.Trigger,
 		Message: r.Message, URL: r.URL, Project: r.Project, Stages: stageCells(r.Jobs)}
+	for _, j := range r.Jobs {
+		if j.Image != "" && !slices.Contains(row.Images, j.Image) {
+			row.Images = append(row.Images, j.Image)
+		}
+	}
 	if len(r.Commit) > 10 {
 		row.Commit = r.Commit[:10]
 	} else {

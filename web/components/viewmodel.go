@@ -495,6 +495,12 @@ type Tick struct {
 // ChartLine is one series' path; Class picks its colour (series-N) or threshold style.
 type ChartLine struct {
 	Name, Path, Class string
+	Dots              []Dot // points with no neighbour to join, drawn as dots
+}
+
+// Dot is a point of a chart, in SVG units.
+type Dot struct {
+	X, Y float64
 }
 
 // Band is a hover column naming the values at one time.
@@ -640,6 +646,7 @@ type RunRow struct {
 	Name, Status, Branch, Commit, Author string
 	Trigger, Message, When, WhenISO      string
 	Duration, URL, Project               string
+	Images                               []string // images the run produced
 	Service                              Link
 	Stages                               []StageCell
 }

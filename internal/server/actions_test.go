@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -223,6 +224,12 @@ func (e *actionEnv) deployment(t *testing.T, name string) *appsv1.Deployment {
 	return d
 }
 
+// changed reports whether a Deployment's spec or metadata changed (not its status, which the
+// controller updates on its own).
+func changed(before, after *appsv1.Deployment) bool {
+	return before.Generation != after.Generation || !maps.Equal(before.Annotations, after.Annotations) || !maps.Equal(before.Labels, after.Labels)
+}
+
 func (e *actionEnv) workloadPath(svc string) string {
 	return "/catalog/component/default/" + svc + "/workloads/east/" + e.ns + "/" + svc
 }
@@ -381,7 +388,7 @@ func TestKubernetesDeniesWhenPolicyAllows(t *testing.T) {
 	if status != http.StatusForbidden || !strings.Contains(msg, "Kubernetes refused") || !strings.Contains(msg, "alice.nguyen@acme.example") {
 		t.Errorf("alice scaling vault with the policy bypassed = %d %v, want 403 from Kubernetes", status, body)
 	}
-	if after := e.deployment(t, "vault"); after.ResourceVersion != before.ResourceVersion {
+	if after := e.deployment(t, "vault"); changed(before, after) {
 		t.Error("a change Kubernetes refused modified the Deployment")
 	}
 	entries, _ := e.audit.List(context.Background(), audit.Filter{Name: "vault"})
@@ -493,7 +500,7 @@ func TestDeployFormFlow(t *testing.T) {
 			t.Errorf("%s %s=%s: %d %q, want 400 saying %q", bad.action, bad.field, bad.value, res.StatusCode, errPage.Find("[data-testid=flash]").Text(), bad.want)
 		}
 	}
-	if after := e.deployment(t, "ledger"); after.ResourceVersion != before.ResourceVersion {
+	if after := e.deployment(t, "ledger"); changed(before, after) {
 		t.Error("a refused action changed the Deployment")
 	}
 	failed, _ := e.audit.List(context.Background(), audit.Filter{Name: "ledger", Result: audit.Failed})

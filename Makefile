@@ -61,7 +61,7 @@ test: deps check lint
 	$(GO) test -count=1 -timeout 20m ./...
 
 test-unit:
-	$(GO) test -short ./internal/catalog ./internal/config ./internal/runbooks ./internal/policy ./internal/pipeline ./internal/chart ./internal/dora ./internal/backend
+	$(GO) test -short ./internal/catalog ./internal/config ./internal/runbooks ./internal/policy ./internal/pipeline ./internal/chart ./internal/dora ./internal/backend ./internal/metrics
 
 test-integration: deps
 	$(GO) test -count=1 ./internal/... ./cmd/...

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -63,14 +64,31 @@ func auditRowVM(e audit.Entry) components.AuditRow {
 	r := components.AuditRow{ID: e.ID, When: age(e.StartedAt) + " ago", WhenISO: e.StartedAt.UTC().Format(time.RFC3339), Actor: e.Actor,
 		SourceIP: e.SourceIP, Action: e.Action, Params: e.Params, Reason: e.Reason, Entity: e.Entity, Before: e.Before, After: e.After,
 		Result: string(e.Result), Error: e.Error, RequestID: e.RequestID}
-	if e.Params == "{}" {
-		r.Params = ""
-	}
+	r.Params = paramsText(e.Params)
 	r.Target = strings.Trim(e.Cluster+" "+e.Namespace+"/"+e.Name, " /")
 	if ref, err := catalog.ParseRef(e.Entity, "", ""); err == nil && e.Entity != "" {
 		r.TargetHref = entityHref(ref) + "/workloads/" + e.Cluster + "/" + e.Namespace + "/" + e.Name
 	}
 	return r
+}
+
+// paramsText shows an action's parameters as key=value, leaving out the form's bookkeeping.
+func paramsText(raw string) string {
+	var m map[string]any
+	if json.Unmarshal([]byte(raw), &m) != nil {
+		return raw
+	}
+	delete(m, "generation")
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s=%v", k, m[k]))
+	}
+	return strings.Join(parts, " ")
 }
 
 func (s *Server) handleAuditList(c echo.Context) error {

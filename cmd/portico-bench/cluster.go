@@ -51,7 +51,7 @@ func clusterBench(ctx context.Context, dir string, requests, clients int, log *s
 	if err != nil {
 		return nil, err
 	}
-	ports, err := testenv.FreePorts(5)
+	ports, err := testenv.ReservePorts(5)
 	if err != nil {
 		return nil, err
 	}

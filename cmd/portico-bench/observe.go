@@ -204,7 +204,7 @@ func downBudget(ctx context.Context, portal func(string, backend.Config, backend
 			held = append(held, c)
 		}
 	}()
-	deadPort, _ := testenv.FreePort()
+	deadPort, _ := testenv.ReservePort()
 	dead := "127.0.0.1:" + strconv.Itoa(deadPort)
 	var worst time.Duration
 	for i, broken := range []struct{ which, addr string }{{"prometheus", dead}, {"prometheus", hang.Addr().String()}, {"alertmanager", dead},

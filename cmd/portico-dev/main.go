@@ -159,14 +159,15 @@ func up(ctx context.Context, dir string, out io.Writer) error {
 		c.Ready = time.Since(start)
 		state.Components = append(state.Components, c)
 	}
-	if err := devstack.CheckPort("oidc provider", 5556); err != nil {
-		return err
-	}
 	if bins.OIDC == "" {
 		return errors.New("the OIDC provider is not built: run deploy/local/build.sh oidc")
 	}
 	t0 := time.Now()
-	oidc, err := devstack.StartProcess(ctx, dir, "oidc", bins.OIDC, []string{"--addr", oidcAddr}, nil, oidcAddr,
+	ln, err := devstack.Listen("oidc provider", oidcAddr)
+	if err != nil {
+		return err
+	}
+	oidc, err := devstack.StartServing(ctx, dir, "oidc", bins.OIDC, []string{"--addr", oidcAddr}, nil, ln,
 		"http://"+oidcAddr+"/.well-known/openid-configuration", 20*time.Second)
 	if err != nil {
 		return err
@@ -233,9 +234,12 @@ func seedCI(ctx context.Context, dir string, out io.Writer) error {
 // startPortal builds the portal and runs it on its embedded default, with its database in the
 // state folder.
 func startPortal(ctx context.Context, dir, root string) (devstack.Component, error) {
-	if err := devstack.CheckPort("portal", 8080); err != nil {
+	// Bound before the build, so the port cannot be taken while the portal compiles.
+	ln, err := devstack.Listen("portal", portalAddr)
+	if err != nil {
 		return devstack.Component{}, err
 	}
+	defer ln.Close()
 	bin := filepath.Join(dir, "bin", "portico")
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/portico")
 	build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
@@ -252,7 +256,7 @@ func startPortal(ctx context.Context, dir, root string) (devstack.Component, err
 		"PORTICO_CATALOG_DIR=" + filepath.Join(root, "catalog"),
 		"PORTICO_RUNBOOKS_DIR=" + filepath.Join(root, "runbooks"),
 	}
-	return devstack.StartProcess(ctx, dir, "portal", bin, []string{"serve", "--addr", portalAddr, "--config", filepath.Join(dir, "portico.yaml")}, env, portalAddr,
+	return devstack.StartServing(ctx, dir, "portal", bin, []string{"serve", "--addr", portalAddr, "--config", filepath.Join(dir, "portico.yaml")}, env, ln,
 		"http://"+portalAddr+"/readyz", 30*time.Second)
 }
 

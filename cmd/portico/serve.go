@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -105,9 +106,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	deps.Registry = reg
 	srv := server.New(deps)
 
-	ln, err := net.Listen("tcp", cfg.Server.Addr)
+	ln, err := listen(cfg.Server.Addr, getenv)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w (is another portal running? choose another with --addr)", cfg.Server.Addr, err)
+		return err
 	}
 	httpSrv := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
@@ -301,4 +302,22 @@ func newAuthenticator(cfg *config.Config, getenv func(string) string, states aut
 	return auth.New(auth.Config{Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: secret, RedirectURL: redirect, Scopes: o.Scopes,
 		GroupsClaim: o.GroupsClaim, EmailClaim: o.EmailClaim, NameClaim: o.NameClaim, SessionKey: []byte(key),
 		IdleTimeout: cfg.Auth.SessionIdle.D(), MaxAge: cfg.Auth.SessionMaxAge.D(), SecureCookies: strings.HasPrefix(baseURL(cfg), "https://"), States: states})
+}
+
+// listen binds the server's address, or takes the listener it was handed as file descriptor 3
+// when LISTEN_FDS=1 (systemd socket activation, and how the test and developer stacks start
+// the portal on a port no other program can take first).
+func listen(addr string, getenv func(string) string) (net.Listener, error) {
+	if getenv("LISTEN_FDS") == "1" && (getenv("LISTEN_PID") == "" || getenv("LISTEN_PID") == strconv.Itoa(os.Getpid())) {
+		ln, err := net.FileListener(os.NewFile(3, "LISTEN_FDS"))
+		if err != nil {
+			return nil, fmt.Errorf("LISTEN_FDS=1 but file descriptor 3 is not a listening socket: %w", err)
+		}
+		return ln, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w (is another portal running? choose another with --addr)", addr, err)
+	}
+	return ln, nil
 }

@@ -23,7 +23,7 @@ func TestUnreachableClusterIsStaleThenRecovers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ports, err := testenv.FreePorts(5)
+	ports, err := testenv.ReservePorts(5)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,11 +31,34 @@ func TestBadStarts(t *testing.T) {
 		}
 		defer l.Close()
 		taken := l.Addr().(*net.TCPAddr).Port
-		free := func() int { p, _ := testenv.FreePort(); return p }
+		free := func() int { p, _ := testenv.ReservePort(); return p }
 		spec := devstack.ClusterSpec{Name: "x", Nodes: 1, EtcdPort: free(), EtcdPeerPort: free(), APIPort: taken, ControllerMgr: free(), SchedulerPort: free()}
 		_, err = devstack.StartCluster(context.Background(), bins, t.TempDir(), spec, false, io.Discard)
-		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("127.0.0.1:%d, which is taken", taken)) || !strings.Contains(err.Error(), "make dev-down") {
-			t.Errorf("err = %v, want the taken port and the fix", err)
+		want := fmt.Sprintf("x kube-apiserver could not bind 127.0.0.1:%d: it is taken by pid %d (", taken, os.Getpid())
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "make dev-down") {
+			t.Errorf("err = %v, want %q and the fix", err, want)
+		}
+		if !devstack.IsPortInUse(err) {
+			t.Errorf("err = %v is not a PortInUseError", err)
+		}
+	})
+	t.Run("port taken between the check and the start", func(t *testing.T) {
+		// etcd passes the check, then finds its client port taken: the error says by whom.
+		free := func() int { p, _ := testenv.ReservePort(); return p }
+		port := free()
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		dir := t.TempDir()
+		client := fmt.Sprintf("http://127.0.0.1:%d", port)
+		_, err = devstack.StartProcess(context.Background(), dir, "etcd", bins.Etcd, []string{"--data-dir", filepath.Join(dir, "etcd"),
+			"--listen-client-urls", client, "--advertise-client-urls", client, "--listen-peer-urls", fmt.Sprintf("http://127.0.0.1:%d", free())},
+			nil, "", client+"/health", 20*time.Second)
+		want := fmt.Sprintf("etcd could not bind 127.0.0.1:%d: it is taken by pid %d (", port, os.Getpid())
+		if err == nil || !strings.Contains(err.Error(), want) || !devstack.IsPortInUse(err) {
+			t.Errorf("err = %v, want a PortInUseError %q", err, want)
 		}
 	})
 	t.Run("component exits at start", func(t *testing.T) {

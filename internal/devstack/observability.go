@@ -3,6 +3,7 @@ package devstack
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -219,7 +220,17 @@ func Observability(ctx context.Context, bins *Binaries, dir string, ports Observ
 	var out []Component
 	for _, s := range steps {
 		t0 := time.Now()
-		c, err := StartProcess(ctx, dir, s.name, s.bin, s.args, nil, s.addr, s.health, 40*time.Second)
+		var c Component
+		var err error
+		if s.name == "demo-traffic" { // ours: handed its bound socket, so its port cannot be taken
+			var ln *net.TCPListener
+			if ln, err = Listen(s.name, s.addr); err != nil {
+				return out, err
+			}
+			c, err = StartServing(ctx, dir, s.name, s.bin, s.args, nil, ln, s.health, 40*time.Second)
+		} else {
+			c, err = StartProcess(ctx, dir, s.name, s.bin, s.args, nil, s.addr, s.health, 40*time.Second)
+		}
 		if err != nil {
 			return out, err
 		}

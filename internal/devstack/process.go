@@ -2,7 +2,6 @@ package devstack
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -27,6 +26,13 @@ type process struct {
 // startProcess runs bin with args. Its output goes to logs/<name>.log; detached processes
 // (the developer stack) outlive the command that started them.
 func startProcess(dir, name, bin string, args, env []string, detach bool) (*process, error) {
+	return startProcessWith(dir, name, bin, args, env, detach, nil)
+}
+
+// startProcessWith is startProcess handing the program a bound listener as file descriptor 3
+// with LISTEN_FDS=1 (systemd's socket-activation convention), so nothing can take its port
+// between choosing it and the program serving on it.
+func startProcessWith(dir, name, bin string, args, env []string, detach bool, ln *net.TCPListener) (*process, error) {
 	logs, run := filepath.Join(dir, "logs"), filepath.Join(dir, "run")
 	for _, d := range []string{logs, run} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -44,6 +50,15 @@ func startProcess(dir, name, bin string, args, env []string, detach bool) (*proc
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	p.cmd.Dir = dir
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: !detach, Setsid: detach}
+	if ln != nil {
+		f, err := ln.File() // a duplicate: the child gets its own descriptor of the socket
+		if err != nil {
+			return nil, fmt.Errorf("start %s: hand over its listener: %w", name, err)
+		}
+		defer f.Close()
+		p.cmd.ExtraFiles = []*os.File{f}
+		p.cmd.Env = append(p.cmd.Env, "LISTEN_FDS=1")
+	}
 	if err := p.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s (%s): %w", name, bin, err)
 	}
@@ -69,6 +84,9 @@ func (p *process) waitHealthy(ctx context.Context, timeout time.Duration, check 
 		}
 		select {
 		case <-p.exited:
+			if clash := portClash(p.name, p.logPath); clash != nil {
+				return fmt.Errorf("%w (%s exited at start):\n%s", clash, p.name, logTail(p.logPath, 10))
+			}
 			return fmt.Errorf("%s exited at start (%s):\n%s", p.name, p.cmd.ProcessState, logTail(p.logPath, 25))
 		case <-ctx.Done():
 			return fmt.Errorf("%s not healthy after %s (%v):\n%s", p.name, timeout, last, logTail(p.logPath, 25))
@@ -131,7 +149,7 @@ func StopAll(dir string) ([]string, error) {
 func checkPortFree(component string, port int) error {
 	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
 	if err != nil {
-		return fmt.Errorf("%s needs 127.0.0.1:%d, which is taken (%v): stop what uses it (ss -ltnp 'sport = :%d') or run `make dev-down` if it is an earlier stack", component, port, errors.Unwrap(err), port)
+		return fmt.Errorf("%w: stop it, or run `make dev-down` if it is an earlier stack", &PortInUseError{Component: component, Port: port, Holder: PortHolder(port)})
 	}
 	return l.Close()
 }

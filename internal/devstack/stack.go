@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -118,7 +119,31 @@ func (c *Cluster) Components(since time.Time) []Component { return componentsOf(
 
 // StartProcess runs one more detached component of the developer stack and waits for health.
 func StartProcess(ctx context.Context, dir, name, bin string, args, env []string, addr, health string, timeout time.Duration) (Component, error) {
-	p, err := startProcess(dir, name, bin, args, env, true)
+	return startComponent(ctx, dir, name, bin, args, env, nil, addr, health, timeout)
+}
+
+// StartServing is StartProcess for a program that accepts its listener as file descriptor 3
+// (LISTEN_FDS=1): the portal, the OIDC provider and the demo traffic. The socket is bound
+// before the program starts, so no other program can take the port in between; the caller's
+// copy is closed once the program has its own.
+func StartServing(ctx context.Context, dir, name, bin string, args, env []string, ln *net.TCPListener, health string, timeout time.Duration) (Component, error) {
+	defer ln.Close()
+	return startComponent(ctx, dir, name, bin, args, env, ln, ln.Addr().String(), health, timeout)
+}
+
+// Listen binds addr for StartServing, naming what holds the port when it is taken.
+func Listen(component, addr string) (*net.TCPListener, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		_, p, _ := net.SplitHostPort(addr)
+		port, _ := strconv.Atoi(p)
+		return nil, fmt.Errorf("%w: stop it, or run `make dev-down` if it is an earlier stack", &PortInUseError{Component: component, Port: port, Holder: PortHolder(port)})
+	}
+	return l.(*net.TCPListener), nil
+}
+
+func startComponent(ctx context.Context, dir, name, bin string, args, env []string, ln *net.TCPListener, addr, health string, timeout time.Duration) (Component, error) {
+	p, err := startProcessWith(dir, name, bin, args, env, true, ln)
 	if err != nil {
 		return Component{}, err
 	}
@@ -129,8 +154,6 @@ func StartProcess(ctx context.Context, dir, name, bin string, args, env []string
 	return Component{Name: name, PID: p.cmd.Process.Pid, Addr: addr, Health: health, Log: p.logPath}, nil
 }
 
-// CheckPort fails with the fix when a component's port is taken.
-func CheckPort(component string, port int) error { return checkPortFree(component, port) }
 
 // RunningCluster describes a cluster of a stack started earlier by `portico-dev up` in dir,
 // for tests that reuse it. Stopping it is left to `portico-dev down`.

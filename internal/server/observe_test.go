@@ -304,7 +304,7 @@ func TestDependencyMapAgainstCatalog(t *testing.T) {
 func TestBackendsDownOrSlow(t *testing.T) {
 	prom, am, jaeger, _ := demoBackends(t)
 	dead := func() string {
-		port, _ := testenv.FreePort()
+		port, _ := testenv.ReservePort()
 		return "127.0.0.1:" + strconv.Itoa(port)
 	}
 	hang, err := net.Listen("tcp", "127.0.0.1:0") // accepts, never answers

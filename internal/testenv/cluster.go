@@ -37,11 +37,15 @@ func startCluster() (*devstack.Cluster, error) {
 	if dir := reuseStack(); dir != "" {
 		return devstack.RunningCluster(dir, "production")
 	}
+	return retryOnPortClash(startClusterOnce)
+}
+
+func startClusterOnce() (*devstack.Cluster, error) {
 	bins, dir, err := stackWorkspace("portico-cluster-")
 	if err != nil {
 		return nil, err
 	}
-	ports, err := FreePorts(6)
+	ports, err := ReservePorts(6)
 	if err != nil {
 		return nil, err
 	}

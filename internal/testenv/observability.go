@@ -44,18 +44,23 @@ func startObservability(c *devstack.Cluster) (*Backends, error) {
 		p := devstack.DefaultObservabilityPorts
 		return backendsAt(p), nil
 	}
+	return retryOnPortClash(func() (*Backends, error) { return startObservabilityOnce(c) })
+}
+
+func startObservabilityOnce(c *devstack.Cluster) (*Backends, error) {
 	bins, dir, err := stackWorkspace("portico-obs-")
 	if err != nil {
 		return nil, err
 	}
-	onStop(func() {
+	stop := func() {
 		_, _ = devstack.StopAll(dir)
 		os.RemoveAll(dir)
-	})
+	}
 	var p devstack.ObservabilityPorts
 	targets := []*int{&p.JaegerQueryHTTP, &p.JaegerQueryGRPC, &p.OTLPGRPC, &p.OTLPHTTP, &p.JaegerHealth, &p.JaegerMetrics, &p.Prometheus, &p.Alertmanager, &p.Demo}
-	ports, err := FreePorts(len(targets))
+	ports, err := ReservePorts(len(targets))
 	if err != nil {
+		stop()
 		return nil, err
 	}
 	for i, t := range targets {
@@ -63,8 +68,10 @@ func startObservability(c *devstack.Cluster) (*Backends, error) {
 	}
 	clusters := []devstack.DemoCluster{{Name: c.Spec.Name, Kubeconfig: c.PortalKubeconfig, Weight: 1}}
 	if _, err := devstack.Observability(context.Background(), bins, dir, p, clusters, "http://127.0.0.1:8080"); err != nil {
+		stop()
 		return nil, err
 	}
+	onStop(stop)
 	return backendsAt(p), nil
 }
 

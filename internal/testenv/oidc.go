@@ -55,14 +55,18 @@ func startOIDC() (*Provider, error) {
 		_, _ = devstack.StopAll(dir)
 		os.RemoveAll(dir)
 	})
-	port, err := FreePort()
+	port, err := ReservePort()
 	if err != nil {
 		return nil, err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	ln, err := devstack.Listen("oidc provider", addr)
+	if err != nil {
+		return nil, err
+	}
 	p := &Provider{Issuer: "http://" + addr, ClientID: "portico", ClientSecret: "portico-dev-secret"}
-	_, err = devstack.StartProcess(context.Background(), dir, "oidc", bins.OIDC, []string{"--addr", addr, "--client-id", p.ClientID, "--client-secret", p.ClientSecret},
-		nil, addr, p.Issuer+"/.well-known/openid-configuration", 20*time.Second)
+	_, err = devstack.StartServing(context.Background(), dir, "oidc", bins.OIDC, []string{"--addr", addr, "--client-id", p.ClientID, "--client-secret", p.ClientSecret},
+		nil, ln, p.Issuer+"/.well-known/openid-configuration", 20*time.Second)
 	return p, err
 }
 

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/portico-dev/portico/internal/devstack"
 )
 
 var (
@@ -82,7 +84,7 @@ func StartPortalWithConfig(tb testing.TB, configYAML string, env ...string) *Por
 func startPortal(tb testing.TB, args, env []string) *Portal {
 	tb.Helper()
 	bin := PortalBinary(tb)
-	port, err := FreePort()
+	port, err := ReservePort()
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -98,7 +100,21 @@ func startPortal(tb testing.TB, args, env []string) *Portal {
 	cmd.Env = append(os.Environ(), "PORTICO_DATABASE_DSN="+filepath.Join(dir, "portico.db"), "PORTICO_LOG_FORMAT=text", "PORTICO_BASE_URL=http://"+addr)
 	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
+	// The portal is handed its bound socket (LISTEN_FDS), so nothing can take the port first.
+	ln, err := devstack.Listen("portal", addr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sock, err := ln.File()
+	ln.Close()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd.ExtraFiles = []*os.File{sock}
+	cmd.Env = append(cmd.Env, "LISTEN_FDS=1")
+	err = cmd.Start()
+	sock.Close()
+	if err != nil {
 		tb.Fatal(err)
 	}
 	done := make(chan struct{})

@@ -9,12 +9,15 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx"
+
+	"github.com/portico-dev/portico/internal/devstack"
 )
 
 var (
@@ -74,11 +77,18 @@ func postgresBin() (string, error) {
 // StartPostgres starts a throwaway PostgreSQL server and returns the DSN of its postgres
 // database and a function that stops it and removes its files.
 func StartPostgres() (dsn string, stop func(), err error) {
-	dsn, stop, err = startPostgres()
-	if err != nil && stop != nil {
-		stop()
+	type started struct {
+		dsn  string
+		stop func()
 	}
-	return dsn, stop, err
+	s, err := retryOnPortClash(func() (started, error) {
+		dsn, stop, err := startPostgres()
+		if err != nil && stop != nil {
+			stop()
+		}
+		return started{dsn, stop}, err
+	})
+	return s.dsn, s.stop, err
 }
 
 func startPostgres() (string, func(), error) {
@@ -117,7 +127,7 @@ func startPostgres() (string, func(), error) {
 	if err := run(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "-A", "trust", "--no-sync"); err != nil {
 		return "", nil, err
 	}
-	port, err := FreePort()
+	port, err := ReservePort()
 	if err != nil {
 		return "", nil, err
 	}
@@ -128,6 +138,10 @@ func startPostgres() (string, func(), error) {
 		os.RemoveAll(dir)
 	}
 	if err := run(filepath.Join(bin, "pg_ctl"), "-D", data, "-l", logf, "-o", opts, "-w", "-t", "30", "start"); err != nil {
+		// PostgreSQL words it "could not bind IPv4 address "127.0.0.1": Address already in use".
+		if b, _ := os.ReadFile(logf); strings.Contains(strings.ToLower(string(b)), "address already in use") {
+			return "", stop, fmt.Errorf("%w\nlog:\n%s", &devstack.PortInUseError{Component: "postgres", Port: port, Holder: devstack.PortHolder(port)}, tail(logf, 5))
+		}
 		return "", stop, fmt.Errorf("%v\nlog:\n%s", err, tail(logf, 20))
 	}
 	dsn := fmt.Sprintf("host=127.0.0.1 port=%d user=postgres sslmode=disable", port)

@@ -5,7 +5,6 @@ package testenv
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"strings"
 	"sync"
@@ -59,29 +58,30 @@ func onStop(f func()) {
 	mu.Unlock()
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+// ReservePort returns a TCP port on 127.0.0.1 that this test process holds for its lifetime:
+// no other test package can get it and the kernel does not hand it out as an ephemeral port
+// (see devstack.ReservePorts), so a component started on it cannot lose it to a neighbour.
+func ReservePort() (int, error) { return devstack.ReservePort() }
 
-// FreePorts returns n distinct TCP ports on 127.0.0.1 that were free a moment ago. All are
-// held open until every one is chosen, so the kernel cannot hand out the same port twice.
-func FreePorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
+// ReservePorts is ReservePort for n distinct ports.
+func ReservePorts(n int) ([]int, error) { return devstack.ReservePorts(n) }
+
+// startAttempts is how often a component is started with fresh ports when a port it was given
+// turns out to be taken anyway (by a program outside the reservation, such as a developer's
+// own server).
+const startAttempts = 3
+
+// retryOnPortClash runs start until it succeeds, fails for another reason than a port clash,
+// or has failed startAttempts times; each attempt chooses fresh ports.
+func retryOnPortClash[T any](start func() (T, error)) (T, error) {
+	var v T
+	var err error
+	for range startAttempts {
+		if v, err = start(); err == nil || !devstack.IsPortInUse(err) {
+			return v, err
 		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
-	return ports, nil
+	return v, fmt.Errorf("after %d attempts with fresh ports: %w", startAttempts, err)
 }
 
 // tail returns the last n lines of a log file, for failure messages.

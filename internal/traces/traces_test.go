@@ -130,7 +130,7 @@ func TestTracesFromJaeger(t *testing.T) {
 
 // TestJaegerDown: an unreachable Jaeger fails within the budget, with a reason.
 func TestJaegerDown(t *testing.T) {
-	port, _ := testenv.FreePort()
+	port, _ := testenv.ReservePort()
 	c := client(t, "127.0.0.1:"+strconv.Itoa(port))
 	ctx, cancel := context.WithTimeout(context.Background(), c.Budget())
 	defer cancel()

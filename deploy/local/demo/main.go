@@ -93,7 +93,7 @@ func serve(log *slog.Logger) error {
 	mux.Handle("/faults", f)
 	mux.Handle("/faults/", f)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := listen(*addr)
 	if err != nil {
 		return err
 	}
@@ -165,4 +165,17 @@ func faultCLI(args []string) error {
 	}
 	fmt.Printf("%s: faults %s\n", svc, map[bool]string{true: "cleared", false: "set"}[*clear])
 	return nil
+}
+
+// listen binds addr, or takes the listener the stack handed over as file descriptor 3
+// (LISTEN_FDS=1), which no other program could take between choosing the port and serving.
+func listen(addr string) (net.Listener, error) {
+	if os.Getenv("LISTEN_FDS") == "1" {
+		return net.FileListener(os.NewFile(3, "LISTEN_FDS"))
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return ln, nil
 }

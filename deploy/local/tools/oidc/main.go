@@ -60,9 +60,9 @@ func main() {
 }
 
 func run(addr, clientID, secret string, redirectGlobs []string, log *slog.Logger) error {
-	ln, err := net.Listen("tcp", addr)
+	ln, err := listen(addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", addr, err)
+		return err
 	}
 	issuer := "http://" + ln.Addr().String()
 	users := newUsers(issuer)
@@ -174,4 +174,17 @@ func (c portalClient) PostLogoutRedirectURIGlobs() []string {
 
 func (c portalClient) IsScopeAllowed(scope string) bool {
 	return scope == scopeGroups || c.Client.IsScopeAllowed(scope)
+}
+
+// listen binds addr, or takes the listener the stack handed over as file descriptor 3
+// (LISTEN_FDS=1), which no other program could take between choosing the port and serving.
+func listen(addr string) (net.Listener, error) {
+	if os.Getenv("LISTEN_FDS") == "1" {
+		return net.FileListener(os.NewFile(3, "LISTEN_FDS"))
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return ln, nil
 }

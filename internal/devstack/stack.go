@@ -154,7 +154,6 @@ func startComponent(ctx context.Context, dir, name, bin string, args, env []stri
 	return Component{Name: name, PID: p.cmd.Process.Pid, Addr: addr, Health: health, Log: p.logPath}, nil
 }
 
-
 // RunningCluster describes a cluster of a stack started earlier by `portico-dev up` in dir,
 // for tests that reuse it. Stopping it is left to `portico-dev down`.
 func RunningCluster(dir, name string) (*Cluster, error) {

@@ -8,7 +8,7 @@ import (
 	"regexp"
 	"strconv"
 
-	"gopkg.in/yaml.v3"
+	yaml "go.yaml.in/yaml/v3"
 )
 
 // document is one YAML document of a catalog file: its decoded value and its node tree, which

@@ -16,7 +16,7 @@ import (
 	"text/template"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	yaml "go.yaml.in/yaml/v3"
 )
 
 // Config is the whole configuration. The zero value is not valid; start from Default.

@@ -9,7 +9,7 @@ import (
 
 func TestLibrary(t *testing.T) {
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "payment.md"), []byte("# Payment service runbook\n\nWhat to do when payments fail.\n\n## Mitigation\n\n<script>alert(1)</script>\n<a href=\"javascript:alert(1)\">x</a>\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "payment.md"), []byte("# Payment service runbook\n\nWhat to do when payments fail.\n\n## Mitigation\n\n<script>alert(1)</script>\n<a href=\"javascript:alert(1)\">x</a>\n\n[entity-encoded](&#x6A;avascript:alert(2)) [mixed](JaVaScRiPt:alert(3)) [data](data:text/html,<script>alert(4)</script>)\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"), 0o644)
 	os.MkdirAll(filepath.Join(dir, "platform"), 0o755)
 	os.WriteFile(filepath.Join(dir, "platform", "search.md"), []byte("# Search\n\nElasticsearch reindex.\n"), 0o644)
 	l, err := Open(dir)
@@ -33,8 +33,8 @@ func TestLibrary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, bad := range []string{"<script", "javascript:"} {
-		if strings.Contains(html, bad) {
+	for _, bad := range []string{"<script", "javascript:", "avascript", "data:text"} {
+		if strings.Contains(strings.ToLower(html), bad) {
 			t.Errorf("rendered HTML keeps %q: %s", bad, html)
 		}
 	}

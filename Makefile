@@ -43,8 +43,10 @@ deps:
 	deploy/local/install-deps.sh
 	deploy/local/build.sh
 
-## check: generated code up to date, gofmt, go vet
+## check: generated code up to date, gofmt, go vet, no large files (build outputs) tracked
 check:
+	@big=$$(git ls-files -z | xargs -0 -r stat -c '%s %n' 2>/dev/null | awk '$$1 > 2097152 && $$2 !~ /(^|\/)testdata\// {printf "%s (%.1f MB) ", $$2, $$1/1048576}'); \
+	if [ -n "$$big" ]; then echo "tracked files over 2 MB outside testdata/ (build outputs?): $$big"; exit 1; fi
 	@before=$$(git ls-files -co --exclude-standard ent web | grep -E '(_templ\.go|\.go)$$' | sort | xargs sha256sum); \
 	$(MAKE) -s generate >/dev/null; \
 	after=$$(git ls-files -co --exclude-standard ent web | grep -E '(_templ\.go|\.go)$$' | sort | xargs sha256sum); \

@@ -60,6 +60,12 @@ func TestLint(t *testing.T) {
 	if code != 0 || res.Warnings != 1 || !strings.Contains(res.Problems[0].Message, "group:team-a") {
 		t.Errorf("--whole-catalog should warn about the missing owner without failing: code %d %+v", code, res)
 	}
+	twice := filepath.Join(dir, "twice.yaml")
+	os.WriteFile(twice, []byte(good+"---\n"+good), 0o644)
+	out, _, code = runCmd(t, "catalog", "lint", twice)
+	if want := twice + ":8:18: warning: duplicate entity component:a: defined twice in this file (documents at lines 1 and 6)"; code != 0 || !strings.HasPrefix(out, want) {
+		t.Errorf("an entity defined twice in a file: code %d, output %q, want exit 0 (as Backstage accepts it) and %q", code, out, want)
+	}
 	if _, errOut, code := runCmd(t, "catalog", "lint", filepath.Join(dir, "missing.yaml")); code != 2 || !strings.Contains(errOut, "missing.yaml") {
 		t.Errorf("missing path: code %d, %q", code, errOut)
 	}

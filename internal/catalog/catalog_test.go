@@ -50,7 +50,8 @@ func TestReadProblems(t *testing.T) {
 			"a.yaml", 6, "required property 'owner'", SeverityError, 0},
 		{"invalid name", map[string]string{"a.yaml": strings.Replace(component, "name: payment", "name: pay ment", 1)},
 			"a.yaml", 4, `metadata.name "pay ment" is not valid`, SeverityError, 0},
-		{"duplicate", map[string]string{"a.yaml": component + "---\n" + component}, "a.yaml", 16, "duplicate entity component:payment", SeverityError, 1},
+		{"duplicate in one file", map[string]string{"a.yaml": component + "---\n" + component}, "a.yaml", 16, "defined twice in this file (documents at lines 1 and 13); the later one is used", SeverityWarning, 1},
+		{"duplicate across files", map[string]string{"a.yaml": component, "b.yaml": component}, "b.yaml", 4, "duplicate entity component:payment: already defined at a.yaml:1", SeverityError, 1},
 		{"escape via $text", map[string]string{"a/a.yaml": strings.Replace(component, "type: service", "type: {$text: ../../etc/passwd}", 1)},
 			"a/a.yaml", 6, "outside the catalog source", SeverityError, 0},
 		{"absolute $text", map[string]string{"a.yaml": strings.Replace(component, "type: service", "type: {$text: /etc/passwd}", 1)},
@@ -288,4 +289,23 @@ func containsSub(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestDuplicateInFileLaterWins: as in Backstage, a file defining an entity twice is accepted
+// and its later definition is the one kept.
+func TestDuplicateInFileLaterWins(t *testing.T) {
+	later := strings.Replace(component, "lifecycle: production", "lifecycle: experimental", 1)
+	rd := read(t, map[string]string{"a.yaml": component + "---\n" + later})
+	if len(rd.Records) != 1 {
+		t.Fatalf("records = %d, want 1", len(rd.Records))
+	}
+	if got := rd.Records[0].Entity.SpecString("lifecycle"); got != "experimental" {
+		t.Errorf("lifecycle = %q, want the later definition's experimental", got)
+	}
+	if got := rd.Records[0].Line; got != 13 {
+		t.Errorf("record line = %d, want 13 (the later document)", got)
+	}
+	if HasErrors(rd.Problems) {
+		t.Errorf("problems %v, want only a warning", rd.Problems)
+	}
 }

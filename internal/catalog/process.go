@@ -125,15 +125,24 @@ func (r *Reader) readFile(file string, sub *substituter, seen map[string]Record,
 			continue
 		}
 		key := e.Ref().Key()
-		if prev, dup := seen[key]; dup {
+		line, _ := d.position()
+		prev, dup := seen[key]
+		if dup && prev.File != file {
 			out.Problems = append(out.Problems, d.problem(SeverityError, hint,
 				fmt.Sprintf("duplicate entity %s: already defined at %s:%d", e.Ref().Short(), prev.File, prev.Line), "metadata", "name"))
 			continue
 		}
 		r.annotate(e, file)
-		line, _ := d.position()
 		rec := Record{Entity: e, Source: r.Source, File: file, Line: line, Hash: Hash(e)}
 		seen[key] = rec
+		if dup {
+			// Backstage accepts a file that defines an entity twice and keeps the later
+			// definition; so do we, with a warning naming both.
+			out.Problems = append(out.Problems, d.problem(SeverityWarning, hint,
+				fmt.Sprintf("duplicate entity %s: defined twice in this file (documents at lines %d and %d); the later one is used, as Backstage does", e.Ref().Short(), prev.Line, line), "metadata", "name"))
+			replaceRecord(out, key, rec)
+			continue
+		}
 		out.Records = append(out.Records, rec)
 		r.readRunbooks(e, file, sub.maxSize, out)
 		if strings.EqualFold(e.Kind, KindLocation) && isCoreAPIVersion(e.APIVersion) {
@@ -233,6 +242,16 @@ func (r *Reader) readRunbooks(e *Entity, file string, maxSize int64, out *Readin
 		}
 		if data, err := readLimited(r.FS, doc, maxSize); err == nil {
 			out.Documents[doc] = data
+		}
+	}
+}
+
+// replaceRecord puts rec in place of the record already read under key.
+func replaceRecord(out *Reading, key string, rec Record) {
+	for i := range out.Records {
+		if out.Records[i].Entity.Ref().Key() == key {
+			out.Records[i] = rec
+			return
 		}
 	}
 }

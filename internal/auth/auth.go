@@ -144,23 +144,23 @@ var ErrLogin = errors.New("sign-in failed")
 func (a *Authenticator) Finish(w http.ResponseWriter, r *http.Request) (string, error) {
 	q := r.URL.Query()
 	if e := q.Get("error"); e != "" {
-		return "", fmt.Errorf("%w: the provider said %s: %s", ErrLogin, e, q.Get("error_description"))
+		return "", fmt.Errorf("%w: The provider said %s: %s", ErrLogin, e, q.Get("error_description"))
 	}
 	c, err := r.Cookie(loginCookie)
 	var ls loginState
 	if err != nil || a.sealer.open(loginCookie, c.Value, &ls) != nil || a.now().Sub(ls.Started) > 10*time.Minute {
-		return "", fmt.Errorf("%w: the sign-in expired or was not started here; try again", ErrLogin)
+		return "", fmt.Errorf("%w: The sign-in expired or was not started here; try again", ErrLogin)
 	}
 	a.setCookie(w, loginCookie, "", -1)
 	if q.Get("state") == "" || q.Get("state") != ls.State {
-		return "", fmt.Errorf("%w: state mismatch", ErrLogin)
+		return "", fmt.Errorf("%w: State mismatch", ErrLogin)
 	}
 	first, err := a.firstUse(r.Context(), ls.State)
 	if err != nil {
 		return "", err
 	}
 	if !first {
-		return "", fmt.Errorf("%w: this sign-in was completed already (replayed callback)", ErrLogin)
+		return "", fmt.Errorf("%w: This sign-in was completed already (replayed callback)", ErrLogin)
 	}
 	p, err := a.discover(r.Context())
 	if err != nil {
@@ -168,7 +168,7 @@ func (a *Authenticator) Finish(w http.ResponseWriter, r *http.Request) (string, 
 	}
 	tok, err := a.oauth(p).Exchange(r.Context(), q.Get("code"), oauth2.VerifierOption(ls.Verifier))
 	if err != nil {
-		return "", fmt.Errorf("%w: code exchange: %v", ErrLogin, err)
+		return "", fmt.Errorf("%w: Code exchange: %v", ErrLogin, err)
 	}
 	user, raw, err := a.verify(r.Context(), p, tok, ls.Nonce)
 	if err != nil {
@@ -214,7 +214,7 @@ func (a *Authenticator) firstUse(ctx context.Context, state string) (bool, error
 func (a *Authenticator) verify(ctx context.Context, p *oidc.Provider, tok *oauth2.Token, nonce string) (User, string, error) {
 	raw, _ := tok.Extra("id_token").(string)
 	if raw == "" {
-		return User{}, "", fmt.Errorf("%w: the provider returned no ID token", ErrLogin)
+		return User{}, "", fmt.Errorf("%w: The provider returned no ID token", ErrLogin)
 	}
 	u, err := a.verifyRaw(ctx, p, raw, nonce)
 	return u, raw, err
@@ -237,7 +237,7 @@ func (a *Authenticator) verifyRaw(ctx context.Context, p *oidc.Provider, raw, no
 		return User{}, fmt.Errorf("%w: ID token: %v", ErrLogin, err)
 	}
 	if nonce != "" && idt.Nonce != nonce {
-		return User{}, fmt.Errorf("%w: nonce mismatch", ErrLogin)
+		return User{}, fmt.Errorf("%w: Nonce mismatch", ErrLogin)
 	}
 	var claims map[string]any
 	if err := idt.Claims(&claims); err != nil {

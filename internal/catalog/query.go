@@ -13,6 +13,9 @@ type Query struct {
 	Sort    string // relevance, name, -name, kind, owner, lifecycle, updated
 	Offset  int
 	Limit   int
+	// Visible, when set, keeps only the records it accepts: results, totals and facet counts
+	// are all of what the asker may view.
+	Visible func(*Record) bool
 }
 
 // Sort orders a Query accepts.
@@ -59,7 +62,7 @@ func (s *Snapshot) Search(q Query) Result {
 	var hits []hit
 	for i := range s.index {
 		ie := &s.index[i]
-		if !matchesText(ie, tokens) {
+		if !matchesText(ie, tokens) || q.Visible != nil && !q.Visible(s.records[i]) {
 			continue
 		}
 		failed, failedFacet := 0, -1

@@ -149,7 +149,7 @@ func StopAll(dir string) ([]string, error) {
 func checkPortFree(component string, port int) error {
 	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
 	if err != nil {
-		return fmt.Errorf("%w: stop it, or run `make dev-down` if it is an earlier stack", &PortInUseError{Component: component, Port: port, Holder: PortHolder(port)})
+		return fmt.Errorf("%w: Stop it, or run `make dev-down` if it is an earlier stack", &PortInUseError{Component: component, Port: port, Holder: PortHolder(port)})
 	}
 	return l.Close()
 }

@@ -137,7 +137,7 @@ func Listen(component, addr string) (*net.TCPListener, error) {
 	if err != nil {
 		_, p, _ := net.SplitHostPort(addr)
 		port, _ := strconv.Atoi(p)
-		return nil, fmt.Errorf("%w: stop it, or run `make dev-down` if it is an earlier stack", &PortInUseError{Component: component, Port: port, Holder: PortHolder(port)})
+		return nil, fmt.Errorf("%w: Stop it, or run `make dev-down` if it is an earlier stack", &PortInUseError{Component: component, Port: port, Holder: PortHolder(port)})
 	}
 	return l.(*net.TCPListener), nil
 }

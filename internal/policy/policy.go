@@ -162,6 +162,37 @@ func (p *Policy) Decide(s Subject, a Action, t Target) Decision {
 	return Decision{Allowed: false, Reason: why}
 }
 
+// Allows is Decide without the explanation, for filtering long lists.
+func (p *Policy) Allows(s Subject, a Action, t Target) bool {
+	for _, b := range p.Bindings {
+		if slices.Contains(p.Roles[b.Role], a) && b.Covers(s) && b.Scope.matches(s, t) {
+			return true
+		}
+	}
+	return false
+}
+
+// ViewsEverything reports whether a binding without a scope lets s view, so lists need no
+// per-entity check.
+func (p *Policy) ViewsEverything(s Subject) bool {
+	for _, b := range p.Bindings {
+		if b.Scope == (Scope{}) && slices.Contains(p.Roles[b.Role], View) && b.Covers(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// ViewsSomething reports whether some binding, in any scope, lets s view.
+func (p *Policy) ViewsSomething(s Subject) bool {
+	for _, b := range p.Bindings {
+		if slices.Contains(p.Roles[b.Role], View) && b.Covers(s) {
+			return true
+		}
+	}
+	return false
+}
+
 // Covers reports whether the binding names one of the subject's groups or teams.
 func (b Binding) Covers(s Subject) bool {
 	for _, g := range b.Groups {

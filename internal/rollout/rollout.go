@@ -69,7 +69,7 @@ type Result struct {
 func ValidateImage(image string) (string, error) {
 	image = strings.TrimSpace(image)
 	if image == "" {
-		return "", fmt.Errorf("%w: give an image, e.g. registry.example.com/payment:1.4.3", derrors.Invalid)
+		return "", fmt.Errorf("%w: Give an image, e.g. registry.example.com/payment:1.4.3", derrors.Invalid)
 	}
 	named, err := reference.ParseNormalizedNamed(image)
 	if err != nil {
@@ -186,7 +186,7 @@ var keepOnRollback = map[string]bool{
 func Scale(ctx context.Context, cs kubernetes.Interface, t Target, replicas, max int32, dryRun bool) (Result, error) {
 	return retrying(func() (Result, error) {
 		if replicas < 0 || replicas > max {
-			return Result{}, fmt.Errorf("%w: replicas must be between 0 and %d, not %d", derrors.Invalid, max, replicas)
+			return Result{}, fmt.Errorf("%w: Replicas must be between 0 and %d, not %d", derrors.Invalid, max, replicas)
 		}
 		if _, err := current(ctx, cs, t); err != nil {
 			return Result{}, err
@@ -221,11 +221,11 @@ func ScaleHPA(ctx context.Context, cs kubernetes.Interface, namespace, hpa strin
 	return retrying(func() (Result, error) {
 		switch {
 		case min < 1:
-			return Result{}, fmt.Errorf("%w: an autoscaler's minimum must be at least 1, not %d", derrors.Invalid, min)
+			return Result{}, fmt.Errorf("%w: An autoscaler's minimum must be at least 1, not %d", derrors.Invalid, min)
 		case max < min:
-			return Result{}, fmt.Errorf("%w: the maximum (%d) must not be below the minimum (%d)", derrors.Invalid, max, min)
+			return Result{}, fmt.Errorf("%w: The maximum (%d) must not be below the minimum (%d)", derrors.Invalid, max, min)
 		case max > limit:
-			return Result{}, fmt.Errorf("%w: the maximum must be at most %d, not %d", derrors.Invalid, limit, max)
+			return Result{}, fmt.Errorf("%w: The maximum must be at most %d, not %d", derrors.Invalid, limit, max)
 		}
 		h, err := cs.AutoscalingV1().HorizontalPodAutoscalers(namespace).Get(ctx, hpa, metav1.GetOptions{})
 		if err != nil {
@@ -455,14 +455,14 @@ func kubeError(err error, doing string) error {
 	case apierrors.IsConflict(err):
 		return fmt.Errorf("%w: %s: someone changed it meanwhile (%s); reload and try again%w", derrors.Conflict, doing, msg, wrapSilently(errRaced))
 	case apierrors.IsNotFound(err):
-		return fmt.Errorf("%w: could not %s: %s", derrors.NotFound, doing, msg)
+		return fmt.Errorf("%w: Could not %s: %s", derrors.NotFound, doing, msg)
 	case apierrors.IsInvalid(err), apierrors.IsBadRequest(err):
 		return fmt.Errorf("%w: Kubernetes rejected the change: %s", derrors.Invalid, msg)
 	case apierrors.IsUnauthorized(err):
-		return fmt.Errorf("%w: the cluster did not accept the portal's credentials: %s", derrors.Unavailable, msg)
+		return fmt.Errorf("%w: The cluster did not accept the portal's credentials: %s", derrors.Unavailable, msg)
 	case apierrors.IsTimeout(err), apierrors.IsServerTimeout(err), apierrors.IsServiceUnavailable(err), apierrors.IsTooManyRequests(err),
 		errors.As(err, &netErr), errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("%w: the cluster did not answer while trying to %s: %s", derrors.Unavailable, doing, msg)
+		return fmt.Errorf("%w: The cluster did not answer while trying to %s: %s", derrors.Unavailable, doing, msg)
 	}
 	return fmt.Errorf("%s: %w", doing, err)
 }

@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/portico-dev/portico/internal/access"
 	"github.com/portico-dev/portico/internal/auth"
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/cluster"
@@ -74,23 +74,64 @@ func userLabel(u *auth.User) string {
 	return u.Subject
 }
 
-// targetOf describes an entity (and where it runs, when acting on a workload) for the policy.
+// targetOf describes an entity for the policy (see access.Target).
 func targetOf(snap *catalog.Snapshot, e *catalog.Entity, clusterName, environment, namespace string) policy.Target {
-	t := policy.Target{Service: e.Metadata.Name, Cluster: clusterName, Environment: environment, Namespace: namespace}
-	for _, o := range snap.Related(e, catalog.RelOwnedBy) {
-		t.Owner = o.Entity.Metadata.Name
+	return access.Target(snap, e, clusterName, environment, namespace)
+}
+
+// scope is what the request's user may view in snap, computed once per request.
+func (s *Server) scope(c echo.Context, snap *catalog.Snapshot) *access.Scope {
+	if sc, ok := c.Get(ctxScope).(*access.Scope); ok && c.Get(ctxScopeSnap) == snap {
+		return sc
 	}
-	if t.Owner == "" {
-		if r, err := catalog.ParseRef(e.SpecString("owner"), catalog.KindGroup, e.Metadata.Namespace); err == nil {
-			t.Owner = r.Name
+	sc := s.access.For(snap, s.subject(c.Request().Context()))
+	c.Set(ctxScope, sc)
+	c.Set(ctxScopeSnap, snap)
+	return sc
+}
+
+// Context keys of the entity scope.
+const (
+	ctxScope     = "access.scope"
+	ctxScopeSnap = "access.snap"
+	ctxEntity    = "access.entity"
+)
+
+// entityScope is the one authorization point of every route that names an entity
+// (/catalog/:kind/:namespace/:name/… and /api/v1/entities/:kind/:namespace/:name/…): it loads
+// the entity once and refuses it unless the user may view it. An entity the user may not view
+// answers exactly like one that does not exist (404), so its existence is not revealed.
+// Actions check their own right on top, in act.
+func (s *Server) entityScope(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		snap := s.Catalog.Snapshot()
+		ref := catalog.Ref{Kind: c.Param("kind"), Namespace: c.Param("namespace"), Name: c.Param("name")}
+		rec, ok := snap.Get(ref)
+		if !ok || !s.scope(c, snap).Record(rec) {
+			if ok && c.Request().Method == http.MethodPost {
+				s.auditHiddenAction(c, rec.Entity.Ref())
+			}
+			return fmt.Errorf("%w: No %s %q in namespace %q that you may view: it does not exist, or your roles do not let you see it",
+				derrors.NotFound, strings.ToLower(ref.Kind), ref.Name, ref.Namespace)
 		}
+		c.Set(ctxEntity, entityInScope{snap: snap, rec: rec})
+		return next(c)
 	}
-	for _, p := range snap.Related(e, catalog.RelPartOf) {
-		if strings.EqualFold(p.Entity.Kind, catalog.KindSystem) {
-			t.System = p.Entity.Metadata.Name
-		}
+}
+
+// entityInScope is what entityScope loaded for the handlers.
+type entityInScope struct {
+	snap *catalog.Snapshot
+	rec  *catalog.Record
+}
+
+// scopedEntity returns the snapshot and the entity entityScope loaded and authorized.
+func scopedEntity(c echo.Context) (*catalog.Snapshot, *catalog.Record, error) {
+	v, ok := c.Get(ctxEntity).(entityInScope)
+	if !ok {
+		return nil, nil, fmt.Errorf("route %s is not under the entity scope: register it in the entity group", c.Path())
 	}
-	return t
+	return v.snap, v.rec, nil
 }
 
 // decide asks the policy; anonymous users may only view, and only when that is allowed.
@@ -100,7 +141,7 @@ func (s *Server) decide(ctx context.Context, a policy.Action, t policy.Target) p
 		if a == policy.View && s.Anonymous {
 			return policy.Decision{Allowed: true, Reason: "anonymous read-only access is enabled"}
 		}
-		return policy.Decision{Allowed: false, Reason: "sign in to " + string(a)}
+		return policy.Decision{Allowed: false, Reason: "Sign in to " + string(a)}
 	}
 	return s.Policy.Decide(*sub, a, t)
 }
@@ -117,7 +158,7 @@ func (s *Server) authorizeView(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c) // anonymous: authenticate already decided
 		}
 		if !s.mayViewSomething(c.Request().Context()) {
-			return fmt.Errorf("%w: none of your groups has a role that may view Portico; ask a Portico admin", derrors.Forbidden)
+			return fmt.Errorf("%w: None of your groups has a role that may view Portico; ask a Portico admin", derrors.Forbidden)
 		}
 		return next(c)
 	}
@@ -126,23 +167,5 @@ func (s *Server) authorizeView(next echo.HandlerFunc) echo.HandlerFunc {
 // mayViewSomething reports whether some binding gives the user a role with view, in any
 // scope (the entity pages narrow it down).
 func (s *Server) mayViewSomething(ctx context.Context) bool {
-	sub := s.subject(ctx)
-	for _, b := range s.Policy.Bindings {
-		if !slices.Contains(s.Policy.Roles[b.Role], policy.View) {
-			continue
-		}
-		if b.Covers(*sub) {
-			return true
-		}
-	}
-	return false
-}
-
-// authorizeEntity checks the view right on one entity.
-func (s *Server) authorizeEntity(c echo.Context, snap *catalog.Snapshot, e *catalog.Entity) error {
-	d := s.decide(c.Request().Context(), policy.View, targetOf(snap, e, "", "", ""))
-	if !d.Allowed {
-		return fmt.Errorf("%w: %s", derrors.Forbidden, d.Reason)
-	}
-	return nil
+	return s.Policy.ViewsSomething(*s.subject(ctx))
 }

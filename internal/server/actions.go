@@ -68,7 +68,7 @@ func (f actionForm) params() string {
 func parseAction(c echo.Context) (policy.Action, error) {
 	a := policy.Action(c.Param("action"))
 	if !slices.Contains(writeActions, a) {
-		return "", fmt.Errorf("%w: unknown action %q (want deploy, rollback, scale or restart)", derrors.NotFound, a)
+		return "", fmt.Errorf("%w: Unknown action %q (want deploy, rollback, scale or restart)", derrors.NotFound, a)
 	}
 	return a, nil
 }
@@ -116,7 +116,7 @@ func parseActionJSON(c echo.Context, a policy.Action) actionForm {
 	dec := json.NewDecoder(c.Request().Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
-		f = actionForm{invalid: fmt.Errorf("%w: the body must be a JSON object of the action's fields: %v", derrors.Invalid, err)}
+		f = actionForm{invalid: fmt.Errorf("%w: The body must be a JSON object of the action's fields: %v", derrors.Invalid, err)}
 	}
 	f.Action, f.Key = a, c.Request().Header.Get("Idempotency-Key")
 	return f
@@ -136,8 +136,7 @@ type workloadRef struct {
 
 // resolveWorkload finds the Deployment named in the URL among those the entity selects.
 func (s *Server) resolveWorkload(c echo.Context) (*workloadRef, error) {
-	snap := s.Catalog.Snapshot()
-	rec, err := lookupEntity(c, snap)
+	snap, rec, err := scopedEntity(c)
 	if err != nil {
 		return nil, err
 	}
@@ -147,11 +146,11 @@ func (s *Server) resolveWorkload(c echo.Context) (*workloadRef, error) {
 	}
 	cl := s.Clusters.Cluster(c.Param("cluster"))
 	if cl == nil {
-		return nil, fmt.Errorf("%w: there is no cluster %q", derrors.NotFound, c.Param("cluster"))
+		return nil, fmt.Errorf("%w: There is no cluster %q", derrors.NotFound, c.Param("cluster"))
 	}
 	ns, name := c.Param("wns"), c.Param("workload")
 	if !cl.Synced() {
-		return nil, fmt.Errorf("%w: the caches of cluster %s are not synced yet (it may be unreachable); try again shortly", derrors.Unavailable, cl.Name)
+		return nil, fmt.Errorf("%w: The caches of cluster %s are not synced yet (it may be unreachable); try again shortly", derrors.Unavailable, cl.Name)
 	}
 	dep, ok := cl.Deployment(q, ns, name)
 	if !ok {
@@ -183,9 +182,9 @@ func (w *workloadRef) checkConfirmation(f actionForm) error {
 	name := w.dep.Object.Name
 	switch {
 	case needReason && strings.TrimSpace(f.Reason) == "":
-		return fmt.Errorf("%w: a reason is required for production workloads", derrors.Invalid)
+		return fmt.Errorf("%w: A reason is required for production workloads", derrors.Invalid)
 	case needName && f.Confirm != name:
-		return fmt.Errorf("%w: type the workload's name (%s) to confirm", derrors.Invalid, name)
+		return fmt.Errorf("%w: Type the workload's name (%s) to confirm", derrors.Invalid, name)
 	}
 	return nil
 }
@@ -200,7 +199,7 @@ func (s *Server) validate(w *workloadRef, f actionForm) error {
 		return err
 	case policy.Rollback:
 		if f.Revision < 0 {
-			return fmt.Errorf("%w: revision must be a positive number (or 0 for the previous one)", derrors.Invalid)
+			return fmt.Errorf("%w: Revision must be a positive number (or 0 for the previous one)", derrors.Invalid)
 		}
 	case policy.Scale:
 		if w.dep.HPA != nil {
@@ -210,10 +209,10 @@ func (s *Server) validate(w *workloadRef, f actionForm) error {
 			return nil
 		}
 		if f.Replicas == nil {
-			return fmt.Errorf("%w: give the number of replicas", derrors.Invalid)
+			return fmt.Errorf("%w: Give the number of replicas", derrors.Invalid)
 		}
 		if *f.Replicas < 0 || *f.Replicas > max {
-			return fmt.Errorf("%w: replicas must be between 0 and %d, not %d", derrors.Invalid, max, *f.Replicas)
+			return fmt.Errorf("%w: Replicas must be between 0 and %d, not %d", derrors.Invalid, max, *f.Replicas)
 		}
 	}
 	return nil
@@ -244,7 +243,7 @@ func (s *Server) run(ctx context.Context, w *workloadRef, id cluster.Identity, f
 		}
 		return rollout.Scale(ctx, cs, t, *f.Replicas, s.ActionsConfig.MaxReplicas, f.DryRun)
 	}
-	return rollout.Result{}, fmt.Errorf("%w: unknown action %q", derrors.Invalid, f.Action)
+	return rollout.Result{}, fmt.Errorf("%w: Unknown action %q", derrors.Invalid, f.Action)
 }
 
 // outcome is how an action attempt ended, for the form's redirect and the API's answer.
@@ -262,10 +261,10 @@ func (s *Server) act(c echo.Context, w *workloadRef, f actionForm) (outcome, err
 	ctx := c.Request().Context()
 	u := userFrom(ctx)
 	if u == nil {
-		return outcome{}, fmt.Errorf("%w: sign in to %s", derrors.Unauthenticated, f.Action)
+		return outcome{}, fmt.Errorf("%w: Sign in to %s", derrors.Unauthenticated, f.Action)
 	}
 	if s.Audit == nil {
-		return outcome{}, fmt.Errorf("%w: actions need the audit log, and this portal keeps none", derrors.Unavailable)
+		return outcome{}, fmt.Errorf("%w: Actions need the audit log, and this portal keeps none", derrors.Unavailable)
 	}
 	entry := audit.Entry{RequestID: c.Response().Header().Get(echo.HeaderXRequestID), IdempotencyKey: f.Key, Actor: userLabel(u),
 		ActorEmail: u.Email, Groups: u.Groups, SourceIP: c.RealIP(), Action: string(f.Action), Params: f.params(), Reason: f.Reason,
@@ -286,7 +285,7 @@ func (s *Server) act(c echo.Context, w *workloadRef, f actionForm) (outcome, err
 			berr = s.Audit.Finish(ctx, e.ID, result, "", err)
 		}
 		if berr != nil && !errors.Is(berr, audit.ErrDuplicate) {
-			return outcome{}, fmt.Errorf("%w: the audit log cannot be written, so nothing was changed (%v)", derrors.Unavailable, berr)
+			return outcome{}, fmt.Errorf("%w: The audit log cannot be written, so nothing was changed (%v)", derrors.Unavailable, berr)
 		}
 		return outcome{Entry: e}, err
 	}
@@ -319,7 +318,7 @@ func (s *Server) act(c echo.Context, w *workloadRef, f actionForm) (outcome, err
 		return outcome{Entry: e, Duplicate: true}, nil
 	}
 	if err != nil {
-		return outcome{}, fmt.Errorf("%w: the audit log cannot be written, so nothing was changed (%v)", derrors.Unavailable, err)
+		return outcome{}, fmt.Errorf("%w: The audit log cannot be written, so nothing was changed (%v)", derrors.Unavailable, err)
 	}
 	res, runErr := s.run(ctx, w, kubeIdentity(u), f, e.ID)
 	result := audit.Succeeded
@@ -350,12 +349,12 @@ func (s *Server) checkScan(ctx context.Context, w *workloadRef, f actionForm) er
 	}
 	builds, err := s.Pipelines.BuildsOf(ctx, projectsOf(w.rec.Entity), []string{f.Image})
 	if err != nil {
-		return fmt.Errorf("%w: could not check the image's security scan (%v)", derrors.Unavailable, err)
+		return fmt.Errorf("%w: Could not check the image's security scan (%v)", derrors.Unavailable, err)
 	}
 	b, ok := builds[f.Image]
 	switch {
 	case !ok:
-		return fmt.Errorf("%w: production only runs images built by a reported CI run that passed its security scan, and no run reported building %s", derrors.Forbidden, f.Image)
+		return fmt.Errorf("%w: Production only runs images built by a reported CI run that passed its security scan, and no run reported building %s", derrors.Forbidden, f.Image)
 	case !b.ScanPassed:
 		return fmt.Errorf("%w: %s was built by run %s, which did not pass its security-scan stage; production only runs scanned images", derrors.Forbidden, f.Image, b.RunID)
 	}
@@ -381,4 +380,24 @@ func (s *Server) handleAPIAction(c echo.Context) error {
 	}
 	// A repeated Idempotency-Key answers with the first attempt's entry and acts no more.
 	return c.JSON(http.StatusOK, out)
+}
+
+// auditHiddenAction records an action attempted on an entity the user may not view: it is
+// refused like a missing one (404), and audited as denied like every refused action.
+func (s *Server) auditHiddenAction(c echo.Context, ref catalog.Ref) {
+	ctx := c.Request().Context()
+	u := userFrom(ctx)
+	if u == nil || s.Audit == nil {
+		return
+	}
+	entry := audit.Entry{RequestID: c.Response().Header().Get(echo.HeaderXRequestID), Actor: userLabel(u), ActorEmail: u.Email,
+		Groups: u.Groups, SourceIP: c.RealIP(), Action: c.Param("action"), Entity: ref.String(), Cluster: c.Param("cluster"),
+		Namespace: c.Param("wns"), Kind: "Deployment", Name: c.Param("workload")}
+	e, err := s.Audit.Begin(ctx, entry)
+	if err == nil {
+		err = s.Audit.Finish(ctx, e.ID, audit.Denied, "", fmt.Errorf("%w: %s may not view %s", derrors.Forbidden, userLabel(u), ref.Short()))
+	}
+	if err != nil {
+		s.Log.Error("audit of a refused action failed", "err", err, "entity", ref.String())
+	}
 }

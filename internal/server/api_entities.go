@@ -52,7 +52,7 @@ func (s *Server) handleAPIEntityList(c echo.Context) error {
 }
 
 func (s *Server) handleAPIEntityShow(c echo.Context) error {
-	rec, err := lookupEntity(c, s.Catalog.Snapshot())
+	_, rec, err := scopedEntity(c)
 	if err != nil {
 		return err
 	}

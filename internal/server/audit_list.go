@@ -21,14 +21,14 @@ import (
 )
 
 // errNoAudit answers audit routes of a portal built without a database (tests only).
-var errNoAudit = fmt.Errorf("%w: this portal keeps no audit log", derrors.NotFound)
+var errNoAudit = fmt.Errorf("%w: This portal keeps no audit log", derrors.NotFound)
 
 // auditFilter reads the audit filters from the query string.
 func auditFilter(c echo.Context) (audit.Filter, error) {
 	f := audit.Filter{Actor: strings.TrimSpace(c.QueryParam("actor")), Entity: c.QueryParam("entity"), Cluster: c.QueryParam("cluster"),
 		Namespace: c.QueryParam("namespace"), Name: c.QueryParam("name"), Action: c.QueryParam("action"), Result: audit.Result(c.QueryParam("result"))}
 	if f.Result != "" && !containsResult(f.Result) {
-		return f, fmt.Errorf("%w: result must be one of pending, succeeded, denied, failed", derrors.Invalid)
+		return f, fmt.Errorf("%w: Result must be one of pending, succeeded, denied, failed", derrors.Invalid)
 	}
 	for key, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
 		if v := c.QueryParam(key); v != "" {
@@ -150,7 +150,7 @@ func (s *Server) handleAuditExport(c echo.Context) error {
 	}
 	format := c.QueryParam("format")
 	if format != "json" && format != "csv" {
-		return fmt.Errorf("%w: format must be json or csv", derrors.Invalid)
+		return fmt.Errorf("%w: Format must be json or csv", derrors.Invalid)
 	}
 	ctx := c.Request().Context()
 	w := c.Response()
@@ -238,7 +238,7 @@ func (s *Server) handleMe(c echo.Context) error {
 	ctx := c.Request().Context()
 	u := userFrom(ctx)
 	if u == nil {
-		return fmt.Errorf("%w: sign in to see your page", derrors.Unauthenticated)
+		return fmt.Errorf("%w: Sign in to see your page", derrors.Unauthenticated)
 	}
 	snap := s.Catalog.Snapshot()
 	vm := components.Me{Name: u.Name, Email: u.Email, Subject: u.Subject, Groups: u.Groups, AuditHref: "/audit?actor=" + url.QueryEscape(userLabel(u))}

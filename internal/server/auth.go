@@ -58,15 +58,15 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		req := c.Request()
 		if tok, ok := bearerToken(req); ok && strings.HasPrefix(req.URL.Path, "/api/") {
 			if s.Auth == nil {
-				return fmt.Errorf("%w: this portal has no identity provider to check bearer tokens with", derrors.Unauthenticated)
+				return fmt.Errorf("%w: This portal has no identity provider to check bearer tokens with", derrors.Unauthenticated)
 			}
 			u, err := s.Auth.Bearer(req.Context(), tok)
 			if errors.Is(err, auth.ErrProviderDown) {
-				return fmt.Errorf("%w: the identity provider is unreachable, so the token cannot be checked", derrors.Unavailable)
+				return fmt.Errorf("%w: The identity provider is unreachable, so the token cannot be checked", derrors.Unavailable)
 			}
 			if err != nil {
 				s.Log.Info("bearer token refused", "err", err, "remote", c.RealIP())
-				return fmt.Errorf("%w: the bearer token is not valid: %v", derrors.Unauthenticated, strings.TrimPrefix(err.Error(), "sign-in failed: "))
+				return fmt.Errorf("%w: The bearer token is not valid: %v", derrors.Unauthenticated, strings.TrimPrefix(err.Error(), "sign-in failed: "))
 			}
 			c.SetRequest(req.WithContext(context.WithValue(req.Context(), userKey{}, &u)))
 			return next(c)
@@ -82,7 +82,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		if strings.HasPrefix(req.URL.Path, "/api/") || s.Auth == nil {
-			return fmt.Errorf("%w: sign in to use Portico", derrors.Unauthenticated)
+			return fmt.Errorf("%w: Sign in to use Portico", derrors.Unauthenticated)
 		}
 		login := "/auth/login?next=" + url.QueryEscape(req.URL.RequestURI())
 		if req.Header.Get("HX-Request") == "true" {
@@ -95,11 +95,11 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 
 func (s *Server) handleLogin(c echo.Context) error {
 	if s.Auth == nil {
-		return fmt.Errorf("%w: sign-in is not configured (see auth.oidc)", derrors.NotFound)
+		return fmt.Errorf("%w: Sign-in is not configured (see auth.oidc)", derrors.NotFound)
 	}
 	u, err := s.Auth.Begin(c.Response(), c.Request(), c.QueryParam("next"))
 	if errors.Is(err, auth.ErrProviderDown) {
-		return fmt.Errorf("%w: the identity provider is unreachable; try again in a moment", derrors.Unavailable)
+		return fmt.Errorf("%w: The identity provider is unreachable; try again in a moment", derrors.Unavailable)
 	}
 	if err != nil {
 		return err
@@ -109,7 +109,7 @@ func (s *Server) handleLogin(c echo.Context) error {
 
 func (s *Server) handleCallback(c echo.Context) error {
 	if s.Auth == nil {
-		return fmt.Errorf("%w: sign-in is not configured", derrors.NotFound)
+		return fmt.Errorf("%w: Sign-in is not configured", derrors.NotFound)
 	}
 	next, err := s.Auth.Finish(c.Response(), c.Request())
 	switch {
@@ -117,7 +117,7 @@ func (s *Server) handleCallback(c echo.Context) error {
 		s.Log.Warn("sign-in failed", "err", err, "remote", c.RealIP())
 		return fmt.Errorf("%w: %v", derrors.Unauthenticated, strings.TrimPrefix(err.Error(), "sign-in failed: "))
 	case errors.Is(err, auth.ErrProviderDown):
-		return fmt.Errorf("%w: the identity provider is unreachable; try again in a moment", derrors.Unavailable)
+		return fmt.Errorf("%w: The identity provider is unreachable; try again in a moment", derrors.Unavailable)
 	case err != nil:
 		return err
 	}

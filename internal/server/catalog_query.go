@@ -23,7 +23,7 @@ func parseCatalogQuery(v url.Values) (catalog.Query, error) {
 	var q catalog.Query
 	q.Text = strings.TrimSpace(v.Get("q"))
 	if len(q.Text) > 200 {
-		return q, fmt.Errorf("%w: the search text is longer than 200 characters", derrors.Invalid)
+		return q, fmt.Errorf("%w: The search text is longer than 200 characters", derrors.Invalid)
 	}
 	for f, name := range catalog.FacetNames {
 		for _, val := range v[name] {
@@ -34,7 +34,7 @@ func parseCatalogQuery(v url.Values) (catalog.Query, error) {
 	}
 	q.Sort = v.Get("sort")
 	if q.Sort != "" && !slices.Contains(catalog.SortOrders, q.Sort) {
-		return q, fmt.Errorf("%w: sort must be one of %s", derrors.Invalid, strings.Join(catalog.SortOrders, ", "))
+		return q, fmt.Errorf("%w: Sort must be one of %s", derrors.Invalid, strings.Join(catalog.SortOrders, ", "))
 	}
 	return q, nil
 }
@@ -66,7 +66,7 @@ func decodeCursor(s string) (int, error) {
 			return n, nil
 		}
 	}
-	return 0, fmt.Errorf("%w: the cursor is not one this API returned", derrors.Invalid)
+	return 0, fmt.Errorf("%w: The cursor is not one this API returned", derrors.Invalid)
 }
 
 // entityHref is an entity page's address.

@@ -47,7 +47,7 @@ func (h *ciHub) notify(project string) {
 // handlePipelineEvents streams "changed" while deliveries for the component's repositories
 // arrive; the pipelines panel reloads itself on each.
 func (s *Server) handlePipelineEvents(c echo.Context) error {
-	rec, err := lookupEntity(c, s.Catalog.Snapshot())
+	_, rec, err := scopedEntity(c)
 	if err != nil {
 		return err
 	}

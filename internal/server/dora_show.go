@@ -126,12 +126,8 @@ func nanIfZero(v float64) float64 {
 
 // handleDoraPanel is a service's delivery metrics.
 func (s *Server) handleDoraPanel(c echo.Context) error {
-	snap := s.Catalog.Snapshot()
-	rec, err := lookupEntity(c, snap)
+	_, rec, err := scopedEntity(c)
 	if err != nil {
-		return err
-	}
-	if err := s.authorizeEntity(c, snap, rec.Entity); err != nil {
 		return err
 	}
 	changes, err := s.doraChanges(c.Request().Context(), []*catalog.Entity{rec.Entity})
@@ -164,11 +160,11 @@ func (s *Server) handleAPIDora(c echo.Context) error {
 	if ref := c.QueryParam("entity"); ref != "" {
 		r, err := catalog.ParseRef(ref, catalog.KindComponent, "default")
 		if err != nil {
-			return fmt.Errorf("%w: entity: %v", derrors.Invalid, err)
+			return fmt.Errorf("%w: Entity: %v", derrors.Invalid, err)
 		}
 		rec, ok := snap.Get(r)
 		if !ok {
-			return fmt.Errorf("%w: no entity %s", derrors.NotFound, ref)
+			return fmt.Errorf("%w: No entity %s", derrors.NotFound, ref)
 		}
 		ents = []*catalog.Entity{rec.Entity}
 	} else {

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"fmt"
 	"net/http"
 	"slices"
 	"sort"
@@ -12,23 +11,11 @@ import (
 
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/cluster"
-	"github.com/portico-dev/portico/internal/derrors"
 	"github.com/portico-dev/portico/web/components"
 )
 
-// lookupEntity finds the entity named by the :kind/:namespace/:name path parameters.
-func lookupEntity(c echo.Context, snap *catalog.Snapshot) (*catalog.Record, error) {
-	ref := catalog.Ref{Kind: c.Param("kind"), Namespace: c.Param("namespace"), Name: c.Param("name")}
-	rec, ok := snap.Get(ref)
-	if !ok {
-		return nil, fmt.Errorf("%w: there is no %s %q in namespace %q of the catalog", derrors.NotFound, strings.ToLower(ref.Kind), ref.Name, ref.Namespace)
-	}
-	return rec, nil
-}
-
 func (s *Server) handleEntityShow(c echo.Context) error {
-	snap := s.Catalog.Snapshot()
-	rec, err := lookupEntity(c, snap)
+	snap, rec, err := scopedEntity(c)
 	if err != nil {
 		return err
 	}

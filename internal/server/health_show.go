@@ -15,7 +15,7 @@ import (
 func (s *Server) handleHealthShow(c echo.Context) error {
 	filter := c.QueryParam("severity")
 	if filter != "" && filter != "error" && filter != "warning" {
-		return fmt.Errorf("%w: severity must be error or warning", derrors.Invalid)
+		return fmt.Errorf("%w: Severity must be error or warning", derrors.Invalid)
 	}
 	snap := s.Catalog.Snapshot()
 	vm := components.Health{Entities: snap.Len(), Filter: filter}

@@ -21,7 +21,7 @@ import (
 // logsRequest reads ?cluster, namespace, pod or workload, container, tail and previous, and
 // the component's mapping; only pods the component selects can be read.
 func (s *Server) logsRequest(c echo.Context) (*catalog.Record, cluster.Query, cluster.LogRequest, error) {
-	rec, err := lookupEntity(c, s.Catalog.Snapshot())
+	_, rec, err := scopedEntity(c)
 	if err != nil {
 		return nil, cluster.Query{}, cluster.LogRequest{}, err
 	}
@@ -33,7 +33,7 @@ func (s *Server) logsRequest(c echo.Context) (*catalog.Record, cluster.Query, cl
 	r := cluster.LogRequest{Cluster: v.Get("cluster"), Namespace: v.Get("namespace"), Pod: v.Get("pod"), Workload: v.Get("workload"),
 		Container: v.Get("container"), Previous: v.Get("previous") == "1", Tail: cluster.DefaultTailLine}
 	if r.Cluster == "" || r.Namespace == "" || (r.Pod == "") == (r.Workload == "") {
-		return nil, q, r, fmt.Errorf("%w: name a cluster, a namespace and either a pod or a workload", derrors.Invalid)
+		return nil, q, r, fmt.Errorf("%w: Name a cluster, a namespace and either a pod or a workload", derrors.Invalid)
 	}
 	tail, err := parsePositive(v, "tail", cluster.DefaultTailLine, cluster.MaxTailLines)
 	if err != nil {

@@ -101,18 +101,14 @@ func jaegerService(e *catalog.Entity) (string, time.Duration) {
 // observedEntity resolves the path's entity and checks it may be viewed and observed.
 func (s *Server) observedEntity(c echo.Context, configured bool, what string) (*catalog.Snapshot, *catalog.Record, error) {
 	if !configured {
-		return nil, nil, fmt.Errorf("%w: no %s backend is configured", derrors.NotFound, what)
+		return nil, nil, fmt.Errorf("%w: No %s backend is configured", derrors.NotFound, what)
 	}
-	snap := s.Catalog.Snapshot()
-	rec, err := lookupEntity(c, snap)
+	snap, rec, err := scopedEntity(c)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := s.authorizeEntity(c, snap, rec.Entity); err != nil {
-		return nil, nil, err
-	}
 	if !observes(rec.Entity) {
-		return nil, nil, fmt.Errorf("%w: only components have %s", derrors.NotFound, what)
+		return nil, nil, fmt.Errorf("%w: Only components have %s", derrors.NotFound, what)
 	}
 	return snap, rec, nil
 }
@@ -238,7 +234,7 @@ func (s *Server) handleAPIAlerts(c echo.Context) error {
 // handleAlertsPage is "firing now": every alert, grouped by the team owning its service.
 func (s *Server) handleAlertsPage(c echo.Context) error {
 	if s.Alerts == nil {
-		return fmt.Errorf("%w: no Prometheus or Alertmanager is configured (observability.prometheus, observability.alertmanager)", derrors.NotFound)
+		return fmt.Errorf("%w: No Prometheus or Alertmanager is configured (observability.prometheus, observability.alertmanager)", derrors.NotFound)
 	}
 	snap := s.Catalog.Snapshot()
 	res := s.Alerts.All(c.Request().Context())
@@ -327,7 +323,7 @@ func (s *Server) handleTraces(c echo.Context) error {
 	if vm.MinDuration != "" {
 		d, err := time.ParseDuration(vm.MinDuration)
 		if err != nil || d < 0 {
-			return fmt.Errorf("%w: minimum duration %q is not a duration like 250ms or 2s", derrors.Invalid, vm.MinDuration)
+			return fmt.Errorf("%w: Minimum duration %q is not a duration like 250ms or 2s", derrors.Invalid, vm.MinDuration)
 		}
 		q.MinDuration = d
 	}
@@ -382,7 +378,7 @@ func fmtDuration(d time.Duration) string {
 // handleTrace is a trace's waterfall page.
 func (s *Server) handleTrace(c echo.Context) error {
 	if s.Traces == nil {
-		return fmt.Errorf("%w: no Jaeger is configured (observability.jaeger)", derrors.NotFound)
+		return fmt.Errorf("%w: No Jaeger is configured (observability.jaeger)", derrors.NotFound)
 	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), s.Traces.Budget())
 	defer cancel()
@@ -399,7 +395,7 @@ func (s *Server) handleTrace(c echo.Context) error {
 
 func (s *Server) handleAPITrace(c echo.Context) error {
 	if s.Traces == nil {
-		return fmt.Errorf("%w: no Jaeger is configured", derrors.NotFound)
+		return fmt.Errorf("%w: No Jaeger is configured", derrors.NotFound)
 	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), s.Traces.Budget())
 	defer cancel()

@@ -103,14 +103,10 @@ func runRow(r store.RunWithJobs) components.RunRow {
 // handlePipelinesPanel is a service's recent runs (the entity page's panel).
 func (s *Server) handlePipelinesPanel(c echo.Context) error {
 	if s.Pipelines == nil {
-		return fmt.Errorf("%w: pipelines are not enabled", derrors.NotFound)
+		return fmt.Errorf("%w: Pipelines are not enabled", derrors.NotFound)
 	}
-	snap := s.Catalog.Snapshot()
-	rec, err := lookupEntity(c, snap)
+	_, rec, err := scopedEntity(c)
 	if err != nil {
-		return err
-	}
-	if err := s.authorizeEntity(c, snap, rec.Entity); err != nil {
 		return err
 	}
 	projects := projectsOf(rec.Entity)
@@ -192,7 +188,7 @@ func shortSHA(s string) string {
 // handlePipelinesPage is every recent run, failures first, optionally one team's.
 func (s *Server) handlePipelinesPage(c echo.Context) error {
 	if s.Pipelines == nil {
-		return fmt.Errorf("%w: pipelines are not enabled", derrors.NotFound)
+		return fmt.Errorf("%w: Pipelines are not enabled", derrors.NotFound)
 	}
 	snap := s.Catalog.Snapshot()
 	team := c.QueryParam("team")
@@ -264,7 +260,7 @@ func (s *Server) handlePipelinesPage(c echo.Context) error {
 // handleAPIRuns is GET /api/v1/pipelines/runs?project=…: runs with their jobs.
 func (s *Server) handleAPIRuns(c echo.Context) error {
 	if s.Pipelines == nil {
-		return fmt.Errorf("%w: pipelines are not enabled", derrors.NotFound)
+		return fmt.Errorf("%w: Pipelines are not enabled", derrors.NotFound)
 	}
 	runs, err := s.Pipelines.PipelineRuns(c.Request().Context(), c.QueryParams()["project"], 100)
 	if err != nil {

@@ -15,7 +15,7 @@ func (s *Server) handleRunbookShow(c echo.Context) error {
 	snap := s.Catalog.Snapshot()
 	b, ok := s.runbook(snap, p)
 	if !ok {
-		return fmt.Errorf("%w: there is no runbook %q; see the list of runbooks", derrors.NotFound, p)
+		return fmt.Errorf("%w: There is no runbook %q; see the list of runbooks", derrors.NotFound, p)
 	}
 	html, err := s.Runbooks.HTML(b)
 	if err != nil {

@@ -37,7 +37,7 @@ func (s *Server) runtimeOf(e *catalog.Entity) (rt cluster.Runtime, mapped bool, 
 }
 
 func (s *Server) handleRuntimeShow(c echo.Context) error {
-	rec, err := lookupEntity(c, s.Catalog.Snapshot())
+	_, rec, err := scopedEntity(c)
 	if err != nil {
 		return err
 	}
@@ -54,7 +54,7 @@ func (s *Server) handleRuntimeShow(c echo.Context) error {
 }
 
 func (s *Server) handleAPIRuntime(c echo.Context) error {
-	rec, err := lookupEntity(c, s.Catalog.Snapshot())
+	_, rec, err := scopedEntity(c)
 	if err != nil {
 		return err
 	}
@@ -178,7 +178,7 @@ const (
 // handleRuntimeEvents streams server-sent "changed" events while the component's objects
 // change in any cluster; the runtime panel reloads itself on each.
 func (s *Server) handleRuntimeEvents(c echo.Context) error {
-	rec, err := lookupEntity(c, s.Catalog.Snapshot())
+	_, rec, err := scopedEntity(c)
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/portico-dev/portico/internal/access"
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/derrors"
 	"github.com/portico-dev/portico/internal/ingest"
@@ -80,6 +81,7 @@ type ActionsConfig struct {
 type Server struct {
 	Deps
 	echo     *echo.Echo
+	access   *access.Authorizer
 	teams    teamCache
 	ciEvents ciHub
 }
@@ -100,7 +102,7 @@ func New(d Deps) *Server {
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	s := &Server{Deps: d, echo: e}
+	s := &Server{Deps: d, echo: e, access: access.New(d.Policy, d.Anonymous)}
 	e.HTTPErrorHandler = s.handleError
 	s.routes()
 	return s
@@ -203,7 +205,7 @@ func classify(err error) (int, string, string) {
 }
 
 // userMessage is the part of an error of a known kind meant for users. Such errors are made
-// as fmt.Errorf("%w: what the user should know", derrors.Kind); the text after the kind is shown.
+// as fmt.Errorf("%w: What the user should know", derrors.Kind); the text after the kind is shown.
 func userMessage(err error) string {
 	m := err.Error()
 	for _, kind := range []error{derrors.NotFound, derrors.Invalid, derrors.Unauthenticated, derrors.Forbidden, derrors.Conflict, derrors.Unavailable} {
@@ -212,5 +214,10 @@ func userMessage(err error) string {
 	if m == "" {
 		return "No further detail."
 	}
-	return strings.ToUpper(m[:1]) + m[1:] + "."
+	// The words are the author's: no case is changed (a message may start with an e-mail or a
+	// name), only the full stop is added.
+	if !strings.HasSuffix(m, ".") && !strings.HasSuffix(m, "?") && !strings.HasSuffix(m, "!") {
+		m += "."
+	}
+	return m
 }

@@ -44,7 +44,7 @@ type PipelineSecrets struct {
 func (s *Server) handleWebhookCI(provider string) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if s.Pipelines == nil {
-			return fmt.Errorf("%w: pipelines are not enabled", derrors.NotFound)
+			return fmt.Errorf("%w: Pipelines are not enabled", derrors.NotFound)
 		}
 		req := c.Request()
 		body, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, maxWebhookBody))
@@ -54,7 +54,7 @@ func (s *Server) handleWebhookCI(provider string) echo.HandlerFunc {
 				s.Log.Warn("ci webhook refused: too large", "provider", provider, "remote", c.RealIP())
 				return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "webhook payload over 1 MiB")
 			}
-			return fmt.Errorf("%w: could not read the payload", derrors.Invalid)
+			return fmt.Errorf("%w: Could not read the payload", derrors.Invalid)
 		}
 		h := req.Header
 		var (
@@ -86,7 +86,7 @@ func (s *Server) handleWebhookCI(provider string) echo.HandlerFunc {
 		}
 		if authErr != nil {
 			s.Log.Warn("ci webhook refused: not authenticated", "provider", provider, "remote", c.RealIP(), "delivery", delivery, "err", authErr)
-			return fmt.Errorf("%w: the delivery's signature or token is missing or does not match", derrors.Unauthenticated)
+			return fmt.Errorf("%w: The delivery's signature or token is missing or does not match", derrors.Unauthenticated)
 		}
 		switch {
 		case errors.Is(err, pipeline.ErrIgnored):
@@ -101,7 +101,7 @@ func (s *Server) handleWebhookCI(provider string) echo.HandlerFunc {
 		}
 		dup, err := s.Pipelines.RecordDelivery(req.Context(), provider, delivery, ev)
 		if err != nil {
-			return fmt.Errorf("%w: the delivery could not be stored; it will be redelivered (%v)", derrors.Unavailable, err)
+			return fmt.Errorf("%w: The delivery could not be stored; it will be redelivered (%v)", derrors.Unavailable, err)
 		}
 		if dup {
 			return c.JSON(http.StatusOK, map[string]any{"duplicate": true, "delivery": delivery})

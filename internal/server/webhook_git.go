@@ -24,16 +24,16 @@ func (s *Server) handleWebhookGit(c echo.Context) error {
 		if errors.As(err, &tooBig) {
 			return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "webhook payload over 1 MiB")
 		}
-		return fmt.Errorf("%w: could not read the payload", derrors.Invalid)
+		return fmt.Errorf("%w: Could not read the payload", derrors.Invalid)
 	}
 	if len(s.WebhookSecrets) == 0 {
 		s.Log.Warn("git webhook refused: no webhook secret configured", "remote", c.RealIP())
-		return fmt.Errorf("%w: webhooks are disabled until catalog.webhookSecrets is configured", derrors.Unauthenticated)
+		return fmt.Errorf("%w: Webhooks are disabled until catalog.webhookSecrets is configured", derrors.Unauthenticated)
 	}
 	if err := ingest.VerifySignature(s.WebhookSecrets, body, req.Header.Get("X-Hub-Signature-256")); err != nil {
 		s.Log.Warn("git webhook refused: bad signature", "remote", c.RealIP(), "delivery", req.Header.Get("X-GitHub-Delivery"),
 			"signed", req.Header.Get("X-Hub-Signature-256") != "")
-		return fmt.Errorf("%w: the X-Hub-Signature-256 header is missing or does not match", derrors.Unauthenticated)
+		return fmt.Errorf("%w: The X-Hub-Signature-256 header is missing or does not match", derrors.Unauthenticated)
 	}
 	switch event := req.Header.Get("X-GitHub-Event"); event {
 	case "ping":

@@ -79,7 +79,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	deps := server.Deps{Catalog: refresher, Runbooks: books, DB: st, Log: log, WebhookSecrets: cfg.Catalog.WebhookSecrets, Version: version,
 		Anonymous: cfg.Auth.AnonymousAllowed(), BaseURL: baseURL(cfg), Policy: pol, Audit: audit.New(st.Client, log),
-		ActionsConfig: server.ActionsConfig{MaxReplicas: cfg.Actions.MaxReplicas, ProductionEnvironments: cfg.Actions.ProductionEnvironments}}
+		ActionsConfig:    server.ActionsConfig{MaxReplicas: cfg.Actions.MaxReplicas, ProductionEnvironments: cfg.Actions.ProductionEnvironments},
+		AuthRateLimit:    server.RateLimit{PerSecond: cfg.Server.RateLimits.Auth.PerSecond, Burst: cfg.Server.RateLimits.Auth.Burst},
+		WebhookRateLimit: server.RateLimit{PerSecond: cfg.Server.RateLimits.Webhooks.PerSecond, Burst: cfg.Server.RateLimits.Webhooks.Burst}}
+	if deps.TrustedProxies, err = cfg.Server.TrustedNets(); err != nil {
+		return err
+	}
 	if cfg.Auth.OIDC.Issuer != "" {
 		a, err := newAuthenticator(cfg, getenv, st)
 		if err != nil {

@@ -39,6 +39,24 @@ type Server struct {
 	Addr            string   `yaml:"addr"`
 	BaseURL         string   `yaml:"baseURL"`
 	ShutdownTimeout Duration `yaml:"shutdownTimeout"`
+	// TrustedProxies are the addresses or CIDR ranges of reverse proxies whose
+	// X-Forwarded-For is believed; without any, the client is the connection's peer.
+	TrustedProxies []string `yaml:"trustedProxies"`
+	// RateLimits bound requests per client address to sign-in and to the webhooks.
+	RateLimits RateLimits `yaml:"rateLimits"`
+}
+
+// RateLimits are per-client-address limits: a steady rate per second and a burst.
+type RateLimits struct {
+	Auth     RateLimit `yaml:"auth"`     // /auth/*
+	Webhooks RateLimit `yaml:"webhooks"` // /webhooks/*
+}
+
+// RateLimit is a token bucket: PerSecond tokens a second, up to Burst at once (0 turns the
+// limit off).
+type RateLimit struct {
+	PerSecond float64 `yaml:"perSecond"`
+	Burst     int     `yaml:"burst"`
 }
 
 // Database selects the store: sqlite (a file) or postgres (a DSN).
@@ -213,7 +231,8 @@ type Log struct {
 // from ./runbooks, listening on 127.0.0.1:8080.
 func Default() *Config {
 	return &Config{
-		Server:   Server{Addr: "127.0.0.1:8080", ShutdownTimeout: Duration(15 * time.Second)},
+		Server: Server{Addr: "127.0.0.1:8080", ShutdownTimeout: Duration(15 * time.Second),
+			RateLimits: RateLimits{Auth: RateLimit{PerSecond: 5, Burst: 30}, Webhooks: RateLimit{PerSecond: 200, Burst: 1000}}},
 		Database: Database{Driver: "sqlite", DSN: "./data/portico.db"},
 		Catalog: Catalog{
 			Sources:         []Source{{Name: "local", Type: "dir", Path: "./catalog", Globs: []string{"**/*.yaml"}}},
@@ -297,6 +316,7 @@ func (c *Config) decode(path string, data []byte) error {
 var Env = []struct{ Name, Key string }{
 	{"PORTICO_ADDR", "server.addr"},
 	{"PORTICO_BASE_URL", "server.baseURL"},
+	{"PORTICO_TRUSTED_PROXIES", "server.trustedProxies (comma-separated)"},
 	{"PORTICO_DATABASE_DRIVER", "database.driver"},
 	{"PORTICO_DATABASE_DSN", "database.dsn"},
 	{"PORTICO_CATALOG_DIR", "catalog.sources[0].path (when that source is a folder)"},
@@ -314,6 +334,7 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	set := map[string]func(string) error{
 		"PORTICO_ADDR":                     func(v string) error { c.Server.Addr = v; return nil },
 		"PORTICO_BASE_URL":                 func(v string) error { c.Server.BaseURL = v; return nil },
+		"PORTICO_TRUSTED_PROXIES":          func(v string) error { c.Server.TrustedProxies = strings.Split(v, ","); return nil },
 		"PORTICO_DATABASE_DRIVER":          func(v string) error { c.Database.Driver = v; return nil },
 		"PORTICO_DATABASE_DSN":             func(v string) error { c.Database.DSN = v; return nil },
 		"PORTICO_RUNBOOKS_DIR":             func(v string) error { c.Runbooks.Dir = v; return nil },
@@ -356,6 +377,14 @@ func (c *Config) Validate() error {
 		bad("server.addr", "%q is not host:port", c.Server.Addr)
 	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
 		bad("server.addr", "port %q is not a number from 0 to 65535", port)
+	}
+	if _, err := c.Server.TrustedNets(); err != nil {
+		bad("server.trustedProxies", "%v", err)
+	}
+	for name, l := range map[string]RateLimit{"auth": c.Server.RateLimits.Auth, "webhooks": c.Server.RateLimits.Webhooks} {
+		if l.PerSecond < 0 || l.Burst < 0 || (l.PerSecond > 0) != (l.Burst > 0) {
+			bad("server.rateLimits."+name, "perSecond and burst must both be positive (or both 0 to turn the limit off)")
+		}
 	}
 	switch c.Database.Driver {
 	case "sqlite", "postgres":
@@ -503,3 +532,32 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 
 // MarshalYAML writes the duration as a string.
 func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// TrustedNets parses TrustedProxies: each an IP address or a CIDR range.
+func (s Server) TrustedNets() ([]*net.IPNet, error) {
+	var out []*net.IPNet
+	for _, p := range s.TrustedProxies {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if !strings.Contains(p, "/") {
+			ip := net.ParseIP(p)
+			if ip == nil {
+				return nil, fmt.Errorf("%q is not an IP address or CIDR range", p)
+			}
+			bits := 32
+			if ip.To4() == nil {
+				bits = 128
+			}
+			out = append(out, &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)})
+			continue
+		}
+		_, n, err := net.ParseCIDR(p)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an IP address or CIDR range", p)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}

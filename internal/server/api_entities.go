@@ -40,7 +40,9 @@ func (s *Server) handleAPIEntityList(c echo.Context) error {
 	if q.Offset, err = decodeCursor(v.Get("cursor")); err != nil {
 		return err
 	}
-	res := s.Catalog.Snapshot().Search(q)
+	snap := s.Catalog.Snapshot()
+	q.Visible = s.scope(c, snap).Filter() // totals and cursors count only what the user may view
+	res := snap.Search(q)
 	out := entityList{Items: make([]apiEntity, 0, len(res.Items)), Total: res.Total}
 	for _, r := range res.Items {
 		out.Items = append(out.Items, toAPI(r))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/portico-dev/portico/internal/access"
 	"github.com/portico-dev/portico/internal/audit"
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/derrors"
@@ -102,7 +103,7 @@ func (s *Server) handleAuditList(c echo.Context) error {
 	if f.Limit == 0 {
 		f.Limit = 50
 	}
-	rows, err := s.Audit.List(c.Request().Context(), f)
+	rows, next, err := s.auditPage(c, f)
 	if err != nil {
 		return err
 	}
@@ -123,13 +124,13 @@ func (s *Server) handleAuditList(c echo.Context) error {
 	q := c.QueryParams()
 	q.Del("before")
 	q.Del("format")
-	if len(rows) == f.Limit {
-		next := url.Values{}
+	if next > 0 {
+		nv := url.Values{}
 		for k, v := range q {
-			next[k] = v
+			nv[k] = v
 		}
-		next.Set("before", strconv.Itoa(rows[len(rows)-1].ID))
-		vm.Next = "/audit?" + next.Encode()
+		nv.Set("before", strconv.Itoa(next))
+		vm.Next = "/audit?" + nv.Encode()
 	}
 	q.Del("limit")
 	q.Set("format", "json")
@@ -169,6 +170,7 @@ func (s *Server) handleAuditExport(c echo.Context) error {
 	w.WriteHeader(http.StatusOK)
 	f.Limit = audit.MaxLimit
 	first := true
+	sc := s.scope(c, s.Catalog.Snapshot())
 	for {
 		rows, err := s.Audit.List(ctx, f)
 		if err != nil {
@@ -176,6 +178,9 @@ func (s *Server) handleAuditExport(c echo.Context) error {
 			return nil // the status is sent; the truncated file shows the failure
 		}
 		for _, e := range rows {
+			if !entryVisible(sc, e) {
+				continue
+			}
 			if cw != nil {
 				fin := ""
 				if !e.FinishedAt.IsZero() {
@@ -218,7 +223,7 @@ func (s *Server) handleAPIAudit(c echo.Context) error {
 	if f.Limit == 0 {
 		f.Limit = 100
 	}
-	rows, err := s.Audit.List(c.Request().Context(), f)
+	rows, next, err := s.auditPage(c, f)
 	if err != nil {
 		return err
 	}
@@ -226,10 +231,45 @@ func (s *Server) handleAPIAudit(c echo.Context) error {
 	if rows == nil {
 		out["items"] = []audit.Entry{}
 	}
-	if len(rows) == f.Limit {
-		out["next"] = rows[len(rows)-1].ID
+	if next > 0 {
+		out["next"] = next
 	}
 	return c.JSON(http.StatusOK, out)
+}
+
+// auditPage is one page of the entries matching f that are about entities the user may view
+// (entries about no entity are shown to everyone who may read the log), newest first, and the
+// cursor (an entry ID for "before") of the next page, or 0 when there is none.
+func (s *Server) auditPage(c echo.Context, f audit.Filter) ([]audit.Entry, int, error) {
+	sc := s.scope(c, s.Catalog.Snapshot())
+	want := f.Limit
+	var out []audit.Entry
+	for {
+		rows, err := s.Audit.List(c.Request().Context(), f)
+		if err != nil {
+			return nil, 0, err
+		}
+		for i, e := range rows {
+			if !entryVisible(sc, e) {
+				continue
+			}
+			out = append(out, e)
+			if len(out) == want {
+				if i < len(rows)-1 || len(rows) == f.Limit {
+					return out, e.ID, nil
+				}
+				return out, 0, nil
+			}
+		}
+		if len(rows) < f.Limit {
+			return out, 0, nil
+		}
+		f.Before = rows[len(rows)-1].ID
+	}
+}
+
+func entryVisible(sc *access.Scope, e audit.Entry) bool {
+	return e.Entity == "" || sc.RefString(e.Entity)
 }
 
 // handleMe is the signed-in user's page: identity, teams, roles, what the teams own, and
@@ -245,15 +285,10 @@ func (s *Server) handleMe(c echo.Context) error {
 	if vm.Name == "" {
 		vm.Name = userLabel(u)
 	}
-	seen := map[string]bool{}
-	for _, t := range teamsOf(snap, u) {
-		vm.Teams = append(vm.Teams, components.Link{Label: t.Entity.DisplayName(), Href: entityHref(t.Entity.Ref())})
-		for _, o := range snap.Related(t.Entity, catalog.RelOwnerOf) {
-			if k := o.Entity.Ref().Key(); !seen[k] {
-				seen[k] = true
-				vm.Owned = append(vm.Owned, s.entityRowWithHealth(o))
-			}
-		}
+	teams, owned := teamsAndOwned(snap, s.scope(c, snap), u)
+	vm.Teams = teams
+	for _, o := range owned {
+		vm.Owned = append(vm.Owned, s.entityRowWithHealth(o))
 	}
 	sub := s.subject(ctx)
 	for _, b := range s.Policy.Bindings {
@@ -267,7 +302,7 @@ func (s *Server) handleMe(c echo.Context) error {
 		vm.Roles = append(vm.Roles, components.Field{Label: b.Role + " (" + strings.Join(acts, ", ") + ")", Value: scopeText(b.Scope)})
 	}
 	if s.Audit != nil {
-		entries, _ := s.Audit.List(ctx, audit.Filter{Actor: userLabel(u), Limit: 10})
+		entries, _, _ := s.auditPage(c, audit.Filter{Actor: userLabel(u), Limit: 10})
 		for _, e := range entries {
 			vm.Audit = append(vm.Audit, auditRowVM(e))
 		}

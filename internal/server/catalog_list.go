@@ -41,6 +41,7 @@ func (s *Server) handleCatalogList(l catalogListing) echo.HandlerFunc {
 		}
 		q.Limit, q.Offset = defaultPageSize, (page-1)*defaultPageSize
 		snap := s.Catalog.Snapshot()
+		q.Visible = s.scope(c, snap).Filter() // results, totals and facet counts of what the user may view
 		res := snap.Search(q)
 		vm := catalogListVM(snap, l, v, q, res, page, s.entityRowWithHealth)
 		if c.Request().Header.Get("HX-Target") == "catalog-body" {

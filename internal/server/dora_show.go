@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/portico-dev/portico/internal/audit"
+	"github.com/portico-dev/portico/internal/access"
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/chart"
 	"github.com/portico-dev/portico/internal/derrors"
@@ -139,10 +140,11 @@ func (s *Server) handleDoraPanel(c echo.Context) error {
 }
 
 // teamEntities are the components a team owns ("" for every component).
-func teamEntities(snap *catalog.Snapshot, team string) []*catalog.Entity {
+// teamEntities are the services of team (every team when empty) that the user may view.
+func teamEntities(snap *catalog.Snapshot, sc *access.Scope, team string) []*catalog.Entity {
 	var out []*catalog.Entity
 	for _, r := range snap.Records() {
-		if !observes(r.Entity) {
+		if !observes(r.Entity) || !sc.Record(r) {
 			continue
 		}
 		if team != "" && targetOf(snap, r.Entity, "", "", "").Owner != team {
@@ -156,6 +158,7 @@ func teamEntities(snap *catalog.Snapshot, team string) []*catalog.Entity {
 // handleAPIDora is GET /api/v1/dora?team=… or ?entity=component:default/payment.
 func (s *Server) handleAPIDora(c echo.Context) error {
 	snap := s.Catalog.Snapshot()
+	sc := s.scope(c, snap)
 	var ents []*catalog.Entity
 	if ref := c.QueryParam("entity"); ref != "" {
 		r, err := catalog.ParseRef(ref, catalog.KindComponent, "default")
@@ -163,12 +166,12 @@ func (s *Server) handleAPIDora(c echo.Context) error {
 			return fmt.Errorf("%w: Entity: %v", derrors.Invalid, err)
 		}
 		rec, ok := snap.Get(r)
-		if !ok {
-			return fmt.Errorf("%w: No entity %s", derrors.NotFound, ref)
+		if !ok || !sc.Record(rec) {
+			return fmt.Errorf("%w: No entity %s that you may view: it does not exist, or your roles do not let you see it", derrors.NotFound, ref)
 		}
 		ents = []*catalog.Entity{rec.Entity}
 	} else {
-		ents = teamEntities(snap, strings.TrimPrefix(c.QueryParam("team"), "group:"))
+		ents = teamEntities(snap, sc, strings.TrimPrefix(c.QueryParam("team"), "group:"))
 	}
 	changes, err := s.doraChanges(c.Request().Context(), ents)
 	if err != nil {

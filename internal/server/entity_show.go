@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/portico-dev/portico/internal/access"
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/cluster"
 	"github.com/portico-dev/portico/web/components"
@@ -19,11 +20,13 @@ func (s *Server) handleEntityShow(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	vm := s.entityVM(snap, rec)
+	vm := s.entityVM(snap, s.scope(c, snap), rec)
 	return s.page(c, http.StatusOK, components.Page{Title: vm.Title, Nav: "catalog"}, components.EntityView(vm))
 }
 
-func (s *Server) entityVM(snap *catalog.Snapshot, rec *catalog.Record) components.Entity {
+// entityVM maps an entity to its page; related entities the user may not view (sc) are left
+// out of lists and shown as "hidden" in relations and the graph.
+func (s *Server) entityVM(snap *catalog.Snapshot, sc *access.Scope, rec *catalog.Record) components.Entity {
 	e := rec.Entity
 	vm := components.Entity{Kind: e.Kind, Name: e.Metadata.Name, Namespace: e.Metadata.Namespace, Title: e.DisplayName(),
 		Description: e.Metadata.Description, Lifecycle: e.SpecString("lifecycle"), Type: e.SpecString("type"),
@@ -32,7 +35,7 @@ func (s *Server) entityVM(snap *catalog.Snapshot, rec *catalog.Record) component
 	if rec.Orphan() {
 		vm.OrphanSince = rec.OrphanedAt.UTC().Format(time.RFC1123)
 	}
-	vm.About = aboutFields(e)
+	vm.About = aboutFields(sc, e)
 	books := s.entityRunbooks(snap, rec)
 	addRunbook := func(label, p string) {
 		href := "/runbooks/" + books[p].Path
@@ -56,14 +59,14 @@ func (s *Server) entityVM(snap *catalog.Snapshot, rec *catalog.Record) component
 	for _, k := range sortedMapKeys(e.Metadata.Labels) {
 		vm.Labels = append(vm.Labels, components.Field{Label: k, Value: e.Metadata.Labels[k]})
 	}
-	vm.Relations = relationGroups(snap, e)
+	vm.Relations = relationGroups(snap, sc, e)
 	if _, mapped, _ := cluster.QueryFor(e.Metadata.Annotations); mapped || strings.EqualFold(e.Kind, catalog.KindComponent) {
 		vm.RuntimeURL = entityHref(e.Ref()) + "/runtime"
 	}
 	vm.Observe = s.observeVM(e)
 	switch strings.ToLower(e.Kind) {
 	case "component", "api", "resource", "system":
-		vm.Graph = dependencyGraph(snap, e)
+		vm.Graph = dependencyGraph(snap, sc, e)
 	}
 	if strings.EqualFold(e.Kind, catalog.KindAPI) {
 		def := e.SpecString("definition")
@@ -75,10 +78,14 @@ func (s *Server) entityVM(snap *catalog.Snapshot, rec *catalog.Record) component
 		}
 	}
 	for _, o := range snap.Related(e, catalog.RelOwnerOf) {
-		vm.Owned = append(vm.Owned, s.entityRowWithHealth(o))
+		if sc.Record(o) {
+			vm.Owned = append(vm.Owned, s.entityRowWithHealth(o))
+		}
 	}
 	for _, p := range snap.Related(e, catalog.RelHasPart) {
-		vm.Children = append(vm.Children, s.entityRowWithHealth(p))
+		if sc.Record(p) {
+			vm.Children = append(vm.Children, s.entityRowWithHealth(p))
+		}
 	}
 	key := e.Ref().String()
 	for _, p := range snap.Problems() {
@@ -89,7 +96,7 @@ func (s *Server) entityVM(snap *catalog.Snapshot, rec *catalog.Record) component
 	return vm
 }
 
-func aboutFields(e *catalog.Entity) []components.Field {
+func aboutFields(sc *access.Scope, e *catalog.Entity) []components.Field {
 	var out []components.Field
 	add := func(label, value, href string) {
 		if value != "" {
@@ -103,6 +110,9 @@ func aboutFields(e *catalog.Entity) []components.Field {
 			add("Owner", l.Label, l.Href)
 		case catalog.RelPartOf:
 			l := refLink(rel.Target)
+			if !sc.Ref(rel.Target) {
+				l = components.Link{Label: hiddenLabel}
+			}
 			add(rel.Target.Kind, l.Label, l.Href)
 		}
 	}
@@ -134,14 +144,18 @@ func annotationField(k, v string) components.Field {
 	return f
 }
 
-func relationGroups(snap *catalog.Snapshot, e *catalog.Entity) []components.RelationGroup {
+func relationGroups(snap *catalog.Snapshot, sc *access.Scope, e *catalog.Entity) []components.RelationGroup {
 	var out []components.RelationGroup
 	for _, rel := range e.Relations {
 		l := refLink(rel.Target)
 		l.Label = strings.ToLower(rel.Target.Kind) + ":" + l.Label
-		if _, ok := snap.Get(rel.Target); !ok {
+		_, ok := snap.Get(rel.Target)
+		switch {
+		case !ok:
 			l.Href = "" // not in the catalog: plain text, with the warning on Catalog health
 			l.Label += " (missing)"
+		case !sc.Ref(rel.Target):
+			l = components.Link{Label: strings.ToLower(rel.Target.Kind) + ":" + hiddenLabel}
 		}
 		if n := len(out); n > 0 && out[n-1].Type == rel.Type {
 			out[n-1].Targets = append(out[n-1].Targets, l)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/portico-dev/portico/internal/access"
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/web/components"
 )
@@ -15,6 +16,9 @@ var (
 	graphIncoming = []string{catalog.RelDependencyOf, catalog.RelAPIConsumedBy, catalog.RelAPIProvidedBy, catalog.RelHasPart}
 	graphOutgoing = []string{catalog.RelDependsOn, catalog.RelConsumesAPI, catalog.RelProvidesAPI, catalog.RelPartOf}
 )
+
+// hiddenLabel stands for an entity the user may not view, wherever one is referred to.
+const hiddenLabel = "hidden"
 
 const (
 	nodeW, nodeH, rowGap, colGap, pad = 190, 40, 14, 150, 10
@@ -29,18 +33,23 @@ type graphItem struct {
 // graphNodeSpec is a node beside the centre of a graph and the edge that joins them.
 type graphNodeSpec struct {
 	label, kind, href string
-	missing           bool
+	missing, hidden   bool
 	edgeLabel         string
 	edgeClass         string // e.g. undeclared, unused
 }
 
-func dependencyGraph(snap *catalog.Snapshot, e *catalog.Entity) *components.Graph {
+// dependencyGraph draws e's neighbours; those the user may not view are drawn as "hidden",
+// without their name or a link.
+func dependencyGraph(snap *catalog.Snapshot, sc *access.Scope, e *catalog.Entity) *components.Graph {
 	spec := func(items []graphItem) []graphNodeSpec {
 		out := make([]graphNodeSpec, len(items))
 		for i, it := range items {
 			_, found := snap.Get(it.ref)
 			out[i] = graphNodeSpec{label: it.ref.Name, kind: it.ref.Kind, missing: !found, edgeLabel: it.label}
-			if found {
+			switch {
+			case found && !sc.Ref(it.ref):
+				out[i].label, out[i].hidden = hiddenLabel, true
+			case found:
 				out[i].href = entityHref(it.ref)
 			}
 		}
@@ -67,7 +76,7 @@ func layoutGraph(centre, centreKind string, left, right []graphNodeSpec) *compon
 	place := func(items []graphNodeSpec, col int, incoming bool) {
 		for i, it := range items {
 			x, y := column(col), top(len(items), i)
-			g.Nodes = append(g.Nodes, components.GraphNode{X: x, Y: y, W: nodeW, H: nodeH, Label: clip(it.label), Kind: it.kind, Missing: it.missing, Href: it.href})
+			g.Nodes = append(g.Nodes, components.GraphNode{X: x, Y: y, W: nodeW, H: nodeH, Label: clip(it.label), Kind: it.kind, Missing: it.missing, Hidden: it.hidden, Href: it.href})
 			x1, y1, x2, y2 := x+nodeW, y+nodeH/2, cx, cy+nodeH/2
 			if !incoming {
 				x1, y1, x2, y2 = cx+nodeW, cy+nodeH/2, x, y+nodeH/2

@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/portico-dev/portico/internal/access"
 	"github.com/portico-dev/portico/internal/auth"
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/web/components"
@@ -58,15 +59,27 @@ func (s *Server) handleHome(c echo.Context) error {
 	if vm.User == "" {
 		vm.User = u.Subject
 	}
+	teams, owned := teamsAndOwned(snap, s.scope(c, snap), u)
+	vm.Teams = teams
+	for _, o := range owned {
+		vm.Services = append(vm.Services, s.entityRowWithHealth(o))
+	}
+	return s.page(c, http.StatusOK, components.Page{Title: "My services", Nav: "catalog"}, components.HomeView(vm))
+}
+
+// teamsAndOwned are the user's teams and what they own that the user may view, each once.
+func teamsAndOwned(snap *catalog.Snapshot, sc *access.Scope, u *auth.User) ([]components.Link, []*catalog.Record) {
+	var teams []components.Link
+	var owned []*catalog.Record
 	seen := map[string]bool{}
 	for _, t := range teamsOf(snap, u) {
-		vm.Teams = append(vm.Teams, components.Link{Label: t.Entity.DisplayName(), Href: entityHref(t.Entity.Ref())})
+		teams = append(teams, components.Link{Label: t.Entity.DisplayName(), Href: entityHref(t.Entity.Ref())})
 		for _, o := range snap.Related(t.Entity, catalog.RelOwnerOf) {
-			if k := o.Entity.Ref().Key(); !seen[k] {
+			if k := o.Entity.Ref().Key(); !seen[k] && sc.Record(o) {
 				seen[k] = true
-				vm.Services = append(vm.Services, s.entityRowWithHealth(o))
+				owned = append(owned, o)
 			}
 		}
 	}
-	return s.page(c, http.StatusOK, components.Page{Title: "My services", Nav: "catalog"}, components.HomeView(vm))
+	return teams, owned
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
 )
 
 const contentSecurityPolicy = "default-src 'self'; img-src 'self' data: https:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
@@ -83,5 +84,26 @@ func staticHandler(fsys fs.FS) http.Handler {
 			w.Header().Set("Cache-Control", "no-cache")
 		}
 		files.ServeHTTP(w, r)
+	})
+}
+
+// limit is a per-client-address rate limit (the address as IPExtractor decides it); over it,
+// requests answer 429 with Retry-After and are logged.
+func (s *Server) limit(name string, l RateLimit) echo.MiddlewareFunc {
+	if l.PerSecond <= 0 {
+		return func(next echo.HandlerFunc) echo.HandlerFunc { return next }
+	}
+	store := middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
+		Rate: rate.Limit(l.PerSecond), Burst: l.Burst, ExpiresIn: 3 * time.Minute})
+	retry := strconv.Itoa(max(1, int(1/l.PerSecond+0.5)))
+	return middleware.RateLimiterWithConfig(middleware.RateLimiterConfig{
+		Store:               store,
+		IdentifierExtractor: func(c echo.Context) (string, error) { return c.RealIP(), nil },
+		DenyHandler: func(c echo.Context, id string, _ error) error {
+			s.Log.Warn("rate limited", "limit", name, "client", id, "path", c.Request().URL.Path)
+			c.Response().Header().Set("Retry-After", retry)
+			return echo.NewHTTPError(http.StatusTooManyRequests, "Too many requests from your address: wait a moment and try again")
+		},
+		ErrorHandler: func(c echo.Context, err error) error { return err },
 	})
 }

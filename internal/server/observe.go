@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/portico-dev/portico/internal/access"
 	"github.com/portico-dev/portico/internal/alerts"
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/chart"
@@ -251,7 +252,20 @@ func (s *Server) handleAlertsPage(c echo.Context) error {
 	vm := components.AlertsPage{Errors: res.Errors}
 	groups := map[string]*components.AlertGroup{}
 	var order []string
+	sc := s.scope(c, snap)
 	for _, a := range res.Alerts {
+		var owner *catalog.Record
+		for _, x := range svcs {
+			if x.m.Matches(a) {
+				owner = x.rec
+				break
+			}
+		}
+		// Alerts of services the user may not view are left out, and so are alerts of no
+		// catalog service unless the user may view everything.
+		if owner == nil && !sc.All() || owner != nil && !sc.Record(owner) {
+			continue
+		}
 		switch {
 		case a.Silenced:
 			vm.Silenced++
@@ -262,15 +276,11 @@ func (s *Server) handleAlertsPage(c echo.Context) error {
 		}
 		row := s.alertRow(a)
 		team := components.Link{Label: "No owning service in the catalog"}
-		for _, x := range svcs {
-			if x.m.Matches(a) {
-				row.Service = components.Link{Label: x.rec.Entity.DisplayName(), Href: entityHref(x.rec.Entity.Ref())}
-				t := targetOf(snap, x.rec.Entity, "", "", "")
-				team = components.Link{Label: t.Owner}
-				for _, o := range snap.Related(x.rec.Entity, catalog.RelOwnedBy) {
-					team = components.Link{Label: o.Entity.DisplayName(), Href: entityHref(o.Entity.Ref())}
-				}
-				break
+		if owner != nil {
+			row.Service = components.Link{Label: owner.Entity.DisplayName(), Href: entityHref(owner.Entity.Ref())}
+			team = components.Link{Label: targetOf(snap, owner.Entity, "", "", "").Owner}
+			for _, o := range snap.Related(owner.Entity, catalog.RelOwnedBy) {
+				team = components.Link{Label: o.Entity.DisplayName(), Href: entityHref(o.Entity.Ref())}
 			}
 		}
 		if row.Service.Label == "" {
@@ -455,14 +465,15 @@ func (s *Server) handleDependencies(c echo.Context) error {
 		vm.Err = traces.Explain(err, s.Traces.Budget())
 		return render(c, http.StatusOK, components.DepMapView(vm))
 	}
-	m := depMap(snap, rec.Entity, service, links)
+	m := depMap(snap, s.scope(c, snap), rec.Entity, service, links)
 	m.Lookback = vm.Lookback
 	return render(c, http.StatusOK, components.DepMapView(m))
 }
 
 // depMap draws callers → service → callees with call counts; a call the catalog does not
 // declare is red, a declared dependency with no calls is dashed.
-func depMap(snap *catalog.Snapshot, e *catalog.Entity, service string, links []traces.Link) components.DepMap {
+// Services the user may not view are drawn as "hidden".
+func depMap(snap *catalog.Snapshot, sc *access.Scope, e *catalog.Entity, service string, links []traces.Link) components.DepMap {
 	byService := map[string]*catalog.Record{}
 	for _, r := range snap.Records() {
 		if observes(r.Entity) {
@@ -484,8 +495,17 @@ func depMap(snap *catalog.Snapshot, e *catalog.Entity, service string, links []t
 		n := graphNodeSpec{label: name, kind: "service", missing: true}
 		if r, ok := byService[name]; ok {
 			n = graphNodeSpec{label: r.Entity.DisplayName(), kind: r.Entity.Kind, href: entityHref(r.Entity.Ref())}
+			if !sc.Record(r) {
+				n = graphNodeSpec{label: hiddenLabel, kind: r.Entity.Kind, hidden: true}
+			}
 		}
 		return n
+	}
+	shown := func(name string) string { // a name for the lists under the map
+		if r, ok := byService[name]; ok && !sc.Record(r) {
+			return hiddenLabel
+		}
+		return name
 	}
 	var res components.DepMap
 	var left, right []graphNodeSpec
@@ -505,7 +525,7 @@ func depMap(snap *catalog.Snapshot, e *catalog.Entity, service string, links []t
 			n.edgeLabel = fmt.Sprintf("%d calls", l.Calls)
 			if !declares(e, l.Child) {
 				n.edgeClass = "undeclared"
-				res.Undeclared = append(res.Undeclared, l.Child)
+				res.Undeclared = append(res.Undeclared, shown(l.Child))
 			}
 			right = append(right, n)
 		}
@@ -519,7 +539,7 @@ func depMap(snap *catalog.Snapshot, e *catalog.Entity, service string, links []t
 			n := node(name)
 			n.edgeLabel, n.edgeClass = "declared, no calls", "unused"
 			right = append(right, n)
-			res.Unused = append(res.Unused, name)
+			res.Unused = append(res.Unused, shown(name))
 		}
 	}
 	sort.Strings(res.Undeclared)

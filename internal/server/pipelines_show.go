@@ -191,11 +191,15 @@ func (s *Server) handlePipelinesPage(c echo.Context) error {
 		return fmt.Errorf("%w: Pipelines are not enabled", derrors.NotFound)
 	}
 	snap := s.Catalog.Snapshot()
+	sc := s.scope(c, snap)
 	team := c.QueryParam("team")
 	byProject := map[string]*catalog.Record{}
 	teams := map[string]bool{}
-	var projects []string
+	projects := []string{"\x00none"} // no visible project: no run
 	for _, r := range snap.Records() {
+		if !sc.Record(r) {
+			continue
+		}
 		for _, p := range projectsOf(r.Entity) {
 			owner := targetOf(snap, r.Entity, "", "", "").Owner
 			teams[owner] = true
@@ -205,9 +209,6 @@ func (s *Server) handlePipelinesPage(c echo.Context) error {
 			byProject[p] = r
 			projects = append(projects, p)
 		}
-	}
-	if team != "" && len(projects) == 0 {
-		projects = []string{"\x00none"}
 	}
 	runs, err := s.Pipelines.PipelineRuns(c.Request().Context(), projects, 100)
 	if err != nil {
@@ -244,7 +245,7 @@ func (s *Server) handlePipelinesPage(c echo.Context) error {
 		}
 		vm.Rows = append(vm.Rows, row)
 	}
-	changes, err := s.doraChanges(c.Request().Context(), teamEntities(snap, team))
+	changes, err := s.doraChanges(c.Request().Context(), teamEntities(snap, sc, team))
 	if err != nil {
 		return err
 	}
@@ -262,7 +263,28 @@ func (s *Server) handleAPIRuns(c echo.Context) error {
 	if s.Pipelines == nil {
 		return fmt.Errorf("%w: Pipelines are not enabled", derrors.NotFound)
 	}
-	runs, err := s.Pipelines.PipelineRuns(c.Request().Context(), c.QueryParams()["project"], 100)
+	snap := s.Catalog.Snapshot()
+	sc := s.scope(c, snap)
+	projects := c.QueryParams()["project"]
+	if !sc.All() {
+		// Only projects of entities the user may view.
+		visible := map[string]bool{}
+		for _, r := range snap.Records() {
+			if sc.Record(r) {
+				for _, p := range projectsOf(r.Entity) {
+					visible[p] = true
+				}
+			}
+		}
+		asked := projects
+		projects = []string{"\x00none"}
+		for p := range visible {
+			if len(asked) == 0 || slices.Contains(asked, p) {
+				projects = append(projects, p)
+			}
+		}
+	}
+	runs, err := s.Pipelines.PipelineRuns(c.Request().Context(), projects, 100)
 	if err != nil {
 		return err
 	}

@@ -62,14 +62,16 @@ func (s *Server) routes() {
 	api.GET("/pipelines/runs", s.handleAPIRuns)
 	api.GET("/dora", s.handleAPIDora)
 
-	e.POST("/webhooks/git", s.handleWebhookGit)
-	e.POST("/webhooks/github", s.handleWebhookCI("github"))
-	e.POST("/webhooks/gitlab", s.handleWebhookCI("gitlab"))
-	e.POST("/webhooks/pipeline", s.handleWebhookCI("generic"))
+	hooks := e.Group("/webhooks", s.limit("webhooks", s.WebhookRateLimit))
+	hooks.POST("/git", s.handleWebhookGit)
+	hooks.POST("/github", s.handleWebhookCI("github"))
+	hooks.POST("/gitlab", s.handleWebhookCI("gitlab"))
+	hooks.POST("/pipeline", s.handleWebhookCI("generic"))
 
-	e.GET("/auth/login", s.handleLogin)
-	e.GET("/auth/callback", s.handleCallback)
-	e.POST("/auth/logout", s.handleLogout)
+	signIn := e.Group("/auth", s.limit("auth", s.AuthRateLimit))
+	signIn.GET("/login", s.handleLogin)
+	signIn.GET("/callback", s.handleCallback)
+	signIn.POST("/logout", s.handleLogout)
 
 	e.GET("/healthz", s.handleHealthz)
 	e.GET("/readyz", s.handleReadyz)

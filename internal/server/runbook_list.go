@@ -12,7 +12,7 @@ import (
 func (s *Server) handleRunbookList(c echo.Context) error {
 	q := strings.TrimSpace(c.QueryParam("q"))
 	snap := s.Catalog.Snapshot()
-	owners := s.runbookOwners(snap)
+	owners := s.runbookOwners(snap, s.scope(c, snap))
 	vm := components.RunbookList{Query: q}
 	for _, b := range s.allRunbooks(snap, q) {
 		vm.Books = append(vm.Books, components.RunbookRow{Title: b.Title, Href: "/runbooks/" + b.Path, Path: b.Path,

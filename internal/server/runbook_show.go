@@ -21,6 +21,6 @@ func (s *Server) handleRunbookShow(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	vm := components.Runbook{Title: b.Title, Path: b.Path, HTML: html, Entities: s.runbookOwners(snap)[b.Path]}
+	vm := components.Runbook{Title: b.Title, Path: b.Path, HTML: html, Entities: s.runbookOwners(snap, s.scope(c, snap))[b.Path]}
 	return s.page(c, http.StatusOK, components.Page{Title: b.Title, Nav: "runbooks"}, components.RunbookView(vm))
 }

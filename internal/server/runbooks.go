@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/portico-dev/portico/internal/access"
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/runbooks"
 	"github.com/portico-dev/portico/web/components"
@@ -64,10 +65,13 @@ func (s *Server) entityRunbooks(snap *catalog.Snapshot, rec *catalog.Record) map
 	return out
 }
 
-// runbookOwners maps each runbook path to the entities linking to it.
-func (s *Server) runbookOwners(snap *catalog.Snapshot) map[string][]components.Link {
+// runbookOwners maps each runbook path to the entities linking to it that the user may view.
+func (s *Server) runbookOwners(snap *catalog.Snapshot, sc *access.Scope) map[string][]components.Link {
 	out := map[string][]components.Link{}
 	for _, r := range snap.Records() {
+		if !sc.Record(r) {
+			continue
+		}
 		seen := map[string]bool{}
 		for _, b := range s.entityRunbooks(snap, r) {
 			if !seen[b.Path] {

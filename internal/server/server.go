@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -69,6 +70,18 @@ type Deps struct {
 	Pipelines       pipelineStore  // nil: no CI webhooks
 	PipelineSecrets PipelineSecrets
 	StageMapper     *pipeline.Mapper // nil: the default stage patterns
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the client; with
+	// none, the client is the connection's peer (a forged header is ignored).
+	TrustedProxies []*net.IPNet
+	// AuthRateLimit and WebhookRateLimit bound requests per client address to /auth/* and
+	// /webhooks/* (zero: no limit).
+	AuthRateLimit, WebhookRateLimit RateLimit
+}
+
+// RateLimit is a token bucket per client address: PerSecond, up to Burst at once.
+type RateLimit struct {
+	PerSecond float64
+	Burst     int
 }
 
 // ActionsConfig bounds the workload actions.
@@ -102,6 +115,16 @@ func New(d Deps) *Server {
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
+	e.IPExtractor = echo.ExtractIPDirect()
+	if len(d.TrustedProxies) > 0 {
+		// Only the configured proxies are believed: echo's defaults would also trust any
+		// loopback, link-local or private peer.
+		opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+		for _, n := range d.TrustedProxies {
+			opts = append(opts, echo.TrustIPRange(n))
+		}
+		e.IPExtractor = echo.ExtractIPFromXFFHeader(opts...)
+	}
 	s := &Server{Deps: d, echo: e, access: access.New(d.Policy, d.Anonymous)}
 	e.HTTPErrorHandler = s.handleError
 	s.routes()

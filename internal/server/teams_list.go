@@ -7,12 +7,14 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/portico-dev/portico/internal/access"
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/web/components"
 )
 
 func (s *Server) handleTeamsList(c echo.Context) error {
 	snap := s.Catalog.Snapshot()
+	sc := s.scope(c, snap)
 	var vm components.Teams
 	for _, r := range snap.Records() {
 		e := r.Entity
@@ -21,7 +23,7 @@ func (s *Server) handleTeamsList(c echo.Context) error {
 		}
 		t := components.Team{Name: e.Metadata.Name, Title: e.DisplayName(), Href: entityHref(e.Ref()),
 			Description: e.Metadata.Description, Type: e.SpecString("type"),
-			Members: len(e.RelationsOf(catalog.RelHasMember)), Owned: len(e.RelationsOf(catalog.RelOwnerOf))}
+			Members: len(e.RelationsOf(catalog.RelHasMember)), Owned: countVisible(sc, e.RelationsOf(catalog.RelOwnerOf))}
 		if p := e.SpecMap("profile"); p != nil {
 			t.Email, _ = p["email"].(string)
 		}
@@ -39,4 +41,15 @@ func (s *Server) handleTeamsList(c echo.Context) error {
 		return strings.ToLower(a.Title) < strings.ToLower(b.Title)
 	})
 	return s.page(c, http.StatusOK, components.Page{Title: "Teams", Nav: "teams"}, components.TeamsView(vm))
+}
+
+// countVisible counts the references the user may view.
+func countVisible(sc *access.Scope, refs []catalog.Ref) int {
+	n := 0
+	for _, r := range refs {
+		if sc.Ref(r) {
+			n++
+		}
+	}
+	return n
 }

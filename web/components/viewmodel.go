@@ -167,6 +167,7 @@ type GraphNode struct {
 	Href       string
 	Focus      bool
 	Missing    bool
+	Hidden     bool // an entity the user may not view: no name, no link
 }
 
 // GraphEdge is an arrow with a label at its middle.

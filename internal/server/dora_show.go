@@ -12,8 +12,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/portico-dev/portico/internal/audit"
 	"github.com/portico-dev/portico/internal/access"
+	"github.com/portico-dev/portico/internal/audit"
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/chart"
 	"github.com/portico-dev/portico/internal/derrors"

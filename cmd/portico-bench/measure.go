@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,8 +18,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/portico-dev/portico/internal/auth"
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/ingest"
+	"github.com/portico-dev/portico/internal/policy"
 	"github.com/portico-dev/portico/internal/runbooks"
 	"github.com/portico-dev/portico/internal/server"
 	"github.com/portico-dev/portico/internal/store"
@@ -82,8 +85,9 @@ spec: {type: database, owner: %[1]s, system: sys-%[7]d}
 }
 
 type portalEnv struct {
-	url   string
-	close func()
+	url       string // anonymous read-only access: no filtering
+	scopedURL string // a viewer bound to one system
+	close     func()
 }
 
 // ingestCatalog reads the generated catalog into a fresh database and serves it.
@@ -105,7 +109,26 @@ func ingestCatalog(ctx context.Context, driver, dsn, catalogDir string, log *slo
 	books, _ := runbooks.Open(filepath.Join(os.TempDir(), "no-runbooks"))
 	srv := server.New(server.Deps{Catalog: r, Runbooks: books, DB: st, Log: log, Anonymous: true})
 	ts := httptest.NewServer(srv)
-	return &portalEnv{url: ts.URL, close: func() { ts.Close(); st.Close() }}, took, nil
+	// The same catalog for a signed-in viewer whose one binding is scoped to a system (1 in
+	// 50 of the services): every list is filtered entity by entity.
+	pol := policy.Default()
+	pol.Bindings = []policy.Binding{{Groups: []string{"viewers"}, Role: "viewer", Scope: policy.Scope{System: "sys-7"}}}
+	scoped := httptest.NewServer(server.New(server.Deps{Catalog: r, Runbooks: books, DB: st, Log: log, Policy: pol,
+		Auth: signedIn{auth.User{Subject: "oscar", Email: "oscar.lind@acme.example", Groups: []string{"viewers"}}}}))
+	return &portalEnv{url: ts.URL, scopedURL: scoped.URL, close: func() { ts.Close(); scoped.Close(); st.Close() }}, took, nil
+}
+
+// signedIn signs every request in as one user, as a session cookie would.
+type signedIn struct{ user auth.User }
+
+func (s signedIn) Begin(http.ResponseWriter, *http.Request, string) (string, error) { return "/", nil }
+func (s signedIn) Finish(http.ResponseWriter, *http.Request) (string, error)        { return "/", nil }
+func (s signedIn) Current(http.ResponseWriter, *http.Request) (*auth.Session, error) {
+	return &auth.Session{User: s.user}, nil
+}
+func (s signedIn) End(http.ResponseWriter, *http.Request, string) string { return "/" }
+func (s signedIn) Bearer(context.Context, string) (auth.User, error) {
+	return auth.User{}, errors.New("no bearer tokens in the benchmark")
 }
 
 type percentiles struct{ p50, p95, p99 time.Duration }
@@ -117,7 +140,13 @@ func latency(base string, requests, clients int) (percentiles, percentiles, erro
 	if err != nil {
 		return percentiles{}, percentiles{}, err
 	}
-	list, err := load(requests, clients, func(i int) string {
+	list, err := listLatency(base, requests, clients)
+	return trivial, list, err
+}
+
+// listLatency is the catalog list with varied searches, facets, orders and pages.
+func listLatency(base string, requests, clients int) (percentiles, error) {
+	return load(requests, clients, func(i int) string {
 		v := url.Values{}
 		switch i % 4 {
 		case 0:
@@ -135,7 +164,6 @@ func latency(base string, requests, clients int) (percentiles, percentiles, erro
 		}
 		return base + "/catalog?" + v.Encode()
 	})
-	return trivial, list, err
 }
 
 func load(requests, clients int, target func(int) string) (percentiles, error) {

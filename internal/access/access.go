@@ -37,8 +37,9 @@ func New(p *policy.Policy, anonymous bool) *Authorizer {
 // Scope is what one subject may view in one snapshot. Its methods are safe for concurrent use.
 type Scope struct {
 	all     bool
-	some    bool            // some binding lets the subject view (the directory is visible)
-	visible map[string]bool // ref key → may view; nil when all
+	some    bool                     // some binding lets the subject view (the directory is visible)
+	visible map[string]bool          // ref key → may view; nil when all
+	records map[*catalog.Record]bool // every record of the snapshot → may view, so lists filter without building keys
 }
 
 // maxCachedScopes bounds the cache per snapshot (one entry per distinct user and groups).
@@ -72,12 +73,14 @@ func (a *Authorizer) For(snap *catalog.Snapshot, sub *policy.Subject) *Scope {
 }
 
 func (a *Authorizer) compute(snap *catalog.Snapshot, sub policy.Subject) *Scope {
-	sc := &Scope{some: a.policy.ViewsSomething(sub), visible: map[string]bool{}}
+	sc := &Scope{some: a.policy.ViewsSomething(sub), visible: map[string]bool{}, records: map[*catalog.Record]bool{}}
 	if !sc.some {
 		return sc
 	}
 	for _, r := range snap.Records() {
-		if directory(r.Entity) || a.policy.Allows(sub, policy.View, Target(snap, r.Entity, "", "", "")) {
+		ok := directory(r.Entity) || a.policy.Allows(sub, policy.View, Target(snap, r.Entity, "", "", ""))
+		sc.records[r] = ok
+		if ok {
 			sc.visible[r.Entity.Ref().Key()] = true
 		}
 	}
@@ -97,8 +100,17 @@ func (sc *Scope) Any() bool { return sc.all || sc.some }
 // Ref reports whether the subject may view the entity ref refers to.
 func (sc *Scope) Ref(ref catalog.Ref) bool { return sc.all || sc.visible[ref.Key()] }
 
-// Record reports whether the subject may view the record's entity.
-func (sc *Scope) Record(r *catalog.Record) bool { return sc.all || sc.visible[r.Entity.Ref().Key()] }
+// Record reports whether the subject may view the record's entity (a record of the snapshot
+// the scope was made for; others are looked up by reference).
+func (sc *Scope) Record(r *catalog.Record) bool {
+	if sc.all {
+		return true
+	}
+	if ok, known := sc.records[r]; known {
+		return ok
+	}
+	return sc.visible[r.Entity.Ref().Key()]
+}
 
 // RefString is Ref for a reference in its string form ("component:default/payment"); a string
 // that is not a reference is not viewable.

@@ -61,6 +61,8 @@ func TestReadProblems(t *testing.T) {
 			"a.yaml", 2, "not a kind Portico knows", SeverityWarning, 1},
 		{"remote location", map[string]string{"a.yaml": "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata: {name: l}\nspec:\n  targets: [https://example.com/x.yaml]\n"},
 			"a.yaml", 5, "remote targets are not fetched", SeverityWarning, 1},
+		{"script link", map[string]string{"a.yaml": strings.Replace(component, "name: payment", "name: payment\n  links: [{url: \"javascript:alert(5)\"}]", 1)},
+			"a.yaml", 5, `metadata.links[0].url "javascript:alert(5)" is not an http, https or mailto address nor a relative path: it is shown as text`, SeverityWarning, 1},
 		{"missing ref kind", map[string]string{"a.yaml": strings.Replace(component, "component:pricing", "pricing", 1)},
 			"a.yaml", 10, "has no kind", SeverityError, 0},
 	}

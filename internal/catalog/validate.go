@@ -148,8 +148,14 @@ func validateMetadata(d *document, ref string, meta map[string]any) []Problem {
 		}
 		for i, l := range list {
 			m, ok := l.(map[string]any)
-			if u, _ := m["url"].(string); !ok || u == "" {
+			u, _ := m["url"].(string)
+			switch {
+			case !ok || u == "":
 				bad(fmt.Sprintf("metadata.links[%d] needs a url", i), "links", strconv.Itoa(i))
+			case !LinkURL(u):
+				// Backstage accepts any string here, so this is a warning: the portal shows it as text.
+				ps = append(ps, d.problem(SeverityWarning, ref, fmt.Sprintf("metadata.links[%d].url %q is not an http, https or mailto address nor a relative path: it is shown as text, not as a link", i, clipText(u, 60)),
+					"metadata", "links", strconv.Itoa(i), "url"))
 			}
 		}
 	}

@@ -48,7 +48,11 @@ func (s *Server) entityVM(snap *catalog.Snapshot, sc *access.Scope, rec *catalog
 			addRunbook(orDefault(l.Title, books[l.URL].Title), l.URL)
 			continue
 		}
-		vm.Links = append(vm.Links, components.ExternalLink{Title: orDefault(l.Title, l.URL), URL: l.URL, Type: l.Type})
+		link := components.ExternalLink{Title: orDefault(l.Title, l.URL), URL: l.URL, Type: l.Type}
+		if !catalog.LinkURL(l.URL) {
+			link.URL, link.Text = "", l.URL // catalog data, not markup: shown as text
+		}
+		vm.Links = append(vm.Links, link)
 	}
 	if p := e.Metadata.Annotations[catalog.AnnotationRunbook]; books[p] != nil {
 		addRunbook(books[p].Title, p)

@@ -190,7 +190,7 @@ func (s *Server) alertRow(a alerts.Alert) components.AlertRow {
 	}
 	sort.Strings(extra)
 	r.Labels = strings.Join(extra, " ")
-	if a.RunbookURL != "" {
+	if a.RunbookURL != "" && catalog.LinkURL(a.RunbookURL) { // alert annotations are data, not markup
 		r.Runbook = components.Link{Label: "runbook", Href: a.RunbookURL}
 		r.RunbookExternal = true
 		if u, err := url.Parse(a.RunbookURL); err == nil && strings.HasPrefix(u.Path, "/runbooks/") {

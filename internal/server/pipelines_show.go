@@ -78,7 +78,10 @@ func worstStatus(js []*ent.PipelineJob) string {
 
 func runRow(r store.RunWithJobs) components.RunRow {
 	row := components.RunRow{Name: orDefault(r.Name, "run "+r.RunID), Status: r.Status, Branch: r.Branch, Author: r.Author, Trigger: r.Trigger,
-		Message: r.Message, URL: r.URL, Project: r.Project, Stages: stageCells(r.Jobs)}
+		Message: r.Message, Project: r.Project, Stages: stageCells(r.Jobs)}
+	if catalog.LinkURL(r.URL) { // from a CI payload: data, not markup
+		row.URL = r.URL
+	}
 	for _, j := range r.Jobs {
 		if j.Image != "" && !slices.Contains(row.Images, j.Image) {
 			row.Images = append(row.Images, j.Image)
@@ -155,7 +158,10 @@ func (s *Server) whatRunsWhere(ctx context.Context, e *catalog.Entity, projects 
 					Run: components.Link{Label: "not reported by CI"}, Ahead: "unknown", Scan: "unknown"}
 				b, ok := builds[img]
 				if ok {
-					row.Run = components.Link{Label: orDefault(b.RunName, "run") + " #" + b.RunID, Href: b.RunURL}
+					row.Run = components.Link{Label: orDefault(b.RunName, "run") + " #" + b.RunID}
+					if catalog.LinkURL(b.RunURL) { // from a CI payload: data, not markup
+						row.Run.Href = b.RunURL
+					}
 					row.RunStatus, row.Commit = b.Status, shortSHA(b.Commit)
 					row.Scan = "not passed"
 					if b.ScanPassed {

@@ -131,6 +131,7 @@ type Field struct {
 // ExternalLink is a metadata link.
 type ExternalLink struct {
 	Title, URL, Type string
+	Text             string // the address as text, when it is not one to link to (URL empty)
 }
 
 // RelationGroup lists the targets of one relation type.

@@ -199,6 +199,14 @@ func (s *Server) handleError(err error, c echo.Context) {
 		_ = c.NoContent(status)
 		return
 	}
+	if h := c.Request().Header; h.Get("HX-Request") == "true" && h.Get("HX-Boosted") != "true" {
+		// A lazy panel (or another fragment htmx loads): the error goes inside the panel,
+		// with a retry, keeping the status; app.js lets htmx swap it in.
+		c.Response().Header().Set("X-Portico-Panel-Error", "1")
+		_ = render(c, status, components.PanelErrorView(components.PanelError{ID: h.Get("HX-Target"), Panel: panelName(path),
+			Status: status, Message: msg, RetryURL: c.Request().URL.RequestURI()}))
+		return
+	}
 	_ = s.page(c, status, components.Page{Title: title}, components.ErrorView(components.ErrorPage{Status: status, Title: title, Message: msg}))
 }
 
@@ -243,4 +251,14 @@ func userMessage(err error) string {
 		m += "."
 	}
 	return m
+}
+
+// panelName names the panel a fragment URL serves, for its error card.
+func panelName(path string) string {
+	names := map[string]string{"runtime": "Runtime", "metrics": "Metrics", "alerts": "Alerts", "traces": "Traces",
+		"dependencies": "Observed dependencies", "pipelines": "Pipelines", "dora": "Delivery metrics", "logs": "Logs", "progress": "Progress"}
+	if n, ok := names[path[strings.LastIndexByte(path, '/')+1:]]; ok {
+		return n
+	}
+	return "This part of the page"
 }

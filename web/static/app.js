@@ -18,3 +18,54 @@ function foldOnPhone(root) {
 }
 document.addEventListener("DOMContentLoaded", function () { foldOnPhone(document); });
 document.addEventListener("htmx:afterSwap", function (e) { foldOnPhone(e.target); });
+
+// Errors inside panels: the server answers a failed panel request with an error card
+// (X-Portico-Panel-Error) and its real status; htmx would not swap a 4xx/5xx body, so let it.
+document.addEventListener("htmx:beforeSwap", function (e) {
+  const xhr = e.detail.xhr;
+  if (xhr && xhr.status >= 400 && xhr.getResponseHeader("X-Portico-Panel-Error") === "1") {
+    e.detail.shouldSwap = true;
+    e.detail.isError = false;
+  }
+});
+
+// A panel whose request never got an answer (the portal unreachable, a timeout) says so in
+// place of "Loading…", with a retry.
+function panelUnreachable(e) {
+  const el = e.detail.target || e.detail.elt;
+  const cfg = e.detail.requestConfig;
+  const url = (cfg && cfg.verb === "get" && cfg.path) || (el && el.getAttribute("hx-get"));
+  if (!el || !url || el.tagName !== "SECTION" || !el.classList.contains("card")) return;
+  const title = el.querySelector("h2");
+  const card = document.createElement("section");
+  card.className = "card panel-error";
+  card.id = el.id;
+  card.setAttribute("data-testid", "panel-error");
+  card.setAttribute("role", "alert");
+  const h = document.createElement("h2");
+  h.textContent = title ? title.textContent : "This part of the page";
+  const msg = document.createElement("p");
+  msg.className = "notice error";
+  msg.setAttribute("data-testid", "panel-error-message");
+  msg.textContent = e.type === "htmx:timeout"
+    ? "The portal took too long to answer for this panel."
+    : "The portal could not be reached to load this panel: check your connection.";
+  const note = document.createElement("p");
+  note.className = "muted small";
+  note.textContent = "What is already on this page stays as it was.";
+  const retry = document.createElement("button");
+  retry.type = "button";
+  retry.className = "button";
+  retry.textContent = "Retry";
+  retry.setAttribute("data-testid", "panel-retry");
+  retry.setAttribute("hx-get", url);
+  retry.setAttribute("hx-target", "closest section");
+  retry.setAttribute("hx-swap", "outerHTML");
+  const p = document.createElement("p");
+  p.appendChild(retry);
+  card.append(h, msg, note, p);
+  el.replaceWith(card);
+  if (window.htmx) window.htmx.process(card);
+}
+document.addEventListener("htmx:sendError", panelUnreachable);
+document.addEventListener("htmx:timeout", panelUnreachable);

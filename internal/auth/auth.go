@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -176,7 +177,7 @@ func (a *Authenticator) Finish(w http.ResponseWriter, r *http.Request) (string, 
 	}
 	now := a.now()
 	s := Session{User: user, Created: now, Seen: now, RefreshToken: tok.RefreshToken, TokenExpiry: tok.Expiry, IDToken: raw}
-	if err := a.save(w, s); err != nil {
+	if err := a.saveFor(w, r, s); err != nil {
 		return "", err
 	}
 	return ls.Next, nil
@@ -262,30 +263,30 @@ func (a *Authenticator) verifyRaw(ctx context.Context, p *oidc.Provider, raw, no
 // Current returns the request's session, renewing its idle timer (and its tokens, when they
 // have expired and the provider gave a refresh token). ErrInvalidSession means sign in again.
 func (a *Authenticator) Current(w http.ResponseWriter, r *http.Request) (*Session, error) {
-	c, err := r.Cookie(sessionCookie)
-	if err != nil {
+	value, ok := readChunked(r, sessionCookie)
+	if !ok {
 		return nil, ErrInvalidSession
 	}
 	var s Session
-	if err := a.sealer.open(sessionCookie, c.Value, &s); err != nil {
+	if err := a.sealer.open(sessionCookie, value, &s); err != nil {
 		return nil, err
 	}
 	now := a.now()
 	if now.Sub(s.Created) > a.cfg.MaxAge || now.Sub(s.Seen) > a.cfg.IdleTimeout {
-		a.setCookie(w, sessionCookie, "", -1)
+		a.clearSession(w, r)
 		return nil, ErrInvalidSession
 	}
 	dirty := now.Sub(s.Seen) > time.Minute
 	if !s.TokenExpiry.IsZero() && now.After(s.TokenExpiry) {
 		if err := a.refresh(r.Context(), &s); err != nil {
-			a.setCookie(w, sessionCookie, "", -1)
+			a.clearSession(w, r)
 			return nil, ErrInvalidSession
 		}
 		dirty = true
 	}
 	if dirty {
 		s.Seen = now
-		if err := a.save(w, s); err != nil {
+		if err := a.saveFor(w, r, s); err != nil {
 			return nil, err
 		}
 	}
@@ -316,10 +317,10 @@ func (a *Authenticator) refresh(ctx context.Context, s *Session) error {
 // provider's end-session endpoint when it has one, else after.
 func (a *Authenticator) End(w http.ResponseWriter, r *http.Request, after string) string {
 	var s Session
-	if c, err := r.Cookie(sessionCookie); err == nil {
-		_ = a.sealer.open(sessionCookie, c.Value, &s)
+	if value, ok := readChunked(r, sessionCookie); ok {
+		_ = a.sealer.open(sessionCookie, value, &s)
 	}
-	a.setCookie(w, sessionCookie, "", -1)
+	a.clearSession(w, r)
 	if _, err := a.discover(r.Context()); err != nil || a.endSession == "" {
 		return after
 	}
@@ -330,13 +331,96 @@ func (a *Authenticator) End(w http.ResponseWriter, r *http.Request, after string
 	return a.endSession + "?" + v.Encode()
 }
 
-func (a *Authenticator) save(w http.ResponseWriter, s Session) error {
+
+// saveFor seals the session into as many cookies as it needs (a browser keeps at most 4 KB
+// per cookie and silently drops a larger one, which would loop the user through sign-in);
+// r, when given, tells which chunks an earlier, larger session left to delete.
+func (a *Authenticator) saveFor(w http.ResponseWriter, r *http.Request, s Session) error {
 	v, err := a.sealer.seal(sessionCookie, s)
 	if err != nil {
 		return err
 	}
-	a.setCookie(w, sessionCookie, v, a.cfg.MaxAge)
+	chunks := splitChunks(v)
+	if len(chunks) > maxSessionChunks {
+		return fmt.Errorf("%w: your sign-in carries too much for a browser to keep (%d groups; %d bytes sealed): ask an administrator to trim the groups claim the provider sends", ErrSessionTooLarge, len(s.User.Groups), len(v))
+	}
+	for i, c := range chunks {
+		if i == 0 && len(chunks) > 1 {
+			c = strconv.Itoa(len(chunks)) + chunkMark + c
+		}
+		a.setCookie(w, chunkName(i), c, a.cfg.MaxAge)
+	}
+	if r != nil {
+		for i := len(chunks); i < maxSessionChunks; i++ {
+			if _, err := r.Cookie(chunkName(i)); err == nil {
+				a.setCookie(w, chunkName(i), "", -1)
+			}
+		}
+	}
 	return nil
+}
+
+// clearSession deletes every chunk of the session the request carries.
+func (a *Authenticator) clearSession(w http.ResponseWriter, r *http.Request) {
+	a.setCookie(w, sessionCookie, "", -1)
+	for i := 1; i < maxSessionChunks; i++ {
+		if _, err := r.Cookie(chunkName(i)); err == nil {
+			a.setCookie(w, chunkName(i), "", -1)
+		}
+	}
+}
+
+// ErrSessionTooLarge means the session would not fit in the cookies a browser keeps.
+var ErrSessionTooLarge = errors.New("session too large")
+
+const (
+	// chunkSize keeps each cookie, with its name and attributes, under the 4096 bytes every
+	// browser keeps.
+	chunkSize        = 3800
+	maxSessionChunks = 6
+	chunkMark        = "~" // "3~<first chunk>": the session spans 3 cookies
+)
+
+func chunkName(i int) string {
+	if i == 0 {
+		return sessionCookie
+	}
+	return sessionCookie + "_" + strconv.Itoa(i)
+}
+
+func splitChunks(v string) []string {
+	var out []string
+	for len(v) > chunkSize {
+		out = append(out, v[:chunkSize])
+		v = v[chunkSize:]
+	}
+	return append(out, v)
+}
+
+// readChunked reassembles a value saveFor split over several cookies.
+func readChunked(r *http.Request, name string) (string, bool) {
+	c, err := r.Cookie(name)
+	if err != nil || c.Value == "" {
+		return "", false
+	}
+	n, first, split := strings.Cut(c.Value, chunkMark)
+	if !split {
+		return c.Value, true
+	}
+	count, err := strconv.Atoi(n)
+	if err != nil || count < 2 || count > maxSessionChunks {
+		return "", false
+	}
+	var b strings.Builder
+	b.WriteString(first)
+	for i := 1; i < count; i++ {
+		part, err := r.Cookie(chunkName(i))
+		if err != nil {
+			return "", false
+		}
+		b.WriteString(part.Value)
+	}
+	return b.String(), true
 }
 
 // setCookie writes an HttpOnly, SameSite=Lax cookie (Lax, so it survives the redirect back

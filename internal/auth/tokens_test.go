@@ -155,12 +155,12 @@ func TestCallbackRefusesBadNonceAndReplay(t *testing.T) {
 		t.Fatalf("authorization request lacks PKCE, nonce or state: %v", q)
 	}
 	setToken(ti.sign(t, ti.key, ti.claims("")))
-	if err := finish(cookie, q.Get("state")); !errors.Is(err, ErrLogin) || !strings.Contains(err.Error(), "nonce") {
+	if err := finish(cookie, q.Get("state")); !errors.Is(err, ErrLogin) || !strings.Contains(strings.ToLower(err.Error()), "nonce") {
 		t.Errorf("missing nonce: %v", err)
 	}
 	cookie, q = begin()
 	setToken(ti.sign(t, ti.key, ti.claims("another-nonce")))
-	if err := finish(cookie, q.Get("state")); !errors.Is(err, ErrLogin) || !strings.Contains(err.Error(), "nonce") {
+	if err := finish(cookie, q.Get("state")); !errors.Is(err, ErrLogin) || !strings.Contains(strings.ToLower(err.Error()), "nonce") {
 		t.Errorf("wrong nonce: %v", err)
 	}
 	cookie, q = begin()

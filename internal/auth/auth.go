@@ -26,7 +26,13 @@ type Config struct {
 	IdleTimeout, MaxAge            time.Duration
 	SecureCookies                  bool       // set with https
 	States                         StateStore // used sign-in states shared by replicas; nil: this process only
+	// Now is the clock sessions and tokens are checked against (nil: time.Now); tests set it
+	// to see tokens and sessions expire.
+	Now func() time.Time
 }
+
+// clockSkew is how far the provider's clock may be ahead of ours.
+const clockSkew = time.Minute
 
 // Cookie names.
 const (
@@ -82,7 +88,11 @@ func New(cfg Config) (*Authenticator, error) {
 	if cfg.MaxAge == 0 {
 		cfg.MaxAge = 24 * time.Hour
 	}
-	return &Authenticator{cfg: cfg, sealer: s, now: time.Now}, nil
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Authenticator{cfg: cfg, sealer: s, now: now}, nil
 }
 
 // ErrProviderDown means the identity provider could not be reached.
@@ -243,6 +253,14 @@ func (a *Authenticator) verifyRaw(ctx context.Context, p *oidc.Provider, raw, no
 	var claims map[string]any
 	if err := idt.Claims(&claims); err != nil {
 		return User{}, fmt.Errorf("%w: %v", ErrLogin, err)
+	}
+	// go-oidc allows five minutes of skew on nbf and does not look at iat: a token issued
+	// or valid only in the future is refused here beyond a minute of clock skew.
+	now := a.now()
+	for _, c := range []string{"iat", "nbf"} {
+		if v, ok := claims[c].(float64); ok && time.Unix(int64(v), 0).After(now.Add(clockSkew)) {
+			return User{}, fmt.Errorf("%w: ID token: %s is in the future (%s)", ErrLogin, c, time.Unix(int64(v), 0).UTC().Format(time.RFC3339))
+		}
 	}
 	u := User{Subject: idt.Subject}
 	u.Email, _ = claims[a.cfg.EmailClaim].(string)

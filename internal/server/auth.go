@@ -65,8 +65,9 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 				return fmt.Errorf("%w: The identity provider is unreachable, so the token cannot be checked", derrors.Unavailable)
 			}
 			if err != nil {
+				// The verifier's words (which check failed, expected values) go to the log only.
 				s.Log.Info("bearer token refused", "err", err, "remote", c.RealIP())
-				return fmt.Errorf("%w: The bearer token is not valid: %v", derrors.Unauthenticated, strings.TrimPrefix(err.Error(), "sign-in failed: "))
+				return fmt.Errorf("%w: The bearer token is not valid: it may have expired, be meant for another application, or not come from the identity provider; get a new one", derrors.Unauthenticated)
 			}
 			c.SetRequest(req.WithContext(context.WithValue(req.Context(), userKey{}, &u)))
 			return next(c)

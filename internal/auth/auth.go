@@ -349,7 +349,6 @@ func (a *Authenticator) End(w http.ResponseWriter, r *http.Request, after string
 	return a.endSession + "?" + v.Encode()
 }
 
-
 // saveFor seals the session into as many cookies as it needs (a browser keeps at most 4 KB
 // per cookie and silently drops a larger one, which would loop the user through sign-in);
 // r, when given, tells which chunks an earlier, larger session left to delete.

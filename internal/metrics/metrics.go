@@ -267,7 +267,8 @@ func explain(err error, budget time.Duration) string {
 	case errors.As(err, &perr):
 		return "Prometheus: " + perr.Msg
 	}
-	return "Prometheus is unreachable: " + err.Error()
+	// The HTTP client's own words (dial errors, addresses) are not for the page.
+	return "Prometheus is unreachable"
 }
 
 type placeholders struct {

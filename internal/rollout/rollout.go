@@ -459,10 +459,10 @@ func kubeError(err error, doing string) error {
 	case apierrors.IsInvalid(err), apierrors.IsBadRequest(err):
 		return fmt.Errorf("%w: Kubernetes rejected the change: %s", derrors.Invalid, msg)
 	case apierrors.IsUnauthorized(err):
-		return fmt.Errorf("%w: The cluster did not accept the portal's credentials: %s", derrors.Unavailable, msg)
+		return derrors.E(derrors.Unavailable, "The cluster did not accept the portal's own credentials, so nothing was changed: tell the platform team", err)
 	case apierrors.IsTimeout(err), apierrors.IsServerTimeout(err), apierrors.IsServiceUnavailable(err), apierrors.IsTooManyRequests(err),
 		errors.As(err, &netErr), errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("%w: The cluster did not answer while trying to %s: %s", derrors.Unavailable, doing, msg)
+		return derrors.E(derrors.Unavailable, fmt.Sprintf("The cluster did not answer while trying to %s; nothing may have changed: check the workload, then try again", doing), err)
 	}
 	return fmt.Errorf("%s: %w", doing, err)
 }

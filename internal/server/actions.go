@@ -285,7 +285,7 @@ func (s *Server) act(c echo.Context, w *workloadRef, f actionForm) (outcome, err
 			berr = s.Audit.Finish(ctx, e.ID, result, "", err)
 		}
 		if berr != nil && !errors.Is(berr, audit.ErrDuplicate) {
-			return outcome{}, fmt.Errorf("%w: The audit log cannot be written, so nothing was changed (%v)", derrors.Unavailable, berr)
+			return outcome{}, derrors.E(derrors.Unavailable, "The audit log cannot be written, so nothing was changed", berr)
 		}
 		return outcome{Entry: e}, err
 	}
@@ -318,7 +318,7 @@ func (s *Server) act(c echo.Context, w *workloadRef, f actionForm) (outcome, err
 		return outcome{Entry: e, Duplicate: true}, nil
 	}
 	if err != nil {
-		return outcome{}, fmt.Errorf("%w: The audit log cannot be written, so nothing was changed (%v)", derrors.Unavailable, err)
+		return outcome{}, derrors.E(derrors.Unavailable, "The audit log cannot be written, so nothing was changed", err)
 	}
 	res, runErr := s.run(ctx, w, kubeIdentity(u), f, e.ID)
 	result := audit.Succeeded
@@ -349,7 +349,7 @@ func (s *Server) checkScan(ctx context.Context, w *workloadRef, f actionForm) er
 	}
 	builds, err := s.Pipelines.BuildsOf(ctx, projectsOf(w.rec.Entity), []string{f.Image})
 	if err != nil {
-		return fmt.Errorf("%w: Could not check the image's security scan (%v)", derrors.Unavailable, err)
+		return derrors.E(derrors.Unavailable, "Could not check the image's security scan, so production deploys are held; try again in a moment", err)
 	}
 	b, ok := builds[f.Image]
 	switch {

@@ -116,7 +116,7 @@ func (s *Server) handleCallback(c echo.Context) error {
 	switch {
 	case errors.Is(err, auth.ErrLogin):
 		s.Log.Warn("sign-in failed", "err", err, "remote", c.RealIP())
-		return fmt.Errorf("%w: %v", derrors.Unauthenticated, strings.TrimPrefix(err.Error(), "sign-in failed: "))
+		return derrors.E(derrors.Unauthenticated, "Sign-in did not complete: the identity provider's answer could not be verified (it may have expired, or been used already). Sign in again", err)
 	case errors.Is(err, auth.ErrProviderDown):
 		return fmt.Errorf("%w: The identity provider is unreachable; try again in a moment", derrors.Unavailable)
 	case err != nil:

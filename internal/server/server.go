@@ -235,9 +235,14 @@ func classify(err error) (int, string, string) {
 	return http.StatusInternalServerError, "Something went wrong", "The portal could not complete this request. It has been logged; try again, and report the request ID if it keeps happening."
 }
 
-// userMessage is the part of an error of a known kind meant for users. Such errors are made
-// as fmt.Errorf("%w: What the user should know", derrors.Kind); the text after the kind is shown.
+// userMessage is the part of an error of a known kind meant for users: a derrors.Error's
+// message (its cause is for the log), or for errors made as fmt.Errorf("%w: What the user
+// should know", derrors.Kind) the text after the kind.
 func userMessage(err error) string {
+	var de *derrors.Error
+	if errors.As(err, &de) {
+		return de.Msg
+	}
 	m := err.Error()
 	for _, kind := range []error{derrors.NotFound, derrors.Invalid, derrors.Unauthenticated, derrors.Forbidden, derrors.Conflict, derrors.Unavailable} {
 		m = strings.TrimPrefix(m, kind.Error()+": ")

@@ -101,7 +101,7 @@ func (s *Server) handleWebhookCI(provider string) echo.HandlerFunc {
 		}
 		dup, err := s.Pipelines.RecordDelivery(req.Context(), provider, delivery, ev)
 		if err != nil {
-			return fmt.Errorf("%w: The delivery could not be stored; it will be redelivered (%v)", derrors.Unavailable, err)
+			return derrors.E(derrors.Unavailable, "The delivery could not be stored; it will be redelivered", err)
 		}
 		if dup {
 			return c.JSON(http.StatusOK, map[string]any{"duplicate": true, "delivery": delivery})

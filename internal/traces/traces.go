@@ -178,7 +178,7 @@ func Explain(err error, budget time.Duration) string {
 	if s, ok := status.FromError(err); ok {
 		return "Jaeger: " + s.Message()
 	}
-	return "Jaeger: " + err.Error()
+	return "Jaeger could not be queried"
 }
 
 // Find lists traces of a service: the most recent, or the slowest of a wider search.

@@ -240,10 +240,10 @@ func classify(err error) (int, string, string) {
 // should know", derrors.Kind) the text after the kind.
 func userMessage(err error) string {
 	var de *derrors.Error
-	if errors.As(err, &de) {
-		return de.Msg
-	}
 	m := err.Error()
+	if errors.As(err, &de) {
+		m = de.Msg
+	}
 	for _, kind := range []error{derrors.NotFound, derrors.Invalid, derrors.Unauthenticated, derrors.Forbidden, derrors.Conflict, derrors.Unavailable} {
 		m = strings.TrimPrefix(m, kind.Error()+": ")
 	}

@@ -53,7 +53,7 @@ clusters:
 	must(t, err)
 	runtime := page.Locator("[data-testid=runtime]")
 	must(t, expect.Locator(runtime.Locator("[data-testid=replicas]")).ToHaveText("2/2 ready", playwright.LocatorAssertionsToHaveTextOptions{Timeout: playwright.Float(15000)}))
-	must(t, expect.Locator(runtime.Locator("[data-testid=revision]")).ToHaveText("rev 1"))
+	must(t, expect.Locator(runtime.Locator("[data-testid=revision]")).ToHaveText("rev 1", playwright.LocatorAssertionsToHaveTextOptions{Timeout: playwright.Float(15000)}))
 
 	release := func(mutate func(*appsv1.Deployment)) {
 		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
@@ -70,11 +70,15 @@ clusters:
 	release(func(d *appsv1.Deployment) {
 		d.Spec.Template.Spec.Containers[0].Image = "registry.acme.example/quotes:1.1.0"
 	})
-	must(t, expect.Locator(runtime.Locator("[data-testid=revision]")).ToHaveText("rev 2"))
-	must(t, expect.Locator(runtime.Locator("[data-testid=rollout]")).ToHaveText("complete"))
+	// States the control plane reaches on its own time (the controller, the scheduler and kwok
+	// on a loaded machine) get as long as the other rollout tests give them.
+	text := playwright.LocatorAssertionsToHaveTextOptions{Timeout: playwright.Float(30000)}
+	must(t, expect.Locator(runtime.Locator("[data-testid=revision]")).ToHaveText("rev 2", text))
+	must(t, expect.Locator(runtime.Locator("[data-testid=rollout]")).ToHaveText("complete", text))
 
 	release(func(d *appsv1.Deployment) { d.Spec.Template.Labels["portico.dev/fault"] = "crashloop" })
-	must(t, expect.Locator(page.Locator("[data-testid=runtime] > h2 [data-testid=health]")).ToHaveText("degraded"))
-	must(t, expect.Locator(runtime.Locator("[data-testid=pod-reason]").Filter(playwright.LocatorFilterOptions{HasText: "CrashLoopBackOff"}).First()).ToBeVisible())
-	must(t, expect.Locator(runtime.Locator("[data-testid=rollout]")).ToHaveText("progressing"))
+	must(t, expect.Locator(page.Locator("[data-testid=runtime] > h2 [data-testid=health]")).ToHaveText("degraded", text))
+	must(t, expect.Locator(runtime.Locator("[data-testid=pod-reason]").Filter(playwright.LocatorFilterOptions{HasText: "CrashLoopBackOff"}).First()).ToBeVisible(
+		playwright.LocatorAssertionsToBeVisibleOptions{Timeout: playwright.Float(30000)}))
+	must(t, expect.Locator(runtime.Locator("[data-testid=rollout]")).ToHaveText("progressing", text))
 }

@@ -233,6 +233,15 @@ func TestFaultFiresAlertWithRunbookAndErrorTraces(t *testing.T) {
 	if !found {
 		t.Errorf("the firing-now page does not list MapsHighErrorRate under team Geo:\n%s", d.Find("main").Text())
 	}
+	// A viewer scoped to the checkout system does not see maps' alert on the same page, nor
+	// its count; an admin does.
+	scoped := newScopedEnv(t, checkoutViewers())
+	if _, html := scoped.do(t, "oscar", http.MethodGet, "/alerts"); strings.Contains(html, "MapsHighErrorRate") || strings.Contains(html, "Maps Service") {
+		t.Error("the firing-now page shows maps' alert to a checkout viewer")
+	}
+	if _, html := scoped.do(t, "jonas", http.MethodGet, "/alerts"); !strings.Contains(html, "MapsHighErrorRate") {
+		t.Error("the firing-now page hides maps' alert from an admin")
+	}
 
 	var traceHref string
 	waitUntil(ctx, t, "failed traces of maps", func() bool {

@@ -5,13 +5,18 @@ package cluster
 
 import (
 	"context"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -152,7 +157,7 @@ func (c *Cluster) probe(ctx context.Context) {
 				c.staleSince = time.Now()
 				c.log.Warn("cluster unreachable: showing cached state", "err", err)
 			}
-			c.reachable, c.lastError = false, err.Error()
+			c.reachable, c.lastError = false, reachReason(err)
 		} else {
 			if !c.reachable && !c.staleSince.IsZero() {
 				c.log.Info("cluster reachable again")
@@ -205,4 +210,23 @@ func trimContainers(cs []corev1.Container) []corev1.Container {
 		cs[i] = corev1.Container{Name: cs[i].Name, Image: cs[i].Image, Resources: cs[i].Resources, Ports: cs[i].Ports}
 	}
 	return cs
+}
+
+// reachReason says in words for people why the API server could not be reached; the client's
+// own error (addresses, dial details) goes to the log.
+func reachReason(err error) string {
+	var netErr net.Error
+	var unknownCA x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	switch {
+	case apierrors.IsUnauthorized(err), apierrors.IsForbidden(err):
+		return "the API server refused the portal's credentials"
+	case errors.As(err, &unknownCA), errors.As(err, &hostErr):
+		return "the API server's certificate is not trusted"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		return "the API server did not answer within 3 s"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "nothing answers at the API server's address"
+	}
+	return "the API server could not be reached"
 }

@@ -65,6 +65,10 @@ func TestUnreachableClusterIsStaleThenRecovers(t *testing.T) {
 	if !ready(rt.Clusters[0]) || rt.Clusters[0].Reachability.StaleSince.IsZero() || rt.Clusters[0].Health.Level != Unknown {
 		t.Errorf("unreachable cluster should keep its cached workload, stale since a time, health unknown: %+v", rt.Clusters[0])
 	}
+	// Why, in words for people: the API server is stopped, so nothing answers at its address.
+	if got := rt.Clusters[0].Reachability.Error; got != "nothing answers at the API server's address" && got != "the API server did not answer within 3 s" {
+		t.Errorf("reachability error = %q, want it in words for people (not the client's dial error)", got)
+	}
 	if !ready(rt.Clusters[1]) || !rt.Clusters[1].Reachability.Reachable {
 		t.Errorf("the other cluster should be unaffected: %+v", rt.Clusters[1])
 	}

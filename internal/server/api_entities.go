@@ -62,7 +62,8 @@ func (s *Server) handleAPIEntityShow(c echo.Context) error {
 }
 
 func (s *Server) handleAPICatalogErrors(c echo.Context) error {
-	ps := s.Catalog.Snapshot().Problems()
+	snap := s.Catalog.Snapshot()
+	ps := visibleProblems(snap, s.scope(c, snap))
 	if ps == nil {
 		ps = []catalog.Problem{}
 	}

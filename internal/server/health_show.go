@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/portico-dev/portico/internal/access"
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/derrors"
 	"github.com/portico-dev/portico/web/components"
@@ -28,7 +29,7 @@ func (s *Server) handleHealthShow(c echo.Context) error {
 		}
 		vm.Sources = append(vm.Sources, row)
 	}
-	for _, p := range snap.Problems() {
+	for _, p := range visibleProblems(snap, s.scope(c, snap)) {
 		if p.Severity == catalog.SeverityError {
 			vm.Errors++
 		} else {
@@ -63,4 +64,25 @@ func shortRev(r string) string {
 		return r[:12]
 	}
 	return r
+}
+
+// visibleProblems are the catalog's problems, less those about an entity the user may not
+// view (problems about files stay: they name no entity).
+func visibleProblems(snap *catalog.Snapshot, sc *access.Scope) []catalog.Problem {
+	all := snap.Problems()
+	if sc.All() {
+		return all
+	}
+	out := make([]catalog.Problem, 0, len(all))
+	for _, p := range all {
+		if p.Entity != "" {
+			if ref, err := catalog.ParseRef(p.Entity, "", catalog.DefaultNamespace); err == nil {
+				if _, exists := snap.Get(ref); exists && !sc.Ref(ref) {
+					continue
+				}
+			}
+		}
+		out = append(out, p)
+	}
+	return out
 }

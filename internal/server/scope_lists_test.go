@@ -32,7 +32,10 @@ func scopedListsPortal(t *testing.T) *httptest.Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	r := ingest.NewRefresher(st, []ingest.Source{&ingest.DirSource{SourceName: "local", Dir: filepath.Join("..", "..", "catalog"), Globs: []string{"**/*.yaml"}}}, ingest.Options{})
+	// One more geo service whose file carries a warning, for Catalog health.
+	extra := writeFiles(t, map[string]string{"geo.yaml": "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: geo-secret\n  links: [{url: \"javascript:x\"}]\nspec: {type: service, lifecycle: production, owner: team-geo, system: geo}\n"})
+	r := ingest.NewRefresher(st, []ingest.Source{&ingest.DirSource{SourceName: "local", Dir: filepath.Join("..", "..", "catalog"), Globs: []string{"**/*.yaml"}},
+		&ingest.DirSource{SourceName: "extra", Dir: extra, Globs: []string{"*.yaml"}}}, ingest.Options{})
 	r.RefreshAll(ctx)
 	books, _ := runbooks.Open(filepath.Join("..", "..", "runbooks"))
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -193,6 +196,16 @@ func TestListsShowOnlyWhatUserMayView(t *testing.T) {
 		}
 		if status, _ := getAsUser(t, ts, "oscar", "/api/v1/dora?entity=component:default/maps"); status != http.StatusNotFound {
 			t.Errorf("delivery metrics of maps = %d, want 404", status)
+		}
+	})
+	t.Run("catalog health", func(t *testing.T) {
+		for _, path := range []string{"/catalog/health", "/api/v1/catalog/errors"} {
+			if _, body := getAsUser(t, ts, "oscar", path); strings.Contains(body, "geo-secret") {
+				t.Errorf("%s shows a problem of an entity the user may not view", path)
+			}
+			if _, body := getAsUser(t, ts, "jonas", path); !strings.Contains(body, "geo-secret") {
+				t.Errorf("%s hides the problem from an admin", path)
+			}
 		}
 	})
 	t.Run("audit log, export and API", func(t *testing.T) {

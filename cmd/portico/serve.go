@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/portico-dev/portico/internal/alerts"
+	"github.com/portico-dev/portico/internal/actions"
 	"github.com/portico-dev/portico/internal/audit"
 	"github.com/portico-dev/portico/internal/auth"
 	"github.com/portico-dev/portico/internal/backend"
@@ -106,6 +107,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := pipelines(cfg, st, &deps); err != nil {
 		return err
 	}
+	// The one write path, for the forms and the JSON API alike.
+	deps.Actions = actions.New(actions.Config{MaxReplicas: cfg.Actions.MaxReplicas, ProductionEnvironments: cfg.Actions.ProductionEnvironments,
+		RequireSecurityScan: cfg.Pipelines.RequireSecurityScan}, pol, deps.Audit, st, log)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	deps.Registry = reg

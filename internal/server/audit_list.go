@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/portico-dev/portico/internal/access"
+	"github.com/portico-dev/portico/internal/actions"
 	"github.com/portico-dev/portico/internal/audit"
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/derrors"
@@ -112,7 +113,7 @@ func (s *Server) handleAuditList(c echo.Context) error {
 	if f.Entity != "" {
 		vm.Title = "Audit log of " + f.Entity
 	}
-	for _, a := range writeActions {
+	for _, a := range actions.Writes {
 		vm.Actions = append(vm.Actions, string(a))
 	}
 	for _, r := range audit.Results {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -35,7 +34,7 @@ func (s *Server) isProduction(clusterOrEnv string) bool {
 			env = cl.Environment
 		}
 	}
-	return slices.Contains(s.ActionsConfig.ProductionEnvironments, env) || env == "production" || env == "prod"
+	return s.actions.ProductionEnvironment(env) // one rule, the write path's
 }
 
 // doraChanges gathers what reached production for entities: Portico's own deploys and

@@ -18,12 +18,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/portico-dev/portico/internal/access"
+	"github.com/portico-dev/portico/internal/actions"
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/derrors"
 	"github.com/portico-dev/portico/internal/ingest"
 	"github.com/portico-dev/portico/internal/pipeline"
 	"github.com/portico-dev/portico/internal/policy"
 	"github.com/portico-dev/portico/internal/runbooks"
+	"github.com/portico-dev/portico/internal/store"
 	"github.com/portico-dev/portico/web/components"
 	"github.com/portico-dev/portico/web/static"
 )
@@ -64,6 +66,7 @@ type Deps struct {
 	Policy          *policy.Policy // nil: policy.Default()
 	Audit           auditLog
 	ActionsConfig   ActionsConfig
+	Actions         *actions.Service // the write path; nil: built from ActionsConfig, Policy, Audit and Pipelines
 	Metrics         metricsService // nil when no Prometheus is configured
 	Alerts          alertService   // nil when neither Prometheus nor Alertmanager is configured
 	Traces          traceService   // nil when no Jaeger is configured
@@ -95,6 +98,7 @@ type Server struct {
 	Deps
 	echo     *echo.Echo
 	access   *access.Authorizer
+	actions  *actions.Service
 	teams    teamCache
 	ciEvents ciHub
 }
@@ -125,7 +129,11 @@ func New(d Deps) *Server {
 		}
 		e.IPExtractor = echo.ExtractIPFromXFFHeader(opts...)
 	}
-	s := &Server{Deps: d, echo: e, access: access.New(d.Policy, d.Anonymous)}
+	s := &Server{Deps: d, echo: e, access: access.New(d.Policy, d.Anonymous), actions: d.Actions}
+	if s.actions == nil {
+		s.actions = actions.New(actions.Config{MaxReplicas: d.ActionsConfig.MaxReplicas, ProductionEnvironments: d.ActionsConfig.ProductionEnvironments,
+			RequireSecurityScan: d.PipelineSecrets.RequireSecurityScan}, d.Policy, d.Audit, buildIndexOf(d.Pipelines), d.Log)
+	}
 	e.HTTPErrorHandler = s.handleError
 	s.routes()
 	return s
@@ -266,4 +274,15 @@ func panelName(path string) string {
 		return n
 	}
 	return "This part of the page"
+}
+
+// buildIndexOf is the pipeline store as the write path's scan gate reads it; nil without one
+// (an interface holding a nil store would not compare equal to nil).
+func buildIndexOf(p pipelineStore) interface {
+	BuildsOf(ctx context.Context, projects, images []string) (map[string]store.Build, error)
+} {
+	if p == nil {
+		return nil
+	}
+	return p
 }

@@ -62,7 +62,7 @@ func (s *Server) workloadVM(c echo.Context, w *workloadRef) components.WorkloadP
 	d := w.dep.Object
 	e := w.rec.Entity
 	vm := components.WorkloadPage{Entity: components.Link{Label: e.DisplayName(), Href: entityHref(e.Ref())},
-		Cluster: w.cl.DisplayName, Environment: w.cl.Environment, Namespace: d.Namespace, Name: d.Name, Production: w.production,
+		Cluster: w.cl.DisplayName, Environment: w.cl.Environment, Namespace: d.Namespace, Name: d.Name, Production: s.actions.Production(w.Workload),
 		Base: w.base, EventsURL: entityHref(e.Ref()) + "/runtime/events", Progress: s.progressVM(w), Generation: d.Generation,
 		Replicas: 1, MaxReplicas: s.ActionsConfig.MaxReplicas, AuditHref: "/audit?entity=" + e.Ref().String()}
 	vm.CSRF, _ = c.Get("csrf").(string)
@@ -156,7 +156,7 @@ func (s *Server) actionState(ctx context.Context, w *workloadRef, a policy.Actio
 	if u == nil {
 		return components.ActionState{Why: "Sign in to " + string(a) + "."}
 	}
-	if d := s.Policy.Decide(*s.subject(ctx), a, w.target); !d.Allowed {
+	if d := s.Policy.Decide(*s.subject(ctx), a, w.Target); !d.Allowed {
 		return components.ActionState{Why: "Portico's policy: " + d.Reason + "."}
 	}
 	v, err := w.cl.Can(ctx, kubeIdentity(u), kubeAccess(w, a))
@@ -244,7 +244,7 @@ func (s *Server) confirmVM(c echo.Context, w *workloadRef, f actionForm, res rol
 		Before: res.Before, After: res.After, Unchanged: res.Unchanged, Name: d.Name, Reason: f.Reason,
 		Post: w.base + "/" + string(f.Action), Cancel: w.base, Diff: diffLines(res.Diff)}
 	vm.CSRF, _ = c.Get("csrf").(string)
-	vm.NeedReason, vm.NeedName, vm.Warning = w.confirmation(f)
+	vm.NeedReason, vm.NeedName, vm.Warning = s.actions.Confirmation(w.Workload, f.Input)
 	hidden := func(name, value string) {
 		if value != "" {
 			vm.Fields = append(vm.Fields, components.Hidden{Name: name, Value: value})

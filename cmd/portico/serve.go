@@ -18,8 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/portico-dev/portico/internal/alerts"
 	"github.com/portico-dev/portico/internal/actions"
+	"github.com/portico-dev/portico/internal/alerts"
 	"github.com/portico-dev/portico/internal/audit"
 	"github.com/portico-dev/portico/internal/auth"
 	"github.com/portico-dev/portico/internal/backend"

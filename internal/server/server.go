@@ -67,10 +67,10 @@ type Deps struct {
 	Audit           auditLog
 	ActionsConfig   ActionsConfig
 	Actions         *actions.Service // the write path; nil: built from ActionsConfig, Policy, Audit and Pipelines
-	Metrics         metricsService // nil when no Prometheus is configured
-	Alerts          alertService   // nil when neither Prometheus nor Alertmanager is configured
-	Traces          traceService   // nil when no Jaeger is configured
-	Pipelines       pipelineStore  // nil: no CI webhooks
+	Metrics         metricsService   // nil when no Prometheus is configured
+	Alerts          alertService     // nil when neither Prometheus nor Alertmanager is configured
+	Traces          traceService     // nil when no Jaeger is configured
+	Pipelines       pipelineStore    // nil: no CI webhooks
 	PipelineSecrets PipelineSecrets
 	StageMapper     *pipeline.Mapper // nil: the default stage patterns
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the client; with

@@ -51,7 +51,7 @@ func (s *Server) handlePipelineEvents(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	projects := projectsOf(rec.Entity)
+	projects := rec.Entity.ProjectSlugs()
 	if len(projects) == 0 || s.Pipelines == nil {
 		return c.NoContent(http.StatusNoContent)
 	}

@@ -42,7 +42,7 @@ func (s *Server) isProduction(clusterOrEnv string) bool {
 func (s *Server) doraChanges(ctx context.Context, entities []*catalog.Entity) ([]dora.Change, error) {
 	var out []dora.Change
 	for _, e := range entities {
-		projects := projectsOf(e)
+		projects := e.ProjectSlugs()
 		if s.Audit != nil {
 			entries, err := s.Audit.List(ctx, audit.Filter{Entity: e.Ref().String(), Result: audit.Succeeded, Limit: audit.MaxLimit})
 			if err != nil {

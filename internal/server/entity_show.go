@@ -54,7 +54,7 @@ func (s *Server) entityVM(snap *catalog.Snapshot, sc *access.Scope, rec *catalog
 		}
 		vm.Links = append(vm.Links, link)
 	}
-	if p := e.Metadata.Annotations[catalog.AnnotationRunbook]; books[p] != nil {
+	if p := e.Runbook(); books[p] != nil {
 		addRunbook(books[p].Title, p)
 	}
 	for _, k := range sortedMapKeys(e.Metadata.Annotations) {

@@ -2,8 +2,6 @@ package server
 
 import (
 	"net/http"
-	"slices"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -14,38 +12,11 @@ import (
 )
 
 // AnnotationOIDCGroup maps a catalog Group to an identity provider group of another name.
-const AnnotationOIDCGroup = "portico.dev/oidc-group"
+const AnnotationOIDCGroup = catalog.AnnotationOIDCGroup
 
-// teamsOf returns the catalog Groups the user belongs to: those named like one of their OIDC
-// groups (or annotated with it), and those listing the user's catalog User as a member.
+// teamsOf returns the catalog Groups the user belongs to (see catalog.Snapshot.TeamsOf).
 func teamsOf(snap *catalog.Snapshot, u *auth.User) []*catalog.Record {
-	var out []*catalog.Record
-	for _, r := range snap.Records() {
-		e := r.Entity
-		if !strings.EqualFold(e.Kind, catalog.KindGroup) {
-			continue
-		}
-		match := slices.ContainsFunc(u.Groups, func(g string) bool {
-			return strings.EqualFold(g, e.Metadata.Name) || strings.EqualFold(g, e.Metadata.Annotations[AnnotationOIDCGroup])
-		})
-		for _, m := range snap.Related(e, catalog.RelHasMember) {
-			if isUser(m.Entity, u) {
-				match = true
-			}
-		}
-		if match {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-func isUser(e *catalog.Entity, u *auth.User) bool {
-	if strings.EqualFold(e.Metadata.Name, u.Subject) {
-		return true
-	}
-	email, _ := e.SpecMap("profile")["email"].(string)
-	return u.Email != "" && strings.EqualFold(email, u.Email)
+	return snap.TeamsOf(u.Subject, u.Email, u.Groups)
 }
 
 // handleHome is "my services" for a signed-in user, and the catalog for everyone else.

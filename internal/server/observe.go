@@ -17,7 +17,6 @@ import (
 	"github.com/portico-dev/portico/internal/alerts"
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/chart"
-	"github.com/portico-dev/portico/internal/cluster"
 	"github.com/portico-dev/portico/internal/derrors"
 	"github.com/portico-dev/portico/internal/metrics"
 	"github.com/portico-dev/portico/internal/traces"
@@ -45,15 +44,6 @@ type traceService interface {
 	Budget() time.Duration
 }
 
-// Annotations the observability panels read.
-const (
-	annPromLabels    = "prometheus.io/labels"
-	annPromRule      = "prometheus.io/rule"
-	annPromAlert     = "prometheus.io/alert"
-	annJaegerService = "jaegertracing.io/service"
-	annJaegerLookbk  = "jaegertracing.io/lookback"
-)
-
 // observes reports whether an entity gets the observability panels: components, which run.
 func observes(e *catalog.Entity) bool { return strings.EqualFold(e.Kind, catalog.KindComponent) }
 
@@ -78,27 +68,6 @@ func (s *Server) observeVM(e *catalog.Entity) components.Observe {
 	return o
 }
 
-// serviceName is how metrics and alerts label the service: its kubernetes-id, else its name.
-func serviceName(e *catalog.Entity) string {
-	if id := e.Metadata.Annotations[cluster.AnnotationID]; id != "" {
-		return id
-	}
-	return e.Metadata.Name
-}
-
-// jaegerService is the entity's service name in Jaeger, and the lookback to search.
-func jaegerService(e *catalog.Entity) (string, time.Duration) {
-	name := e.Metadata.Annotations[annJaegerService]
-	if name == "" {
-		name = serviceName(e)
-	}
-	lb, err := time.ParseDuration(e.Metadata.Annotations[annJaegerLookbk])
-	if err != nil || lb <= 0 {
-		lb = time.Hour
-	}
-	return name, lb
-}
-
 // observedEntity resolves the path's entity and checks it may be viewed and observed.
 func (s *Server) observedEntity(c echo.Context, configured bool, what string) (*catalog.Snapshot, *catalog.Record, error) {
 	if !configured {
@@ -115,9 +84,8 @@ func (s *Server) observedEntity(c echo.Context, configured bool, what string) (*
 }
 
 func (s *Server) metricsTarget(e *catalog.Entity) metrics.Target {
-	name := serviceName(e)
-	t := metrics.Target{Name: name, Namespace: e.Metadata.Annotations[cluster.AnnotationNamespace],
-		Labels: metrics.LabelMatchers(e.Metadata.Annotations[annPromLabels], name), Rules: metrics.ParseRules(e.Metadata.Annotations[annPromRule])}
+	name, prom := e.ServiceName(), e.Prometheus()
+	t := metrics.Target{Name: name, Namespace: e.KubernetesNamespace(), Labels: metrics.LabelMatchers(prom.Labels, name), Rules: metrics.ParseRules(prom.Rules)}
 	if rt, mapped, err := s.runtimeOf(e); mapped && err == nil {
 		for _, cr := range rt.Clusters {
 			for _, w := range cr.Workloads {
@@ -173,7 +141,8 @@ func (s *Server) handleAPIMetrics(c echo.Context) error {
 }
 
 func matcherOf(e *catalog.Entity) alerts.Matcher {
-	return alerts.MatcherFor(e.Metadata.Annotations[annPromAlert], e.Metadata.Annotations[annPromLabels], serviceName(e))
+	prom := e.Prometheus()
+	return alerts.MatcherFor(prom.Alerts, prom.Labels, e.ServiceName())
 }
 
 func (s *Server) alertRow(a alerts.Alert) components.AlertRow {
@@ -213,8 +182,8 @@ func (s *Server) handleAlertsPanel(c echo.Context) error {
 	for _, a := range matcherOf(rec.Entity).Filter(res.Alerts) {
 		vm.Rows = append(vm.Rows, s.alertRow(a))
 	}
-	if rec.Entity.Metadata.Annotations[annPromAlert] == "" && rec.Entity.Metadata.Annotations[annPromLabels] == "" {
-		vm.Hint = "Alerts are matched by the label service=\"" + serviceName(rec.Entity) + "\"; set prometheus.io/alert or prometheus.io/labels to choose others."
+	if prom := rec.Entity.Prometheus(); prom.Alerts == "" && prom.Labels == "" {
+		vm.Hint = "Alerts are matched by the label service=\"" + rec.Entity.ServiceName() + "\"; set prometheus.io/alert or prometheus.io/labels to choose others."
 	}
 	return render(c, http.StatusOK, components.AlertsView(vm))
 }
@@ -308,7 +277,7 @@ func (s *Server) handleTraces(c echo.Context) error {
 		return err
 	}
 	panel := c.QueryParam("panel") != ""
-	service, lookback := jaegerService(rec.Entity)
+	service, lookback := rec.Entity.JaegerService()
 	base := entityHref(rec.Entity.Ref()) + "/traces"
 	tab := c.QueryParam("tab")
 	if tab != "slowest" && tab != "failed" {
@@ -456,7 +425,7 @@ func (s *Server) handleDependencies(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	service, lookback := jaegerService(rec.Entity)
+	service, lookback := rec.Entity.JaegerService()
 	vm := components.DepMap{Lookback: fmtDuration(lookback)}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), s.Traces.Budget())
 	defer cancel()
@@ -477,14 +446,14 @@ func depMap(snap *catalog.Snapshot, sc *access.Scope, e *catalog.Entity, service
 	byService := map[string]*catalog.Record{}
 	for _, r := range snap.Records() {
 		if observes(r.Entity) {
-			name, _ := jaegerService(r.Entity)
+			name, _ := r.Entity.JaegerService()
 			byService[name] = r
 		}
 	}
 	declares := func(from *catalog.Entity, to string) bool {
 		for _, ref := range from.RelationsOf(catalog.RelDependsOn) {
 			if r, ok := snap.Get(ref); ok && observes(r.Entity) {
-				if name, _ := jaegerService(r.Entity); name == to {
+				if name, _ := r.Entity.JaegerService(); name == to {
 					return true
 				}
 			}
@@ -535,7 +504,7 @@ func depMap(snap *catalog.Snapshot, sc *access.Scope, e *catalog.Entity, service
 		if !ok || !observes(r.Entity) {
 			continue // resources are not traced
 		}
-		if name, _ := jaegerService(r.Entity); !called[name] {
+		if name, _ := r.Entity.JaegerService(); !called[name] {
 			n := node(name)
 			n.edgeLabel, n.edgeClass = "declared, no calls", "unused"
 			right = append(right, n)

@@ -21,23 +21,6 @@ import (
 	"github.com/portico-dev/portico/web/components"
 )
 
-// Annotations that tie a component to its repository's CI.
-const (
-	annGitHubSlug = "github.com/project-slug"
-	annGitLabSlug = "gitlab.com/project-slug"
-)
-
-// projectsOf are the repository slugs an entity's CI runs are reported under.
-func projectsOf(e *catalog.Entity) []string {
-	var out []string
-	for _, k := range []string{annGitHubSlug, annGitLabSlug} {
-		if v := strings.TrimSpace(e.Metadata.Annotations[k]); v != "" {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
 // stageCells aggregates a run's jobs into the strip: per stage the worst status of its jobs.
 func stageCells(jobs []*ent.PipelineJob) []components.StageCell {
 	by := map[string][]*ent.PipelineJob{}
@@ -112,7 +95,7 @@ func (s *Server) handlePipelinesPanel(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	projects := projectsOf(rec.Entity)
+	projects := rec.Entity.ProjectSlugs()
 	vm := components.PipelinesPanel{Title: "Pipelines", AllHref: "/pipelines", Projects: projects, Refresh: entityHref(rec.Entity.Ref()) + "/pipelines"}
 	if len(projects) == 0 {
 		vm.Empty = "This component names no repository: add github.com/project-slug or gitlab.com/project-slug to see its CI runs."
@@ -206,7 +189,7 @@ func (s *Server) handlePipelinesPage(c echo.Context) error {
 		if !sc.Record(r) {
 			continue
 		}
-		for _, p := range projectsOf(r.Entity) {
+		for _, p := range r.Entity.ProjectSlugs() {
 			owner := targetOf(snap, r.Entity, "", "", "").Owner
 			teams[owner] = true
 			if team != "" && owner != team {
@@ -277,7 +260,7 @@ func (s *Server) handleAPIRuns(c echo.Context) error {
 		visible := map[string]bool{}
 		for _, r := range snap.Records() {
 			if sc.Record(r) {
-				for _, p := range projectsOf(r.Entity) {
+				for _, p := range r.Entity.ProjectSlugs() {
 					visible[p] = true
 				}
 			}

@@ -89,7 +89,7 @@ func (s *Server) workloadVM(c echo.Context, w *workloadRef) components.WorkloadP
 	}
 	// Images from the service's successful CI runs come first, then those it ran before.
 	if s.Pipelines != nil {
-		if imgs, err := s.Pipelines.SuccessfulImages(ctx, projectsOf(e), 10); err == nil {
+		if imgs, err := s.Pipelines.SuccessfulImages(ctx, e.ProjectSlugs(), 10); err == nil {
 			vm.Images = append(vm.Images, imgs...)
 		}
 	}

@@ -9,11 +9,8 @@ import (
 	"io"
 	"net"
 	"os"
-	"path"
 	"regexp"
-	"strconv"
 	"strings"
-	"text/template"
 	"time"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -251,6 +248,24 @@ func Default() *Config {
 	}
 }
 
+// withDefaults fills what a file may leave out inside lists, which Default cannot: a source's
+// globs, a cluster's display name. Together with Default, the one place defaults come from.
+func (c *Config) withDefaults() {
+	if c.Catalog.Sources == nil {
+		c.Catalog.Sources = Default().Catalog.Sources
+	}
+	for i := range c.Catalog.Sources {
+		if len(c.Catalog.Sources[i].Globs) == 0 {
+			c.Catalog.Sources[i].Globs = []string{"**/catalog-info.yaml"}
+		}
+	}
+	for i := range c.Clusters {
+		if c.Clusters[i].DisplayName == "" {
+			c.Clusters[i].DisplayName = c.Clusters[i].Name
+		}
+	}
+}
+
 // DefaultFile is read when no --config is given and it exists.
 const DefaultFile = "portico.yaml"
 
@@ -276,6 +291,7 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 	if err := c.applyEnv(getenv); err != nil {
 		return nil, err
 	}
+	c.withDefaults()
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -308,208 +324,6 @@ func (c *Config) decode(path string, data []byte) error {
 	}
 	if c.Catalog.Sources == nil {
 		c.Catalog.Sources = Default().Catalog.Sources
-	}
-	return nil
-}
-
-// Env lists the environment overrides and the keys they set, for the README and --help.
-var Env = []struct{ Name, Key string }{
-	{"PORTICO_ADDR", "server.addr"},
-	{"PORTICO_BASE_URL", "server.baseURL"},
-	{"PORTICO_TRUSTED_PROXIES", "server.trustedProxies (comma-separated)"},
-	{"PORTICO_DATABASE_DRIVER", "database.driver"},
-	{"PORTICO_DATABASE_DSN", "database.dsn"},
-	{"PORTICO_CATALOG_DIR", "catalog.sources[0].path (when that source is a folder)"},
-	{"PORTICO_CATALOG_REFRESH_INTERVAL", "catalog.refreshInterval"},
-	{"PORTICO_WEBHOOK_SECRETS", "catalog.webhookSecrets (comma-separated)"},
-	{"PORTICO_GITHUB_WEBHOOK_SECRETS", "pipelines.github.secrets (comma-separated)"},
-	{"PORTICO_GITLAB_WEBHOOK_SECRETS", "pipelines.gitlab.secrets (comma-separated)"},
-	{"PORTICO_PIPELINE_WEBHOOK_SECRETS", "pipelines.generic.secrets (comma-separated)"},
-	{"PORTICO_RUNBOOKS_DIR", "runbooks.dir"},
-	{"PORTICO_LOG_LEVEL", "log.level"},
-	{"PORTICO_LOG_FORMAT", "log.format"},
-}
-
-func (c *Config) applyEnv(getenv func(string) string) error {
-	set := map[string]func(string) error{
-		"PORTICO_ADDR":                     func(v string) error { c.Server.Addr = v; return nil },
-		"PORTICO_BASE_URL":                 func(v string) error { c.Server.BaseURL = v; return nil },
-		"PORTICO_TRUSTED_PROXIES":          func(v string) error { c.Server.TrustedProxies = strings.Split(v, ","); return nil },
-		"PORTICO_DATABASE_DRIVER":          func(v string) error { c.Database.Driver = v; return nil },
-		"PORTICO_DATABASE_DSN":             func(v string) error { c.Database.DSN = v; return nil },
-		"PORTICO_RUNBOOKS_DIR":             func(v string) error { c.Runbooks.Dir = v; return nil },
-		"PORTICO_LOG_LEVEL":                func(v string) error { c.Log.Level = v; return nil },
-		"PORTICO_LOG_FORMAT":               func(v string) error { c.Log.Format = v; return nil },
-		"PORTICO_WEBHOOK_SECRETS":          func(v string) error { c.Catalog.WebhookSecrets = strings.Split(v, ","); return nil },
-		"PORTICO_GITHUB_WEBHOOK_SECRETS":   func(v string) error { c.Pipelines.GitHub.Secrets = strings.Split(v, ","); return nil },
-		"PORTICO_GITLAB_WEBHOOK_SECRETS":   func(v string) error { c.Pipelines.GitLab.Secrets = strings.Split(v, ","); return nil },
-		"PORTICO_PIPELINE_WEBHOOK_SECRETS": func(v string) error { c.Pipelines.Generic.Secrets = strings.Split(v, ","); return nil },
-		"PORTICO_CATALOG_REFRESH_INTERVAL": func(v string) error {
-			d, err := time.ParseDuration(v)
-			c.Catalog.RefreshInterval = Duration(d)
-			return err
-		},
-		"PORTICO_CATALOG_DIR": func(v string) error {
-			if len(c.Catalog.Sources) == 0 || c.Catalog.Sources[0].Type != "dir" {
-				return errors.New("the first catalog source is not a folder")
-			}
-			c.Catalog.Sources[0].Path = v
-			return nil
-		},
-	}
-	for _, e := range Env {
-		if v := getenv(e.Name); v != "" {
-			if err := set[e.Name](v); err != nil {
-				return fmt.Errorf("%s=%q: %v", e.Name, v, err)
-			}
-		}
-	}
-	return nil
-}
-
-// Validate checks every field and the rules across fields, naming the key of each problem.
-func (c *Config) Validate() error {
-	var errs []string
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, key+": "+fmt.Sprintf(format, args...))
-	}
-	if _, port, err := net.SplitHostPort(c.Server.Addr); err != nil {
-		bad("server.addr", "%q is not host:port", c.Server.Addr)
-	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
-		bad("server.addr", "port %q is not a number from 0 to 65535", port)
-	}
-	if _, err := c.Server.TrustedNets(); err != nil {
-		bad("server.trustedProxies", "%v", err)
-	}
-	for name, l := range map[string]RateLimit{"auth": c.Server.RateLimits.Auth, "webhooks": c.Server.RateLimits.Webhooks} {
-		if l.PerSecond < 0 || l.Burst < 0 || (l.PerSecond > 0) != (l.Burst > 0) {
-			bad("server.rateLimits."+name, "perSecond and burst must both be positive (or both 0 to turn the limit off)")
-		}
-	}
-	switch c.Database.Driver {
-	case "sqlite", "postgres":
-		if c.Database.DSN == "" {
-			bad("database.dsn", "required (a file path for sqlite, a connection string for postgres)")
-		}
-	default:
-		bad("database.driver", "%q is not supported; use sqlite or postgres", c.Database.Driver)
-	}
-	if d := c.Catalog.RefreshInterval.D(); d < time.Second {
-		bad("catalog.refreshInterval", "%s is too short; use at least 1s", d)
-	}
-	if c.Catalog.Orphans != "delete" && c.Catalog.Orphans != "keep" {
-		bad("catalog.orphans", "%q must be delete or keep", c.Catalog.Orphans)
-	}
-	if c.Catalog.MaxFileSize <= 0 {
-		bad("catalog.maxFileSize", "must be a positive number of bytes")
-	}
-	names := map[string]bool{}
-	for i, s := range c.Catalog.Sources {
-		key := fmt.Sprintf("catalog.sources[%d]", i)
-		if s.Name == "" {
-			bad(key+".name", "required")
-		} else if !sourceNameRE.MatchString(s.Name) {
-			bad(key+".name", "%q may hold only letters, digits, - and _", s.Name)
-		} else if names[s.Name] {
-			bad(key+".name", "%q is used by another source", s.Name)
-		}
-		names[s.Name] = true
-		switch s.Type {
-		case "dir":
-			if s.Path == "" {
-				bad(key+".path", "required for a folder source")
-			}
-		case "git":
-			if s.URL == "" {
-				bad(key+".url", "required for a git source")
-			}
-		default:
-			bad(key+".type", "%q must be dir or git", s.Type)
-		}
-		if len(s.Globs) == 0 {
-			c.Catalog.Sources[i].Globs = []string{"**/catalog-info.yaml"}
-		}
-	}
-	if o := c.Auth.OIDC; o.Issuer != "" {
-		if o.ClientID == "" {
-			bad("auth.oidc.clientID", "required with an issuer")
-		}
-		if c.Auth.SessionKeyEnv == "" {
-			bad("auth.sessionKeyEnv", "required with an issuer: name the environment variable holding a key of at least 32 bytes")
-		}
-		if o.RedirectURL == "" && c.Server.BaseURL == "" {
-			bad("auth.oidc.redirectURL", "required when server.baseURL is not set")
-		}
-	}
-	clusterNames := map[string]bool{}
-	for i, cl := range c.Clusters {
-		key := fmt.Sprintf("clusters[%d]", i)
-		switch {
-		case cl.Name == "" || !sourceNameRE.MatchString(cl.Name):
-			bad(key+".name", "required: letters, digits, - and _")
-		case clusterNames[cl.Name]:
-			bad(key+".name", "%q is used by another cluster", cl.Name)
-		}
-		clusterNames[cl.Name] = true
-		if cl.InCluster == (cl.Kubeconfig != "") {
-			bad(key, "set exactly one of kubeconfig and inCluster")
-		}
-		if cl.DisplayName == "" {
-			c.Clusters[i].DisplayName = cl.Name
-		}
-		for j, g := range cl.ImpersonateGroups {
-			if _, err := path.Match(g, ""); err != nil {
-				bad(fmt.Sprintf("%s.impersonateGroups[%d]", key, j), "%q is not a valid pattern", g)
-			}
-		}
-	}
-	for name, b := range map[string]Backend{"prometheus": c.Observability.Prometheus, "alertmanager": c.Observability.Alertmanager, "jaeger": c.Observability.Jaeger} {
-		key := "observability." + name
-		if b.URL == "" {
-			continue
-		}
-		if name != "jaeger" && !strings.HasPrefix(b.URL, "http://") && !strings.HasPrefix(b.URL, "https://") {
-			bad(key+".url", "%q must be an http:// or https:// URL", b.URL)
-		}
-		if name == "jaeger" && strings.Contains(b.URL, "://") {
-			bad(key+".url", "%q must be the query service's gRPC host:port, e.g. jaeger-query:16685", b.URL)
-		}
-		if b.Timeout <= 0 {
-			bad(key+".timeout", "must be positive")
-		}
-		if b.Username != "" && b.BearerTokenEnv != "" {
-			bad(key, "set either bearerTokenEnv or username/passwordEnv, not both")
-		}
-	}
-	chartNames := map[string]bool{}
-	for i, ch := range c.Observability.Charts {
-		key := fmt.Sprintf("observability.charts[%d]", i)
-		if ch.Name == "" || chartNames[ch.Name] {
-			bad(key+".name", "required and unique")
-		}
-		chartNames[ch.Name] = true
-		if len(ch.Queries) == 0 {
-			bad(key+".queries", "give at least one query")
-		}
-		for j, q := range ch.Queries {
-			if _, err := template.New(ch.Name).Parse(q.Query); err != nil || q.Query == "" {
-				bad(fmt.Sprintf("%s.queries[%d].query", key, j), "required, a Go template (%v)", err)
-			}
-		}
-	}
-	if c.Actions.MaxReplicas < 1 || c.Actions.MaxReplicas > 10000 {
-		bad("actions.maxReplicas", "must be between 1 and 10000, not %d", c.Actions.MaxReplicas)
-	}
-	switch c.Log.Level {
-	case "debug", "info", "warn", "error":
-	default:
-		bad("log.level", "%q must be debug, info, warn or error", c.Log.Level)
-	}
-	if c.Log.Format != "json" && c.Log.Format != "text" {
-		bad("log.format", "%q must be json or text", c.Log.Format)
-	}
-	if len(errs) > 0 {
-		return errors.New("invalid configuration: " + strings.Join(errs, "; "))
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,5 +76,44 @@ func TestLoad(t *testing.T) {
 				t.Error(msg)
 			}
 		})
+	}
+}
+
+// TestEnvTable: every documented variable is applied (one table holds both), and Validate
+// changes nothing while Load fills the list defaults.
+func TestEnvTable(t *testing.T) {
+	for _, e := range Env {
+		c := Default()
+		value := "x1,x2"
+		switch e.Name {
+		case "PORTICO_CATALOG_REFRESH_INTERVAL":
+			value = "42s"
+		}
+		before := fmt.Sprintf("%+v", *c)
+		if err := c.applyEnv(func(k string) string {
+			if k == e.Name {
+				return value
+			}
+			return ""
+		}); err != nil {
+			t.Errorf("%s: %v", e.Name, err)
+			continue
+		}
+		if fmt.Sprintf("%+v", *c) == before {
+			t.Errorf("%s (%s) changed nothing", e.Name, e.Key)
+		}
+	}
+	c := Default()
+	c.Catalog.Sources = []Source{{Name: "a", Type: "dir", Path: "x"}}
+	c.Clusters = []Cluster{{Name: "east", Kubeconfig: "k"}}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Catalog.Sources[0].Globs != nil || c.Clusters[0].DisplayName != "" {
+		t.Errorf("Validate filled defaults: %+v %+v", c.Catalog.Sources[0], c.Clusters[0])
+	}
+	c.withDefaults()
+	if len(c.Catalog.Sources[0].Globs) != 1 || c.Clusters[0].DisplayName != "east" {
+		t.Errorf("withDefaults: %+v %+v", c.Catalog.Sources[0], c.Clusters[0])
 	}
 }

@@ -1,0 +1,193 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"path"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+)
+
+// problems collects what is wrong, each under the key a user writes.
+type problems []string
+
+func (p *problems) add(key, format string, args ...any) {
+	*p = append(*p, key+": "+fmt.Sprintf(format, args...))
+}
+
+// Validate checks every field and the rules across fields, naming the key of each problem.
+// It changes nothing (defaults are filled by Load, in one place: withDefaults).
+func (c *Config) Validate() error {
+	var p problems
+	c.Server.validate(&p)
+	c.Database.validate(&p)
+	c.Catalog.validate(&p)
+	c.Auth.validate(&p, c.Server)
+	validateClusters(&p, c.Clusters)
+	c.Observability.validate(&p)
+	c.Actions.validate(&p)
+	c.Log.validate(&p)
+	if len(p) > 0 {
+		return errors.New("invalid configuration: " + strings.Join(p, "; "))
+	}
+	return nil
+}
+
+func (s Server) validate(p *problems) {
+	if _, port, err := net.SplitHostPort(s.Addr); err != nil {
+		p.add("server.addr", "%q is not host:port", s.Addr)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		p.add("server.addr", "port %q is not a number from 0 to 65535", port)
+	}
+	if _, err := s.TrustedNets(); err != nil {
+		p.add("server.trustedProxies", "%v", err)
+	}
+	for name, l := range map[string]RateLimit{"auth": s.RateLimits.Auth, "webhooks": s.RateLimits.Webhooks} {
+		if l.PerSecond < 0 || l.Burst < 0 || (l.PerSecond > 0) != (l.Burst > 0) {
+			p.add("server.rateLimits."+name, "perSecond and burst must both be positive (or both 0 to turn the limit off)")
+		}
+	}
+}
+
+func (d Database) validate(p *problems) {
+	switch d.Driver {
+	case "sqlite", "postgres":
+		if d.DSN == "" {
+			p.add("database.dsn", "required (a file path for sqlite, a connection string for postgres)")
+		}
+	default:
+		p.add("database.driver", "%q is not supported; use sqlite or postgres", d.Driver)
+	}
+}
+
+func (c Catalog) validate(p *problems) {
+	if d := c.RefreshInterval.D(); d < time.Second {
+		p.add("catalog.refreshInterval", "%s is too short; use at least 1s", d)
+	}
+	if c.Orphans != "delete" && c.Orphans != "keep" {
+		p.add("catalog.orphans", "%q must be delete or keep", c.Orphans)
+	}
+	if c.MaxFileSize <= 0 {
+		p.add("catalog.maxFileSize", "must be a positive number of bytes")
+	}
+	names := map[string]bool{}
+	for i, s := range c.Sources {
+		key := fmt.Sprintf("catalog.sources[%d]", i)
+		switch {
+		case s.Name == "":
+			p.add(key+".name", "required")
+		case !sourceNameRE.MatchString(s.Name):
+			p.add(key+".name", "%q may hold only letters, digits, - and _", s.Name)
+		case names[s.Name]:
+			p.add(key+".name", "%q is used by another source", s.Name)
+		}
+		names[s.Name] = true
+		switch s.Type {
+		case "dir":
+			if s.Path == "" {
+				p.add(key+".path", "required for a folder source")
+			}
+		case "git":
+			if s.URL == "" {
+				p.add(key+".url", "required for a git source")
+			}
+		default:
+			p.add(key+".type", "%q must be dir or git", s.Type)
+		}
+	}
+}
+
+func (a Auth) validate(p *problems, s Server) {
+	o := a.OIDC
+	if o.Issuer == "" {
+		return
+	}
+	if o.ClientID == "" {
+		p.add("auth.oidc.clientID", "required with an issuer")
+	}
+	if a.SessionKeyEnv == "" {
+		p.add("auth.sessionKeyEnv", "required with an issuer: name the environment variable holding a key of at least 32 bytes")
+	}
+	if o.RedirectURL == "" && s.BaseURL == "" {
+		p.add("auth.oidc.redirectURL", "required when server.baseURL is not set")
+	}
+}
+
+func validateClusters(p *problems, clusters []Cluster) {
+	names := map[string]bool{}
+	for i, cl := range clusters {
+		key := fmt.Sprintf("clusters[%d]", i)
+		switch {
+		case cl.Name == "" || !sourceNameRE.MatchString(cl.Name):
+			p.add(key+".name", "required: letters, digits, - and _")
+		case names[cl.Name]:
+			p.add(key+".name", "%q is used by another cluster", cl.Name)
+		}
+		names[cl.Name] = true
+		if cl.InCluster == (cl.Kubeconfig != "") {
+			p.add(key, "set exactly one of kubeconfig and inCluster")
+		}
+		for j, g := range cl.ImpersonateGroups {
+			if _, err := path.Match(g, ""); err != nil {
+				p.add(fmt.Sprintf("%s.impersonateGroups[%d]", key, j), "%q is not a valid pattern", g)
+			}
+		}
+	}
+}
+
+func (o Observability) validate(p *problems) {
+	for name, b := range map[string]Backend{"prometheus": o.Prometheus, "alertmanager": o.Alertmanager, "jaeger": o.Jaeger} {
+		key := "observability." + name
+		if b.URL == "" {
+			continue
+		}
+		if name != "jaeger" && !strings.HasPrefix(b.URL, "http://") && !strings.HasPrefix(b.URL, "https://") {
+			p.add(key+".url", "%q must be an http:// or https:// URL", b.URL)
+		}
+		if name == "jaeger" && strings.Contains(b.URL, "://") {
+			p.add(key+".url", "%q must be the query service's gRPC host:port, e.g. jaeger-query:16685", b.URL)
+		}
+		if b.Timeout <= 0 {
+			p.add(key+".timeout", "must be positive")
+		}
+		if b.Username != "" && b.BearerTokenEnv != "" {
+			p.add(key, "set either bearerTokenEnv or username/passwordEnv, not both")
+		}
+	}
+	names := map[string]bool{}
+	for i, ch := range o.Charts {
+		key := fmt.Sprintf("observability.charts[%d]", i)
+		if ch.Name == "" || names[ch.Name] {
+			p.add(key+".name", "required and unique")
+		}
+		names[ch.Name] = true
+		if len(ch.Queries) == 0 {
+			p.add(key+".queries", "give at least one query")
+		}
+		for j, q := range ch.Queries {
+			if _, err := template.New(ch.Name).Parse(q.Query); err != nil || q.Query == "" {
+				p.add(fmt.Sprintf("%s.queries[%d].query", key, j), "required, a Go template (%v)", err)
+			}
+		}
+	}
+}
+
+func (a Actions) validate(p *problems) {
+	if a.MaxReplicas < 1 || a.MaxReplicas > 10000 {
+		p.add("actions.maxReplicas", "must be between 1 and 10000, not %d", a.MaxReplicas)
+	}
+}
+
+func (l Log) validate(p *problems) {
+	switch l.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		p.add("log.level", "%q must be debug, info, warn or error", l.Level)
+	}
+	if l.Format != "json" && l.Format != "text" {
+		p.add("log.format", "%q must be json or text", l.Format)
+	}
+}

@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/portico-dev/portico/web/components"
 )
 
 // Point is one sample.
@@ -46,8 +44,8 @@ const (
 )
 
 // Layout computes the drawing.
-func Layout(in Input) components.Chart {
-	c := components.Chart{Title: in.Title, Unit: in.Unit, Err: in.Err, Href: in.Href, Width: width, Height: height,
+func Layout(in Input) Chart {
+	c := Chart{Title: in.Title, Unit: in.Unit, Err: in.Err, Href: in.Href, Width: width, Height: height,
 		PlotX: padL, PlotY: padT, PlotW: width - padL - padR, PlotH: height - padT - padB}
 	if in.Err != "" {
 		return c
@@ -79,10 +77,10 @@ func Layout(in Input) components.Chart {
 	x := func(t time.Time) float64 { return float64(padL) + t.Sub(in.Start).Seconds()/span*float64(c.PlotW) }
 	y := func(v float64) float64 { return float64(padT+c.PlotH) - v/top*float64(c.PlotH) }
 	for v := 0.0; v <= top*1.0001; v += step {
-		c.YTicks = append(c.YTicks, components.Tick{Pos: round1(y(v)), Label: Format(v, in.Unit)})
+		c.YTicks = append(c.YTicks, Tick{Pos: round1(y(v)), Label: Format(v, in.Unit)})
 	}
 	for _, t := range timeTicks(in.Start, in.End) {
-		c.XTicks = append(c.XTicks, components.Tick{Pos: round1(x(t)), Label: timeLabel(t, in.End.Sub(in.Start))})
+		c.XTicks = append(c.XTicks, Tick{Pos: round1(x(t)), Label: timeLabel(t, in.End.Sub(in.Start))})
 	}
 	gap := in.Step * 3 / 2
 	if gap <= 0 {
@@ -90,7 +88,7 @@ func Layout(in Input) components.Chart {
 	}
 	colour := 0
 	for _, s := range series {
-		line := components.ChartLine{Name: s.Name}
+		line := Line{Name: s.Name}
 		switch s.Name {
 		case thresholdRequest:
 			line.Class = "threshold request"
@@ -103,7 +101,7 @@ func Layout(in Input) components.Chart {
 		var b strings.Builder
 		var prev time.Time
 		last := math.NaN()
-		var segment []components.Dot // the current run of joined points
+		var segment []Dot // the current run of joined points
 		flush := func() {
 			if len(segment) == 1 { // a point with no neighbour would not show as a line
 				line.Dots = append(line.Dots, segment[0])
@@ -122,7 +120,7 @@ func Layout(in Input) components.Chart {
 				flush()
 			}
 			fmt.Fprintf(&b, "%s%s %s ", cmd, num(x(p.T)), num(y(p.V)))
-			segment = append(segment, components.Dot{X: round1(x(p.T)), Y: round1(y(p.V))})
+			segment = append(segment, Dot{X: round1(x(p.T)), Y: round1(y(p.V))})
 			prev, last = p.T, p.V
 		}
 		flush()
@@ -131,7 +129,7 @@ func Layout(in Input) components.Chart {
 			continue
 		}
 		c.Lines = append(c.Lines, line)
-		item := components.LegendItem{Name: s.Name, Class: line.Class}
+		item := LegendItem{Name: s.Name, Class: line.Class}
 		if !math.IsNaN(last) {
 			item.Last = Format(last, in.Unit)
 		}
@@ -143,7 +141,7 @@ func Layout(in Input) components.Chart {
 
 // bands are invisible columns, one per sample time, whose titles list every series' value:
 // hovering anywhere on the chart names the values at that time.
-func bands(in Input, series []Series, x func(time.Time) float64) []components.Band {
+func bands(in Input, series []Series, x func(time.Time) float64) []Band {
 	times := map[int64][]string{}
 	var order []int64
 	for _, s := range series {
@@ -163,11 +161,11 @@ func bands(in Input, series []Series, x func(time.Time) float64) []components.Ba
 	}
 	sortInt64(order)
 	w := float64(width-padL-padR) / float64(max(len(order), 1))
-	out := make([]components.Band, 0, len(order))
+	out := make([]Band, 0, len(order))
 	for _, k := range order {
 		t := time.Unix(k, 0).UTC()
 		cx := x(t)
-		out = append(out, components.Band{X: round1(cx - w/2), W: round1(w), Title: t.Format("2006-01-02 15:04:05 UTC") + "\n" + strings.Join(times[k], "\n")})
+		out = append(out, Band{X: round1(cx - w/2), W: round1(w), Title: t.Format("2006-01-02 15:04:05 UTC") + "\n" + strings.Join(times[k], "\n")})
 	}
 	return out
 }

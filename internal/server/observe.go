@@ -18,6 +18,7 @@ import (
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/chart"
 	"github.com/portico-dev/portico/internal/derrors"
+	"github.com/portico-dev/portico/internal/graph"
 	"github.com/portico-dev/portico/internal/metrics"
 	"github.com/portico-dev/portico/internal/traces"
 	"github.com/portico-dev/portico/web/components"
@@ -461,11 +462,11 @@ func depMap(snap *catalog.Snapshot, sc *access.Scope, e *catalog.Entity, service
 		return false
 	}
 	node := func(name string) graphNodeSpec {
-		n := graphNodeSpec{label: name, kind: "service", missing: true}
+		n := graphNodeSpec{Label: name, Kind: "service", Missing: true}
 		if r, ok := byService[name]; ok {
-			n = graphNodeSpec{label: r.Entity.DisplayName(), kind: r.Entity.Kind, href: entityHref(r.Entity.Ref())}
+			n = graphNodeSpec{Label: r.Entity.DisplayName(), Kind: r.Entity.Kind, Href: entityHref(r.Entity.Ref())}
 			if !sc.Record(r) {
-				n = graphNodeSpec{label: hiddenLabel, kind: r.Entity.Kind, hidden: true}
+				n = graphNodeSpec{Label: hiddenLabel, Kind: r.Entity.Kind, Hidden: true}
 			}
 		}
 		return n
@@ -483,17 +484,17 @@ func depMap(snap *catalog.Snapshot, sc *access.Scope, e *catalog.Entity, service
 		switch {
 		case l.Child == service && l.Parent != service:
 			n := node(l.Parent)
-			n.edgeLabel = fmt.Sprintf("%d calls", l.Calls)
+			n.EdgeLabel = fmt.Sprintf("%d calls", l.Calls)
 			if r, ok := byService[l.Parent]; ok && !declares(r.Entity, service) {
-				n.edgeClass = "undeclared"
+				n.EdgeClass = "undeclared"
 			}
 			left = append(left, n)
 		case l.Parent == service && l.Child != service:
 			called[l.Child] = true
 			n := node(l.Child)
-			n.edgeLabel = fmt.Sprintf("%d calls", l.Calls)
+			n.EdgeLabel = fmt.Sprintf("%d calls", l.Calls)
 			if !declares(e, l.Child) {
-				n.edgeClass = "undeclared"
+				n.EdgeClass = "undeclared"
 				res.Undeclared = append(res.Undeclared, shown(l.Child))
 			}
 			right = append(right, n)
@@ -506,7 +507,7 @@ func depMap(snap *catalog.Snapshot, sc *access.Scope, e *catalog.Entity, service
 		}
 		if name, _ := r.Entity.JaegerService(); !called[name] {
 			n := node(name)
-			n.edgeLabel, n.edgeClass = "declared, no calls", "unused"
+			n.EdgeLabel, n.EdgeClass = "declared, no calls", "unused"
 			right = append(right, n)
 			res.Unused = append(res.Unused, shown(name))
 		}
@@ -514,13 +515,13 @@ func depMap(snap *catalog.Snapshot, sc *access.Scope, e *catalog.Entity, service
 	sort.Strings(res.Undeclared)
 	sort.Strings(res.Unused)
 	if len(left) > 0 || len(right) > 0 {
-		res.Graph = layoutGraph(e.DisplayName(), e.Kind, capNodes(left), capNodes(right))
+		res.Graph = graph.Layout(e.DisplayName(), e.Kind, capNodes(left), capNodes(right))
 	}
 	return res
 }
 
 func capNodes(n []graphNodeSpec) []graphNodeSpec {
-	sort.SliceStable(n, func(i, j int) bool { return n[i].label < n[j].label })
+	sort.SliceStable(n, func(i, j int) bool { return n[i].Label < n[j].Label })
 	if len(n) > maxPerColumn {
 		return n[:maxPerColumn]
 	}

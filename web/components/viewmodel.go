@@ -2,6 +2,11 @@
 // model declared here: plain structs shaped like the page, built by the HTTP handlers.
 package components
 
+import (
+	"github.com/portico-dev/portico/internal/chart"
+	"github.com/portico-dev/portico/internal/graph"
+)
+
 // Page is what the layout needs besides the body.
 type Page struct {
 	Title     string
@@ -153,32 +158,12 @@ type Person struct {
 	Name, Email, Href, Initials string
 }
 
-// Graph is a laid-out dependency graph, drawn as SVG.
-type Graph struct {
-	Width, Height int
-	Nodes         []GraphNode
-	Edges         []GraphEdge
-}
-
-// GraphNode is a box in the graph.
-type GraphNode struct {
-	X, Y, W, H int
-	Label      string
-	Kind       string
-	Href       string
-	Focus      bool
-	Missing    bool
-	Hidden     bool // an entity the user may not view: no name, no link
-}
-
-// GraphEdge is an arrow with a label at its middle.
-type GraphEdge struct {
-	Path   string
-	LabelX int
-	LabelY int
-	Label  string
-	Class  string // undeclared, unused: how an observed call compares with the catalog
-}
+// The graph view models are internal/graph's layout, drawn as SVG here.
+type (
+	Graph     = graph.Graph
+	GraphNode = graph.Box
+	GraphEdge = graph.Edge
+)
 
 // Teams is the teams page.
 type Teams struct {
@@ -476,45 +461,15 @@ type Me struct {
 	AuditHref            string
 }
 
-// Chart is a laid-out time-series chart, drawn as SVG.
-type Chart struct {
-	Title, Unit, Err, Href, Note string
-	Width, Height                int
-	PlotX, PlotY, PlotW, PlotH   int
-	XTicks, YTicks               []Tick
-	Lines                        []ChartLine
-	Bands                        []Band
-	Legend                       []LegendItem
-	Empty                        bool
-}
-
-// Tick is an axis label at a position.
-type Tick struct {
-	Pos   float64
-	Label string
-}
-
-// ChartLine is one series' path; Class picks its colour (series-N) or threshold style.
-type ChartLine struct {
-	Name, Path, Class string
-	Dots              []Dot // points with no neighbour to join, drawn as dots
-}
-
-// Dot is a point of a chart, in SVG units.
-type Dot struct {
-	X, Y float64
-}
-
-// Band is a hover column naming the values at one time.
-type Band struct {
-	X, W  float64
-	Title string
-}
-
-// LegendItem names a series with its latest value.
-type LegendItem struct {
-	Name, Last, Class string
-}
+// The chart view models are internal/chart's layout: pure geometry, drawn as SVG here.
+type (
+	Chart      = chart.Chart
+	Tick       = chart.Tick
+	ChartLine  = chart.Line
+	Dot        = chart.Dot
+	Band       = chart.Band
+	LegendItem = chart.LegendItem
+)
 
 // Observe are the entity page's observability panels (URLs empty when not configured).
 type Observe struct {

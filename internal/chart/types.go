@@ -1,0 +1,41 @@
+package chart
+
+// Chart is a laid-out time-series chart, drawn as SVG.
+type Chart struct {
+	Title, Unit, Err, Href, Note string
+	Width, Height                int
+	PlotX, PlotY, PlotW, PlotH   int
+	XTicks, YTicks               []Tick
+	Lines                        []Line
+	Bands                        []Band
+	Legend                       []LegendItem
+	Empty                        bool
+}
+
+// Tick is an axis label at a position.
+type Tick struct {
+	Pos   float64
+	Label string
+}
+
+// Line is one series' path; Class picks its colour (series-N) or threshold style.
+type Line struct {
+	Name, Path, Class string
+	Dots              []Dot // points with no neighbour to join, drawn as dots
+}
+
+// Dot is a point of a chart, in SVG units.
+type Dot struct {
+	X, Y float64
+}
+
+// Band is a hover column naming the values at one time.
+type Band struct {
+	X, W  float64
+	Title string
+}
+
+// LegendItem names a series with its latest value.
+type LegendItem struct {
+	Name, Last, Class string
+}

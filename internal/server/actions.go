@@ -103,7 +103,7 @@ type workloadRef struct {
 	rec  *catalog.Record
 	cl   *cluster.Cluster
 	q    cluster.Query
-	dep  cluster.Deployment // shared with the cache: read only
+	view cluster.DeploymentView
 	base string             // the workload page's URL
 }
 
@@ -131,7 +131,7 @@ func (s *Server) resolveWorkload(c echo.Context) (*workloadRef, error) {
 	}
 	w := &actions.Workload{Entity: rec.Entity, Cluster: cl, ClusterName: cl.Name, Environment: cl.Environment, Deployment: dep,
 		Target: targetOf(snap, rec.Entity, cl.Name, cl.Environment, ns)}
-	return &workloadRef{Workload: w, snap: snap, rec: rec, cl: cl, q: q, dep: dep,
+	return &workloadRef{Workload: w, snap: snap, rec: rec, cl: cl, q: q, view: dep.View(actions.AnnotationAuditID),
 		base: entityHref(rec.Entity.Ref()) + "/workloads/" + url.PathEscape(cl.Name) + "/" + url.PathEscape(ns) + "/" + url.PathEscape(name)}, nil
 }
 

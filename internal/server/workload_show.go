@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
-	appsv1 "k8s.io/api/apps/v1"
 
 	"github.com/portico-dev/portico/internal/audit"
 	"github.com/portico-dev/portico/internal/cluster"
@@ -25,7 +25,7 @@ func (s *Server) handleWorkloadShow(c echo.Context) error {
 	}
 	vm := s.workloadVM(c, w)
 	if id, err := strconv.Atoi(c.QueryParam("done")); err == nil && s.Audit != nil {
-		if e, err := s.Audit.Get(c.Request().Context(), id); err == nil && e.Name == w.dep.Object.Name {
+		if e, err := s.Audit.Get(c.Request().Context(), id); err == nil && e.Name == w.view.Name {
 			vm.Flash = doneFlash(e, c.QueryParam("again") != "")
 		}
 	}
@@ -59,24 +59,15 @@ func (s *Server) handleWorkloadProgress(c echo.Context) error {
 }
 
 func (s *Server) workloadVM(c echo.Context, w *workloadRef) components.WorkloadPage {
-	d := w.dep.Object
+	d := w.view
 	e := w.rec.Entity
 	vm := components.WorkloadPage{Entity: components.Link{Label: e.DisplayName(), Href: entityHref(e.Ref())},
 		Cluster: w.cl.DisplayName, Environment: w.cl.Environment, Namespace: d.Namespace, Name: d.Name, Production: s.actions.Production(w.Workload),
 		Base: w.base, EventsURL: entityHref(e.Ref()) + "/runtime/events", Progress: s.progressVM(w), Generation: d.Generation,
-		Replicas: 1, MaxReplicas: s.ActionsConfig.MaxReplicas, AuditHref: "/audit?entity=" + e.Ref().String()}
+		Replicas: d.Desired, MaxReplicas: s.actions.MaxReplicas(), AuditHref: "/audit?entity=" + url.QueryEscape(e.Ref().String()), Containers: d.Containers}
 	vm.CSRF, _ = c.Get("csrf").(string)
-	if d.Spec.Replicas != nil {
-		vm.Replicas = *d.Spec.Replicas
-	}
-	for _, ct := range d.Spec.Template.Spec.Containers {
-		vm.Containers = append(vm.Containers, ct.Name)
-	}
-	if h := w.dep.HPA; h != nil {
-		vm.HPA = &components.HPABounds{Name: h.Name, Min: 1, Max: h.Spec.MaxReplicas}
-		if h.Spec.MinReplicas != nil {
-			vm.HPA.Min = *h.Spec.MinReplicas
-		}
+	if h := d.HPA; h != nil {
+		vm.HPA = &components.HPABounds{Name: h.Name, Min: h.Min, Max: h.Max}
 	}
 	ctx := c.Request().Context()
 	var entries []audit.Entry
@@ -93,19 +84,16 @@ func (s *Server) workloadVM(c echo.Context, w *workloadRef) components.WorkloadP
 			vm.Images = append(vm.Images, imgs...)
 		}
 	}
-	current := d.Annotations[cluster.RevisionAnnotation]
-	for _, rs := range w.dep.ReplicaSets {
-		img := strings.Join(imagesOf(rs), ", ")
-		for _, i := range imagesOf(rs) {
+	for _, rs := range d.Revisions {
+		for _, i := range rs.Images {
 			if !slices.Contains(vm.Images, i) {
 				vm.Images = append(vm.Images, i)
 			}
 		}
-		row := components.RevisionRow{Revision: cluster.Revision(rs), Images: img, Cause: rs.Annotations[rollout.ChangeCauseAnnotation],
-			Age: age(rs.CreationTimestamp.Time), Created: rs.CreationTimestamp.UTC().Format("2006-01-02 15:04:05 UTC"),
-			Current: rs.Annotations[cluster.RevisionAnnotation] == current, Who: "outside Portico",
-			Replicas: fmt.Sprintf("%d/%d", rs.Status.ReadyReplicas, derefReplicas(rs.Spec.Replicas))}
-		if en, ok := byID[rs.Annotations[AnnotationAuditID]]; ok && en.Result == audit.Succeeded {
+		row := components.RevisionRow{Revision: rs.Number, Images: strings.Join(rs.Images, ", "), Cause: rs.ChangeCause,
+			Age: age(rs.Created), Created: rs.Created.UTC().Format("2006-01-02 15:04:05 UTC"),
+			Current: rs.Current, Who: "outside Portico", Replicas: fmt.Sprintf("%d/%d", rs.Ready, rs.Desired)}
+		if en, ok := byID[rs.AuditID]; ok && en.Result == audit.Succeeded {
 			row.Who = en.Actor + " (" + en.Action + ")"
 		}
 		vm.Revisions = append(vm.Revisions, row)
@@ -121,27 +109,12 @@ func (s *Server) workloadVM(c echo.Context, w *workloadRef) components.WorkloadP
 	return vm
 }
 
-func imagesOf(rs *appsv1.ReplicaSet) []string {
-	var out []string
-	for _, c := range rs.Spec.Template.Spec.Containers {
-		out = append(out, c.Image)
-	}
-	return out
-}
-
-func derefReplicas(p *int32) int32 {
-	if p == nil {
-		return 1
-	}
-	return *p
-}
-
 // kubeAccess is the Kubernetes permission an action needs on a workload.
 func kubeAccess(w *workloadRef, a policy.Action) cluster.Access {
-	d := w.dep.Object
+	d := w.view
 	if a == policy.Scale {
-		if w.dep.HPA != nil {
-			return cluster.Access{Verb: "update", Group: "autoscaling", Resource: "horizontalpodautoscalers", Namespace: d.Namespace, Name: w.dep.HPA.Name}
+		if d.HPA != nil {
+			return cluster.Access{Verb: "update", Group: "autoscaling", Resource: "horizontalpodautoscalers", Namespace: d.Namespace, Name: d.HPA.Name}
 		}
 		return cluster.Access{Verb: "update", Group: "apps", Resource: "deployments", Subresource: "scale", Namespace: d.Namespace, Name: d.Name}
 	}
@@ -171,8 +144,8 @@ func (s *Server) actionState(ctx context.Context, w *workloadRef, a policy.Actio
 
 // progressVM reads the rollout's state from the caches.
 func (s *Server) progressVM(w *workloadRef) components.Progress {
-	d := w.dep.Object
-	p := components.Progress{URL: w.base + "/progress", Desired: derefReplicas(d.Spec.Replicas), Total: d.Status.Replicas}
+	d := w.view
+	p := components.Progress{URL: w.base + "/progress", Desired: d.Desired, Total: d.Total}
 	for _, cw := range w.cl.Runtime(w.q).Workloads {
 		if cw.Kind != "Deployment" || cw.Namespace != d.Namespace || cw.Name != d.Name {
 			continue
@@ -183,14 +156,12 @@ func (s *Server) progressVM(w *workloadRef) components.Progress {
 			p.Pods = append(p.Pods, components.PodRow{Name: pod.Name, Phase: pod.Phase, Ready: pod.Ready, Age: age(pod.Created), Reason: pod.Reason})
 		}
 	}
-	current := d.Annotations[cluster.RevisionAnnotation]
-	for _, rs := range w.dep.ReplicaSets {
-		isCurrent := rs.Annotations[cluster.RevisionAnnotation] == current
-		if !isCurrent && derefReplicas(rs.Spec.Replicas) == 0 && rs.Status.Replicas == 0 {
+	for _, rs := range d.Revisions {
+		if !rs.Current && rs.Desired == 0 && rs.StatusReplicas == 0 {
 			continue
 		}
-		p.Sets = append(p.Sets, components.ReplicaSetRow{Revision: rs.Annotations[cluster.RevisionAnnotation], Name: rs.Name,
-			Image: strings.Join(imagesOf(rs), ", "), Current: isCurrent, Desired: derefReplicas(rs.Spec.Replicas), Ready: rs.Status.ReadyReplicas})
+		p.Sets = append(p.Sets, components.ReplicaSetRow{Revision: rs.Label, Name: rs.Name,
+			Image: strings.Join(rs.Images, ", "), Current: rs.Current, Desired: rs.Desired, Ready: rs.Ready})
 	}
 	return p
 }
@@ -238,7 +209,7 @@ func (s *Server) workloadError(c echo.Context, w *workloadRef, err error) error 
 }
 
 func (s *Server) confirmVM(c echo.Context, w *workloadRef, f actionForm, res rollout.Result) components.ConfirmAction {
-	d := w.dep.Object
+	d := w.view
 	vm := components.ConfirmAction{Entity: components.Link{Label: w.rec.Entity.DisplayName(), Href: entityHref(w.rec.Entity.Ref())},
 		Workload: d.Namespace + "/" + d.Name, Cluster: w.cl.DisplayName, Environment: w.cl.Environment, Message: res.Message,
 		Before: res.Before, After: res.After, Unchanged: res.Unchanged, Name: d.Name, Reason: f.Reason,
@@ -270,7 +241,7 @@ func (s *Server) confirmVM(c echo.Context, w *workloadRef, f actionForm, res rol
 		hidden("revision", strconv.Itoa(f.Revision))
 		vm.Title, vm.Verb = fmt.Sprintf("Roll back to revision %d", f.Revision), "Roll back"
 	case policy.Scale:
-		if w.dep.HPA != nil {
+		if w.view.HPA != nil {
 			vm.Title = fmt.Sprintf("Set the autoscaler to %s–%s replicas", i32(f.Min), i32(f.Max))
 		} else {
 			vm.Title = "Scale to " + i32(f.Replicas) + " replicas"

@@ -104,7 +104,7 @@ type workloadRef struct {
 	cl   *cluster.Cluster
 	q    cluster.Query
 	view cluster.DeploymentView
-	base string             // the workload page's URL
+	base string // the workload page's URL
 }
 
 // resolveWorkload finds the Deployment named in the URL among those the entity selects.

@@ -12,7 +12,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/portico-dev/portico/ent"
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/derrors"
 	"github.com/portico-dev/portico/internal/dora"
@@ -22,8 +21,8 @@ import (
 )
 
 // stageCells aggregates a run's jobs into the strip: per stage the worst status of its jobs.
-func stageCells(jobs []*ent.PipelineJob) []components.StageCell {
-	by := map[string][]*ent.PipelineJob{}
+func stageCells(jobs []store.Job) []components.StageCell {
+	by := map[string][]store.Job{}
 	for _, j := range jobs {
 		by[j.Stage] = append(by[j.Stage], j)
 	}
@@ -48,7 +47,7 @@ func stageCells(jobs []*ent.PipelineJob) []components.StageCell {
 	return out
 }
 
-func worstStatus(js []*ent.PipelineJob) string {
+func worstStatus(js []store.Job) string {
 	rank := map[string]int{"failed": 5, "cancelled": 4, "running": 3, "queued": 2, "success": 1, "skipped": 0}
 	worst := ""
 	for _, j := range js {

@@ -12,7 +12,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/portico-dev/portico/ent"
 	"github.com/portico-dev/portico/internal/derrors"
 	"github.com/portico-dev/portico/internal/ingest"
 	"github.com/portico-dev/portico/internal/pipeline"
@@ -27,7 +26,7 @@ type pipelineStore interface {
 	SuccessfulImages(ctx context.Context, projects []string, limit int) ([]string, error)
 	CommitsAhead(ctx context.Context, project, branch, sha string) (int, bool, error)
 	CommitTime(ctx context.Context, project, sha string) time.Time
-	Deployments(ctx context.Context, projects []string) ([]*ent.PipelineDeployment, error)
+	Deployments(ctx context.Context, projects []string) ([]store.Deployment, error)
 }
 
 // PipelineSecrets are each CI provider's webhook secrets (two while rotating).

@@ -219,10 +219,49 @@ func applyDeployment(ctx context.Context, tx *ent.Tx, source, project string, d 
 	return u.Exec(ctx)
 }
 
+// Run is a pipeline run as the portal reads it (no ent row leaves this package).
+type Run struct {
+	Source, Project, RunID, Name, URL string
+	Branch, Commit, Author, Message   string
+	Trigger, Status                   string
+	CreatedAt, StartedAt, FinishedAt  *time.Time
+	UpdatedAt                         *time.Time
+	ReceivedAt                        time.Time
+}
+
+// Job is one job of a run, mapped to its stage.
+type Job struct {
+	JobID, Name, StageName, Stage, Status string
+	URL, Image                            string
+	StartedAt, FinishedAt, UpdatedAt      *time.Time
+}
+
+// Deployment is a deployment CI reported to an environment.
+type Deployment struct {
+	Source, Project, DeploymentID, Environment string
+	Commit, Ref, Status, Image, Creator, URL   string
+	UpdatedAt                                  *time.Time
+}
+
 // RunWithJobs is a run and its jobs.
 type RunWithJobs struct {
-	*ent.PipelineRun
-	Jobs []*ent.PipelineJob
+	Run
+	Jobs []Job
+}
+
+func runOf(r *ent.PipelineRun) Run {
+	return Run{Source: r.Source, Project: r.Project, RunID: r.RunID, Name: r.Name, URL: r.URL, Branch: r.Branch, Commit: r.Commit,
+		Author: r.Author, Message: r.Message, Trigger: r.Trigger, Status: r.Status, CreatedAt: r.CreatedAt, StartedAt: r.StartedAt,
+		FinishedAt: r.FinishedAt, UpdatedAt: r.UpdatedAt, ReceivedAt: r.ReceivedAt}
+}
+
+func jobsOf(js []*ent.PipelineJob) []Job {
+	out := make([]Job, len(js))
+	for i, j := range js {
+		out[i] = Job{JobID: j.JobID, Name: j.Name, StageName: j.StageName, Stage: j.Stage, Status: j.Status, URL: j.URL, Image: j.Image,
+			StartedAt: j.StartedAt, FinishedAt: j.FinishedAt, UpdatedAt: j.UpdatedAt}
+	}
+	return out
 }
 
 // PipelineRuns returns the newest runs of the given projects (all projects when none), with
@@ -243,7 +282,7 @@ func (s *Store) PipelineRuns(ctx context.Context, projects []string, limit int) 
 		if err != nil {
 			return nil, fmt.Errorf("read jobs: %w", err)
 		}
-		out[i] = RunWithJobs{PipelineRun: r, Jobs: jobs}
+		out[i] = RunWithJobs{Run: runOf(r), Jobs: jobsOf(jobs)}
 	}
 	return out, nil
 }
@@ -384,9 +423,18 @@ func (s *Store) CommitTime(ctx context.Context, project, sha string) time.Time {
 }
 
 // Deployments are the deployments CI reported for the projects, oldest first.
-func (s *Store) Deployments(ctx context.Context, projects []string) ([]*ent.PipelineDeployment, error) {
+func (s *Store) Deployments(ctx context.Context, projects []string) ([]Deployment, error) {
 	if len(projects) == 0 {
 		return nil, nil
 	}
-	return s.Client.PipelineDeployment.Query().Where(pipelinedeployment.ProjectIn(projects...)).Order(ent.Asc(pipelinedeployment.FieldUpdatedAt)).Limit(2000).All(ctx)
+	rows, err := s.Client.PipelineDeployment.Query().Where(pipelinedeployment.ProjectIn(projects...)).Order(ent.Asc(pipelinedeployment.FieldUpdatedAt)).Limit(2000).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Deployment, len(rows))
+	for i, d := range rows {
+		out[i] = Deployment{Source: d.Source, Project: d.Project, DeploymentID: d.DeploymentID, Environment: d.Environment, Commit: d.Commit,
+			Ref: d.Ref, Status: d.Status, Image: d.Image, Creator: d.Creator, URL: d.URL, UpdatedAt: d.UpdatedAt}
+	}
+	return out, nil
 }

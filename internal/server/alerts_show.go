@@ -1,7 +1,6 @@
 package server
 
 import (
-	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/portico-dev/portico/internal/alerts"
 	"github.com/portico-dev/portico/internal/catalog"
-	"github.com/portico-dev/portico/internal/derrors"
 	"github.com/portico-dev/portico/web/components"
 )
 
@@ -49,7 +47,7 @@ func (s *Server) alertRow(a alerts.Alert) components.AlertRow {
 }
 
 func (s *Server) handleAlertsPanel(c echo.Context) error {
-	_, rec, err := s.observedEntity(c, s.Alerts != nil, "alerts")
+	_, rec, err := s.observedEntity(c, "alerts")
 	if err != nil {
 		return err
 	}
@@ -65,7 +63,7 @@ func (s *Server) handleAlertsPanel(c echo.Context) error {
 }
 
 func (s *Server) handleAPIAlerts(c echo.Context) error {
-	_, rec, err := s.observedEntity(c, s.Alerts != nil, "alerts")
+	_, rec, err := s.observedEntity(c, "alerts")
 	if err != nil {
 		return err
 	}
@@ -79,9 +77,6 @@ func (s *Server) handleAPIAlerts(c echo.Context) error {
 
 // handleAlertsPage is "firing now": every alert, grouped by the team owning its service.
 func (s *Server) handleAlertsPage(c echo.Context) error {
-	if s.Alerts == nil {
-		return fmt.Errorf("%w: No Prometheus or Alertmanager is configured (observability.prometheus, observability.alertmanager)", derrors.NotFound)
-	}
 	snap := s.Catalog.Snapshot()
 	res := s.Alerts.All(c.Request().Context())
 	type svc struct {

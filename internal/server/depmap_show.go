@@ -17,7 +17,7 @@ import (
 
 // handleDependencies compares the calls Jaeger saw with the catalog's dependsOn.
 func (s *Server) handleDependencies(c echo.Context) error {
-	snap, rec, err := s.observedEntity(c, s.Traces != nil, "traces")
+	snap, rec, err := s.observedEntity(c, "traces")
 	if err != nil {
 		return err
 	}

@@ -31,7 +31,7 @@ func (s *Server) metricsTarget(e *catalog.Entity) metrics.Target {
 }
 
 func (s *Server) handleMetricsPanel(c echo.Context) error {
-	_, rec, err := s.observedEntity(c, s.Metrics != nil, "metrics")
+	_, rec, err := s.observedEntity(c, "metrics")
 	if err != nil {
 		return err
 	}
@@ -60,7 +60,7 @@ func (s *Server) handleMetricsPanel(c echo.Context) error {
 }
 
 func (s *Server) handleAPIMetrics(c echo.Context) error {
-	_, rec, err := s.observedEntity(c, s.Metrics != nil, "metrics")
+	_, rec, err := s.observedEntity(c, "metrics")
 	if err != nil {
 		return err
 	}

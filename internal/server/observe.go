@@ -62,10 +62,7 @@ func (s *Server) observeVM(e *catalog.Entity) components.Observe {
 }
 
 // observedEntity resolves the path's entity and checks it may be viewed and observed.
-func (s *Server) observedEntity(c echo.Context, configured bool, what string) (*catalog.Snapshot, *catalog.Record, error) {
-	if !configured {
-		return nil, nil, fmt.Errorf("%w: No %s backend is configured", derrors.NotFound, what)
-	}
+func (s *Server) observedEntity(c echo.Context, what string) (*catalog.Snapshot, *catalog.Record, error) {
 	snap, rec, err := scopedEntity(c)
 	if err != nil {
 		return nil, nil, err

@@ -13,7 +13,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/portico-dev/portico/internal/catalog"
-	"github.com/portico-dev/portico/internal/derrors"
 	"github.com/portico-dev/portico/internal/dora"
 	"github.com/portico-dev/portico/internal/pipeline"
 	"github.com/portico-dev/portico/internal/store"
@@ -87,9 +86,6 @@ func runRow(r store.RunWithJobs) components.RunRow {
 
 // handlePipelinesPanel is a service's recent runs (the entity page's panel).
 func (s *Server) handlePipelinesPanel(c echo.Context) error {
-	if s.Pipelines == nil {
-		return fmt.Errorf("%w: Pipelines are not enabled", derrors.NotFound)
-	}
 	_, rec, err := scopedEntity(c)
 	if err != nil {
 		return err
@@ -175,9 +171,6 @@ func shortSHA(s string) string {
 
 // handlePipelinesPage is every recent run, failures first, optionally one team's.
 func (s *Server) handlePipelinesPage(c echo.Context) error {
-	if s.Pipelines == nil {
-		return fmt.Errorf("%w: Pipelines are not enabled", derrors.NotFound)
-	}
 	snap := s.Catalog.Snapshot()
 	sc := s.scope(c, snap)
 	team := c.QueryParam("team")
@@ -248,9 +241,6 @@ func (s *Server) handlePipelinesPage(c echo.Context) error {
 
 // handleAPIRuns is GET /api/v1/pipelines/runs?project=…: runs with their jobs.
 func (s *Server) handleAPIRuns(c echo.Context) error {
-	if s.Pipelines == nil {
-		return fmt.Errorf("%w: Pipelines are not enabled", derrors.NotFound)
-	}
 	snap := s.Catalog.Snapshot()
 	sc := s.scope(c, snap)
 	projects := c.QueryParams()["project"]

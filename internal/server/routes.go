@@ -8,19 +8,22 @@ import (
 	"github.com/portico-dev/portico/web/static"
 )
 
-// routes lists every route of the portal on one screen.
+// routes lists every route of the portal on one screen. Routes of an optional backend are
+// registered only when it is configured, so their handlers need not check, and without it
+// they answer 404 like any unknown address.
 func (s *Server) routes() {
 	e := s.echo
 	s.middleware()
+	metrics, alerts, traces, pipelines, audit := s.Metrics != nil, s.Alerts != nil, s.Traces != nil, s.Pipelines != nil, s.Audit != nil
 
 	e.GET("/", s.handleHome)
 	e.GET("/catalog", s.handleCatalogList(listCatalog))
 	e.GET("/systems", s.handleCatalogList(listSystems))
 	e.GET("/apis", s.handleCatalogList(listAPIs))
 	e.GET("/catalog/health", s.handleHealthShow)
-	e.GET("/traces/:id", s.handleTrace)
-	e.GET("/alerts", s.handleAlertsPage)
-	e.GET("/pipelines", s.handlePipelinesPage)
+	when(traces, func() { e.GET("/traces/:id", s.handleTrace) })
+	when(alerts, func() { e.GET("/alerts", s.handleAlertsPage) })
+	when(pipelines, func() { e.GET("/pipelines", s.handlePipelinesPage) })
 
 	// Everything about one entity: entityScope loads it and checks view, once, for all.
 	ent := e.Group("/catalog/:kind/:namespace/:name", s.entityScope)
@@ -32,17 +35,17 @@ func (s *Server) routes() {
 	ent.GET("/workloads/:cluster/:wns/:workload", s.handleWorkloadShow)
 	ent.GET("/workloads/:cluster/:wns/:workload/progress", s.handleWorkloadProgress)
 	ent.POST("/workloads/:cluster/:wns/:workload/:action", s.handleWorkloadAction)
-	ent.GET("/metrics", s.handleMetricsPanel)
-	ent.GET("/alerts", s.handleAlertsPanel)
-	ent.GET("/traces", s.handleTraces)
-	ent.GET("/dependencies", s.handleDependencies)
-	ent.GET("/pipelines", s.handlePipelinesPanel)
-	ent.GET("/pipelines/events", s.handlePipelineEvents)
-	ent.GET("/dora", s.handleDoraPanel)
+	when(metrics, func() { ent.GET("/metrics", s.handleMetricsPanel) })
+	when(alerts, func() { ent.GET("/alerts", s.handleAlertsPanel) })
+	when(traces, func() { ent.GET("/traces", s.handleTraces); ent.GET("/dependencies", s.handleDependencies) })
+	when(pipelines, func() {
+		ent.GET("/pipelines", s.handlePipelinesPanel)
+		ent.GET("/pipelines/events", s.handlePipelineEvents)
+		ent.GET("/dora", s.handleDoraPanel)
+	})
 
 	e.GET("/clusters", s.handleClustersList)
-	e.GET("/audit", s.handleAuditList)
-	e.GET("/audit/export", s.handleAuditExport)
+	when(audit, func() { e.GET("/audit", s.handleAuditList); e.GET("/audit/export", s.handleAuditExport) })
 	e.GET("/me", s.handleMe)
 	e.GET("/teams", s.handleTeamsList)
 	e.GET("/runbooks", s.handleRunbookList)
@@ -51,22 +54,23 @@ func (s *Server) routes() {
 	api := e.Group("/api/v1")
 	api.GET("/entities", s.handleAPIEntityList)
 	api.GET("/catalog/errors", s.handleAPICatalogErrors)
-	api.GET("/audit", s.handleAPIAudit)
+	when(audit, func() { api.GET("/audit", s.handleAPIAudit) })
 	apiEnt := api.Group("/entities/:kind/:namespace/:name", s.entityScope)
 	apiEnt.GET("", s.handleAPIEntityShow)
 	apiEnt.GET("/runtime", s.handleAPIRuntime)
 	apiEnt.POST("/workloads/:cluster/:wns/:workload/:action", s.handleAPIAction)
-	apiEnt.GET("/metrics", s.handleAPIMetrics)
-	apiEnt.GET("/alerts", s.handleAPIAlerts)
-	api.GET("/traces/:id", s.handleAPITrace)
-	api.GET("/pipelines/runs", s.handleAPIRuns)
-	api.GET("/dora", s.handleAPIDora)
+	when(metrics, func() { apiEnt.GET("/metrics", s.handleAPIMetrics) })
+	when(alerts, func() { apiEnt.GET("/alerts", s.handleAPIAlerts) })
+	when(traces, func() { api.GET("/traces/:id", s.handleAPITrace) })
+	when(pipelines, func() { api.GET("/pipelines/runs", s.handleAPIRuns); api.GET("/dora", s.handleAPIDora) })
 
 	hooks := e.Group("/webhooks", s.limit("webhooks", s.WebhookRateLimit))
 	hooks.POST("/git", s.handleWebhookGit)
-	hooks.POST("/github", s.handleWebhookCI("github"))
-	hooks.POST("/gitlab", s.handleWebhookCI("gitlab"))
-	hooks.POST("/pipeline", s.handleWebhookCI("generic"))
+	when(pipelines, func() {
+		hooks.POST("/github", s.handleWebhookCI("github"))
+		hooks.POST("/gitlab", s.handleWebhookCI("gitlab"))
+		hooks.POST("/pipeline", s.handleWebhookCI("generic"))
+	})
 
 	signIn := e.Group("/auth", s.limit("auth", s.AuthRateLimit))
 	signIn.GET("/login", s.handleLogin)
@@ -77,4 +81,11 @@ func (s *Server) routes() {
 	e.GET("/readyz", s.handleReadyz)
 	e.GET("/metrics", s.handleMetrics())
 	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", staticHandler(static.FS))))
+}
+
+// when registers a backend's routes only when it is configured.
+func when(configured bool, register func()) {
+	if configured {
+		register()
+	}
 }

@@ -20,7 +20,7 @@ import (
 // handleTraces is a service's traces: recent, slowest or failed, filterable by operation and
 // minimum duration. With panel=1 it is the entity page's panel, otherwise a page.
 func (s *Server) handleTraces(c echo.Context) error {
-	_, rec, err := s.observedEntity(c, s.Traces != nil, "traces")
+	_, rec, err := s.observedEntity(c, "traces")
 	if err != nil {
 		return err
 	}
@@ -104,9 +104,6 @@ func fmtDuration(d time.Duration) string {
 
 // handleTrace is a trace's waterfall page.
 func (s *Server) handleTrace(c echo.Context) error {
-	if s.Traces == nil {
-		return fmt.Errorf("%w: No Jaeger is configured (observability.jaeger)", derrors.NotFound)
-	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), s.Traces.Budget())
 	defer cancel()
 	t, err := s.Traces.Get(ctx, c.Param("id"))
@@ -121,9 +118,6 @@ func (s *Server) handleTrace(c echo.Context) error {
 }
 
 func (s *Server) handleAPITrace(c echo.Context) error {
-	if s.Traces == nil {
-		return fmt.Errorf("%w: No Jaeger is configured", derrors.NotFound)
-	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), s.Traces.Budget())
 	defer cancel()
 	t, err := s.Traces.Get(ctx, c.Param("id"))

@@ -42,9 +42,6 @@ type PipelineSecrets struct {
 // per delivery ID. Nothing is stored for a refused delivery.
 func (s *Server) handleWebhookCI(provider string) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if s.Pipelines == nil {
-			return fmt.Errorf("%w: Pipelines are not enabled", derrors.NotFound)
-		}
 		req := c.Request()
 		body, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, maxWebhookBody))
 		if err != nil {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -132,7 +131,7 @@ func (s *Server) resolveWorkload(c echo.Context) (*workloadRef, error) {
 	w := &actions.Workload{Entity: rec.Entity, Cluster: cl, ClusterName: cl.Name, Environment: cl.Environment, Deployment: dep,
 		Target: targetOf(snap, rec.Entity, cl.Name, cl.Environment, ns)}
 	return &workloadRef{Workload: w, snap: snap, rec: rec, cl: cl, q: q, view: dep.View(actions.AnnotationAuditID),
-		base: entityHref(rec.Entity.Ref()) + "/workloads/" + url.PathEscape(cl.Name) + "/" + url.PathEscape(ns) + "/" + url.PathEscape(name)}, nil
+		base: workloadHref(rec.Entity.Ref(), cl.Name, ns, name)}, nil
 }
 
 // act hands the attempt to the write path with who is asking.

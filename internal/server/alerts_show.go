@@ -38,7 +38,7 @@ func (s *Server) alertRow(a alerts.Alert) components.AlertRow {
 		r.RunbookExternal = true
 		if u, err := url.Parse(a.RunbookURL); err == nil && strings.HasPrefix(u.Path, "/runbooks/") {
 			if b, ok := s.Runbooks.Get(strings.TrimPrefix(u.Path, "/runbooks/")); ok {
-				r.Runbook = components.Link{Label: b.Title, Href: "/runbooks/" + b.Path}
+				r.Runbook = components.Link{Label: b.Title, Href: runbookHref(b.Path)}
 				r.RunbookExternal = false
 			}
 		}

@@ -66,7 +66,7 @@ func auditRowVM(e audit.Entry) components.AuditRow {
 	r.Params = paramsText(e.Params)
 	r.Target = strings.Trim(e.Cluster+" "+e.Namespace+"/"+e.Name, " /")
 	if ref, err := catalog.ParseRef(e.Entity, "", ""); err == nil && e.Entity != "" {
-		r.TargetHref = entityHref(ref) + "/workloads/" + e.Cluster + "/" + e.Namespace + "/" + e.Name
+		r.TargetHref = workloadHref(ref, e.Cluster, e.Namespace, e.Name)
 	}
 	return r
 }
@@ -270,7 +270,7 @@ func (s *Server) handleMe(c echo.Context) error {
 		return fmt.Errorf("%w: Sign in to see your page", derrors.Unauthenticated)
 	}
 	snap := s.Catalog.Snapshot()
-	vm := components.Me{Name: u.Name, Email: u.Email, Subject: u.Subject, Groups: u.Groups, AuditHref: "/audit?actor=" + url.QueryEscape(userLabel(u))}
+	vm := components.Me{Name: u.Name, Email: u.Email, Subject: u.Subject, Groups: u.Groups, AuditHref: auditHref("actor", userLabel(u))}
 	if vm.Name == "" {
 		vm.Name = userLabel(u)
 	}

@@ -69,11 +69,6 @@ func decodeCursor(s string) (int, error) {
 	return 0, fmt.Errorf("%w: The cursor is not one this API returned", derrors.Invalid)
 }
 
-// entityHref is an entity page's address.
-func entityHref(r catalog.Ref) string {
-	return "/catalog/" + url.PathEscape(strings.ToLower(r.Kind)) + "/" + url.PathEscape(r.Namespace) + "/" + url.PathEscape(r.Name)
-}
-
 // withParam returns the query string with key's value val toggled (facets) and the page reset.
 func toggled(v url.Values, key, val string) url.Values {
 	out := url.Values{}

@@ -38,7 +38,7 @@ func (s *Server) entityVM(snap *catalog.Snapshot, sc *access.Scope, rec *catalog
 	vm.About = aboutFields(sc, e)
 	books := s.entityRunbooks(snap, rec)
 	addRunbook := func(label, p string) {
-		href := "/runbooks/" + books[p].Path
+		href := runbookHref(books[p].Path)
 		if !slices.ContainsFunc(vm.Runbooks, func(l components.Link) bool { return l.Href == href }) {
 			vm.Runbooks = append(vm.Runbooks, components.Link{Label: label, Href: href})
 		}

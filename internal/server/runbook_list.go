@@ -15,7 +15,7 @@ func (s *Server) handleRunbookList(c echo.Context) error {
 	owners := s.runbookOwners(snap, s.scope(c, snap))
 	vm := components.RunbookList{Query: q}
 	for _, b := range s.allRunbooks(snap, q) {
-		vm.Books = append(vm.Books, components.RunbookRow{Title: b.Title, Href: "/runbooks/" + b.Path, Path: b.Path,
+		vm.Books = append(vm.Books, components.RunbookRow{Title: b.Title, Href: runbookHref(b.Path), Path: b.Path,
 			Summary: b.Summary, Entities: owners[b.Path]})
 	}
 	return s.page(c, http.StatusOK, components.Page{Title: "Runbooks", Nav: "runbooks"}, components.RunbookListView(vm))

@@ -43,7 +43,7 @@ func (s *Server) handleRuntimeShow(c echo.Context) error {
 	}
 	rt, mapped, mapErr := s.runtimeOf(rec.Entity)
 	vm := components.Runtime{Mapped: mapped, Selector: rt.Selector, Health: badge(rt.Health),
-		Refresh: "/catalog/" + strings.TrimPrefix(entityHref(rec.Entity.Ref()), "/catalog/") + "/runtime"}
+		Refresh: entityHref(rec.Entity.Ref()) + "/runtime"}
 	if mapErr != nil {
 		vm.Error = mapErr.Error()
 	}
@@ -94,7 +94,7 @@ func clusterRuntimeVM(cr cluster.ClusterRuntime, logsBase string) components.Clu
 		}
 		wv.LogsHref = logs("workload", w.Name)
 		if w.Kind == "Deployment" {
-			wv.ManageHref = strings.TrimSuffix(logsBase, "/logs") + "/workloads/" + cr.Name + "/" + w.Namespace + "/" + w.Name
+			wv.ManageHref = strings.TrimSuffix(logsBase, "/logs") + workloadPath(cr.Name, w.Namespace, w.Name)
 		}
 		for i := range wv.Pods {
 			wv.Pods[i].LogsHref = logs("pod", wv.Pods[i].Name)

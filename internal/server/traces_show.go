@@ -67,10 +67,10 @@ func (s *Server) handleTraces(c echo.Context) error {
 	for _, t := range found {
 		longest = max(longest, t.Duration)
 	}
-	from := url.QueryEscape(entityHref(rec.Entity.Ref()))
+	from := entityHref(rec.Entity.Ref())
 	for _, t := range found {
 		row := components.TraceRow{ID: t.ID, Root: t.Root, Start: t.Start.UTC().Format("15:04:05"), Duration: fmtDuration(t.Duration),
-			Spans: t.Spans, Errors: t.Errors, Services: strings.Join(t.Services, ", "), Href: "/traces/" + t.ID + "?from=" + from}
+			Spans: t.Spans, Errors: t.Errors, Services: strings.Join(t.Services, ", "), Href: traceHref(t.ID, from)}
 		if longest > 0 {
 			row.Bar = float64(t.Duration) / float64(longest) * 100
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -64,7 +63,7 @@ func (s *Server) workloadVM(c echo.Context, w *workloadRef) components.WorkloadP
 	vm := components.WorkloadPage{Entity: components.Link{Label: e.DisplayName(), Href: entityHref(e.Ref())},
 		Cluster: w.cl.DisplayName, Environment: w.cl.Environment, Namespace: d.Namespace, Name: d.Name, Production: s.actions.Production(w.Workload),
 		Base: w.base, EventsURL: entityHref(e.Ref()) + "/runtime/events", Progress: s.progressVM(w), Generation: d.Generation,
-		Replicas: d.Desired, MaxReplicas: s.actions.MaxReplicas(), AuditHref: "/audit?entity=" + url.QueryEscape(e.Ref().String()), Containers: d.Containers}
+		Replicas: d.Desired, MaxReplicas: s.actions.MaxReplicas(), AuditHref: auditHref("entity", e.Ref().String()), Containers: d.Containers}
 	vm.CSRF, _ = c.Get("csrf").(string)
 	if h := d.HPA; h != nil {
 		vm.HPA = &components.HPABounds{Name: h.Name, Min: h.Min, Max: h.Max}

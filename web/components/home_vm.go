@@ -1,0 +1,8 @@
+package components
+
+// Home is a signed-in user's start page: their teams and what those own.
+type Home struct {
+	User     string
+	Teams    []Link
+	Services []EntityRow
+}

@@ -1,0 +1,76 @@
+package components
+
+// Observe are the entity page's observability panels (URLs empty when not configured).
+type Observe struct {
+	MetricsURL, AlertsURL, TracesURL, DepsURL string
+	PipelinesURL, DoraURL                     string
+}
+
+// MetricsPanel is a service's charts over a range.
+type MetricsPanel struct {
+	URL    string
+	Ranges []RangeLink
+	Charts []Chart
+}
+
+// AlertsPanel lists a service's alerts, or says what could not be read.
+type AlertsPanel struct {
+	Rows   []AlertRow
+	Errors []string
+	Hint   string
+}
+
+// AlertRow is one alert.
+type AlertRow struct {
+	Name, State, Severity string
+	Since, SinceISO       string
+	Summary, Description  string
+	Silenced, Inhibited   bool
+	Runbook               Link // Href empty without one; internal when it points at Portico
+	RunbookExternal       bool
+	Labels                string
+	Service               Link
+	GeneratorURL          string
+}
+
+// AlertsPage is every firing and pending alert, grouped by owning team.
+type AlertsPage struct {
+	Groups                    []AlertGroup
+	Errors                    []string
+	Firing, Pending, Silenced int
+}
+
+// TracesPanel lists a service's traces with filters.
+type TracesPanel struct {
+	Service     string
+	Err         string
+	Tabs        []RangeLink
+	Tab         string
+	Operations  []string
+	Operation   string
+	MinDuration string
+	Rows        []TraceRow
+	AllHref     string
+	Action      string // the filter form's target
+	Full        bool   // the traces page (filters shown) rather than the entity panel
+}
+
+// TracePage is a trace's waterfall.
+type TracePage struct {
+	ID, Start, Duration string
+	Spans, Errors       int
+	Services            []LegendItem
+	Ticks               []Tick // positions 0..1000
+	Rows                []SpanRow
+	JaegerHref          string
+	Back                Link
+}
+
+// DepMap is the observed dependency map of a service against the catalog.
+type DepMap struct {
+	Graph      *Graph
+	Err        string
+	Undeclared []string
+	Unused     []string
+	Lookback   string
+}

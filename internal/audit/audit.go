@@ -146,6 +146,7 @@ func (l *Log) Get(ctx context.Context, id int) (Entry, error) {
 // Filter selects entries, newest first. Before pages: entries with a smaller ID.
 type Filter struct {
 	Actor, Entity, Cluster, Namespace, Name, Action string
+	Entities, Actions                               []string // any of these (with Entity and Action, all apply)
 	Result                                          Result
 	Since, Until                                    time.Time
 	Before                                          int
@@ -163,6 +164,12 @@ func (l *Log) List(ctx context.Context, f Filter) ([]Entry, error) {
 	}
 	if f.Entity != "" {
 		q = q.Where(auditentry.Entity(f.Entity))
+	}
+	if len(f.Entities) > 0 {
+		q = q.Where(auditentry.EntityIn(f.Entities...))
+	}
+	if len(f.Actions) > 0 {
+		q = q.Where(auditentry.ActionIn(f.Actions...))
 	}
 	if f.Cluster != "" {
 		q = q.Where(auditentry.Cluster(f.Cluster))

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
@@ -12,9 +11,9 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/portico-dev/portico/internal/access"
-	"github.com/portico-dev/portico/internal/audit"
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/chart"
+	"github.com/portico-dev/portico/internal/delivery"
 	"github.com/portico-dev/portico/internal/derrors"
 	"github.com/portico-dev/portico/internal/dora"
 	"github.com/portico-dev/portico/web/components"
@@ -37,48 +36,17 @@ func (s *Server) isProduction(clusterOrEnv string) bool {
 	return s.actions.ProductionEnvironment(env) // one rule, the write path's
 }
 
-// doraChanges gathers what reached production for entities: Portico's own deploys and
-// rollbacks (the audit log) and the deployments CI reported.
+// doraChanges gathers what reached production for entities over the weeks the metrics cover
+// (see delivery.Source.Changes: one query for all of them).
 func (s *Server) doraChanges(ctx context.Context, entities []*catalog.Entity) ([]dora.Change, error) {
-	var out []dora.Change
-	for _, e := range entities {
-		projects := e.ProjectSlugs()
-		if s.Audit != nil {
-			entries, err := s.Audit.List(ctx, audit.Filter{Entity: e.Ref().String(), Result: audit.Succeeded, Limit: audit.MaxLimit})
-			if err != nil {
-				return nil, err
-			}
-			for _, en := range entries {
-				if (en.Action != "deploy" && en.Action != "rollback") || !s.isProduction(en.Cluster) {
-					continue
-				}
-				c := dora.Change{Target: en.Cluster + "/" + en.Namespace + "/" + en.Name, At: en.FinishedAt, Kind: en.Action}
-				var params struct {
-					Image string `json:"image"`
-				}
-				if json.Unmarshal([]byte(en.Params), &params) == nil && params.Image != "" && s.Pipelines != nil {
-					if b, err := s.Pipelines.BuildsOf(ctx, projects, []string{params.Image}); err == nil {
-						c.CommitAt = b[params.Image].CommitAt
-					}
-				}
-				out = append(out, c)
-			}
-		}
-		if s.Pipelines != nil {
-			deps, err := s.Pipelines.Deployments(ctx, projects)
-			if err != nil {
-				return nil, err
-			}
-			for _, d := range deps {
-				if !s.isProduction(d.Environment) || (d.Status != "success" && d.Status != "failed") || d.UpdatedAt == nil {
-					continue
-				}
-				out = append(out, dora.Change{Target: d.Project + "/" + d.Environment, At: *d.UpdatedAt, Kind: "deploy", Failed: d.Status == "failed",
-					CommitAt: s.Pipelines.CommitTime(ctx, d.Project, d.Commit)})
-			}
-		}
+	src := delivery.Source{Production: s.isProduction}
+	if s.Audit != nil {
+		src.Audit = s.Audit
 	}
-	return out, nil
+	if s.Pipelines != nil {
+		src.CI = s.Pipelines
+	}
+	return src.Changes(ctx, entities, time.Now().Add(-doraWeeks*7*24*time.Hour-doraWindow))
 }
 
 func doraVM(title string, sum dora.Summary, now time.Time) components.DoraPanel {

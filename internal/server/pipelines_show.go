@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/portico-dev/portico/internal/catalog"
+	"github.com/portico-dev/portico/internal/delivery"
 	"github.com/portico-dev/portico/internal/dora"
 	"github.com/portico-dev/portico/internal/pipeline"
 	"github.com/portico-dev/portico/internal/store"
@@ -118,46 +119,31 @@ func (s *Server) whatRunsWhere(ctx context.Context, e *catalog.Entity, projects 
 	if !mapped || err != nil {
 		return nil, nil
 	}
-	var images []string
-	for _, cr := range rt.Clusters {
-		for _, w := range cr.Workloads {
-			images = append(images, w.Images...)
-		}
-	}
-	builds, err := s.Pipelines.BuildsOf(ctx, projects, images)
+	where, err := delivery.WhatRunsWhere(ctx, s.Pipelines, rt, projects)
 	if err != nil {
 		return nil, err
 	}
 	var out []components.WhereRow
-	for _, cr := range rt.Clusters {
-		for _, w := range cr.Workloads {
-			for _, img := range w.Images {
-				row := components.WhereRow{Cluster: cr.DisplayName, Environment: cr.Environment, Workload: w.Namespace + "/" + w.Name, Image: img,
-					Run: components.Link{Label: "not reported by CI"}, Ahead: "unknown", Scan: "unknown"}
-				b, ok := builds[img]
-				if ok {
-					row.Run = components.Link{Label: orDefault(b.RunName, "run") + " #" + b.RunID}
-					if catalog.LinkURL(b.RunURL) { // from a CI payload: data, not markup
-						row.Run.Href = b.RunURL
-					}
-					row.RunStatus, row.Commit = b.Status, shortSHA(b.Commit)
-					row.Scan = "not passed"
-					if b.ScanPassed {
-						row.Scan = "passed"
-					}
-					for _, branch := range []string{"main", "master"} {
-						if n, known, err := s.Pipelines.CommitsAhead(ctx, b.Project, branch, b.Commit); err == nil && known {
-							row.Ahead = fmt.Sprintf("%d commits", n)
-							if n == 0 {
-								row.Ahead = "up to date"
-							}
-							break
-						}
-					}
-				}
-				out = append(out, row)
+	for _, w := range where {
+		row := components.WhereRow{Cluster: w.Cluster, Environment: w.Environment, Workload: w.Namespace + "/" + w.Workload, Image: w.Image,
+			Run: components.Link{Label: "not reported by CI"}, Ahead: "unknown", Scan: "unknown"}
+		if b := w.Build; b != nil {
+			row.Run = components.Link{Label: orDefault(b.RunName, "run") + " #" + b.RunID}
+			if catalog.LinkURL(b.RunURL) { // from a CI payload: data, not markup
+				row.Run.Href = b.RunURL
+			}
+			row.RunStatus, row.Commit, row.Scan = b.Status, shortSHA(b.Commit), "not passed"
+			if b.ScanPassed {
+				row.Scan = "passed"
+			}
+			switch {
+			case w.AheadKnown && w.Ahead == 0:
+				row.Ahead = "up to date"
+			case w.AheadKnown:
+				row.Ahead = fmt.Sprintf("%d commits", w.Ahead)
 			}
 		}
+		out = append(out, row)
 	}
 	return out, nil
 }

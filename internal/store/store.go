@@ -1,6 +1,8 @@
-// Package store keeps the catalog in a database through ent: SQLite (pure Go) by default,
-// PostgreSQL by DSN. It persists what sources emitted so a restart serves the last known
-// catalog at once, even while sources are unreachable.
+// Package store is the portal's database, through ent: SQLite (pure Go) by default, PostgreSQL
+// by DSN. It keeps what catalog sources emitted (so a restart serves the last known catalog at
+// once, even while sources are unreachable), the CI deliveries and what they say (runs, jobs,
+// pushes, deployments — handed out as this package's own types, never ent rows), and the
+// sign-in states used once. The audit log lives in its own package on the same database.
 package store
 
 import (

@@ -7,17 +7,13 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/portico-dev/portico/internal/audit"
 	"github.com/portico-dev/portico/internal/auth"
-	"github.com/portico-dev/portico/internal/ingest"
 	"github.com/portico-dev/portico/internal/policy"
-	"github.com/portico-dev/portico/internal/runbooks"
-	"github.com/portico-dev/portico/internal/store"
 	"github.com/portico-dev/portico/internal/testenv"
 )
 
@@ -102,14 +98,7 @@ func TestAPIWithProviderBearerTokens(t *testing.T) {
 func TestCookieSessionWithBogusBearer(t *testing.T) {
 	prov := testenv.OIDC(t)
 	ctx := context.Background()
-	st, err := store.Open(ctx, "sqlite", filepath.Join(t.TempDir(), "p.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	r := ingest.NewRefresher(st, []ingest.Source{&ingest.DirSource{SourceName: "local", Dir: filepath.Join("..", "..", "catalog"), Globs: []string{"**/*.yaml"}}}, ingest.Options{})
-	r.RefreshAll(ctx)
-	books, _ := runbooks.Open(filepath.Join("..", "..", "runbooks"))
+	st, r, books := catalogEnv(t, "")
 	mux := http.NewServeMux()
 	ts := httptest.NewServer(mux)
 	defer ts.Close()

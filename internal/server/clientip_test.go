@@ -7,14 +7,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/portico-dev/portico/internal/audit"
-	"github.com/portico-dev/portico/internal/ingest"
 	"github.com/portico-dev/portico/internal/policy"
-	"github.com/portico-dev/portico/internal/store"
 )
 
 // TestAuditSourceIPCannotBeForged: a restart sent with X-Forwarded-For: 6.6.6.6 is recorded
@@ -51,13 +48,7 @@ func TestAuditSourceIPCannotBeForged(t *testing.T) {
 // address, and the limit is logged; other clients (by address) are unaffected.
 func TestRateLimits(t *testing.T) {
 	var logs strings.Builder
-	st, err := store.Open(t.Context(), "sqlite", filepath.Join(t.TempDir(), "p.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	r := ingest.NewRefresher(st, []ingest.Source{&ingest.DirSource{SourceName: "local", Dir: t.TempDir(), Globs: []string{"**/*.yaml"}}}, ingest.Options{})
-	r.RefreshAll(t.Context())
+	st, r, _ := catalogEnv(t, t.TempDir())
 	srv := New(Deps{Catalog: r, DB: st, Auth: headerAuth{}, WebhookSecrets: []string{"s"}, Log: slog.New(slog.NewTextHandler(&logs, nil)),
 		TrustedProxies:   []*net.IPNet{{IP: net.IPv4(127, 0, 0, 1), Mask: net.CIDRMask(32, 32)}},
 		AuthRateLimit:    RateLimit{PerSecond: 0.01, Burst: 3},

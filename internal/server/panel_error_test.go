@@ -1,36 +1,24 @@
 package server
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/PuerkitoBio/goquery"
 
 	"github.com/portico-dev/portico/internal/audit"
-	"github.com/portico-dev/portico/internal/ingest"
 	"github.com/portico-dev/portico/internal/policy"
-	"github.com/portico-dev/portico/internal/runbooks"
-	"github.com/portico-dev/portico/internal/store"
 )
 
 // TestPanelErrors: a lazy panel whose request fails answers, with its real status, an error
 // card for the panel — what failed, that the rest of the page works, and a retry of the same
 // URL — never a full page swapped into the card and never "Loading…" left in place.
 func TestPanelErrors(t *testing.T) {
-	ctx := context.Background()
-	st, err := store.Open(ctx, "sqlite", filepath.Join(t.TempDir(), "p.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := ingest.NewRefresher(st, []ingest.Source{&ingest.DirSource{SourceName: "local", Dir: filepath.Join("..", "..", "catalog"), Globs: []string{"**/*.yaml"}}}, ingest.Options{})
-	r.RefreshAll(ctx)
-	books, _ := runbooks.Open(filepath.Join("..", "..", "runbooks"))
+	st, r, books := catalogEnv(t, "")
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	adminsOnly := policy.Default()
 	adminsOnly.Bindings = []policy.Binding{{Groups: []string{"portico-admins"}, Role: "admin"}}

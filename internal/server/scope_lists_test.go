@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,8 +17,6 @@ import (
 	"github.com/portico-dev/portico/internal/audit"
 	"github.com/portico-dev/portico/internal/ingest"
 	"github.com/portico-dev/portico/internal/pipeline"
-	"github.com/portico-dev/portico/internal/runbooks"
-	"github.com/portico-dev/portico/internal/store"
 )
 
 // scopedListsPortal is the demo catalog under the checkout-viewer policy, with an audit log
@@ -27,17 +24,9 @@ import (
 func scopedListsPortal(t *testing.T) *httptest.Server {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, "sqlite", filepath.Join(t.TempDir(), "p.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
 	// One more geo service whose file carries a warning, for Catalog health.
 	extra := writeFiles(t, map[string]string{"geo.yaml": "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: geo-secret\n  links: [{url: \"javascript:x\"}]\nspec: {type: service, lifecycle: production, owner: team-geo, system: geo}\n"})
-	r := ingest.NewRefresher(st, []ingest.Source{&ingest.DirSource{SourceName: "local", Dir: filepath.Join("..", "..", "catalog"), Globs: []string{"**/*.yaml"}},
-		&ingest.DirSource{SourceName: "extra", Dir: extra, Globs: []string{"*.yaml"}}}, ingest.Options{})
-	r.RefreshAll(ctx)
-	books, _ := runbooks.Open(filepath.Join("..", "..", "runbooks"))
+	st, r, books := catalogEnv(t, "", &ingest.DirSource{SourceName: "extra", Dir: extra, Globs: []string{"*.yaml"}})
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	al := audit.New(st.Client, log)
 	for _, ent := range []string{"component:default/maps", "component:default/payment", "component:default/maps"} {

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,10 +17,8 @@ import (
 	"github.com/portico-dev/portico/internal/audit"
 	"github.com/portico-dev/portico/internal/cluster"
 	"github.com/portico-dev/portico/internal/devstack"
-	"github.com/portico-dev/portico/internal/ingest"
 	"github.com/portico-dev/portico/internal/metrics"
 	"github.com/portico-dev/portico/internal/policy"
-	"github.com/portico-dev/portico/internal/runbooks"
 	"github.com/portico-dev/portico/internal/store"
 	"github.com/portico-dev/portico/internal/testenv"
 	"github.com/portico-dev/portico/internal/traces"
@@ -64,14 +61,7 @@ func newScopedEnv(t *testing.T, pol *policy.Policy) *scopedEnv {
 	t.Cleanup(stop)
 	m.Start(runCtx)
 	m.Clusters()[0].WaitSynced(ctx)
-	st, err := store.Open(ctx, "sqlite", filepath.Join(t.TempDir(), "p.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	r := ingest.NewRefresher(st, []ingest.Source{&ingest.DirSource{SourceName: "local", Dir: filepath.Join("..", "..", "catalog"), Globs: []string{"**/*.yaml"}}}, ingest.Options{})
-	r.RefreshAll(ctx)
-	books, _ := runbooks.Open(filepath.Join("..", "..", "runbooks"))
+	st, r, books := catalogEnv(t, "")
 	mx, err := metrics.New(prom, nil, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)

@@ -111,3 +111,24 @@ func ref(s string) catalog.Ref {
 	r, _ := catalog.ParseRef(s, "", "default")
 	return r
 }
+
+// catalogEnv is a SQLite store holding catalog dir (the demo catalog when empty) and any
+// extra sources, refreshed once, with the demo runbooks; closed when the test ends.
+func catalogEnv(t *testing.T, dir string, extra ...ingest.Source) (*store.Store, *ingest.Refresher, *runbooks.Library) {
+	t.Helper()
+	if dir == "" {
+		dir = filepath.Join("..", "..", "catalog")
+	}
+	st, err := store.Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "p.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	r := ingest.NewRefresher(st, append([]ingest.Source{&ingest.DirSource{SourceName: "local", Dir: dir, Globs: []string{"**/*.yaml"}}}, extra...), ingest.Options{})
+	r.RefreshAll(context.Background())
+	books, err := runbooks.Open(filepath.Join("..", "..", "runbooks"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, r, books
+}

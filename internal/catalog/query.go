@@ -21,7 +21,8 @@ type Query struct {
 // Sort orders a Query accepts.
 var SortOrders = []string{"relevance", "name", "-name", "kind", "owner", "lifecycle", "updated"}
 
-// Result is one page of matching entities with facet counts over all matches.
+// Result is one page of matching entities with facet counts over all matches. Its slices may
+// be shared with the snapshot: read only.
 type Result struct {
 	Items  []*Record
 	Total  int
@@ -42,6 +43,16 @@ type FacetValue struct {
 // entities, and with no index to keep in step with refreshes.
 func (s *Snapshot) Search(q Query) Result {
 	tokens := strings.Fields(strings.ToLower(q.Text))
+	order := q.Sort
+	if order == "" || (order == "relevance" && len(tokens) == 0) {
+		order = "name"
+		if len(tokens) > 0 {
+			order = "relevance"
+		}
+	}
+	if res, ok := s.searchView(q, order); ok {
+		return res
+	}
 	var selected [numFacets]map[string]bool
 	for f, vals := range q.Filters {
 		if len(vals) > 0 {
@@ -85,13 +96,6 @@ func (s *Snapshot) Search(q Query) Result {
 			for _, v := range ie.facets[failedFacet] {
 				counts[failedFacet][v]++
 			}
-		}
-	}
-	order := q.Sort
-	if order == "" || (order == "relevance" && len(tokens) == 0) {
-		order = "name"
-		if len(tokens) > 0 {
-			order = "relevance"
 		}
 	}
 	less := s.lessFunc(order)

@@ -17,6 +17,7 @@ type Snapshot struct {
 	problems []Problem
 	docs     map[string]map[string][]byte // source → path → Markdown
 	builtAt  time.Time
+	views    *views // precomputed default views (views.go)
 }
 
 type indexEntry struct {
@@ -105,6 +106,7 @@ func NewSnapshotWithDocuments(in []Record, problems []Problem, docs map[string]m
 	for i, r := range s.records {
 		s.index[i] = newIndexEntry(r.Entity)
 	}
+	s.buildViews()
 	return s
 }
 

@@ -21,7 +21,7 @@ import (
 func main() {
 	requests := flag.Int("requests", 4000, "requests per latency measurement")
 	clients := flag.Int("clients", 20, "concurrent clients")
-	only := flag.String("only", "", "run one part: catalog, cluster, access, observe or pipelines (default all)")
+	only := flag.String("only", "", "run one part: catalog, views, cluster, access, observe or pipelines (default all)")
 	flag.Parse()
 	if err := run(*requests, *clients, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "portico-bench:", err)
@@ -47,6 +47,13 @@ func run(requests, clients int, only string) error {
 		r, err := catalogBench(ctx, dir, requests, clients, log)
 		if err != nil {
 			return err
+		}
+		rows = append(rows, r...)
+	}
+	if only == "" || only == "views" {
+		r, err := viewsBench(ctx, dir, log)
+		if err != nil {
+			return fmt.Errorf("views: %w", err)
 		}
 		rows = append(rows, r...)
 	}

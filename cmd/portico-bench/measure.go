@@ -33,7 +33,7 @@ var words = []string{"payment", "profile", "search", "maps", "pricing", "notify"
 // generateCatalog writes files of five entities each: a team, a user, a service, its API and
 // its database, with references between services so relations are computed too.
 func generateCatalog(dir string, files int) (string, error) {
-	root := filepath.Join(dir, "catalog")
+	root := filepath.Join(dir, fmt.Sprintf("catalog-%d", files))
 	for i := 0; i < files; i++ {
 		team := fmt.Sprintf("team-%s-%d", teams[i%len(teams)], i%200)
 		w := words[i%len(words)]
@@ -86,12 +86,18 @@ spec: {type: database, owner: %[1]s, system: sys-%[7]d}
 
 type portalEnv struct {
 	url       string // anonymous read-only access: no filtering
-	scopedURL string // a viewer bound to one system
-	close     func()
+	scopedURL  string // a viewer bound to one system
+	indexBytes int    // what the snapshot's precomputed views take
+	close      func()
 }
 
 // ingestCatalog reads the generated catalog into a fresh database and serves it.
 func ingestCatalog(ctx context.Context, driver, dsn, catalogDir string, log *slog.Logger) (*portalEnv, time.Duration, error) {
+	return ingestN(ctx, driver, dsn, catalogDir, 10000, log)
+}
+
+// ingestN is ingestCatalog for a catalog of want entities.
+func ingestN(ctx context.Context, driver, dsn, catalogDir string, want int, log *slog.Logger) (*portalEnv, time.Duration, error) {
 	st, err := store.Open(ctx, driver, dsn)
 	if err != nil {
 		return nil, 0, err
@@ -103,8 +109,8 @@ func ingestCatalog(ctx context.Context, driver, dsn, catalogDir string, log *slo
 		return nil, 0, err
 	}
 	took := time.Since(start)
-	if n := r.Snapshot().Len(); n != 10000 {
-		return nil, 0, fmt.Errorf("ingested %d entities, want 10000", n)
+	if n := r.Snapshot().Len(); n != want {
+		return nil, 0, fmt.Errorf("ingested %d entities, want %d", n, want)
 	}
 	books, _ := runbooks.Open(filepath.Join(os.TempDir(), "no-runbooks"))
 	srv := server.New(server.Deps{Catalog: r, Runbooks: books, DB: st, Log: log, Anonymous: true})
@@ -115,7 +121,7 @@ func ingestCatalog(ctx context.Context, driver, dsn, catalogDir string, log *slo
 	pol.Bindings = []policy.Binding{{Groups: []string{"viewers"}, Role: "viewer", Scope: policy.Scope{System: "sys-7"}}}
 	scoped := httptest.NewServer(server.New(server.Deps{Catalog: r, Runbooks: books, DB: st, Log: log, Policy: pol,
 		Auth: signedIn{auth.User{Subject: "oscar", Email: "oscar.lind@acme.example", Groups: []string{"viewers"}}}}))
-	return &portalEnv{url: ts.URL, scopedURL: scoped.URL, close: func() { ts.Close(); scoped.Close(); st.Close() }}, took, nil
+	return &portalEnv{url: ts.URL, scopedURL: scoped.URL, indexBytes: r.Snapshot().IndexBytes(), close: func() { ts.Close(); scoped.Close(); st.Close() }}, took, nil
 }
 
 // signedIn signs every request in as one user, as a session cookie would.

@@ -173,3 +173,33 @@ func (s *Snapshot) singleCounts(facet int, value string, members []int32) *singl
 	actual, _ := s.views.single.LoadOrStore(key, sv)
 	return actual.(*singleView)
 }
+
+// IndexBytes estimates the heap the precomputed views take (orders, facet members and counts;
+// single-filter views counted so far included), for the benchmark's report.
+func (s *Snapshot) IndexBytes() int {
+	v := s.views
+	if v == nil {
+		return 0
+	}
+	const mapEntry, sliceHeader, fvSize = 48, 24, 48
+	n := 0
+	for _, o := range v.orders {
+		n += sliceHeader + 4*len(o)
+	}
+	for f := range v.members {
+		for val, m := range v.members[f] {
+			n += mapEntry + len(val) + sliceHeader + 4*cap(m)
+		}
+		n += mapEntry * len(v.counts[f])
+		n += sliceHeader + fvSize*len(v.sorted[f])
+	}
+	v.single.Range(func(_, x any) bool {
+		sv := x.(*singleView)
+		n += len(sv.in)
+		for f := range sv.sorted {
+			n += sliceHeader + fvSize*len(sv.sorted[f])
+		}
+		return true
+	})
+	return n
+}

@@ -68,7 +68,13 @@ func catalogListVM(snap *catalog.Snapshot, l catalogListing, v url.Values, q cat
 			vm.Chips = append(vm.Chips, components.Chip{Label: name + ": " + facetLabel(f, val), RemoveHref: href(l.path, toggled(v, name, val))})
 		}
 		facet := components.Facet{Name: name, Label: strings.ToUpper(name[:1]) + name[1:]}
-		for i, fv := range res.Facets[f] {
+		values := res.Facets[f]
+		if len(v[name]) == 0 && len(values) > facetValuesShown {
+			// Nothing selected here: the first values are all that is shown (a facet of a large
+			// catalog can hold tens of thousands of owners).
+			facet.More, values = len(values)-facetValuesShown, values[:facetValuesShown]
+		}
+		for i, fv := range values {
 			if i >= facetValuesShown && !fv.Selected {
 				facet.More++
 				continue

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+)
+
+// defaultViews are the catalog views people open first: the whole catalog, one kind of it,
+// and the API's first page of components.
+var defaultViews = []string{"/catalog", "/catalog?kind=component", "/api/v1/entities?kind=component&limit=20"}
+
+// viewsBench measures the default views at 10,000 and 100,000 entities (SQLite): ingest with
+// the views' indexes, the heap they take, one client, 20 connections closed loop (latency
+// and throughput) and an open loop at a fixed rate.
+func viewsBench(ctx context.Context, dir string, log *slog.Logger) ([]row, error) {
+	var rows []row
+	for _, size := range []int{10000, 100000} {
+		fmt.Fprintf(os.Stderr, "views: generating %d entities…\n", size)
+		catalogDir, err := generateCatalog(dir, size/5)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(os.Stderr, "views: ingesting %d entities…\n", size)
+		env, took, err := ingestN(ctx, "sqlite", filepath.Join(dir, fmt.Sprintf("views-%d.db", size)), catalogDir, size, log)
+		if err != nil {
+			return nil, err
+		}
+		label := fmt.Sprintf("%dk", size/1000)
+		ingestBudget := 2 * time.Second
+		if size > 10000 {
+			ingestBudget = 30 * time.Second
+		}
+		rows = append(rows, row{name: "ingest " + label + " entities, views indexed", db: "sqlite", value: took.Round(time.Millisecond).String(),
+			budget: "≤ " + ingestBudget.String(), ok: took <= ingestBudget})
+		target := func(i int) string { return env.url + defaultViews[i%len(defaultViews)] }
+		one, _, err := closedLoop(2000, 1, target)
+		if err != nil {
+			env.close()
+			return nil, err
+		}
+		closed, rps, err := closedLoop(20000, 20, target)
+		if err != nil {
+			env.close()
+			return nil, err
+		}
+		const rate = 1000
+		open, err := openLoop(rate, 10*time.Second, target)
+		if err != nil {
+			env.close()
+			return nil, err
+		}
+		rows = append(rows, row{name: "index heap (orders, facet members, counts) at " + label, db: "sqlite", value: fmt.Sprintf("%.1f MB", float64(env.indexBytes)/(1<<20)),
+			budget: "report", ok: true})
+		if size == 10000 {
+			rows = append(rows, row{name: "default views, 1 client p50 (" + label + ")", db: "sqlite", value: fmt.Sprintf("%s (p99 %s)", ms(one.p50), ms(one.p99)),
+				budget: "≤ 1ms", ok: one.p50 <= time.Millisecond})
+		}
+		tput := rps >= 2000 || size > 10000
+		budget := "≤ 50ms, ≥ 2000 req/s"
+		if size > 10000 {
+			budget = "≤ 50ms"
+		}
+		rows = append(rows, row{name: "default views, 20 connections closed loop p99 (" + label + ")", db: "sqlite",
+			value: fmt.Sprintf("%s (p50 %s), %.0f req/s", ms(closed.p99), ms(closed.p50), rps), budget: budget, ok: closed.p99 <= 50*time.Millisecond && tput})
+		rows = append(rows, row{name: fmt.Sprintf("default views, open loop %d req/s for 10s p99 (%s)", rate, label), db: "sqlite",
+			value: fmt.Sprintf("%s (p50 %s)", ms(open.p99), ms(open.p50)), budget: "≤ 50ms", ok: open.p99 <= 50*time.Millisecond})
+		env.close()
+		os.RemoveAll(catalogDir)
+	}
+	return rows, nil
+}
+
+// closedLoop is load with the throughput it reached.
+func closedLoop(requests, clients int, target func(int) string) (percentiles, float64, error) {
+	start := time.Now()
+	p, err := load(requests, clients, target)
+	return p, float64(requests) / time.Since(start).Seconds(), err
+}
+
+// openLoop sends requests at a fixed rate whatever the answers' pace, each timed from when
+// it was due, so a slow answer cannot hide the queue behind it.
+func openLoop(rate int, dur time.Duration, target func(int) string) (percentiles, error) {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 200, MaxConnsPerHost: 200}}
+	n := int(dur.Seconds() * float64(rate))
+	durations := make([]time.Duration, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range n {
+		due := start.Add(time.Duration(i) * time.Second / time.Duration(rate))
+		time.Sleep(time.Until(due))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := client.Get(target(i))
+			if err == nil {
+				_, err = io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode != http.StatusOK {
+					err = fmt.Errorf("status %d for %s", res.StatusCode, target(i))
+				}
+			}
+			durations[i], errs[i] = time.Since(due), err
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return percentiles{}, err
+		}
+	}
+	sort.Slice(durations, func(a, b int) bool { return durations[a] < durations[b] })
+	return percentiles{p50: durations[n/2], p95: durations[n*95/100], p99: durations[n*99/100]}, nil
+}

@@ -85,7 +85,7 @@ spec: {type: database, owner: %[1]s, system: sys-%[7]d}
 }
 
 type portalEnv struct {
-	url       string // anonymous read-only access: no filtering
+	url        string // anonymous read-only access: no filtering
 	scopedURL  string // a viewer bound to one system
 	indexBytes int    // what the snapshot's precomputed views take
 	close      func()

@@ -39,20 +39,35 @@ type FacetValue struct {
 	Selected bool
 }
 
-// Search answers a query. It scans the snapshot once: fast enough for tens of thousands of
-// entities, and with no index to keep in step with refreshes.
+// Search answers a query: from the precomputed views when it is one of them, else from the
+// indexes (facet filters intersected, the text matched on what remains, orders by rank).
 func (s *Snapshot) Search(q Query) Result {
 	tokens := strings.Fields(strings.ToLower(q.Text))
-	order := q.Sort
-	if order == "" || (order == "relevance" && len(tokens) == 0) {
-		order = "name"
-		if len(tokens) > 0 {
-			order = "relevance"
-		}
-	}
+	order := orderFor(q.Sort, tokens)
 	if res, ok := s.searchView(q, order); ok {
 		return res
 	}
+	if s.views != nil {
+		return s.searchIndexed(q, order, tokens)
+	}
+	return s.searchScan(q, order, tokens)
+}
+
+// orderFor is the order a query's results take: relevance when searching, else name, unless
+// asked otherwise.
+func orderFor(sort string, tokens []string) string {
+	if sort == "" || (sort == "relevance" && len(tokens) == 0) {
+		if len(tokens) > 0 {
+			return "relevance"
+		}
+		return "name"
+	}
+	return sort
+}
+
+// searchScan answers a query by scanning every entity once: the reference the indexed paths
+// are tested against.
+func (s *Snapshot) searchScan(q Query, order string, tokens []string) Result {
 	var selected [numFacets]map[string]bool
 	for f, vals := range q.Filters {
 		if len(vals) > 0 {

@@ -17,6 +17,7 @@ import (
 // views are the snapshot's precomputed indexes.
 type views struct {
 	orders  map[string][]int32            // sort order → record indexes in that order
+	rank    map[string][]int32            // sort order → each record's position in it
 	members [numFacets]map[string][]int32 // facet value → indexes of the records holding it (ascending)
 	counts  [numFacets]map[string]int     // facet counts over every record
 	sorted  [numFacets][]FacetValue       // counts as the result lists them (count desc, value)
@@ -34,7 +35,7 @@ type singleView struct {
 var viewOrders = []string{"name", "-name", "kind", "owner", "lifecycle", "updated"}
 
 func (s *Snapshot) buildViews() {
-	v := &views{orders: map[string][]int32{}}
+	v := &views{orders: map[string][]int32{}, rank: map[string][]int32{}}
 	n := len(s.records)
 	for f := range v.members {
 		v.members[f] = map[string][]int32{}
@@ -59,6 +60,11 @@ func (s *Snapshot) buildViews() {
 		less := s.lessFunc(order)
 		sort.SliceStable(idx, func(a, b int) bool { return less(int(idx[a]), int(idx[b])) })
 		v.orders[order] = idx
+		rank := make([]int32, n)
+		for pos, i := range idx {
+			rank[i] = int32(pos)
+		}
+		v.rank[order] = rank
 	}
 	s.views = v
 }
@@ -184,7 +190,7 @@ func (s *Snapshot) IndexBytes() int {
 	const mapEntry, sliceHeader, fvSize = 48, 24, 48
 	n := 0
 	for _, o := range v.orders {
-		n += sliceHeader + 4*len(o)
+		n += 2 * (sliceHeader + 4*len(o)) // the order and its ranks
 	}
 	for f := range v.members {
 		for val, m := range v.members[f] {

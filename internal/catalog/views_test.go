@@ -3,6 +3,7 @@ package catalog
 import (
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -29,7 +30,6 @@ func viewsCatalog(n int) *Snapshot {
 // path (filter, sort and count over every entity) gives: items, totals and facet counts.
 func TestViewsMatchTheGeneralPath(t *testing.T) {
 	s := viewsCatalog(300)
-	everything := func(*Record) bool { return true } // a visibility filter forces the general path
 	queries := []Query{{}, {Offset: 25}, {Offset: 290}, {Offset: 400}, {Limit: 100}}
 	for _, order := range append([]string{"", "relevance"}, viewOrders...) {
 		for f, name := range FacetNames {
@@ -45,9 +45,7 @@ func TestViewsMatchTheGeneralPath(t *testing.T) {
 	checked := 0
 	for _, q := range queries {
 		fast := s.Search(q)
-		q2 := q
-		q2.Visible = everything
-		slow := s.Search(q2)
+		slow := s.searchScan(q, orderFor(q.Sort, nil), nil)
 		if _, answered := s.searchView(q, orderOf(q)); !answered {
 			t.Fatalf("query %+v did not take the view path", q)
 		}
@@ -97,3 +95,46 @@ func normal(fv []FacetValue) []FacetValue {
 	}
 	return fv
 }
+
+// TestIndexedMatchesTheScan: searches, several filters (several values in a facet) and
+// visibility filters answered from the indexes equal the scan of every entity.
+func TestIndexedMatchesTheScan(t *testing.T) {
+	s := viewsCatalog(400)
+	odd := func(r *Record) bool { return len(r.Entity.Metadata.Name)%2 == 0 || r.Entity.Metadata.Name[len(r.Entity.Metadata.Name)-1]%2 == 0 }
+	var queries []Query
+	for _, text := range []string{"", "svc", "svc-1", "SVC-12", "go", "tier-1", "no-match"} {
+		for _, order := range append([]string{"", "relevance"}, viewOrders...) {
+			for _, filters := range [][2][]string{
+				{nil, nil}, {{"component"}, nil}, {{"component", "api"}, {"go"}}, {{"resource"}, {"java", "rust"}}, {nil, {"tier-0"}},
+			} {
+				for _, vis := range []func(*Record) bool{nil, odd} {
+					q := Query{Text: text, Sort: order, Limit: 15, Offset: 5, Visible: vis}
+					q.Filters[FacetKind], q.Filters[FacetTag] = filters[0], filters[1]
+					if text == "go" {
+						q.Filters[FacetLifecycle] = []string{"production", "experimental"}
+					}
+					queries = append(queries, q)
+				}
+			}
+		}
+	}
+	for _, q := range queries {
+		tokens := tokensOf(q.Text)
+		got := s.searchIndexed(q, orderFor(q.Sort, tokens), tokens)
+		want := s.searchScan(q, orderFor(q.Sort, tokens), tokens)
+		if !reflect.DeepEqual(itemNames(got.Items), itemNames(want.Items)) || got.Total != want.Total {
+			t.Errorf("query %q sort %q filters %v: indexed %v (total %d), scan %v (total %d)", q.Text, q.Sort, q.Filters, itemNames(got.Items), got.Total, itemNames(want.Items), want.Total)
+			continue
+		}
+		for f := range got.Facets {
+			if !reflect.DeepEqual(normal(got.Facets[f]), normal(want.Facets[f])) {
+				t.Errorf("query %q filters %v facet %s: indexed %v, scan %v", q.Text, q.Filters, FacetNames[f], got.Facets[f], want.Facets[f])
+			}
+		}
+	}
+	if len(queries) < 500 {
+		t.Fatalf("only %d queries", len(queries))
+	}
+}
+
+func tokensOf(text string) []string { return strings.Fields(strings.ToLower(text)) }

@@ -100,7 +100,9 @@ func normal(fv []FacetValue) []FacetValue {
 // visibility filters answered from the indexes equal the scan of every entity.
 func TestIndexedMatchesTheScan(t *testing.T) {
 	s := viewsCatalog(400)
-	odd := func(r *Record) bool { return len(r.Entity.Metadata.Name)%2 == 0 || r.Entity.Metadata.Name[len(r.Entity.Metadata.Name)-1]%2 == 0 }
+	odd := func(r *Record) bool {
+		return len(r.Entity.Metadata.Name)%2 == 0 || r.Entity.Metadata.Name[len(r.Entity.Metadata.Name)-1]%2 == 0
+	}
 	var queries []Query
 	for _, text := range []string{"", "svc", "svc-1", "SVC-12", "go", "tier-1", "no-match"} {
 		for _, order := range append([]string{"", "relevance"}, viewOrders...) {

@@ -59,10 +59,12 @@ func viewsBench(ctx context.Context, dir string, log *slog.Logger) ([]row, error
 		}
 		rows = append(rows, row{name: "index heap (orders, facet members, counts) at " + label, db: "sqlite", value: fmt.Sprintf("%.1f MB", float64(env.indexBytes)/(1<<20)),
 			budget: "report", ok: true})
-		if size == 10000 {
-			rows = append(rows, row{name: "default views, 1 client p50 (" + label + ")", db: "sqlite", value: fmt.Sprintf("%s (p99 %s)", ms(one.p50), ms(one.p99)),
-				budget: "≤ 1ms", ok: one.p50 <= time.Millisecond})
+		oneBudget, oneOK := "≤ 1ms", one.p50 <= time.Millisecond
+		if size > 10000 {
+			oneBudget, oneOK = "report (flat: ~10k's)", true
 		}
+		rows = append(rows, row{name: "default views, 1 client p50 (" + label + ")", db: "sqlite", value: fmt.Sprintf("%s (p99 %s)", ms(one.p50), ms(one.p99)),
+			budget: oneBudget, ok: oneOK})
 		tput := rps >= 2000 || size > 10000
 		budget := "≤ 50ms, ≥ 2000 req/s"
 		if size > 10000 {

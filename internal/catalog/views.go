@@ -29,6 +29,22 @@ type views struct {
 type singleView struct {
 	in     []bool // by record index
 	sorted [numFacets][]FacetValue
+	orders sync.Map // order → its records in that order, made on first use
+}
+
+// ordered is the view's records in order, computed once per order.
+func (sv *singleView) ordered(order string, all []int32) []int32 {
+	if o, ok := sv.orders.Load(order); ok {
+		return o.([]int32)
+	}
+	var out []int32
+	for _, i := range all {
+		if sv.in[i] {
+			out = append(out, i)
+		}
+	}
+	actual, _ := sv.orders.LoadOrStore(order, out)
+	return actual.([]int32)
 }
 
 // viewOrders are the orders precomputed ("relevance" without a search is "name").
@@ -119,20 +135,9 @@ func (s *Snapshot) searchView(q Query, order string) (Result, bool) {
 	members := v.members[facet][value]
 	sv := s.singleCounts(facet, value, members)
 	res.Total = len(members)
-	if res.Offset < len(members) {
-		seen := 0
-		for _, i := range idx {
-			if !sv.in[i] {
-				continue
-			}
-			if seen >= res.Offset {
-				res.Items = append(res.Items, s.records[i])
-				if len(res.Items) == res.Limit {
-					break
-				}
-			}
-			seen++
-		}
+	ordered := sv.ordered(order, idx)
+	for i := res.Offset; i < len(ordered) && i < res.Offset+res.Limit; i++ {
+		res.Items = append(res.Items, s.records[ordered[i]])
 	}
 	res.Facets = sv.sorted
 	// The filtered facet counts as if it were not selected (selecting another value would add
@@ -202,6 +207,7 @@ func (s *Snapshot) IndexBytes() int {
 	v.single.Range(func(_, x any) bool {
 		sv := x.(*singleView)
 		n += len(sv.in)
+		sv.orders.Range(func(_, o any) bool { n += sliceHeader + 4*len(o.([]int32)); return true })
 		for f := range sv.sorted {
 			n += sliceHeader + fvSize*len(sv.sorted[f])
 		}

@@ -85,9 +85,10 @@ spec: {type: database, owner: %[1]s, system: sys-%[7]d}
 }
 
 type portalEnv struct {
-	url        string // anonymous read-only access: no filtering
-	scopedURL  string // a viewer bound to one system
-	indexBytes int    // what the snapshot's precomputed views take
+	url        string       // anonymous read-only access: no filtering
+	scopedURL  string       // a viewer bound to one system
+	indexBytes int          // what the snapshot's precomputed views take
+	handler    http.Handler // the unscoped portal, for timing handlers without the network
 	close      func()
 }
 
@@ -121,7 +122,7 @@ func ingestN(ctx context.Context, driver, dsn, catalogDir string, want int, log 
 	pol.Bindings = []policy.Binding{{Groups: []string{"viewers"}, Role: "viewer", Scope: policy.Scope{System: "sys-7"}}}
 	scoped := httptest.NewServer(server.New(server.Deps{Catalog: r, Runbooks: books, DB: st, Log: log, Policy: pol,
 		Auth: signedIn{auth.User{Subject: "oscar", Email: "oscar.lind@acme.example", Groups: []string{"viewers"}}}}))
-	return &portalEnv{url: ts.URL, scopedURL: scoped.URL, indexBytes: r.Snapshot().IndexBytes(), close: func() { ts.Close(); scoped.Close(); st.Close() }}, took, nil
+	return &portalEnv{url: ts.URL, scopedURL: scoped.URL, indexBytes: r.Snapshot().IndexBytes(), handler: srv, close: func() { ts.Close(); scoped.Close(); st.Close() }}, took, nil
 }
 
 // signedIn signs every request in as one user, as a session cookie would.

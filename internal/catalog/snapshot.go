@@ -18,6 +18,7 @@ type Snapshot struct {
 	docs     map[string]map[string][]byte // source → path → Markdown
 	builtAt  time.Time
 	views    *views // precomputed default views (views.go)
+	errors   int    // problems of severity error, shown on every page
 }
 
 type indexEntry struct {
@@ -102,6 +103,11 @@ func NewSnapshotWithDocuments(in []Record, problems []Problem, docs map[string]m
 		}
 	}
 	sortProblems(s.problems)
+	for _, p := range s.problems {
+		if p.Severity == SeverityError {
+			s.errors++
+		}
+	}
 	s.index = make([]indexEntry, len(s.records))
 	for i, r := range s.records {
 		s.index[i] = newIndexEntry(r.Entity)
@@ -173,6 +179,9 @@ func (s *Snapshot) Records() []*Record { return s.records }
 // Problems returns every problem: stored ones from reading sources plus those found across the
 // whole catalog (unresolved references, cycles, duplicates, orphans), errors first.
 func (s *Snapshot) Problems() []Problem { return s.problems }
+
+// Errors is how many of the problems are errors (counted once, as every page shows it).
+func (s *Snapshot) Errors() int { return s.errors }
 
 // Related returns the records the entity has relations of type rel to, skipping missing ones.
 func (s *Snapshot) Related(e *Entity, rel string) []*Record {

@@ -161,7 +161,7 @@ func (s *Server) page(c echo.Context, status int, p components.Page, body templ.
 	p.Version = s.Version
 	p.Assets = static.Version
 	p.RequestID = c.Response().Header().Get(echo.HeaderXRequestID)
-	p.Problems = countErrors(s.Catalog.Snapshot().Problems())
+	p.Problems = s.Catalog.Snapshot().Errors()
 	p.SignIn = s.Auth != nil
 	p.Alerts = s.Alerts != nil
 	p.Pipelines = s.Pipelines != nil
@@ -173,16 +173,6 @@ func (s *Server) page(c echo.Context, status int, p components.Page, body templ.
 	}
 	p.CSRF, _ = c.Get("csrf").(string)
 	return render(c, status, components.Layout(p, body))
-}
-
-func countErrors(ps []catalog.Problem) int {
-	n := 0
-	for _, p := range ps {
-		if p.Severity == catalog.SeverityError {
-			n++
-		}
-	}
-	return n
 }
 
 // handleError maps an error to a status and a fixed, helpful message, once for all handlers.

@@ -201,7 +201,7 @@ func up(ctx context.Context, dir string, out io.Writer) error {
 	fmt.Fprintf(out, "\nall components healthy in %.1fs; portal serving in %.1fs at http://%s\n", healthyAt.Seconds(), portal.Ready.Seconds(), portalAddr)
 	for _, c := range state.Components {
 		if c.AdminKubeconfig != "" {
-			fmt.Fprintf(out, "kubectl --kubeconfig %s   (%s)\n", c.AdminKubeconfig, c.Name)
+			fmt.Fprintf(out, "%s --kubeconfig %s   (%s)\n", bins.Kubectl, c.AdminKubeconfig, c.Name)
 		}
 	}
 	fmt.Fprintln(out, "stop with: make dev-down")

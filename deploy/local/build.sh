@@ -35,12 +35,14 @@ step() { # name version dir binaries... -- go build flags and packages...
 kube_ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37 -X k8s.io/component-base/version.gitTreeState=clean -X k8s.io/client-go/pkg/version.gitVersion=$KUBE_VERSION"
 
 want=("$@")
-[ ${#want[@]} -gt 0 ] || want=(etcd kube kwok jaeger oidc demo)
+[ ${#want[@]} -gt 0 ] || want=(etcd kube kubectl kwok jaeger oidc demo)
 for c in "${want[@]}"; do
   case $c in
     etcd)   step etcd "$ETCD_VERSION" etcd server=etcd -- -ldflags "-s -w" go.etcd.io/etcd/server/v3 ;;
     kube)   step kubernetes "$KUBE_VERSION" kube kube-apiserver kube-controller-manager kube-scheduler -- \
               -ldflags "$kube_ldflags" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler ;;
+    # kubectl: its own cache entry, so a cache built before it was added gets it too.
+    kubectl) step kubectl "$KUBE_VERSION" kube kubectl -- -ldflags "$kube_ldflags" k8s.io/kubernetes/cmd/kubectl ;;
     kwok)   step kwok "$KWOK_VERSION" kwok kwok -- -ldflags "-s -w" sigs.k8s.io/kwok/cmd/kwok ;;
     jaeger) step jaeger "$JAEGER_VERSION" jaeger jaeger -- -p 1 -ldflags "-s -w" github.com/jaegertracing/jaeger/cmd/jaeger ;;
     oidc)   step oidc "$OIDC_VERSION-$(cat "$here/tools/oidc/"*.go "$here/tools/oidc/go.sum" | sha256sum | cut -c1-10)" oidc oidc -- -ldflags "-s -w" . ;;

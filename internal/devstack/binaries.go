@@ -15,6 +15,9 @@ import (
 // Binaries are the paths of the stack's programs.
 type Binaries struct {
 	Etcd, APIServer, ControllerManager, Scheduler, Kwok, Jaeger, OIDC, Demo string
+	// Kubectl is built with the control plane's version, for people and tests to drive the
+	// stack's clusters.
+	Kubectl string
 	// Prometheus and Alertmanager are Debian's packages.
 	Prometheus, Alertmanager string
 	Versions                 map[string]string
@@ -45,6 +48,7 @@ func LocateBinaries(root string) (*Binaries, error) {
 		ControllerManager: bin("kubernetes", versions["KUBE_VERSION"], "kube-controller-manager"),
 		Scheduler:         bin("kubernetes", versions["KUBE_VERSION"], "kube-scheduler"),
 		Kwok:              bin("kwok", versions["KWOK_VERSION"], "kwok"),
+		Kubectl:           bin("kubectl", versions["KUBE_VERSION"], "kubectl"),
 		Jaeger:            bin("jaeger", versions["JAEGER_VERSION"], "jaeger"),
 		Versions:          versions,
 	}

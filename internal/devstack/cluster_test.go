@@ -3,6 +3,7 @@ package devstack_test
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -51,6 +52,17 @@ func TestDeploymentRollsOut(t *testing.T) {
 		d, err := cs.AppsV1().Deployments(ns).Get(ctx, "payment", metav1.GetOptions{})
 		return err == nil && d.Status.ReadyReplicas == 3 && d.Status.UpdatedReplicas == 3
 	})
+	// The stack's kubectl (built with the control plane) drives the cluster as people do.
+	root, _ := testenv.RepoRoot()
+	bins, err := devstack.LocateBinaries(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.CommandContext(ctx, bins.Kubectl, "--kubeconfig", testenv.Cluster(t).AdminKubeconfig, "-n", ns,
+		"get", "deployment", "payment", "-o", "jsonpath={.status.readyReplicas}").CombinedOutput()
+	if err != nil || string(out) != "3" {
+		t.Errorf("kubectl get deployment payment: %q (%v), want 3 ready replicas (deploy/local/build.sh kubectl builds it)", out, err)
+	}
 	if _, err := cs.AppsV1().Deployments(ns).Create(ctx, deployment("broken", 1, map[string]string{kwok.FaultLabel: "crashloop"}), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}

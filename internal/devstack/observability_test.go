@@ -52,6 +52,20 @@ func TestDemoTraffic(t *testing.T) {
 	waitFor(ctx, t, "errors above 20% with the bad release", func() bool { return errRatio() > 0.2 })
 	setImage(ctx, t, cs, "5.4.0") // the rollback
 	waitFor(ctx, t, "errors back under 2% after the rollback", func() bool { return errRatio() < 0.02 })
+
+	// Causal, as real services are: a failing dependency fails its callers' requests, and a
+	// slow one slows them down, in the callers' own metrics.
+	setFault(t, be.DemoURL, "payment", `{}`)
+	setFault(t, be.DemoURL, "pricing", `{"errorRate":0.6}`)
+	waitFor(ctx, t, "payment's errors above 10% while pricing fails", func() bool { return errRatio() > 0.1 })
+	setFault(t, be.DemoURL, "pricing", `{"latencyMs":400}`)
+	p50 := func() float64 {
+		return promValue(t, be.PrometheusURL, `histogram_quantile(0.5, sum by (le) (rate(http_request_duration_seconds_bucket{service="payment"}[15s])))`)
+	}
+	waitFor(ctx, t, "payment's median latency above 300 ms while pricing is slow", func() bool { return p50() > 0.3 })
+	waitFor(ctx, t, "payment's errors back under 2% once pricing recovered", func() bool { return errRatio() < 0.02 })
+	setFault(t, be.DemoURL, "pricing", `{}`)
+	waitFor(ctx, t, "payment's median latency back under 300 ms", func() bool { return p50() < 0.3 })
 }
 
 func setImage(ctx context.Context, t *testing.T, cs kubernetes.Interface, tag string) {

@@ -75,13 +75,14 @@ func (s *sim) run(ctx context.Context, tick time.Duration) {
 func (s *sim) step(dt float64) {
 	seen := map[string]pod{}
 	for _, c := range s.clusters {
-		for svc, pods := range c.readyPods() {
+		ready := c.readyPods()
+		for svc, pods := range ready {
 			n := poisson(s.rate * c.weight * dt)
 			perPod := make([]int, len(pods))
 			for i := 0; i < n; i++ {
 				k := rand.IntN(len(pods))
 				perPod[k]++
-				s.request(pods[k], svc)
+				s.request(ready, pods[k], svc)
 			}
 			for k, p := range pods {
 				seen[key(p)] = p
@@ -108,20 +109,54 @@ func (s *sim) step(dt float64) {
 
 func key(p pod) string { return p.cluster + "/" + p.namespace + "/" + p.name }
 
-// outcome decides a request's latency and status from the route, the faults and the pod's image.
-func (s *sim) outcome(p pod, svc string, r route) (ms float64, code int) {
+// callTimeout is how long a service waits for a dependency before it gives up with a 504.
+const callTimeout = 1000.0 // ms
+
+// outcome decides a request's latency and status from the route, the faults and the pod's
+// image. With ready (the serving pods by service), it also plays the route's synchronous
+// calls, as real services make them: their time adds to the caller's, and a dependency that
+// fails or times out fails the caller's request too (most of the time; callers retry or
+// degrade now and then) — so an incident spreads up the call graph in the metrics as it does
+// in production. Traces play the calls themselves (span), so they pass ready nil.
+func (s *sim) outcome(ready map[string][]pod, p pod, svc string, r route, depth int) (ms float64, code int) {
 	f := s.faults.get(svc)
-	ms = latency(r.p50) + f.LatencyMs
+	own := r.p50
+	if len(r.calls) > 0 {
+		own *= 0.5 // the route's typical time includes its calls; half of it is its own work
+	}
+	ms = latency(own) + f.LatencyMs
 	errRate := baseErrorRate + f.ErrorRate
 	if f.BadTag != "" && p.tag == f.BadTag {
 		errRate += 0.4
 	}
+	failed := false
 	for _, dep := range r.calls {
 		if s.faults.get(dep).FailDependency != "" || f.FailDependency == dep {
 			errRate += 0.5
 		}
+		if ready == nil || depth >= maxCallDepth {
+			continue
+		}
+		dp := ready[dep]
+		if len(dp) == 0 {
+			failed = true // nothing serves the dependency
+			continue
+		}
+		dms, dcode := s.outcome(ready, dp[rand.IntN(len(dp))], dep, pickRoute(dep), depth+1)
+		switch {
+		case dms > callTimeout:
+			ms += callTimeout
+			failed = true
+		case dcode >= 500:
+			ms += dms
+			failed = failed || rand.Float64() < 0.7
+		default:
+			ms += dms
+		}
 	}
 	switch x := rand.Float64(); {
+	case failed:
+		code = []int{502, 503, 504}[rand.IntN(3)]
 	case x < errRate:
 		code = []int{500, 502, 503}[rand.IntN(3)]
 	case x < errRate+0.004:
@@ -134,9 +169,12 @@ func (s *sim) outcome(p pod, svc string, r route) (ms float64, code int) {
 	return ms, code
 }
 
-func (s *sim) request(p pod, svc string) {
+// maxCallDepth bounds how deep a request's calls are played.
+const maxCallDepth = 4
+
+func (s *sim) request(ready map[string][]pod, p pod, svc string) {
 	r := pickRoute(svc)
-	ms, code := s.outcome(p, svc, r)
+	ms, code := s.outcome(ready, p, svc, r, 0)
 	s.requests.WithLabelValues(p.cluster, p.namespace, svc, p.name, r.path, r.method, strconv.Itoa(code)).Inc()
 	s.duration.WithLabelValues(p.cluster, p.namespace, svc, p.name, r.path, r.method).Observe(ms / 1000)
 }
@@ -180,7 +218,7 @@ func (s *sim) trace(c *cluster, svc string, entry pod) {
 
 func (s *sim) span(ctx context.Context, c *cluster, svc string, p pod, start time.Time, depth int) (time.Time, bool) {
 	r := pickRoute(svc)
-	ms, code := s.outcome(p, svc, r)
+	ms, code := s.outcome(nil, p, svc, r, 0)
 	ctx, sp := s.tracers(svc).Start(ctx, r.method+" "+r.path, trace.WithTimestamp(start), trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithAttributes(attribute.String("http.request.method", r.method), attribute.String("http.route", r.path),
 			attribute.String("k8s.pod.name", p.name), attribute.String("k8s.namespace.name", p.namespace),

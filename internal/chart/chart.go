@@ -70,6 +70,9 @@ func Layout(in Input) Chart {
 		return c
 	}
 	top, step := niceScale(hi)
+	if in.Unit == "seconds" && hi > 120 {
+		top, step = durationScale(hi) // round durations: 6 h, 12 h, 1 d, not 27.8 h
+	}
 	span := in.End.Sub(in.Start).Seconds()
 	if span <= 0 {
 		span = 1
@@ -194,6 +197,26 @@ func niceScale(hi float64) (top, step float64) {
 	top = math.Ceil(hi/step) * step
 	if top == hi {
 		top += step // keep the highest value off the frame
+	}
+	return top, step
+}
+
+// durationSteps are the round steps of a duration axis, in seconds.
+var durationSteps = []float64{60, 120, 300, 600, 900, 1800, 3600, 2 * 3600, 3 * 3600, 6 * 3600, 12 * 3600,
+	86400, 2 * 86400, 7 * 86400, 14 * 86400, 30 * 86400, 90 * 86400, 365 * 86400}
+
+// durationScale is niceScale for durations (hi in seconds): the smallest round step that
+// gives at most five steps up to the highest value.
+func durationScale(hi float64) (top, step float64) {
+	for _, s := range durationSteps {
+		step = s
+		if hi/s <= 5 {
+			break
+		}
+	}
+	top = math.Ceil(hi/step) * step
+	if top == hi {
+		top += step
 	}
 	return top, step
 }

@@ -37,3 +37,25 @@ func TestWeeklyTicks(t *testing.T) {
 		t.Errorf("weekly label %q should be a date", got)
 	}
 }
+
+// TestDurationTicks: a duration axis steps by round durations, so its labels read 6 h, 12 h,
+// 1 d — never 27.8 h or 2.31 d.
+func TestDurationTicks(t *testing.T) {
+	round := func(label string) bool { // a whole number of its unit: "12 h", not "27.8 h"
+		num, _, _ := strings.Cut(label, " ")
+		return !strings.Contains(num, ".")
+	}
+	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for _, hi := range []float64{150, 1000, 5000, 100000, 8.3 * 86400, 40 * 86400} {
+		c := Layout(Input{Title: "Lead time", Unit: "seconds", Start: start, End: start.Add(12 * 7 * 24 * time.Hour),
+			Series: []Series{{Name: "lead time", Points: []Point{{T: start, V: hi / 2}, {T: start.Add(time.Hour), V: hi}}}}})
+		if len(c.YTicks) < 2 || len(c.YTicks) > 7 {
+			t.Errorf("max %gs: %d ticks", hi, len(c.YTicks))
+		}
+		for _, tk := range c.YTicks {
+			if !round(tk.Label) {
+				t.Errorf("max %gs: tick %q is not a round duration", hi, tk.Label)
+			}
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"text/template"
@@ -379,12 +380,57 @@ func splitTop(s string) []string {
 	return append(out, s[last:])
 }
 
+// ruleTitle names a chart drawn from a prometheus.io/rule query in words, from the metric it
+// reads and what is done to it: "p95 http request duration", "http requests per second by
+// route". A query it cannot read is shown shortened.
 func ruleTitle(q string) string {
-	if r := []rune(q); len(r) > 44 {
-		return string(r[:43]) + "…"
+	metric := metricRE.FindStringSubmatch(q)
+	if metric == nil {
+		if r := []rune(q); len(r) > 44 {
+			return string(r[:43]) + "…"
+		}
+		return q
 	}
-	return q
+	name := metric[1]
+	for _, suffix := range []string{"_bucket", "_total", "_count", "_sum"} {
+		name = strings.TrimSuffix(name, suffix)
+	}
+	unit := ""
+	for _, u := range []string{"_seconds", "_bytes"} {
+		if strings.HasSuffix(name, u) {
+			name, unit = strings.TrimSuffix(name, u), strings.TrimPrefix(u, "_")
+		}
+	}
+	title := strings.ReplaceAll(name, "_", " ")
+	switch m := quantileRE.FindStringSubmatch(q); {
+	case m != nil:
+		p, _ := strconv.ParseFloat(m[1], 64)
+		title = "p" + strconv.FormatFloat(p*100, 'f', -1, 64) + " " + title
+	case strings.Contains(q, "rate(") && unit == "":
+		title += " per second"
+	case unit != "":
+		title += " (" + unit + ")"
+	}
+	if by := byRE.FindStringSubmatch(q); by != nil {
+		var labels []string
+		for _, l := range strings.Split(by[1], ",") {
+			if l = strings.TrimSpace(l); l != "" && l != "le" {
+				labels = append(labels, l)
+			}
+		}
+		if len(labels) > 0 {
+			title += " by " + strings.Join(labels, ", ")
+		}
+	}
+	return title
 }
+
+var (
+	// metricRE finds the first series name a query reads: a name followed by a selector or a range.
+	metricRE   = regexp.MustCompile(`([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?:\{|\[)`)
+	quantileRE = regexp.MustCompile(`histogram_quantile\(\s*([0-9.]+)`)
+	byRE       = regexp.MustCompile(`\bby\s*\(([^)]*)\)`)
+)
 
 // GraphURL is the query in Prometheus' own UI.
 func (c *Client) GraphURL(queries []string, r Range) string {

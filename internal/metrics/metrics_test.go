@@ -51,3 +51,18 @@ func TestSeriesName(t *testing.T) {
 		}
 	}
 }
+
+// TestRuleTitles: a rule's chart is titled in words, not by its raw PromQL.
+func TestRuleTitles(t *testing.T) {
+	for _, tt := range []struct{ query, want string }{
+		{`sum(rate(http_requests_total{service="maps"}[5m])) by (route)`, "http requests per second by route"},
+		{`histogram_quantile(0.95, sum(rate(http_request_duration_seconds_bucket{service="maps"}[5m])) by (le))`, "p95 http request duration"},
+		{`histogram_quantile(0.5, sum by (le, route) (rate(http_request_duration_seconds_bucket[5m])))`, "p50 http request duration by route"},
+		{`max(process_resident_memory_bytes{job="maps"})`, "process resident memory (bytes)"},
+		{`up`, "up"},
+	} {
+		if got := ruleTitle(tt.query); got != tt.want {
+			t.Errorf("ruleTitle(%s) = %q, want %q", tt.query, got, tt.want)
+		}
+	}
+}

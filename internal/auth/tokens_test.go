@@ -112,12 +112,14 @@ func TestTokenVerificationRefuses(t *testing.T) {
 		return c
 	}
 	for name, tok := range map[string]string{
-		"expired":        ti.sign(t, ti.key, spoil("exp", time.Now().Add(-time.Minute).Unix())),
-		"wrong audience": ti.sign(t, ti.key, spoil("aud", "another-app")),
-		"wrong issuer":   ti.sign(t, ti.key, spoil("iss", "https://evil.example")),
-		"bad signature":  ti.sign(t, ti.other, ti.claims("")),
-		"alg none":       unsigned(ti.claims("")),
-		"not a JWT":      "opaque-token",
+		"expired":           ti.sign(t, ti.key, spoil("exp", time.Now().Add(-time.Minute).Unix())),
+		"wrong audience":    ti.sign(t, ti.key, spoil("aud", "another-app")),
+		"wrong issuer":      ti.sign(t, ti.key, spoil("iss", "https://evil.example")),
+		"nbf in the future": ti.sign(t, ti.key, spoil("nbf", time.Now().Add(3*time.Minute).Unix())),
+		"iat in the future": ti.sign(t, ti.key, spoil("iat", time.Now().Add(3*time.Minute).Unix())),
+		"bad signature":     ti.sign(t, ti.other, ti.claims("")),
+		"alg none":          unsigned(ti.claims("")),
+		"not a JWT":         "opaque-token",
 	} {
 		if _, err := a.Bearer(t.Context(), tok); !errors.Is(err, ErrLogin) {
 			t.Errorf("%s: %v, want it refused", name, err)

@@ -9,8 +9,10 @@ import (
 // The views people open first — the whole catalog, or one kind, owner, system, lifecycle, type
 // or tag of it, in any order, without a search — are answered from indexes the snapshot
 // builds once, since it never changes: every order the UI offers, the entities holding each
-// facet value, and the facet counts of the unfiltered view (those of each single-filter view
-// are counted once, on first use, and kept). A page of such a view costs a slice of an order
+// facet value, the facet counts of the unfiltered view, and those of every one-kind, one-type
+// and one-lifecycle view (a handful of values each). The single-filter views of facets with
+// thousands of values (owners, systems, tags) are counted on first use and kept, so a refresh
+// does not pay for views nobody opens. A page of such a view costs a slice of an order
 // instead of a filter, sort and count over every entity. Searches, several filters and views
 // filtered for a scoped viewer take the general path.
 
@@ -83,6 +85,11 @@ func (s *Snapshot) buildViews() {
 		v.rank[order] = rank
 	}
 	s.views = v
+	for _, f := range []int{FacetKind, FacetType, FacetLifecycle} {
+		for val, members := range v.members[f] {
+			s.singleCounts(f, val, members)
+		}
+	}
 }
 
 func sortedFacet(counts map[string]int) []FacetValue {

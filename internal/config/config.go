@@ -251,9 +251,6 @@ func Default() *Config {
 // withDefaults fills what a file may leave out inside lists, which Default cannot: a source's
 // globs, a cluster's display name. Together with Default, the one place defaults come from.
 func (c *Config) withDefaults() {
-	if c.Catalog.Sources == nil {
-		c.Catalog.Sources = Default().Catalog.Sources
-	}
 	for i := range c.Catalog.Sources {
 		if len(c.Catalog.Sources[i].Globs) == 0 {
 			c.Catalog.Sources[i].Globs = []string{"**/catalog-info.yaml"}

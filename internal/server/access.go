@@ -74,11 +74,6 @@ func userLabel(u *auth.User) string {
 	return u.Subject
 }
 
-// targetOf describes an entity for the policy (see access.Target).
-func targetOf(snap *catalog.Snapshot, e *catalog.Entity, clusterName, environment, namespace string) policy.Target {
-	return access.Target(snap, e, clusterName, environment, namespace)
-}
-
 // scope is what the request's user may view in snap, computed once per request.
 func (s *Server) scope(c echo.Context, snap *catalog.Snapshot) *access.Scope {
 	if sc, ok := c.Get(ctxScope).(*access.Scope); ok && c.Get(ctxScopeSnap) == snap {

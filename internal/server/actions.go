@@ -12,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/portico-dev/portico/internal/access"
 	"github.com/portico-dev/portico/internal/actions"
 	"github.com/portico-dev/portico/internal/audit"
 	"github.com/portico-dev/portico/internal/catalog"
@@ -129,7 +130,7 @@ func (s *Server) resolveWorkload(c echo.Context) (*workloadRef, error) {
 		return nil, fmt.Errorf("%w: %s has no Deployment %s/%s in cluster %s", derrors.NotFound, rec.Entity.Ref().Short(), ns, name, cl.Name)
 	}
 	w := &actions.Workload{Entity: rec.Entity, Cluster: cl, ClusterName: cl.Name, Environment: cl.Environment, Deployment: dep,
-		Target: targetOf(snap, rec.Entity, cl.Name, cl.Environment, ns)}
+		Target: access.Target(snap, rec.Entity, cl.Name, cl.Environment, ns)}
 	return &workloadRef{Workload: w, snap: snap, rec: rec, cl: cl, q: q, view: dep.View(actions.AnnotationAuditID),
 		base: workloadHref(rec.Entity.Ref(), cl.Name, ns, name)}, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/portico-dev/portico/internal/access"
 	"github.com/portico-dev/portico/internal/alerts"
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/web/components"
@@ -118,7 +119,7 @@ func (s *Server) handleAlertsPage(c echo.Context) error {
 		team := components.Link{Label: "No owning service in the catalog"}
 		if owner != nil {
 			row.Service = components.Link{Label: owner.Entity.DisplayName(), Href: entityHref(owner.Entity.Ref())}
-			team = components.Link{Label: targetOf(snap, owner.Entity, "", "", "").Owner}
+			team = components.Link{Label: access.Target(snap, owner.Entity, "", "", "").Owner}
 			for _, o := range snap.Related(owner.Entity, catalog.RelOwnedBy) {
 				team = components.Link{Label: o.Entity.DisplayName(), Href: entityHref(o.Entity.Ref())}
 			}

@@ -39,13 +39,7 @@ func (s *Server) isProduction(clusterOrEnv string) bool {
 // doraChanges gathers what reached production for entities over the weeks the metrics cover
 // (see delivery.Source.Changes: one query for all of them).
 func (s *Server) doraChanges(ctx context.Context, entities []*catalog.Entity) ([]dora.Change, error) {
-	src := delivery.Source{Production: s.isProduction}
-	if s.Audit != nil {
-		src.Audit = s.Audit
-	}
-	if s.Pipelines != nil {
-		src.CI = s.Pipelines
-	}
+	src := delivery.Source{Audit: s.Audit, CI: s.Pipelines, Production: s.isProduction}
 	return src.Changes(ctx, entities, time.Now().Add(-doraWeeks*7*24*time.Hour-doraWindow))
 }
 
@@ -114,7 +108,7 @@ func teamEntities(snap *catalog.Snapshot, sc *access.Scope, team string) []*cata
 		if !observes(r.Entity) || !sc.Record(r) {
 			continue
 		}
-		if team != "" && targetOf(snap, r.Entity, "", "", "").Owner != team {
+		if team != "" && access.Target(snap, r.Entity, "", "", "").Owner != team {
 			continue
 		}
 		out = append(out, r.Entity)

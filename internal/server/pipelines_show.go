@@ -12,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/portico-dev/portico/internal/access"
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/delivery"
 	"github.com/portico-dev/portico/internal/dora"
@@ -168,7 +169,7 @@ func (s *Server) handlePipelinesPage(c echo.Context) error {
 			continue
 		}
 		for _, p := range r.Entity.ProjectSlugs() {
-			owner := targetOf(snap, r.Entity, "", "", "").Owner
+			owner := access.Target(snap, r.Entity, "", "", "").Owner
 			teams[owner] = true
 			if team != "" && owner != team {
 				continue

@@ -25,7 +25,6 @@ import (
 	"github.com/portico-dev/portico/internal/pipeline"
 	"github.com/portico-dev/portico/internal/policy"
 	"github.com/portico-dev/portico/internal/runbooks"
-	"github.com/portico-dev/portico/internal/store"
 	"github.com/portico-dev/portico/web/components"
 	"github.com/portico-dev/portico/web/static"
 )
@@ -132,7 +131,7 @@ func New(d Deps) *Server {
 	s := &Server{Deps: d, echo: e, access: access.New(d.Policy, d.Anonymous), actions: d.Actions}
 	if s.actions == nil {
 		s.actions = actions.New(actions.Config{MaxReplicas: d.ActionsConfig.MaxReplicas, ProductionEnvironments: d.ActionsConfig.ProductionEnvironments,
-			RequireSecurityScan: d.PipelineSecrets.RequireSecurityScan}, d.Policy, d.Audit, buildIndexOf(d.Pipelines), d.Log)
+			RequireSecurityScan: d.PipelineSecrets.RequireSecurityScan}, d.Policy, d.Audit, d.Pipelines, d.Log)
 	}
 	e.HTTPErrorHandler = s.handleError
 	s.routes()
@@ -264,15 +263,4 @@ func panelName(path string) string {
 		return n
 	}
 	return "This part of the page"
-}
-
-// buildIndexOf is the pipeline store as the write path's scan gate reads it; nil without one
-// (an interface holding a nil store would not compare equal to nil).
-func buildIndexOf(p pipelineStore) interface {
-	BuildsOf(ctx context.Context, projects, images []string) (map[string]store.Build, error)
-} {
-	if p == nil {
-		return nil
-	}
-	return p
 }

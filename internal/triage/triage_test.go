@@ -105,7 +105,11 @@ func TestAnalyze(t *testing.T) {
 				Service: Service{Entity: payment, Health: Degraded, Signals: Signals{Errors: stepUp(0.004, 0.25, 3), Latency: flat(0.08)}, Workloads: []Workload{workload(3)},
 					Changes: []Change{{At: ago(4), Kind: ChangeConfig, Entity: payment, Cluster: "production", Namespace: "payments", Workload: "payment",
 						Object: "ConfigMap payments/payment-config", Summary: "ConfigMap payment-config changed"}}},
-				Dependencies: []Service{func() Service { s := healthySvc(pricing); s.Changes = []Change{deploy(pricing, ago(3), 8, 9)}; return s }()}},
+				Dependencies: []Service{func() Service {
+					s := healthySvc(pricing)
+					s.Changes = []Change{deploy(pricing, ago(3), 8, 9)}
+					return s
+				}()}},
 			wantKind: KindConfig, wantSubject: payment, wantAction: "restart", wantSummary: "payment-config", wantOnset: ago(3),
 		},
 		{

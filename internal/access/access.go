@@ -11,6 +11,7 @@
 package access
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 
@@ -151,4 +152,17 @@ func Target(snap *catalog.Snapshot, e *catalog.Entity, clusterName, environment,
 		}
 	}
 	return t
+}
+
+// Key identifies what the scope lets its user view, for caching answers that depend on it:
+// scopes that view everything share one key; others are one per user and groups for the
+// snapshot (the Authorizer hands out the same Scope for both).
+func (sc *Scope) Key() string {
+	switch {
+	case sc.all:
+		return "all"
+	case !sc.some:
+		return "none"
+	}
+	return fmt.Sprintf("%p", sc)
 }

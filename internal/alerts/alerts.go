@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/prometheus/common/model"
 	"net/http"
 	"slices"
 	"sort"
@@ -199,6 +200,20 @@ func (c *Client) fromAlertmanager(ctx context.Context) ([]Alert, error) {
 func build(labels, ann map[string]string, state string, since time.Time, value string) Alert {
 	return Alert{Name: labels["alertname"], State: state, Severity: labels["severity"], Summary: ann["summary"], Description: ann["description"],
 		RunbookURL: ann["runbook_url"], Since: since, Labels: labels, Value: value}
+}
+
+// Fingerprint identifies the alert by its labels, as Alertmanager's fingerprint does (the
+// same hash of the same label set), so links from either can name it.
+func (a Alert) Fingerprint() string {
+	return model.LabelSet(toLabelSet(a.Labels)).Fingerprint().String()
+}
+
+func toLabelSet(labels map[string]string) model.LabelSet {
+	out := make(model.LabelSet, len(labels))
+	for k, v := range labels {
+		out[model.LabelName(k)] = model.LabelValue(v)
+	}
+	return out
 }
 
 func key(labels map[string]string) string {

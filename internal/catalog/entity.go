@@ -24,6 +24,7 @@ const (
 	AnnotationManagedBy     = "backstage.io/managed-by-location"
 	AnnotationOrigin        = "backstage.io/managed-by-origin-location"
 	AnnotationRunbook       = "portico.dev/runbook"
+	AnnotationOnCall        = "portico.dev/on-call"
 	AnnotationSourceLoc     = "backstage.io/source-location"
 	AnnotationProjectSlug   = "github.com/project-slug"
 	AnnotationGitlabSlug    = "gitlab.com/project-slug"

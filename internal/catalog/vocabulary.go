@@ -69,6 +69,21 @@ func (e *Entity) KubernetesNamespace() string { return e.Metadata.Annotations[An
 // Runbook is the path of the entity's runbook annotation (portico.dev/runbook), if any.
 func (e *Entity) Runbook() string { return e.Metadata.Annotations[AnnotationRunbook] }
 
+// OnCall are the groups paged for the entity (portico.dev/on-call: group refs, comma
+// separated); none when it does not say.
+func (e *Entity) OnCall() []Ref {
+	var out []Ref
+	for _, f := range strings.Split(e.Metadata.Annotations[AnnotationOnCall], ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		if r, err := ParseRef(f, KindGroup, e.Metadata.Namespace); err == nil {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // OIDCGroup is, on a Group, the identity provider's group of another name that it stands for.
 func (e *Entity) OIDCGroup() string { return e.Metadata.Annotations[AnnotationOIDCGroup] }
 

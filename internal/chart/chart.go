@@ -32,6 +32,14 @@ type Input struct {
 	Series      []Series
 	Err         string
 	Href        string // "open in Prometheus"
+	// Markers are moments to draw across the plot; those outside Start..End are left out.
+	Markers []Marker
+}
+
+// Marker is one moment on the time axis; Class styles it (onset, deploy, alert …).
+type Marker struct {
+	T            time.Time
+	Label, Class string
 }
 
 // Size of the drawing, in SVG user units (it scales to the card's width).
@@ -139,6 +147,11 @@ func Layout(in Input) Chart {
 		c.Legend = append(c.Legend, item)
 	}
 	c.Bands = bands(in, series, x)
+	for _, m := range in.Markers {
+		if !m.T.Before(in.Start) && !m.T.After(in.End) {
+			c.Markers = append(c.Markers, MarkerLine{X: round1(x(m.T)), Label: m.Label, Class: m.Class})
+		}
+	}
 	return c
 }
 

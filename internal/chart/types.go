@@ -9,7 +9,14 @@ type Chart struct {
 	Lines                        []Line
 	Bands                        []Band
 	Legend                       []LegendItem
+	Markers                      []MarkerLine
 	Empty                        bool
+}
+
+// MarkerLine is a moment drawn across the plot: the onset, a deploy, an alert's start.
+type MarkerLine struct {
+	X            float64
+	Label, Class string
 }
 
 // Tick is an axis label at a position.

@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
@@ -43,6 +44,7 @@ type Cluster struct {
 	rest    *rest.Config // the portal's own identity; nil for clusters built on a given client
 	factory informers.SharedInformerFactory
 	idx     indexers
+	config  *configWatch // nil for clusters built on a given client
 	log     *slog.Logger
 
 	synced atomic.Bool
@@ -71,6 +73,11 @@ func New(cfg Config, log *slog.Logger) (*Cluster, error) {
 	}
 	c := newWithClient(cfg, cs, log)
 	c.rest = rc
+	mc, err := metadata.NewForConfig(rc)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: %w", cfg.Name, err)
+	}
+	c.config = newConfigWatch(mc)
 	return c, nil
 }
 
@@ -121,6 +128,9 @@ func stripForCache(obj any) (any, error) {
 // the caches: Synced says when they are.
 func (c *Cluster) Start(ctx context.Context) {
 	c.factory.Start(ctx.Done())
+	if c.config != nil {
+		c.config.start(ctx)
+	}
 	go func() {
 		for typ, ok := range c.factory.WaitForCacheSync(ctx.Done()) {
 			if !ok {

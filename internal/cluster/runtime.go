@@ -67,6 +67,8 @@ type Pod struct {
 	LastTermination string    `json:"lastTermination,omitempty"`
 	ExitCode        int32     `json:"exitCode,omitempty"`
 	Hash            string    `json:"templateHash,omitempty"`
+	Revision        int       `json:"revision,omitempty"` // its ReplicaSet's (Deployments only)
+	TerminatedAt    time.Time `json:"terminatedAt,omitzero"`
 	Containers      []string  `json:"containers"`
 }
 
@@ -168,8 +170,11 @@ func (c *Cluster) deployment(d *appsv1.Deployment) Workload {
 		Ready: d.Status.ReadyReplicas, Updated: d.Status.UpdatedReplicas, Available: d.Status.AvailableReplicas,
 		Revision: d.Annotations["deployment.kubernetes.io/revision"], Images: images(d.Spec.Template)}
 	for _, rs := range byOwner(c.idx.replicaSets, string(d.UID)) {
+		rev := Revision(rs.(*appsv1.ReplicaSet))
 		for _, p := range byOwner(c.idx.pods, string(rs.(*appsv1.ReplicaSet).UID)) {
-			w.Pods = append(w.Pods, pod(p.(*corev1.Pod)))
+			pv := pod(p.(*corev1.Pod))
+			pv.Revision = rev
+			w.Pods = append(w.Pods, pv)
 		}
 	}
 	w.Rollout, w.RolloutReason = rolloutState(d)
@@ -265,7 +270,7 @@ func pod(p *corev1.Pod) Pod {
 	for _, s := range p.Status.ContainerStatuses {
 		out.Restarts += s.RestartCount
 		if t := s.LastTerminationState.Terminated; t != nil {
-			out.LastTermination, out.ExitCode = t.Reason, t.ExitCode
+			out.LastTermination, out.ExitCode, out.TerminatedAt = t.Reason, t.ExitCode, t.FinishedAt.Time
 		}
 		if w := s.State.Waiting; w != nil && w.Reason != "" && w.Reason != "ContainerCreating" && w.Reason != "PodInitializing" {
 			out.Reason = w.Reason

@@ -162,3 +162,47 @@ func (l *Library) HTML(b *Runbook) (string, error) {
 	}
 	return l.policy.Sanitize(buf.String()), nil
 }
+
+// SectionHTML renders the runbook's first section whose heading contains word (any case),
+// up to the next heading of the same or a higher level; "" when it has none.
+func (l *Library) SectionHTML(b *Runbook, word string) (string, error) {
+	lines := strings.Split(string(b.source), "\n")
+	word = strings.ToLower(word)
+	start, level := -1, 0
+	var out []string
+	fenced := false
+	for i, line := range lines {
+		if strings.HasPrefix(strings.TrimSpace(line), "```") {
+			fenced = !fenced
+		}
+		lv := headingLevel(line)
+		if fenced {
+			lv = 0
+		}
+		switch {
+		case start < 0 && lv > 0 && strings.Contains(strings.ToLower(line), word):
+			start, level = i, lv
+			out = append(out, line)
+		case start >= 0 && lv > 0 && lv <= level:
+			return l.HTML(&Runbook{Path: b.Path, source: []byte(strings.Join(out, "\n"))})
+		case start >= 0:
+			out = append(out, line)
+		}
+	}
+	if start < 0 {
+		return "", nil
+	}
+	return l.HTML(&Runbook{Path: b.Path, source: []byte(strings.Join(out, "\n"))})
+}
+
+// headingLevel is the level of an ATX heading ("## Mitigation" is 2), 0 for other lines.
+func headingLevel(line string) int {
+	n := 0
+	for n < len(line) && n < 7 && line[n] == '#' {
+		n++
+	}
+	if n == 0 || n > 6 || n >= len(line) || line[n] != ' ' {
+		return 0
+	}
+	return n
+}

@@ -47,3 +47,33 @@ func TestLibrary(t *testing.T) {
 		t.Error("paths outside the folder must not resolve")
 	}
 }
+
+func TestSectionHTML(t *testing.T) {
+	dir := t.TempDir()
+	src := "# Pay\n\nIntro.\n\n## Diagnosis\n\nLook.\n\n## Mitigation\n\nRoll back.\n\n```\n# not a heading\n```\n\n### Details\n\nMore.\n\n## Escalation\n\nCall.\n"
+	if err := os.WriteFile(filepath.Join(dir, "pay.md"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lib, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := lib.Get("pay.md")
+	got, err := lib.SectionHTML(b, "mitigation")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Roll back.", "# not a heading", "More."} {
+		if !strings.Contains(got, want) {
+			t.Errorf("section = %q, want it to contain %q", got, want)
+		}
+	}
+	for _, not := range []string{"Look.", "Call.", "Intro."} {
+		if strings.Contains(got, not) {
+			t.Errorf("section = %q, want no %q", got, not)
+		}
+	}
+	if got, _ := lib.SectionHTML(b, "nothing like it"); got != "" {
+		t.Errorf("missing section = %q, want empty", got)
+	}
+}

@@ -113,15 +113,19 @@ func (s *Server) resolveWorkload(c echo.Context) (*workloadRef, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.workloadAt(snap, rec, c.Param("cluster"), c.Param("wns"), c.Param("workload"))
+}
+
+// workloadAt resolves the entity's Deployment ns/name in the named cluster against the caches.
+func (s *Server) workloadAt(snap *catalog.Snapshot, rec *catalog.Record, clusterName, ns, name string) (*workloadRef, error) {
 	q, mapped, err := cluster.QueryFor(rec.Entity.Metadata.Annotations)
 	if err != nil || !mapped || s.Clusters == nil {
 		return nil, fmt.Errorf("%w: %s does not say where it runs", derrors.NotFound, rec.Entity.Ref().Short())
 	}
-	cl := s.Clusters.Cluster(c.Param("cluster"))
+	cl := s.Clusters.Cluster(clusterName)
 	if cl == nil {
-		return nil, fmt.Errorf("%w: There is no cluster %q", derrors.NotFound, c.Param("cluster"))
+		return nil, fmt.Errorf("%w: There is no cluster %q", derrors.NotFound, clusterName)
 	}
-	ns, name := c.Param("wns"), c.Param("workload")
 	if !cl.Synced() {
 		return nil, fmt.Errorf("%w: The caches of cluster %s are not synced yet (it may be unreachable); try again shortly", derrors.Unavailable, cl.Name)
 	}

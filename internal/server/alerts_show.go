@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
@@ -12,6 +13,7 @@ import (
 	"github.com/portico-dev/portico/internal/access"
 	"github.com/portico-dev/portico/internal/alerts"
 	"github.com/portico-dev/portico/internal/catalog"
+	"github.com/portico-dev/portico/internal/derrors"
 	"github.com/portico-dev/portico/web/components"
 )
 
@@ -55,7 +57,9 @@ func (s *Server) handleAlertsPanel(c echo.Context) error {
 	res := s.Alerts.All(c.Request().Context())
 	vm := components.AlertsPanel{Errors: res.Errors}
 	for _, a := range matcherOf(rec.Entity).Filter(res.Alerts) {
-		vm.Rows = append(vm.Rows, s.alertRow(a))
+		row := s.alertRow(a)
+		row.Triage = alertTriageHref(rec.Entity.Ref(), a)
+		vm.Rows = append(vm.Rows, row)
 	}
 	if prom := rec.Entity.Prometheus(); prom.Alerts == "" && prom.Labels == "" {
 		vm.Hint = "Alerts are matched by the label service=\"" + rec.Entity.ServiceName() + "\"; set prometheus.io/alert or prometheus.io/labels to choose others."
@@ -119,6 +123,7 @@ func (s *Server) handleAlertsPage(c echo.Context) error {
 		team := components.Link{Label: "No owning service in the catalog"}
 		if owner != nil {
 			row.Service = components.Link{Label: owner.Entity.DisplayName(), Href: entityHref(owner.Entity.Ref())}
+			row.Triage = alertTriageHref(owner.Entity.Ref(), a)
 			team = components.Link{Label: access.Target(snap, owner.Entity, "", "", "").Owner}
 			for _, o := range snap.Related(owner.Entity, catalog.RelOwnedBy) {
 				team = components.Link{Label: o.Entity.DisplayName(), Href: entityHref(o.Entity.Ref())}
@@ -139,4 +144,29 @@ func (s *Server) handleAlertsPage(c echo.Context) error {
 		vm.Groups = append(vm.Groups, *groups[k])
 	}
 	return s.page(c, http.StatusOK, components.Page{Title: "Firing now", Nav: "alerts"}, components.AlertsPageView(vm))
+}
+
+// alertTriageHref is the triage view of the service an alert is about, from its start.
+func alertTriageHref(r catalog.Ref, a alerts.Alert) string {
+	return triageHref(r) + "?alert=" + url.QueryEscape(a.Fingerprint())
+}
+
+// handleAlertTriage is /alerts/:fingerprint/triage, the link to put in alert notifications
+// (Alertmanager templates know the fingerprint): it opens the owning service's triage view.
+func (s *Server) handleAlertTriage(c echo.Context) error {
+	fp := c.Param("fingerprint")
+	snap := s.Catalog.Snapshot()
+	sc := s.scope(c, snap)
+	for _, a := range s.Alerts.All(c.Request().Context()).Alerts {
+		if a.Fingerprint() != fp {
+			continue
+		}
+		for _, r := range snap.Records() {
+			if observes(r.Entity) && sc.Record(r) && matcherOf(r.Entity).Matches(a) {
+				return c.Redirect(http.StatusSeeOther, alertTriageHref(r.Entity.Ref(), a))
+			}
+		}
+		return fmt.Errorf("%w: Alert %s names no service in the catalog that you may view", derrors.NotFound, a.Name)
+	}
+	return fmt.Errorf("%w: No alert with fingerprint %s is firing or pending now; it may have resolved", derrors.NotFound, fp)
 }

@@ -30,8 +30,15 @@ func (s *Server) handleHome(c echo.Context) error {
 	if vm.User == "" {
 		vm.User = u.Subject
 	}
-	teams, owned := teamsAndOwned(snap, s.scope(c, snap), u)
+	sc := s.scope(c, snap)
+	teams, owned := teamsAndOwned(snap, sc, u)
 	vm.Teams = teams
+	// Someone on call sees what is on fire before their own services.
+	if onCall(snap, teamsOf(snap, u)) {
+		fire := s.onFire(c.Request().Context(), snap, sc)
+		fire.OnCall = true
+		vm.Fire = &fire
+	}
 	for _, o := range owned {
 		vm.Services = append(vm.Services, s.entityRowWithHealth(o))
 	}

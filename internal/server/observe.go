@@ -20,6 +20,7 @@ import (
 type metricsService interface {
 	Charts(ctx context.Context, t metrics.Target, r metrics.Range, now time.Time) []metrics.Chart
 	GraphURL(queries []string, r metrics.Range) string
+	Signals(ctx context.Context, t metrics.Target, r metrics.Range, now time.Time) metrics.Signals
 }
 
 // alertService is what the server needs from Prometheus' and Alertmanager's alerts.
@@ -33,6 +34,7 @@ type traceService interface {
 	Get(ctx context.Context, id string) (*traces.Trace, error)
 	Operations(ctx context.Context, service string) ([]string, error)
 	Dependencies(ctx context.Context, lookback time.Duration) ([]traces.Link, error)
+	ErrorOrigins(ctx context.Context, service string, lookback time.Duration, limit int) ([]traces.Origin, error)
 	UIURL(traceID string) string
 	Budget() time.Duration
 }
@@ -46,6 +48,7 @@ func (s *Server) observeVM(e *catalog.Entity) components.Observe {
 		return o
 	}
 	base := entityHref(e.Ref())
+	o.TriageURL = base + "/triage/banner"
 	if s.Metrics != nil {
 		o.MetricsURL = base + "/metrics"
 	}

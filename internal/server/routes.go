@@ -21,8 +21,9 @@ func (s *Server) routes() {
 	e.GET("/systems", s.handleCatalogList(listSystems))
 	e.GET("/apis", s.handleCatalogList(listAPIs))
 	e.GET("/catalog/health", s.handleHealthShow)
+	e.GET("/fire", s.handleFireList)
 	when(traces, func() { e.GET("/traces/:id", s.handleTrace) })
-	when(alerts, func() { e.GET("/alerts", s.handleAlertsPage) })
+	when(alerts, func() { e.GET("/alerts", s.handleAlertsPage); e.GET("/alerts/:fingerprint/triage", s.handleAlertTriage) })
 	when(pipelines, func() { e.GET("/pipelines", s.handlePipelinesPage) })
 
 	// Everything about one entity: entityScope loads it and checks view, once, for all.
@@ -35,6 +36,8 @@ func (s *Server) routes() {
 	entity.GET("/workloads/:cluster/:wns/:workload", s.handleWorkloadShow)
 	entity.GET("/workloads/:cluster/:wns/:workload/progress", s.handleWorkloadProgress)
 	entity.POST("/workloads/:cluster/:wns/:workload/:action", s.handleWorkloadAction)
+	entity.GET("/triage", s.handleTriageShow)
+	entity.GET("/triage/banner", s.handleTriageBanner)
 	when(metrics, func() { entity.GET("/metrics", s.handleMetricsPanel) })
 	when(alerts, func() { entity.GET("/alerts", s.handleAlertsPanel) })
 	when(traces, func() { entity.GET("/traces", s.handleTraces); entity.GET("/dependencies", s.handleDependencies) })
@@ -58,6 +61,7 @@ func (s *Server) routes() {
 	apiEnt := api.Group("/entities/:kind/:namespace/:name", s.entityScope)
 	apiEnt.GET("", s.handleAPIEntityShow)
 	apiEnt.GET("/runtime", s.handleAPIRuntime)
+	apiEnt.GET("/triage", s.handleAPITriage)
 	apiEnt.POST("/workloads/:cluster/:wns/:workload/:action", s.handleAPIAction)
 	when(metrics, func() { apiEnt.GET("/metrics", s.handleAPIMetrics) })
 	when(alerts, func() { apiEnt.GET("/alerts", s.handleAPIAlerts) })

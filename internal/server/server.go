@@ -43,6 +43,7 @@ type runbookLibrary interface {
 	List(q string) []*runbooks.Runbook
 	Get(path string) (*runbooks.Runbook, bool)
 	HTML(b *runbooks.Runbook) (string, error)
+	SectionHTML(b *runbooks.Runbook, word string) (string, error)
 }
 
 type pinger interface {
@@ -100,6 +101,8 @@ type Server struct {
 	actions  *actions.Service
 	teams    teamCache
 	ciEvents ciHub
+	services jaegerIndex // components by the service name their traces carry
+	triages  triageCache
 }
 
 // New builds the server and its routes.

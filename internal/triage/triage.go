@@ -78,6 +78,8 @@ type Workload struct {
 	// CPUNearLimit is the share of the CPU limit the busiest pod uses (0: unknown).
 	CPUNearLimit float64
 	Nodes        []NodeProblem // nodes running its pods that are not healthy
+	// PodRevisions maps its pods to their revisions, for the gatherer's per-pod metrics.
+	PodRevisions map[string]int
 }
 
 // PodProblem is one reason pods of the workload do not serve.

@@ -70,8 +70,22 @@ func HomeView(vm Home) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
+		if vm.Fire != nil {
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "<section class=\"card\" data-testid=\"home-fire\"><h2><a href=\"/fire\">On fire</a> <span class=\"muted small\">you are on call</span></h2>")
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			templ_7745c5c3_Err = OnFireTable(*vm.Fire).Render(ctx, templ_7745c5c3_Buffer)
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "</section>")
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+		}
 		if len(vm.Teams) == 0 {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "<div class=\"empty\" data-testid=\"empty\"><h2>No team found for you</h2><p>Teams are matched by your identity provider's groups (a catalog Group of the same name, or one annotated <code>portico.dev/oidc-group</code>) or by a catalog User with your name or e-mail.</p><p><a class=\"button\" href=\"/catalog\">Browse the catalog</a></p></div>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, "<div class=\"empty\" data-testid=\"empty\"><h2>No team found for you</h2><p>Teams are matched by your identity provider's groups (a catalog Group of the same name, or one annotated <code>portico.dev/oidc-group</code>) or by a catalog User with your name or e-mail.</p><p><a class=\"button\" href=\"/catalog\">Browse the catalog</a></p></div>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -5,4 +5,5 @@ type Home struct {
 	User     string
 	Teams    []Link
 	Services []EntityRow
+	Fire     *OnFire // for a user in an on-call group
 }

@@ -4,6 +4,13 @@ package components
 type Observe struct {
 	MetricsURL, AlertsURL, TracesURL, DepsURL string
 	PipelinesURL, DoraURL                     string
+	TriageURL                                 string // the banner that links the triage view when something is wrong
+}
+
+// TriageBanner says that something is wrong with the service and links its triage view.
+type TriageBanner struct {
+	Href, Health string
+	Reasons      []string
 }
 
 // MetricsPanel is a service's charts over a range.
@@ -31,6 +38,7 @@ type AlertRow struct {
 	Labels                string
 	Service               Link
 	GeneratorURL          string
+	Triage                string // the owning service's triage view from this alert
 }
 
 // AlertsPage is every firing and pending alert, grouped by owning team.

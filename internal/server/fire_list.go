@@ -1,0 +1,183 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/portico-dev/portico/internal/access"
+	"github.com/portico-dev/portico/internal/alerts"
+	"github.com/portico-dev/portico/internal/catalog"
+	"github.com/portico-dev/portico/internal/cluster"
+	"github.com/portico-dev/portico/internal/triage"
+	"github.com/portico-dev/portico/web/components"
+)
+
+// fireParallel bounds how many incidents are triaged at once for the page.
+const fireParallel = 4
+
+func (s *Server) handleFireList(c echo.Context) error {
+	snap := s.Catalog.Snapshot()
+	vm := s.onFire(c.Request().Context(), snap, s.scope(c, snap))
+	return s.page(c, http.StatusOK, components.Page{Title: "On fire", Nav: "fire"}, components.OnFireView(vm))
+}
+
+// incident is one service that is degraded or alerting.
+type incident struct {
+	rec    *catalog.Record
+	health cluster.Level
+	alerts []alerts.Alert
+	top    *triage.Suspect
+	onset  *time.Time
+}
+
+// onFire finds every visible service that is degraded or has a firing alert, triages each
+// (shared with the triage page's cache) and folds a service whose likeliest cause is
+// another incident's service into that incident's line.
+func (s *Server) onFire(ctx context.Context, snap *catalog.Snapshot, sc *access.Scope) components.OnFire {
+	var all alerts.Result
+	if s.Alerts != nil {
+		all = s.Alerts.All(ctx)
+	}
+	vm := components.OnFire{Missing: all.Errors}
+	firing := make([]alerts.Alert, 0, len(all.Alerts))
+	for _, a := range all.Alerts {
+		if a.State == "firing" && !a.Silenced && !a.Inhibited {
+			firing = append(firing, a)
+		}
+	}
+	var incs []*incident
+	for _, r := range snap.Records() {
+		if !observes(r.Entity) || !sc.Record(r) {
+			continue
+		}
+		vm.Services++
+		inc := &incident{rec: r}
+		if rt, mapped, err := s.runtimeOf(r.Entity); mapped && err == nil {
+			inc.health = rt.Health.Level
+		}
+		if len(firing) > 0 {
+			inc.alerts = matcherOf(r.Entity).Filter(firing)
+		}
+		if inc.health >= cluster.Degraded || len(inc.alerts) > 0 {
+			incs = append(incs, inc)
+		}
+	}
+	sem := make(chan struct{}, fireParallel)
+	var wg sync.WaitGroup
+	for _, inc := range incs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			t := s.triage(ctx, snap, sc, inc.rec, "")
+			inc.onset = t.res.Onset
+			if len(t.res.Suspects) > 0 {
+				inc.top = &t.res.Suspects[0]
+			}
+		}()
+	}
+	wg.Wait()
+	byRef := map[string]*incident{}
+	for _, inc := range incs {
+		byRef[inc.rec.Entity.Ref().String()] = inc
+	}
+	affects := map[*incident][]*incident{}
+	var lead []*incident
+	for _, inc := range incs {
+		if inc.top != nil && inc.top.Kind == triage.KindDependency {
+			if cause, ok := byRef[inc.top.Subject.Entity]; ok && cause != inc && !(cause.top != nil && cause.top.Subject.Entity == inc.rec.Entity.Ref().String()) {
+				affects[cause] = append(affects[cause], inc)
+				continue
+			}
+		}
+		lead = append(lead, inc)
+	}
+	sort.SliceStable(lead, func(i, j int) bool { return worse(lead[i], lead[j]) })
+	for _, inc := range lead {
+		vm.Rows = append(vm.Rows, fireRow(snap, inc, affects[inc]))
+	}
+	return vm
+}
+
+// worse orders incidents: down before degraded, critical alerts before others, more
+// services affected, then the oldest onset.
+func worse(a, b *incident) bool {
+	if a.health != b.health {
+		return a.health > b.health
+	}
+	if sa, sb := alertRank(a.alerts), alertRank(b.alerts); sa != sb {
+		return sa > sb
+	}
+	if a.onset != nil && b.onset != nil {
+		return a.onset.Before(*b.onset)
+	}
+	return a.rec.Entity.Ref().String() < b.rec.Entity.Ref().String()
+}
+
+func alertRank(as []alerts.Alert) int {
+	best := 0
+	for _, a := range as {
+		r := 1
+		switch strings.ToLower(a.Severity) {
+		case "critical", "page":
+			r = 3
+		case "warning":
+			r = 2
+		}
+		best = max(best, r)
+	}
+	return best
+}
+
+func fireRow(snap *catalog.Snapshot, inc *incident, affected []*incident) components.FireRow {
+	e := inc.rec.Entity
+	row := components.FireRow{Entity: components.Link{Label: e.DisplayName(), Href: entityHref(e.Ref())}, Triage: triageHref(e.Ref()),
+		Health: components.HealthBadge{Level: inc.health.String()}}
+	if inc.health < cluster.Degraded && len(inc.alerts) > 0 {
+		row.Health.Level = triage.Degraded
+	}
+	for _, a := range inc.alerts {
+		row.Alerts = append(row.Alerts, a.Name)
+		if a.Severity != "" && row.Severity == "" {
+			row.Severity = a.Severity
+		}
+	}
+	if inc.onset != nil {
+		row.Since, row.SinceISO = age(*inc.onset)+" ago", inc.onset.UTC().Format(time.RFC3339)
+	}
+	if inc.top != nil {
+		row.TopSuspect, row.SuspectKind, row.Confidence = inc.top.Summary, inc.top.Kind, int(inc.top.Confidence*100+0.5)
+	}
+	for _, o := range snap.Related(e, catalog.RelOwnedBy) {
+		row.Owner = components.Link{Label: o.Entity.DisplayName(), Href: entityHref(o.Entity.Ref())}
+	}
+	for _, a := range affected {
+		row.Affects = append(row.Affects, components.Link{Label: a.rec.Entity.DisplayName(), Href: triageHref(a.rec.Entity.Ref())})
+	}
+	return row
+}
+
+// onCall reports whether the user's teams include a group some service pages (portico.dev/on-call).
+func onCall(snap *catalog.Snapshot, teams []*catalog.Record) bool {
+	if len(teams) == 0 {
+		return false
+	}
+	mine := map[string]bool{}
+	for _, t := range teams {
+		mine[t.Entity.Ref().Key()] = true
+	}
+	for _, r := range snap.Records() {
+		for _, g := range r.Entity.OnCall() {
+			if mine[g.Key()] {
+				return true
+			}
+		}
+	}
+	return false
+}

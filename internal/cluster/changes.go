@@ -152,21 +152,22 @@ type ConfigChange struct {
 // managed fields, which are then dropped).
 const lastWriteAnnotation = "portico.dev/last-write"
 
-// configWatch caches the metadata of ConfigMaps and Secrets. It is separate from the main
-// caches: a cluster where the portal may not list them still syncs, and says config changes
-// are unknown.
+// configWatch caches the metadata of ConfigMaps, and of Secrets when the cluster's config
+// asks (WatchSecrets: RBAC cannot grant a Secret's metadata without its values, so the
+// portal's identity needs list on secrets, which many platform teams refuse). It is separate
+// from the main caches: a cluster where the portal may not list them still syncs, and says
+// config changes are unknown.
 type configWatch struct {
-	configMaps, secrets cache.SharedIndexInformer
+	configMaps, secrets cache.SharedIndexInformer // secrets nil unless watched
 }
 
-func newConfigWatch(mc metadata.Interface) *configWatch {
+func newConfigWatch(mc metadata.Interface, secrets bool) *configWatch {
 	f := metadatainformer.NewFilteredSharedInformerFactory(mc, 0, metav1.NamespaceAll, nil)
-	w := &configWatch{
-		configMaps: f.ForResource(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}).Informer(),
-		secrets:    f.ForResource(schema.GroupVersionResource{Version: "v1", Resource: "secrets"}).Informer(),
-	}
-	for _, inf := range []cache.SharedIndexInformer{w.configMaps, w.secrets} {
-		_ = inf.SetTransform(keepLastWrite)
+	w := &configWatch{configMaps: f.ForResource(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}).Informer()}
+	_ = w.configMaps.SetTransform(keepLastWrite)
+	if secrets {
+		w.secrets = f.ForResource(schema.GroupVersionResource{Version: "v1", Resource: "secrets"}).Informer()
+		_ = w.secrets.SetTransform(keepLastWrite)
 	}
 	return w
 }
@@ -193,7 +194,9 @@ func keepLastWrite(obj any) (any, error) {
 
 func (w *configWatch) start(ctx context.Context) {
 	go w.configMaps.Run(ctx.Done())
-	go w.secrets.Run(ctx.Done())
+	if w.secrets != nil {
+		go w.secrets.Run(ctx.Done())
+	}
 }
 
 // ConfigChanges are the ConfigMaps and Secrets the Deployment's pods read that changed after
@@ -218,7 +221,7 @@ func (c *Cluster) ConfigChanges(d Deployment) ([]ConfigChange, bool) {
 		}
 	}
 	look("ConfigMap", c.config.configMaps, cms)
-	if c.config.secrets.HasSynced() {
+	if c.config.secrets != nil && c.config.secrets.HasSynced() {
 		look("Secret", c.config.secrets, secrets)
 	}
 	return out, true

@@ -35,6 +35,9 @@ type Config struct {
 	// (shell patterns); others are dropped, which only ever narrows the user's rights. Empty
 	// passes every group.
 	ImpersonateGroups []string
+	// WatchSecrets also dates changes to the Secrets workloads read (their metadata only;
+	// the portal's identity then needs list and watch on secrets).
+	WatchSecrets bool
 }
 
 // Cluster is one cluster's informers and reachability.
@@ -77,7 +80,7 @@ func New(cfg Config, log *slog.Logger) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", cfg.Name, err)
 	}
-	c.config = newConfigWatch(mc)
+	c.config = newConfigWatch(mc, cfg.WatchSecrets)
 	return c, nil
 }
 

@@ -211,6 +211,9 @@ type Cluster struct {
 	// (shell patterns, e.g. team-*); the cluster's RBAC must let the portal impersonate them.
 	// Empty passes every group.
 	ImpersonateGroups []string `yaml:"impersonateGroups"`
+	// WatchSecrets dates changes to the Secrets workloads read, for triage (metadata only;
+	// needs list and watch on secrets for the portal's identity).
+	WatchSecrets bool `yaml:"watchSecrets"`
 }
 
 // Runbooks configures the runbook folder.

@@ -29,9 +29,9 @@ const (
 var portalRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{""}, Resources: []string{"pods", "pods/log", "services", "events", "nodes", "namespaces", "endpoints", "replicationcontrollers"}, Verbs: []string{"get", "list", "watch"}},
 	{APIGroups: []string{"apps"}, Resources: []string{"deployments", "replicasets", "statefulsets", "daemonsets", "controllerrevisions"}, Verbs: []string{"get", "list", "watch"}},
-	// Only the metadata of ConfigMaps and Secrets is read (when they last changed): RBAC
-	// cannot grant less than list, but the portal never asks for their values.
-	{APIGroups: []string{""}, Resources: []string{"configmaps", "secrets"}, Verbs: []string{"list", "watch"}},
+	// Only the metadata of ConfigMaps is read (when they last changed). Secrets are not
+	// listed: RBAC cannot grant their metadata without their values (see watchSecrets).
+	{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"list", "watch"}},
 	{APIGroups: []string{"autoscaling"}, Resources: []string{"horizontalpodautoscalers"}, Verbs: []string{"get", "list", "watch"}},
 	{APIGroups: []string{"policy"}, Resources: []string{"poddisruptionbudgets"}, Verbs: []string{"get", "list", "watch"}},
 	{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"ingresses", "networkpolicies"}, Verbs: []string{"get", "list", "watch"}},

@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -138,6 +139,11 @@ func seedService(ctx context.Context, cs kubernetes.Interface, s catalogService,
 	if staging { // staging runs what production will run next
 		versions = append(append([]string{}, versions...), nextPatch(versions[len(versions)-1]))
 	}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: ConfigMapName(s.name), Labels: map[string]string{"app.kubernetes.io/name": s.name}},
+		Data: map[string]string{"DB_POOL_SIZE": "20", "UPSTREAM_TIMEOUT_MS": "1000", "FEATURE_FLAGS": "new-checkout=off"}}
+	if _, err := cs.CoreV1().ConfigMaps(s.namespace).Create(ctx, cm, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
 	d := demoDeployment(s, w, versions[0])
 	if _, err := apps.Create(ctx, d, metav1.CreateOptions{}); err != nil {
 		return err
@@ -187,11 +193,17 @@ func labelsFor(s catalogService, version string) map[string]string {
 	}
 }
 
+// ConfigMapName is the demo service's settings, read into its environment. The demo traffic
+// fails most of a service's requests while it sets DB_POOL_SIZE to 0: a config push that
+// breaks a service without any new release.
+func ConfigMapName(service string) string { return service + "-config" }
+
 func demoDeployment(s catalogService, w demoWorkload, version string) *appsv1.Deployment {
 	sel := map[string]string{"app.kubernetes.io/name": s.name}
 	c := corev1.Container{
 		Name: s.name, Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
 		Env:       []corev1.EnvVar{{Name: "OTEL_SERVICE_NAME", Value: s.name}, {Name: "LOG_LEVEL", Value: "info"}},
+		EnvFrom:   []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: ConfigMapName(s.name)}}}},
 		Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(w.cpu), corev1.ResourceMemory: resource.MustParse(w.memory)}},
 	}
 	if w.limits {

@@ -269,7 +269,7 @@ func (s *Server) clusterState(st *triage.Service, rec *catalog.Record) {
 			if w.HPA != nil {
 				tw.HPAMin, tw.HPAMax, tw.HPACurrent = w.HPA.Min, w.HPA.Max, w.HPA.Current
 			}
-			tw.Pods = podProblems(w, cr.Events)
+			tw.Pods = podProblems(w, cr.Events, nodes)
 			onNode := map[string]int{}
 			for _, p := range w.Pods {
 				tw.PodRevisions[p.Name] = p.Revision
@@ -298,7 +298,7 @@ func (s *Server) clusterState(st *triage.Service, rec *catalog.Record) {
 
 // podProblems groups the pods that do not serve by reason and revision, with the probe the
 // events say is failing.
-func podProblems(w cluster.Workload, events []cluster.Event) []triage.PodProblem {
+func podProblems(w cluster.Workload, events []cluster.Event, badNodes map[string]cluster.NodeProblem) []triage.PodProblem {
 	probe := map[string]string{}
 	for _, e := range events {
 		if e.Reason == "Unhealthy" && strings.HasPrefix(e.Object, "Pod/") {
@@ -315,11 +315,12 @@ func podProblems(w cluster.Workload, events []cluster.Event) []triage.PodProblem
 		if p.Reason == "OOMKilled" && !p.TerminatedAt.IsZero() {
 			since = p.TerminatedAt
 		}
-		key := p.Reason + "/" + strconv.Itoa(p.Revision)
+		_, onBad := badNodes[p.Node]
+		key := p.Reason + "/" + strconv.Itoa(p.Revision) + "/" + strconv.FormatBool(onBad)
 		i, ok := idx[key]
 		if !ok {
 			idx[key] = len(out)
-			out = append(out, triage.PodProblem{Reason: p.Reason, Revision: p.Revision, Since: since, Probe: probe[p.Name]})
+			out = append(out, triage.PodProblem{Reason: p.Reason, Revision: p.Revision, Since: since, Probe: probe[p.Name], OnBadNode: onBad})
 			i = len(out) - 1
 		}
 		out[i].Count++

@@ -31,7 +31,7 @@ func Onset(s Service, from time.Time) time.Time {
 	}
 	for _, w := range s.Workloads {
 		for _, p := range w.Pods {
-			if !p.Since.IsZero() {
+			if !p.Since.IsZero() && !p.OnBadNode { // the node's trouble dates those
 				ts = append(ts, p.Since)
 			}
 		}

@@ -31,7 +31,7 @@ func suspects(in Input, onset time.Time) []candidate {
 	out = append(out, changeSuspects(in.Service, onset)...)
 	out = append(out, dependencySuspects(in, onset)...)
 	out = append(out, capacitySuspects(in.Service, onset)...)
-	out = append(out, infrastructureSuspects(in.Service)...)
+	out = append(out, infrastructureSuspects(in.Service, onset)...)
 	out = append(out, selfSuspect(in, onset, out))
 	return out
 }
@@ -67,6 +67,10 @@ func changeSuspects(s Service, onset time.Time) []candidate {
 				continue // old and nothing of it is failing: not a suspect
 			}
 			score := 0.45 + 0.4*p
+			if ran, ok := ranHealthy(s.Signals, ch.At, onset); ok && len(direct) == 0 {
+				score *= 0.5
+				ev = append(ev, Evidence{Signal: "metrics", Detail: "the service ran healthy for " + humanize(ran) + " after this change"})
+			}
 			if len(direct) > 0 {
 				score = max(score, 0.6) + 0.3
 			}
@@ -82,6 +86,10 @@ func changeSuspects(s Service, onset time.Time) []candidate {
 			}
 			direct := restartedSince(w, ch.At)
 			score := 0.45 + 0.4*p
+			if ran, ok := ranHealthy(s.Signals, ch.At, onset); ok {
+				score *= 0.5
+				ev = append(ev, Evidence{Signal: "metrics", Detail: "the service ran healthy for " + humanize(ran) + " after this change"})
+			}
 			if len(direct) > 0 {
 				score += 0.1
 			}
@@ -114,6 +122,26 @@ func changeSuspects(s Service, onset time.Time) []candidate {
 	return out
 }
 
+// ranHealthy reports whether the signals show the service serving well between a change and
+// the onset, for long enough to tell (three samples, and a minute): a release that worked for
+// a while is a weaker suspect than one that failed at once. It says for how long.
+func ranHealthy(sig Signals, at, onset time.Time) (time.Duration, bool) {
+	from, to := at.Add(grace), onset.Add(-30*time.Second)
+	if to.Sub(from) < time.Minute {
+		return 0, false
+	}
+	n := 0
+	for _, p := range sig.Errors {
+		if p.T.After(from) && p.T.Before(to) {
+			if math.IsNaN(p.V) || p.V >= errorFloor {
+				return 0, false
+			}
+			n++
+		}
+	}
+	return onset.Sub(at).Round(time.Minute), n >= 3
+}
+
 // revisionEvidence is what says the pods of rev, not the others, are failing.
 func revisionEvidence(w *Workload, rev int) []Evidence {
 	if w == nil || rev == 0 {
@@ -121,7 +149,7 @@ func revisionEvidence(w *Workload, rev int) []Evidence {
 	}
 	var out []Evidence
 	for _, p := range w.Pods {
-		if p.Revision == rev {
+		if p.Revision == rev && !p.OnBadNode {
 			d := fmt.Sprintf("%s: %s of revision %d", p.Reason, plural(p.Count, "pod"), rev)
 			if p.Probe != "" {
 				d += " (" + p.Probe + ")"
@@ -156,7 +184,7 @@ func restartedSince(w *Workload, t time.Time) []Evidence {
 	}
 	var out []Evidence
 	for _, p := range w.Pods {
-		if !p.Since.Before(t.Add(-grace)) {
+		if !p.Since.Before(t.Add(-grace)) && !p.OnBadNode {
 			out = append(out, Evidence{Signal: "pods", Detail: fmt.Sprintf("%s: %s since the change", p.Reason, plural(p.Count, "pod"))})
 		}
 	}
@@ -301,7 +329,7 @@ func capacitySuspects(s Service, onset time.Time) []candidate {
 }
 
 // infrastructureSuspects: nodes running the pods that are not ready, clusters out of reach.
-func infrastructureSuspects(s Service) []candidate {
+func infrastructureSuspects(s Service, onset time.Time) []candidate {
 	var out []candidate
 	for _, w := range s.Workloads {
 		subject := Subject{Entity: s.Entity, Cluster: w.Cluster, Namespace: w.Namespace, Workload: w.Name}
@@ -312,8 +340,12 @@ func infrastructureSuspects(s Service) []candidate {
 			at := n.Since
 			sub := subject
 			sub.Node = n.Name
-			out = append(out, candidate{score: 0.85, at: at, Suspect: Suspect{Kind: KindInfrastructure, Subject: sub,
-				Summary:     fmt.Sprintf("node %s is %s with %s of %s on it", n.Name, strings.ToLower(n.Condition), plural(n.Pods, "pod"), w.Name),
+			score := 0.85
+			if proximity(at, onset) > 0.9 {
+				score = 0.95 // the node failing is when the trouble began
+			}
+			out = append(out, candidate{score: score, at: at, Suspect: Suspect{Kind: KindInfrastructure, Subject: sub,
+				Summary:     fmt.Sprintf("node %s is %s with %s of %s on it", n.Name, conditionWords(n.Condition), plural(n.Pods, "pod"), w.Name),
 				Evidence:    []Evidence{{Signal: "node", Detail: fmt.Sprintf("%s: %s", n.Condition, n.Message), At: &at}},
 				Mitigations: []Mitigation{{Action: "restart", Cluster: w.Cluster, Namespace: w.Namespace, Workload: w.Name, Label: "Restart (pods move to healthy nodes)"}}}})
 		}
@@ -467,4 +499,19 @@ func timeline(in Input) []Entry {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
 	return out
+}
+
+// conditionWords: NotReady → "not ready", MemoryPressure → "under memory pressure".
+func conditionWords(c string) string {
+	if c == "NotReady" {
+		return "not ready"
+	}
+	var b strings.Builder
+	for i, r := range c {
+		if i > 0 && r >= 'A' && r <= 'Z' {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(r)
+	}
+	return "under " + strings.ToLower(b.String())
 }

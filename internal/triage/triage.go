@@ -89,6 +89,9 @@ type PodProblem struct {
 	Count    int
 	Since    time.Time // the oldest such pod's start, or its last termination
 	Probe    string    // the failing probe an event names, if any
+	// OnBadNode: the pods are on a node that is not ready, which explains them better than
+	// their revision does.
+	OnBadNode bool
 }
 
 // RevisionErrors is one revision's share of errors.

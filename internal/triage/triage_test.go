@@ -142,6 +142,25 @@ func TestAnalyze(t *testing.T) {
 			wantKind: KindSelf, wantSubject: payment, wantAction: "restart", wantSummary: "no change found", wantOnset: ago(5),
 		},
 		{
+			name: "a release that ran healthy for minutes before errors began is weaker than the service itself",
+			in: Input{
+				Service: Service{Entity: payment, Health: Healthy, Signals: Signals{Errors: stepUp(0.004, 0.2, 3), Latency: flat(0.08)}, Workloads: []Workload{workload(3)},
+					Changes: []Change{deploy(payment, ago(9), 2, 3)}},
+				Origins: []Origin{{Entity: payment, Service: "payment", Spans: 9}}},
+			wantKind: KindSelf, wantSubject: payment, wantAction: "restart", wantOnset: ago(3),
+		},
+		{
+			name: "a node fails under a recent release's pods: the node, not the release",
+			in: Input{Service: Service{Entity: payment, Health: Degraded, Signals: Signals{Errors: flat(0.004), Latency: flat(0.08)},
+				Workloads: []Workload{func() Workload {
+					w := workload(3)
+					w.Pods = []PodProblem{{Reason: "failing readiness", Revision: 3, Count: 2, Since: ago(6), OnBadNode: true}}
+					w.Nodes = []NodeProblem{{Cluster: "production", Name: "node-2", Condition: "NotReady", Since: ago(2), Pods: 2}}
+					return w
+				}()}, Changes: []Change{deploy(payment, ago(6), 2, 3)}}},
+			wantKind: KindInfrastructure, wantSubject: payment, wantAction: "restart", wantSummary: "node-2", wantOnset: ago(2),
+		},
+		{
 			name: "the alert's start is the onset",
 			in: Input{AlertOnset: ago(20), Service: Service{Entity: payment, Health: Healthy, Signals: Signals{Errors: stepUp(0.004, 0.2, 5)},
 				Alerts:    []Alert{{Name: "PaymentErrors", Firing: true, Since: ago(20)}},

@@ -20,6 +20,9 @@ type cluster struct {
 	name   string
 	weight float64 // share of traffic: staging gets a trickle
 	pods   listersv1.PodLister
+	// configs are the services' ConfigMaps (<service>-config): a bad setting breaks the
+	// pods that read it, as a bad config push does.
+	configs listersv1.ConfigMapLister
 }
 
 // pod is a running, ready pod of a demo service.
@@ -27,6 +30,7 @@ type pod struct {
 	cluster, namespace, name, service, container, tag string
 	cpuRequest, cpuLimit, memRequest, memLimit        float64
 	restarts                                          int32
+	badConfig                                         bool // its ConfigMap sets DB_POOL_SIZE to 0
 }
 
 func watchCluster(ctx context.Context, name, kubeconfig string, weight float64) (*cluster, error) {
@@ -41,6 +45,7 @@ func watchCluster(ctx context.Context, name, kubeconfig string, weight float64) 
 	f := informers.NewSharedInformerFactoryWithOptions(cs, 10*time.Minute,
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = "app.kubernetes.io/name" }))
 	lister := f.Core().V1().Pods().Lister()
+	configs := f.Core().V1().ConfigMaps().Lister()
 	f.Start(ctx.Done())
 	syncCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -49,7 +54,7 @@ func watchCluster(ctx context.Context, name, kubeconfig string, weight float64) 
 			return nil, fmt.Errorf("cluster %s: %v cache did not sync", name, typ)
 		}
 	}
-	return &cluster{name: name, weight: weight, pods: lister}, nil
+	return &cluster{name: name, weight: weight, pods: lister, configs: configs}, nil
 }
 
 // readyPods returns the serving pods of every known service, by service.
@@ -61,7 +66,11 @@ func (c *cluster) readyPods() map[string][]pod {
 		if _, known := services[svc]; !known || p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodRunning || !isReady(p) {
 			continue
 		}
-		out[svc] = append(out[svc], toPod(c.name, svc, p))
+		pd := toPod(c.name, svc, p)
+		if cm, err := c.configs.ConfigMaps(p.Namespace).Get(svc + "-config"); err == nil && cm.Data["DB_POOL_SIZE"] == "0" {
+			pd.badConfig = true
+		}
+		out[svc] = append(out[svc], pd)
 	}
 	return out
 }

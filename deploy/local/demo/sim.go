@@ -129,6 +129,9 @@ func (s *sim) outcome(ready map[string][]pod, p pod, svc string, r route, depth 
 	if f.BadTag != "" && p.tag == f.BadTag {
 		errRate += 0.4
 	}
+	if p.badConfig {
+		errRate += 0.5 // no database connections: most requests fail
+	}
 	failed := false
 	for _, dep := range r.calls {
 		if s.faults.get(dep).FailDependency != "" || f.FailDependency == dep {

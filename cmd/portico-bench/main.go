@@ -21,7 +21,7 @@ import (
 func main() {
 	requests := flag.Int("requests", 4000, "requests per latency measurement")
 	clients := flag.Int("clients", 20, "concurrent clients")
-	only := flag.String("only", "", "run one part: catalog, views, cluster, access, observe or pipelines (default all)")
+	only := flag.String("only", "", "run one part: catalog, views, cluster, access, observe, triage or pipelines (default all)")
 	flag.Parse()
 	if err := run(*requests, *clients, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "portico-bench:", err)
@@ -42,6 +42,7 @@ func run(requests, clients int, only string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
+	defer testenv.StopAll() // the demo stack, shared by the observe and triage parts
 	var rows []row
 	if only == "" || only == "catalog" {
 		r, err := catalogBench(ctx, dir, requests, clients, log)
@@ -68,6 +69,13 @@ func run(requests, clients int, only string) error {
 		r, err := observeBench(ctx, dir, requests, clients, log)
 		if err != nil {
 			return fmt.Errorf("observe: %w", err)
+		}
+		rows = append(rows, r...)
+	}
+	if only == "" || only == "triage" {
+		r, err := triageBench(ctx, dir, requests, clients, log)
+		if err != nil {
+			return fmt.Errorf("triage: %w", err)
 		}
 		rows = append(rows, r...)
 	}

@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -34,11 +36,10 @@ import (
 // measured in the same run.
 func observeBench(ctx context.Context, dir string, requests, clients int, log *slog.Logger) ([]row, error) {
 	fmt.Fprintln(os.Stderr, "observe: starting a control plane, Prometheus, Alertmanager, Jaeger and the demo traffic…")
-	be, err := testenv.DemoStack()
+	be, _, err := testenv.DemoStack()
 	if err != nil {
 		return nil, err
 	}
-	defer testenv.StopAll()
 	root, err := testenv.RepoRoot()
 	if err != nil {
 		return nil, err
@@ -186,29 +187,14 @@ func waterfallRender(n, runs int) time.Duration {
 // listening) or hangs (accepts, never answers) and returns the slowest panel time.
 func downBudget(ctx context.Context, portal func(string, backend.Config, backend.Config, backend.Config, time.Duration) (*httptest.Server, error),
 	prom, am, jaeger backend.Config) (time.Duration, error) {
-	hang, err := net.Listen("tcp", "127.0.0.1:0")
+	hang, dead, stop, err := brokenAddrs()
 	if err != nil {
 		return 0, err
 	}
-	defer hang.Close()
-	go func() {
-		var held []net.Conn
-		for {
-			c, err := hang.Accept()
-			if err != nil {
-				for _, h := range held {
-					h.Close()
-				}
-				return
-			}
-			held = append(held, c)
-		}
-	}()
-	deadPort, _ := testenv.ReservePort()
-	dead := "127.0.0.1:" + strconv.Itoa(deadPort)
+	defer stop()
 	var worst time.Duration
-	for i, broken := range []struct{ which, addr string }{{"prometheus", dead}, {"prometheus", hang.Addr().String()}, {"alertmanager", dead},
-		{"alertmanager", hang.Addr().String()}, {"jaeger", dead}, {"jaeger", hang.Addr().String()}} {
+	for i, broken := range []struct{ which, addr string }{{"prometheus", dead}, {"prometheus", hang}, {"alertmanager", dead},
+		{"alertmanager", hang}, {"jaeger", dead}, {"jaeger", hang}} {
 		p, a, j := prom, am, jaeger
 		switch broken.which {
 		case "prometheus":
@@ -235,4 +221,53 @@ func downBudget(ctx context.Context, portal func(string, backend.Config, backend
 		srv.Close()
 	}
 	return worst, nil
+}
+
+// brokenAddrs are two addresses a backend can be broken with: one that accepts connections
+// and never answers, one where nothing listens.
+func brokenAddrs() (hang, dead string, stop func(), err error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", "", nil, err
+	}
+	go func() {
+		var held []net.Conn
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				for _, h := range held {
+					h.Close()
+				}
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	deadPort, err := testenv.ReservePort()
+	if err != nil {
+		l.Close()
+		return "", "", nil, err
+	}
+	return l.Addr().String(), "127.0.0.1:" + strconv.Itoa(deadPort), func() { l.Close() }, nil
+}
+
+// promInstant asks Prometheus for one value now.
+func promInstant(promURL, q string) (float64, error) {
+	res, err := http.Get(promURL + "/api/v1/query?query=" + url.QueryEscape(q))
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	var body struct {
+		Data struct {
+			Result []struct {
+				Value [2]any `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&body); err != nil || len(body.Data.Result) == 0 {
+		return 0, fmt.Errorf("no value for %s", q)
+	}
+	s, _ := body.Data.Result[0].Value[1].(string)
+	return strconv.ParseFloat(s, 64)
 }

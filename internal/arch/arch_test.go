@@ -48,6 +48,7 @@ var rules = []rule{
 	{"domain packages do not import echo or templ", and(internal, not(server)), httpLayer},
 	{"the HTTP layer hands no ent rows to views", server, entPkgs},
 	{"the HTTP layer reads portal types from internal/cluster, not Kubernetes API objects", server, kubeTypes},
+	{"the triage ranking is pure: the standard library only, fed by the HTTP layer", under(module + "/internal/triage"), not(stdlib)},
 	{"components are pure functions of view models: templ, the standard library and the pure layouts only", web, and(not(stdlib), not(viewDeps))},
 }
 

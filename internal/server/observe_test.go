@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -414,3 +415,66 @@ func TestWaterfallGolden(t *testing.T) {
 		t.Errorf("the waterfall differs from %s; if intended, run with -update and review:\n%s", path, got)
 	}
 }
+
+// TestTriageDegrades: with a backend down or hanging, the triage page and API still answer
+// from what is left and name what is missing.
+func TestTriageDegrades(t *testing.T) {
+	prom, am, jaeger, _ := demoBackends(t)
+	dead := func() string {
+		port, _ := testenv.ReservePort()
+		return "127.0.0.1:" + strconv.Itoa(port)
+	}
+	hang, err := net.Listen("tcp", "127.0.0.1:0") // accepts, never answers
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hang.Close()
+	go func() {
+		for {
+			c, err := hang.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	for _, c := range []struct{ name, addr, which string }{{"prometheus down", dead(), "prometheus"}, {"prometheus hanging", hang.Addr().String(), "prometheus"},
+		{"alertmanager down", dead(), "alertmanager"}, {"jaeger down", dead(), "jaeger"}, {"jaeger hanging", hang.Addr().String(), "jaeger"}} {
+		t.Run(c.name, func(t *testing.T) {
+			pr, a, j := prom, am, jaeger
+			pr.Timeout, a.Timeout, j.Timeout = 800*time.Millisecond, 800*time.Millisecond, 800*time.Millisecond
+			switch c.which {
+			case "prometheus":
+				pr.URL = "http://" + c.addr
+			case "alertmanager":
+				a.URL = "http://" + c.addr
+			case "jaeger":
+				j.URL = c.addr
+			}
+			p := observePortal(t, filepath.Join("..", "..", "catalog"), pr, a, j)
+			status, html := getBody(t, p.URL+"/catalog/component/default/payment/triage")
+			if status != http.StatusOK {
+				t.Fatalf("triage page = %d", status)
+			}
+			doc, _ := goquery.NewDocumentFromReader(strings.NewReader(html))
+			if got := doc.Find("[data-testid=triage-missing]").Text(); !strings.Contains(got, c.which) {
+				t.Errorf("missing notice = %q, want it to name %s", got, c.which)
+			}
+			if doc.Find("[data-testid=suspects]").Length() != 1 || doc.Find("[data-testid=timeline]").Length() != 1 {
+				t.Errorf("the page lost its suspects or timeline")
+			}
+			status, body := getBody(t, p.URL+"/api/v1/entities/component/default/payment/triage")
+			var res struct {
+				Entity  string   `json:"entity"`
+				Missing []string `json:"missing"`
+			}
+			if err := json.Unmarshal([]byte(body), &res); status != http.StatusOK || err != nil {
+				t.Fatalf("API = %d %v: %s", status, err, body)
+			}
+			if res.Entity != "component:default/payment" || !slices.Contains(res.Missing, c.which) {
+				t.Errorf("API entity %q missing %v, want %s named", res.Entity, res.Missing, c.which)
+			}
+		})
+	}
+}
+

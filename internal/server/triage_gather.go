@@ -81,8 +81,8 @@ func (s *Server) gatherTriage(ctx context.Context, snap *catalog.Snapshot, sc *a
 	if s.Alerts != nil {
 		go1(func() {
 			allAlerts = s.Alerts.All(ctx)
-			if len(allAlerts.Errors) > 0 {
-				miss("alertmanager")
+			for _, e := range allAlerts.Errors {
+				miss(strings.ToLower(strings.SplitN(e, ":", 2)[0])) // "Prometheus: …", "Alertmanager: …"
 			}
 		})
 	}
@@ -107,7 +107,9 @@ func (s *Server) gatherTriage(ctx context.Context, snap *catalog.Snapshot, sc *a
 		})
 		go1(func() {
 			// Dependencies the calls show but the catalog does not declare are triaged too.
-			tctx, cancel := context.WithTimeout(ctx, s.Traces.Budget())
+			// Their signals are read after this answer, so it gets half the budget: a hanging
+			// Jaeger must not double the page's time.
+			tctx, cancel := context.WithTimeout(ctx, s.Traces.Budget()/2)
 			defer cancel()
 			links, err := s.Traces.Dependencies(tctx, time.Hour)
 			if err != nil {
@@ -243,7 +245,7 @@ func applyPodErrors(st *triage.Service, pods map[string]metrics.PodErrors) {
 // changes the clusters keep (revisions, config writes, autoscaler rescales, warnings).
 func (s *Server) clusterState(st *triage.Service, rec *catalog.Record) {
 	rt, mapped, err := s.runtimeOf(rec.Entity)
-	if !mapped || err != nil {
+	if !mapped || err != nil || s.Clusters == nil {
 		st.Health = triage.Unknown
 		return
 	}

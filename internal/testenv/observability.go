@@ -100,17 +100,20 @@ func DemoTraffic(tb testing.TB) *Backends {
 }
 
 // DemoStack starts the control plane, the observability backends and the demo traffic
-// outside tests, for the benchmark; StopAll stops them.
-func DemoStack() (*Backends, error) {
-	c, err := startCluster()
-	if err != nil {
-		return nil, fmt.Errorf("control plane: %w", err)
+// outside tests, for the benchmark; StopAll stops them. It is started once: later calls
+// return the same stack.
+func DemoStack() (*Backends, *devstack.Cluster, error) {
+	clusterOnce.Do(func() { cluster, clusterErr = startCluster() })
+	if clusterErr != nil {
+		return nil, nil, fmt.Errorf("control plane: %w", clusterErr)
 	}
-	be, err := startObservability(c)
-	if err != nil {
-		return nil, fmt.Errorf("observability: %w", err)
+	obsOnce.Do(func() { obs, obsErr = startObservability(cluster) })
+	if obsErr != nil {
+		return nil, nil, fmt.Errorf("observability: %w", obsErr)
 	}
-	return be, seedDemo(c)
+	be := obs
+	demoOnce.Do(func() { demoErr = seedDemo(cluster) })
+	return be, cluster, demoErr
 }
 
 func seedDemo(c *devstack.Cluster) error {

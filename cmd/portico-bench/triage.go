@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/portico-dev/portico/internal/alerts"
+	"github.com/portico-dev/portico/internal/backend"
+	"github.com/portico-dev/portico/internal/cluster"
+	"github.com/portico-dev/portico/internal/ingest"
+	"github.com/portico-dev/portico/internal/metrics"
+	"github.com/portico-dev/portico/internal/runbooks"
+	"github.com/portico-dev/portico/internal/server"
+	"github.com/portico-dev/portico/internal/store"
+	"github.com/portico-dev/portico/internal/testenv"
+	"github.com/portico-dev/portico/internal/traces"
+)
+
+// triageBench measures the triage view on the demo stack (control plane, Prometheus,
+// Alertmanager, Jaeger, the demo traffic) against the service page in the same run; the
+// view with each backend down or hanging against its budget; and, with a dependency made to
+// fail, the time from the degradation showing in Prometheus to the triage page naming it.
+func triageBench(ctx context.Context, dir string, requests, clients int, log *slog.Logger) ([]row, error) {
+	fmt.Fprintln(os.Stderr, "triage: starting (or reusing) the demo stack…")
+	be, c, err := testenv.DemoStack()
+	if err != nil {
+		return nil, err
+	}
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	m, err := cluster.NewManager([]cluster.Config{{Name: "production", Environment: "production", Kubeconfig: c.PortalKubeconfig}}, log)
+	if err != nil {
+		return nil, err
+	}
+	mctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	m.Start(mctx)
+	if !m.Clusters()[0].WaitSynced(ctx) {
+		return nil, fmt.Errorf("caches did not sync")
+	}
+	budget := 2 * time.Second
+	prom := backend.Config{URL: be.PrometheusURL, Timeout: budget}
+	am := backend.Config{URL: be.AlertmanagerURL, Timeout: budget}
+	jaeger := backend.Config{URL: be.JaegerGRPC, UIURL: be.JaegerQueryURL, Timeout: budget}
+	portal := func(name string, prom, am, jaeger backend.Config) (*httptest.Server, error) {
+		st, err := store.Open(ctx, "sqlite", filepath.Join(dir, name+".db"))
+		if err != nil {
+			return nil, err
+		}
+		r := ingest.NewRefresher(st, []ingest.Source{&ingest.DirSource{SourceName: "demo", Dir: filepath.Join(root, "catalog"), Globs: []string{"**/*.yaml"}}}, ingest.Options{Log: log})
+		r.RefreshAll(ctx)
+		books, _ := runbooks.Open(filepath.Join(root, "runbooks"))
+		mx, err := metrics.New(prom, nil, 15*time.Second)
+		if err != nil {
+			return nil, err
+		}
+		a, err := alerts.New(alerts.Source{Prometheus: mx.API(), Alertmanager: &am, Budget: budget, TTL: 5 * time.Second})
+		if err != nil {
+			return nil, err
+		}
+		t, err := traces.New(jaeger)
+		if err != nil {
+			return nil, err
+		}
+		return httptest.NewServer(server.New(server.Deps{Catalog: r, Clusters: m, Runbooks: books, DB: st, Log: log, Anonymous: true,
+			Metrics: mx, Alerts: a, Traces: t})), nil
+	}
+	p, err := portal("triage", prom, am, jaeger)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	fmt.Fprintln(os.Stderr, "triage: waiting for the demo's metrics…")
+	deadline := time.Now().Add(3 * time.Minute)
+	for !strings.Contains(fetch(p.URL+"/catalog/component/default/payment/triage"), `data-testid="last"`) {
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("the triage view never showed the demo's signals")
+		}
+		time.Sleep(2 * time.Second)
+	}
+	services := []string{"payment", "search", "gateway", "maps", "pricing", "authentication", "notification"}
+	n := max(requests/20, 200)
+	fmt.Fprintf(os.Stderr, "triage: service page and triage view, %d requests each at %d clients…\n", n, clients)
+	page, err := load(n, clients, func(i int) string { return p.URL + "/catalog/component/default/" + services[i%len(services)] })
+	if err != nil {
+		return nil, err
+	}
+	view, err := load(n, clients, func(i int) string { return p.URL + "/catalog/component/default/" + services[i%len(services)] + "/triage" })
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintln(os.Stderr, "triage: the view with a backend down or hanging…")
+	worst, err := triageDown(p, portal, prom, am, jaeger, services)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintln(os.Stderr, "triage: degradation → top suspect…")
+	detect, err := timeToSuspect(ctx, p.URL, be)
+	if err != nil {
+		return nil, err
+	}
+	return []row{
+		{name: fmt.Sprintf("service page p95 (%d clients, demo stack)", clients), db: "-", value: ms(page.p95), budget: "baseline", ok: true},
+		{name: fmt.Sprintf("triage view, every backend up p95 (%d clients)", clients), db: "-", value: fmt.Sprintf("%s (p50 %s)", ms(view.p95), ms(view.p50)), budget: "≤ 300ms",
+			ratio: fmt.Sprintf("%.1f× the service page", float64(view.p95)/float64(page.p95)), ok: view.p95 <= 300*time.Millisecond},
+		{name: "triage view, one backend down or hanging: slowest", db: "-", value: ms(worst), budget: "≤ 2s + 100ms", ok: worst <= budget+100*time.Millisecond},
+		{name: "degradation visible in Prometheus → right top suspect on the page", db: "-", value: detect.Round(100 * time.Millisecond).String(), budget: "≤ 30s", ok: detect <= 30*time.Second},
+	}, nil
+}
+
+// triageDown serves the triage view with each backend down (nothing listening) or hanging
+// (accepts, never answers), cold (no shared answer), and returns the slowest.
+func triageDown(up *httptest.Server, portal func(string, backend.Config, backend.Config, backend.Config) (*httptest.Server, error),
+	prom, am, jaeger backend.Config, services []string) (time.Duration, error) {
+	hang, dead, stop, err := brokenAddrs()
+	if err != nil {
+		return 0, err
+	}
+	defer stop()
+	var worst time.Duration
+	for i, broken := range []struct{ which, addr string }{{"prometheus", dead}, {"prometheus", hang}, {"alertmanager", dead},
+		{"alertmanager", hang}, {"jaeger", dead}, {"jaeger", hang}} {
+		p, a, j := prom, am, jaeger
+		switch broken.which {
+		case "prometheus":
+			p.URL = "http://" + broken.addr
+		case "alertmanager":
+			a.URL = "http://" + broken.addr
+		case "jaeger":
+			j.URL = broken.addr
+		}
+		srv, err := portal(fmt.Sprintf("triage-down-%d", i), p, a, j)
+		if err != nil {
+			return 0, err
+		}
+		for _, svc := range services[:3] {
+			start := time.Now()
+			body := fetch(srv.URL + "/catalog/component/default/" + svc + "/triage")
+			took := time.Since(start)
+			if !strings.Contains(body, "triage-missing") {
+				srv.Close()
+				return 0, fmt.Errorf("the triage view of %s with %s broken does not say what is missing", svc, broken.which)
+			}
+			worst = max(worst, took)
+		}
+		srv.Close()
+	}
+	return worst, nil
+}
+
+var topSuspect = regexp.MustCompile(`data-testid="suspect" data-kind="([a-z]+)"`)
+
+// timeToSuspect makes user-profile fail and times, for authentication (which calls it), from
+// the moment Prometheus shows authentication's error ratio above 2% to the moment its triage
+// page ranks the dependency first. Twice, on two services, reporting the slower.
+func timeToSuspect(ctx context.Context, portalURL string, be *testenv.Backends) (time.Duration, error) {
+	var worst time.Duration
+	for _, c := range []struct{ caller, dep string }{{"authentication", "user-profile"}, {"search", "analytics"}} {
+		if err := setFault(be.DemoURL, c.dep, `{"errorRate":0.7}`); err != nil {
+			return 0, err
+		}
+		q := fmt.Sprintf(`(sum(rate(http_requests_total{service=%q,code=~"5.."}[1m])) or vector(0)) / sum(rate(http_requests_total{service=%q}[1m]))`, c.caller, c.caller)
+		var visible time.Time
+		deadline := time.Now().Add(2 * time.Minute)
+		for visible.IsZero() {
+			if v, err := promInstant(be.PrometheusURL, q); err == nil && v > 0.02 {
+				visible = time.Now()
+			}
+			if time.Now().After(deadline) {
+				return 0, fmt.Errorf("%s's errors never showed in Prometheus", c.caller)
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		for {
+			body := fetch(portalURL + "/catalog/component/default/" + c.caller + "/triage")
+			if m := topSuspect.FindStringSubmatch(body); m != nil && m[1] == "dependency" && strings.Contains(body, "dependency "+c.dep) {
+				worst = max(worst, time.Since(visible))
+				break
+			}
+			if time.Now().After(deadline) {
+				return 0, fmt.Errorf("%s's triage never named %s", c.caller, c.dep)
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		if err := setFault(be.DemoURL, c.dep, `{}`); err != nil {
+			return 0, err
+		}
+	}
+	return worst, nil
+}
+
+func setFault(demo, svc, body string) error {
+	req, _ := http.NewRequest(http.MethodPut, demo+"/faults/"+svc, strings.NewReader(body))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNoContent {
+		return fmt.Errorf("fault %s: status %d", svc, res.StatusCode)
+	}
+	return nil
+}

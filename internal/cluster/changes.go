@@ -184,10 +184,15 @@ func keepLastWrite(obj any) (any, error) {
 			last = f.Time.Time
 		}
 	}
+	// The informer may hand an object through here again: keep what an earlier pass found.
+	kept := m.Annotations[lastWriteAnnotation]
 	m.ManagedFields = nil
 	m.Annotations = map[string]string{} // may hold a whole copy of the values (kubectl's last-applied)
-	if !last.IsZero() {
+	switch {
+	case !last.IsZero():
 		m.Annotations[lastWriteAnnotation] = last.UTC().Format(time.RFC3339)
+	case kept != "":
+		m.Annotations[lastWriteAnnotation] = kept
 	}
 	return m, nil
 }

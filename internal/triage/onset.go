@@ -60,7 +60,9 @@ func excursion(ps []Point, bad func(v, base float64) bool) time.Time {
 	if len(ps) < 4 {
 		return time.Time{}
 	}
-	base := median(ps[:len(ps)/3])
+	// A first baseline from the quieter quarter of the window, which holds even when the
+	// excursion began early in it; judged again below against what came before the run.
+	base := quantile(ps, 0.25)
 	// Walk back from the end while the points are bad, tolerating one good point.
 	i := len(ps) - 1
 	if !bad(ps[i].V, base) && (i == 0 || !bad(ps[i-1].V, base)) {
@@ -116,7 +118,9 @@ func around(ps []Point, t time.Time) (before, now float64, ok bool) {
 	return median(pre), now, true
 }
 
-func median(ps []Point) float64 {
+func median(ps []Point) float64 { return quantile(ps, 0.5) }
+
+func quantile(ps []Point, q float64) float64 {
 	vs := make([]float64, 0, len(ps))
 	for _, p := range ps {
 		if !math.IsNaN(p.V) {
@@ -127,7 +131,7 @@ func median(ps []Point) float64 {
 		return 0
 	}
 	sort.Float64s(vs)
-	return vs[len(vs)/2]
+	return vs[int(float64(len(vs)-1)*q+0.5)]
 }
 
 func last(ps []Point) (float64, bool) {

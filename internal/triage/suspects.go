@@ -54,7 +54,11 @@ func proximity(at, onset time.Time) float64 {
 // changeSuspects: deploys, config changes, scale-downs and restarts of the service itself.
 func changeSuspects(s Service, onset time.Time) []candidate {
 	var out []candidate
-	for _, ch := range s.Changes {
+	latest := latestRollouts(s.Changes, onset)
+	for i, ch := range s.Changes {
+		if (ch.Kind == ChangeDeploy || ch.Kind == ChangeRollback || ch.Kind == ChangeRestart) && !latest[i] {
+			continue // superseded before the onset: not what was running when it began
+		}
 		p := proximity(ch.At, onset)
 		at := ch.At
 		w := workloadOf(s, ch)
@@ -70,6 +74,10 @@ func changeSuspects(s Service, onset time.Time) []candidate {
 			if ran, ok := ranHealthy(s.Signals, ch.At, onset); ok && len(direct) == 0 {
 				score *= 0.5
 				ev = append(ev, Evidence{Signal: "metrics", Detail: "the service ran healthy for " + humanize(ran) + " after this change"})
+			}
+			if began, ok := errorsBeganAfter(s.Signals, ch.At); ok {
+				score += 0.1
+				ev = append(ev, Evidence{Signal: "errors", Detail: "errors began " + humanize(began) + " after this change"})
 			}
 			if len(direct) > 0 {
 				score = max(score, 0.6) + 0.3
@@ -122,6 +130,36 @@ func changeSuspects(s Service, onset time.Time) []candidate {
 	return out
 }
 
+// latestRollouts marks, per workload, the last rollout change made before the onset (within
+// grace): earlier ones had been replaced by the time trouble began.
+func latestRollouts(chs []Change, onset time.Time) map[int]bool {
+	best := map[string]int{}
+	for i, ch := range chs {
+		if ch.Kind != ChangeDeploy && ch.Kind != ChangeRollback && ch.Kind != ChangeRestart || ch.At.After(onset.Add(grace)) {
+			continue
+		}
+		k := ch.Cluster + "/" + ch.Namespace + "/" + ch.Workload
+		if j, ok := best[k]; !ok || ch.At.After(chs[j].At) || ch.At.Equal(chs[j].At) && ch.Revision > chs[j].Revision {
+			best[k] = i
+		}
+	}
+	out := map[int]bool{}
+	for _, i := range best {
+		out[i] = true
+	}
+	return out
+}
+
+// errorsBeganAfter reports whether the service's error excursion began within a couple of
+// minutes after at, and how long after.
+func errorsBeganAfter(sig Signals, at time.Time) (time.Duration, bool) {
+	t := excursion(sig.Errors, errorBad)
+	if t.IsZero() || t.Before(at.Add(-15*time.Second)) || t.After(at.Add(grace)) {
+		return 0, false
+	}
+	return max(0, t.Sub(at)).Round(time.Second), true
+}
+
 // ranHealthy reports whether the signals show the service serving well between a change and
 // the onset, for long enough to tell (three samples, and a minute): a release that worked for
 // a while is a weaker suspect than one that failed at once. It says for how long.
@@ -167,7 +205,9 @@ func revisionEvidence(w *Workload, rev int) []Evidence {
 			otherPods += re.Pods
 		}
 	}
-	if n > 0 && mine >= errorFloor*2 && mine > 3*others+0.01 {
+	// Only against older pods serving beside them: once a rollout completes, every pod is the
+	// new revision and its error ratio is the service's.
+	if n > 0 && otherPods > 0 && mine >= errorFloor*2 && mine > 3*others+0.01 {
 		d := fmt.Sprintf("revision %d's pods fail %s of requests", rev, percent(mine))
 		if otherPods > 0 {
 			d += fmt.Sprintf(", the older pods %s", percent(others))

@@ -63,7 +63,7 @@ clusters:
 	page := newPage(t, portal)
 
 	// Sign in: the portal sends the browser to the provider and back to the page asked for.
-	signIn(t, page, "/catalog/component/default/tills", "alice.nguyen")
+	signIn(t, page, "/catalog/component/default/tills?tab=runtime", "alice.nguyen")
 	must(t, expect.Locator(page.Locator("[data-testid=user]")).ToHaveText("Alice Nguyen"))
 	runtime := page.Locator("[data-testid=runtime]")
 	must(t, expect.Locator(runtime.Locator("[data-testid=replicas]")).ToHaveText("3/3 ready", playwright.LocatorAssertionsToHaveTextOptions{Timeout: playwright.Float(20000)}))

@@ -97,7 +97,10 @@ func TestSearchFilterOpenAndRunbook(t *testing.T) {
 	// Open the service.
 	must(t, page.Locator("[data-testid=entity-link]", playwright.PageLocatorOptions{HasText: "Payment Service"}).Click())
 	must(t, expect.Locator(page.Locator("[data-testid=entity-title]")).ToHaveText("Payment Service"))
+	must(t, page.Locator("[data-testid=tab-relations]").Click())
+	must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`\?tab=relations$`)))
 	must(t, expect.Locator(page.Locator("[data-testid=graph] [data-testid=graph-node]").First()).ToBeVisible())
+	must(t, page.Locator("[data-testid=tab-overview]").Click())
 
 	// Follow its runbook link.
 	must(t, page.Locator("[data-testid=runbook-link]").First().Click())

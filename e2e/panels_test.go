@@ -13,7 +13,7 @@ func TestPanelErrorsInPlace(t *testing.T) {
 	_, page := demo(t)
 	// The portal unreachable for the runtime panel's request.
 	must(t, page.Route("**/catalog/component/default/payment/runtime", func(r playwright.Route) { r.Abort("connectionrefused") }))
-	_, err := page.Goto("/catalog/component/default/payment")
+	_, err := page.Goto("/catalog/component/default/payment?tab=runtime")
 	must(t, err)
 	card := page.Locator("#runtime[data-testid=panel-error]")
 	must(t, expect.Locator(card).ToBeVisible())

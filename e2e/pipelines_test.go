@@ -65,7 +65,7 @@ pipelines:
   generic: {secrets: [e2e-secret]}
 `, catalogDir, prov.Issuer, prov.ClientID, c.PortalKubeconfig), "OIDC_SECRET="+prov.ClientSecret, "SESSION_KEY="+strings.Repeat("p", 32))
 	page := newPage(t, portal)
-	signIn(t, page, "/catalog/component/default/fx", "alice.nguyen")
+	signIn(t, page, "/catalog/component/default/fx?tab=delivery", "alice.nguyen")
 	panel := page.Locator("[data-testid=pipelines]")
 	must(t, expect.Locator(panel.Locator("[data-testid=pipelines-none]")).ToBeVisible())
 
@@ -100,13 +100,15 @@ pipelines:
 	screenshotTo(t, page, "pipelines")
 
 	// Deploy the image the run built: "what runs where" now names the run.
+	_, err = page.Goto("/catalog/component/default/fx?tab=runtime")
+	must(t, err)
 	must(t, page.Locator("[data-testid=runtime] [data-testid=manage]").Click())
 	must(t, page.Locator("[data-testid=image]").Fill("registry.acme.example/fx:1.1.0"))
 	must(t, page.Locator("[data-testid=deploy]").Click())
 	must(t, page.Locator("[data-testid=apply]").Click())
 	must(t, expect.Locator(page.Locator("[data-testid=flash]")).ToContainText("Deploy succeeded"))
 	must(t, expect.Locator(page.Locator("[data-testid=rollout-state]")).ToHaveText("complete", playwright.LocatorAssertionsToHaveTextOptions{Timeout: playwright.Float(30000)}))
-	_, err = page.Goto("/catalog/component/default/fx")
+	_, err = page.Goto("/catalog/component/default/fx") // the overview
 	must(t, err)
 	must(t, expect.Locator(page.Locator("[data-testid=where-row]")).ToContainText("fx-ci #7", playwright.LocatorAssertionsToContainTextOptions{Timeout: playwright.Float(15000)}))
 	must(t, expect.Locator(page.Locator("[data-testid=where-row]")).ToContainText("registry.acme.example/fx:1.1.0"))

@@ -49,7 +49,7 @@ clusters:
   - {name: production, environment: production, kubeconfig: %q}
 `, catalogDir, c.PortalKubeconfig))
 	page := newPage(t, portal)
-	_, err = page.Goto("/catalog/component/default/quotes")
+	_, err = page.Goto("/catalog/component/default/quotes?tab=runtime")
 	must(t, err)
 	runtime := page.Locator("[data-testid=runtime]")
 	must(t, expect.Locator(runtime.Locator("[data-testid=replicas]")).ToHaveText("2/2 ready", playwright.LocatorAssertionsToHaveTextOptions{Timeout: playwright.Float(15000)}))

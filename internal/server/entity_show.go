@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"sort"
@@ -12,6 +13,7 @@ import (
 	"github.com/portico-dev/portico/internal/access"
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/cluster"
+	"github.com/portico-dev/portico/internal/derrors"
 	"github.com/portico-dev/portico/web/components"
 )
 
@@ -21,7 +23,44 @@ func (s *Server) handleEntityShow(c echo.Context) error {
 		return err
 	}
 	vm := s.entityVM(snap, s.scope(c, snap), rec)
-	return s.page(c, http.StatusOK, components.Page{Title: vm.Title, Nav: "catalog"}, components.EntityView(vm))
+	tab := orDefault(c.QueryParam("tab"), "overview")
+	if !slices.ContainsFunc(vm.Tabs, func(t components.TabLink) bool { return t.Key == tab }) {
+		return fmt.Errorf("%w: %s has no tab %q", derrors.NotFound, rec.Entity.Ref().Short(), tab)
+	}
+	vm.Tab = tab
+	for i := range vm.Tabs {
+		vm.Tabs[i].Active = vm.Tabs[i].Key == tab
+	}
+	title := vm.Title
+	if tab != "overview" {
+		title += " · " + tab
+	}
+	return s.page(c, http.StatusOK, components.Page{Title: title, Nav: "catalog"}, components.EntityView(vm))
+}
+
+// entityTabs are the tabs an entity's page has: the overview, then what applies to it.
+func entityTabs(vm components.Entity, base string) []components.TabLink {
+	tab := func(key, label string) components.TabLink {
+		href := base
+		if key != "overview" {
+			href += "?tab=" + key
+		}
+		return components.TabLink{Key: key, Label: label, Href: href}
+	}
+	out := []components.TabLink{tab("overview", "Overview")}
+	if vm.RuntimeURL != "" {
+		out = append(out, tab("runtime", "Runtime"))
+	}
+	if vm.Observe.PipelinesURL != "" {
+		out = append(out, tab("delivery", "Delivery"))
+	}
+	if vm.Observe.MetricsURL != "" || vm.Observe.TracesURL != "" {
+		out = append(out, tab("observability", "Observability"))
+	}
+	if vm.Definition != nil || len(vm.APIs) > 0 {
+		out = append(out, tab("api", "API"))
+	}
+	return append(out, tab("relations", "Relations"))
 }
 
 // entityVM maps an entity to its page; related entities the user may not view (sc) are left
@@ -91,6 +130,20 @@ func (s *Server) entityVM(snap *catalog.Snapshot, sc *access.Scope, rec *catalog
 			vm.Children = append(vm.Children, s.entityRowWithHealth(p))
 		}
 	}
+	for _, g := range vm.Relations {
+		switch g.Type {
+		case catalog.RelProvidesAPI, catalog.RelConsumesAPI, catalog.RelAPIProvidedBy, catalog.RelAPIConsumedBy:
+			vm.APIs = append(vm.APIs, g)
+		}
+	}
+	if refs := e.OnCall(); len(refs) > 0 {
+		names := make([]string, len(refs))
+		for i, r := range refs {
+			names[i] = r.Short()
+		}
+		vm.About = append(vm.About, components.Field{Label: "On call", Value: strings.Join(names, ", "), Href: entityHref(refs[0])})
+	}
+	vm.Tabs = entityTabs(vm, entityHref(e.Ref()))
 	key := e.Ref().String()
 	for _, p := range snap.Problems() {
 		if p.Entity == key || (p.Source == rec.Source && p.File == rec.File && p.Severity == catalog.SeverityError) {

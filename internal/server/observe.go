@@ -60,6 +60,9 @@ func (s *Server) observeVM(e *catalog.Entity) components.Observe {
 	}
 	if s.Pipelines != nil {
 		o.PipelinesURL, o.DoraURL = base+"/pipelines", base+"/dora"
+		if s.Clusters != nil {
+			o.WhereURL = base + "/where"
+		}
 	}
 	return o
 }

@@ -116,6 +116,14 @@ func TestEntityPage(t *testing.T) {
 	if !ok || rb != "/runbooks/payment.md" {
 		t.Errorf("runbook link = %q", rb)
 	}
+	if got := texts(d.Find("[data-testid=tabs] a")); !slices.Equal(got, []string{"Overview", "Runtime", "API", "Relations"}) {
+		t.Errorf("tabs = %v", got)
+	}
+	if d.Find("[data-testid=graph]").Length() != 0 {
+		t.Error("the overview draws the graph; it belongs on the Relations tab")
+	}
+	p.doc(t, "/catalog/component/default/payment?tab=nope", http.StatusNotFound)
+	d = p.doc(t, "/catalog/component/default/payment?tab=relations", http.StatusOK)
 	nodes := texts(d.Find("[data-testid=graph] .node-label"))
 	for _, want := range []string{"Payment Service", "pricing", "notification", "payment-db", "gateway", "payment-api"} {
 		if !slices.Contains(nodes, want) {
@@ -127,7 +135,7 @@ func TestEntityPage(t *testing.T) {
 		t.Errorf("relations should include the reverse edge from the gateway: %s", rel)
 	}
 
-	api := p.doc(t, "/catalog/api/default/pricing-api", http.StatusOK)
+	api := p.doc(t, "/catalog/api/default/pricing-api?tab=api", http.StatusOK)
 	if def := api.Find("[data-testid=definition] code").Text(); !strings.Contains(def, "service Pricing") {
 		t.Errorf("API definition from $text not shown: %q", def)
 	}

@@ -113,6 +113,19 @@ func (s *Server) handlePipelinesPanel(c echo.Context) error {
 	return render(c, http.StatusOK, components.PipelinesView(vm))
 }
 
+// handleWherePanel is the overview's "what runs where".
+func (s *Server) handleWherePanel(c echo.Context) error {
+	_, rec, err := scopedEntity(c)
+	if err != nil {
+		return err
+	}
+	rows, err := s.whatRunsWhere(c.Request().Context(), rec.Entity, rec.Entity.ProjectSlugs())
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, components.WhereView(rows, "Nothing of this component runs in a configured cluster."))
+}
+
 // whatRunsWhere ties each workload's running image to the run and commit that built it, and
 // says how far the main branch has moved on since.
 func (s *Server) whatRunsWhere(ctx context.Context, e *catalog.Entity, projects []string) ([]components.WhereRow, error) {

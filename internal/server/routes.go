@@ -45,6 +45,7 @@ func (s *Server) routes() {
 		entity.GET("/pipelines", s.handlePipelinesPanel)
 		entity.GET("/pipelines/events", s.handlePipelineEvents)
 		entity.GET("/dora", s.handleDoraPanel)
+		entity.GET("/where", s.handleWherePanel)
 	})
 
 	e.GET("/clusters", s.handleClustersList)

@@ -150,7 +150,7 @@ func TestListsShowOnlyWhatUserMayView(t *testing.T) {
 		}
 	})
 	t.Run("entity page hides neighbours", func(t *testing.T) {
-		d := doc("oscar", "/catalog/component/default/payment")
+		d := doc("oscar", "/catalog/component/default/payment?tab=relations")
 		if strings.Contains(hrefs(d), "/notification") {
 			t.Error("payment's page links notification (system messaging)")
 		}

@@ -32,6 +32,15 @@ type Entity struct {
 	Problems    []ProblemRow
 	RuntimeURL  string // the live runtime panel, for components that run somewhere
 	Observe     Observe
+	APIs        []RelationGroup // the APIs a component provides and consumes
+	Tab         string          // overview, runtime, delivery, observability, api, relations
+	Tabs        []TabLink
+}
+
+// TabLink is one of an entity page's tabs, each with its own address.
+type TabLink struct {
+	Key, Label, Href string
+	Active           bool
 }
 
 // Definition is an API's definition text.

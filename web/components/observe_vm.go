@@ -5,6 +5,7 @@ type Observe struct {
 	MetricsURL, AlertsURL, TracesURL, DepsURL string
 	PipelinesURL, DoraURL                     string
 	TriageURL                                 string // the banner that links the triage view when something is wrong
+	WhereURL                                  string // what runs where (from CI and the clusters), for the overview
 }
 
 // TriageBanner says that something is wrong with the service and links its triage view.

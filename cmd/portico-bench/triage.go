@@ -95,7 +95,9 @@ func triageBench(ctx context.Context, dir string, requests, clients int, log *sl
 	if err != nil {
 		return nil, err
 	}
-	view, err := load(n, clients, func(i int) string { return p.URL + "/catalog/component/default/" + services[i%len(services)] + "/triage" })
+	view, err := load(n, clients, func(i int) string {
+		return p.URL + "/catalog/component/default/" + services[i%len(services)] + "/triage"
+	})
 	if err != nil {
 		return nil, err
 	}

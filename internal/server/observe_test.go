@@ -477,4 +477,3 @@ func TestTriageDegrades(t *testing.T) {
 		})
 	}
 }
-

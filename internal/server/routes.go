@@ -23,7 +23,10 @@ func (s *Server) routes() {
 	e.GET("/catalog/health", s.handleHealthShow)
 	e.GET("/fire", s.handleFireList)
 	when(traces, func() { e.GET("/traces/:id", s.handleTrace) })
-	when(alerts, func() { e.GET("/alerts", s.handleAlertsPage); e.GET("/alerts/:fingerprint/triage", s.handleAlertTriage) })
+	when(alerts, func() {
+		e.GET("/alerts", s.handleAlertsPage)
+		e.GET("/alerts/:fingerprint/triage", s.handleAlertTriage)
+	})
 	when(pipelines, func() { e.GET("/pipelines", s.handlePipelinesPage) })
 
 	// Everything about one entity: entityScope loads it and checks view, once, for all.

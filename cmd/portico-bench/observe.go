@@ -20,6 +20,7 @@ import (
 
 	"github.com/portico-dev/portico/internal/alerts"
 	"github.com/portico-dev/portico/internal/backend"
+	"github.com/portico-dev/portico/internal/cluster"
 	"github.com/portico-dev/portico/internal/ingest"
 	"github.com/portico-dev/portico/internal/metrics"
 	"github.com/portico-dev/portico/internal/runbooks"
@@ -40,35 +41,12 @@ func observeBench(ctx context.Context, dir string, requests, clients int, log *s
 	if err != nil {
 		return nil, err
 	}
-	root, err := testenv.RepoRoot()
-	if err != nil {
-		return nil, err
-	}
 	budget := 2 * time.Second
 	prom := backend.Config{URL: be.PrometheusURL, Timeout: budget}
 	am := backend.Config{URL: be.AlertmanagerURL, Timeout: budget}
 	jaeger := backend.Config{URL: be.JaegerGRPC, UIURL: be.JaegerQueryURL, Timeout: budget}
 	portal := func(name string, prom, am, jaeger backend.Config, ttl time.Duration) (*httptest.Server, error) {
-		st, err := store.Open(ctx, "sqlite", filepath.Join(dir, name+".db"))
-		if err != nil {
-			return nil, err
-		}
-		r := ingest.NewRefresher(st, []ingest.Source{&ingest.DirSource{SourceName: "demo", Dir: filepath.Join(root, "catalog"), Globs: []string{"**/*.yaml"}}}, ingest.Options{Log: log})
-		r.RefreshAll(ctx)
-		books, _ := runbooks.Open(filepath.Join(root, "runbooks"))
-		m, err := metrics.New(prom, nil, ttl)
-		if err != nil {
-			return nil, err
-		}
-		a, err := alerts.New(alerts.Source{Prometheus: m.API(), Alertmanager: &am, Budget: budget})
-		if err != nil {
-			return nil, err
-		}
-		t, err := traces.New(jaeger)
-		if err != nil {
-			return nil, err
-		}
-		return httptest.NewServer(server.New(server.Deps{Catalog: r, Runbooks: books, DB: st, Log: log, Anonymous: true, Metrics: m, Alerts: a, Traces: t})), nil
+		return demoPortal(ctx, dir, name, prom, am, jaeger, ttl, nil, log)
 	}
 	cachedPortal, err := portal("observe-cached", prom, am, jaeger, 15*time.Second)
 	if err != nil {
@@ -142,6 +120,39 @@ func observeBench(ctx context.Context, dir string, requests, clients int, log *s
 		{name: "trace page, 1,000 spans: layout + render p95", db: "-", value: ms(render), budget: "≤ 50ms", ok: render <= 50*time.Millisecond},
 		{name: "slowest panel with a backend down or hanging", db: "-", value: ms(worst), budget: "≤ 2s + 100ms", ok: worst <= budget+100*time.Millisecond},
 	}, nil
+}
+
+// demoPortal serves the demo catalog and runbooks with the given backends (and clusters,
+// when m is not nil), its store in dir.
+func demoPortal(ctx context.Context, dir, name string, prom, am, jaeger backend.Config, ttl time.Duration, m *cluster.Manager, log *slog.Logger) (*httptest.Server, error) {
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, "sqlite", filepath.Join(dir, name+".db"))
+	if err != nil {
+		return nil, err
+	}
+	r := ingest.NewRefresher(st, []ingest.Source{&ingest.DirSource{SourceName: "demo", Dir: filepath.Join(root, "catalog"), Globs: []string{"**/*.yaml"}}}, ingest.Options{Log: log})
+	r.RefreshAll(ctx)
+	books, _ := runbooks.Open(filepath.Join(root, "runbooks"))
+	mx, err := metrics.New(prom, nil, ttl)
+	if err != nil {
+		return nil, err
+	}
+	a, err := alerts.New(alerts.Source{Prometheus: mx.API(), Alertmanager: &am, Budget: prom.Timeout, TTL: time.Second})
+	if err != nil {
+		return nil, err
+	}
+	t, err := traces.New(jaeger)
+	if err != nil {
+		return nil, err
+	}
+	d := server.Deps{Catalog: r, Runbooks: books, DB: st, Log: log, Anonymous: true, Metrics: mx, Alerts: a, Traces: t}
+	if m != nil {
+		d.Clusters = m
+	}
+	return httptest.NewServer(server.New(d)), nil
 }
 
 func fetch(u string) string {

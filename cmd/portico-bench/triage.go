@@ -7,21 +7,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
 
-	"github.com/portico-dev/portico/internal/alerts"
 	"github.com/portico-dev/portico/internal/backend"
 	"github.com/portico-dev/portico/internal/cluster"
-	"github.com/portico-dev/portico/internal/ingest"
-	"github.com/portico-dev/portico/internal/metrics"
-	"github.com/portico-dev/portico/internal/runbooks"
-	"github.com/portico-dev/portico/internal/server"
-	"github.com/portico-dev/portico/internal/store"
 	"github.com/portico-dev/portico/internal/testenv"
-	"github.com/portico-dev/portico/internal/traces"
 )
 
 // triageBench measures the triage view on the demo stack (control plane, Prometheus,
@@ -31,10 +23,6 @@ import (
 func triageBench(ctx context.Context, dir string, requests, clients int, log *slog.Logger) ([]row, error) {
 	fmt.Fprintln(os.Stderr, "triage: starting (or reusing) the demo stack…")
 	be, c, err := testenv.DemoStack()
-	if err != nil {
-		return nil, err
-	}
-	root, err := testenv.RepoRoot()
 	if err != nil {
 		return nil, err
 	}
@@ -53,27 +41,7 @@ func triageBench(ctx context.Context, dir string, requests, clients int, log *sl
 	am := backend.Config{URL: be.AlertmanagerURL, Timeout: budget}
 	jaeger := backend.Config{URL: be.JaegerGRPC, UIURL: be.JaegerQueryURL, Timeout: budget}
 	portal := func(name string, prom, am, jaeger backend.Config) (*httptest.Server, error) {
-		st, err := store.Open(ctx, "sqlite", filepath.Join(dir, name+".db"))
-		if err != nil {
-			return nil, err
-		}
-		r := ingest.NewRefresher(st, []ingest.Source{&ingest.DirSource{SourceName: "demo", Dir: filepath.Join(root, "catalog"), Globs: []string{"**/*.yaml"}}}, ingest.Options{Log: log})
-		r.RefreshAll(ctx)
-		books, _ := runbooks.Open(filepath.Join(root, "runbooks"))
-		mx, err := metrics.New(prom, nil, 15*time.Second)
-		if err != nil {
-			return nil, err
-		}
-		a, err := alerts.New(alerts.Source{Prometheus: mx.API(), Alertmanager: &am, Budget: budget, TTL: 5 * time.Second})
-		if err != nil {
-			return nil, err
-		}
-		t, err := traces.New(jaeger)
-		if err != nil {
-			return nil, err
-		}
-		return httptest.NewServer(server.New(server.Deps{Catalog: r, Clusters: m, Runbooks: books, DB: st, Log: log, Anonymous: true,
-			Metrics: mx, Alerts: a, Traces: t})), nil
+		return demoPortal(ctx, dir, name, prom, am, jaeger, 15*time.Second, m, log)
 	}
 	p, err := portal("triage", prom, am, jaeger)
 	if err != nil {

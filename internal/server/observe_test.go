@@ -313,31 +313,14 @@ func TestDependencyMapAgainstCatalog(t *testing.T) {
 // saying "unavailable" within its budget.
 func TestBackendsDownOrSlow(t *testing.T) {
 	prom, am, jaeger, _ := demoBackends(t)
-	dead := func() string {
-		port, _ := testenv.ReservePort()
-		return "127.0.0.1:" + strconv.Itoa(port)
-	}
-	hang, err := net.Listen("tcp", "127.0.0.1:0") // accepts, never answers
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hang.Close()
-	go func() {
-		for {
-			c, err := hang.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
+	dead, hang := brokenAddrs(t)
 	budget := 800 * time.Millisecond
 	for _, c := range []struct {
 		name  string
 		addr  string
 		which string
-	}{{"prometheus down", dead(), "prometheus"}, {"prometheus slow", hang.Addr().String(), "prometheus"},
-		{"alertmanager down", dead(), "alertmanager"}, {"jaeger down", dead(), "jaeger"}, {"jaeger slow", hang.Addr().String(), "jaeger"}} {
+	}{{"prometheus down", dead(), "prometheus"}, {"prometheus slow", hang, "prometheus"},
+		{"alertmanager down", dead(), "alertmanager"}, {"jaeger down", dead(), "jaeger"}, {"jaeger slow", hang, "jaeger"}} {
 		t.Run(c.name, func(t *testing.T) {
 			pr, a, j := prom, am, jaeger
 			pr.Timeout, a.Timeout, j.Timeout = budget, budget, budget
@@ -420,26 +403,9 @@ func TestWaterfallGolden(t *testing.T) {
 // from what is left and name what is missing.
 func TestTriageDegrades(t *testing.T) {
 	prom, am, jaeger, _ := demoBackends(t)
-	dead := func() string {
-		port, _ := testenv.ReservePort()
-		return "127.0.0.1:" + strconv.Itoa(port)
-	}
-	hang, err := net.Listen("tcp", "127.0.0.1:0") // accepts, never answers
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hang.Close()
-	go func() {
-		for {
-			c, err := hang.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
-	for _, c := range []struct{ name, addr, which string }{{"prometheus down", dead(), "prometheus"}, {"prometheus hanging", hang.Addr().String(), "prometheus"},
-		{"alertmanager down", dead(), "alertmanager"}, {"jaeger down", dead(), "jaeger"}, {"jaeger hanging", hang.Addr().String(), "jaeger"}} {
+	dead, hang := brokenAddrs(t)
+	for _, c := range []struct{ name, addr, which string }{{"prometheus down", dead(), "prometheus"}, {"prometheus hanging", hang, "prometheus"},
+		{"alertmanager down", dead(), "alertmanager"}, {"jaeger down", dead(), "jaeger"}, {"jaeger hanging", hang, "jaeger"}} {
 		t.Run(c.name, func(t *testing.T) {
 			pr, a, j := prom, am, jaeger
 			pr.Timeout, a.Timeout, j.Timeout = 800*time.Millisecond, 800*time.Millisecond, 800*time.Millisecond
@@ -476,4 +442,31 @@ func TestTriageDegrades(t *testing.T) {
 			}
 		})
 	}
+}
+
+// brokenAddrs are where a backend can be broken: dead() has nothing listening, hang accepts
+// connections and never answers.
+func brokenAddrs(t *testing.T) (dead func() string, hang string) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		var held []net.Conn
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				for _, h := range held {
+					h.Close()
+				}
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	return func() string {
+		port, _ := testenv.ReservePort()
+		return "127.0.0.1:" + strconv.Itoa(port)
+	}, l.Addr().String()
 }

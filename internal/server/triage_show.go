@@ -70,29 +70,33 @@ func (s *Server) triage(ctx context.Context, snap *catalog.Snapshot, sc *access.
 
 func triageHref(r catalog.Ref) string { return entityHref(r) + "/triage" }
 
-func (s *Server) handleTriageShow(c echo.Context) error {
+// triageOf is the triage of the request's entity (and alert, ?alert=<fingerprint>).
+func (s *Server) triageOf(c echo.Context) (*catalog.Snapshot, *access.Scope, *catalog.Record, triageEntry, error) {
 	snap, rec, err := s.observedEntity(c, "a triage view")
+	if err != nil {
+		return nil, nil, nil, triageEntry{}, err
+	}
+	sc := s.scope(c, snap)
+	return snap, sc, rec, s.triage(c.Request().Context(), snap, sc, rec, c.QueryParam("alert")), nil
+}
+
+func (s *Server) handleTriageShow(c echo.Context) error {
+	snap, sc, rec, t, err := s.triageOf(c)
 	if err != nil {
 		return err
 	}
-	sc := s.scope(c, snap)
-	fp := c.QueryParam("alert")
-	t := s.triage(c.Request().Context(), snap, sc, rec, fp)
 	vm := s.triageVM(c, snap, sc, rec, t)
-	vm.AlertGone = fp != "" && !t.found
+	vm.AlertGone = c.QueryParam("alert") != "" && !t.found
 	return s.page(c, http.StatusOK, components.Page{Title: "Triage " + rec.Entity.DisplayName(), Nav: "fire"}, components.TriageView(vm))
 }
 
 // handleAPITriage is GET /api/v1/entities/{kind}/{ns}/{name}/triage[?alert=<fingerprint>].
 func (s *Server) handleAPITriage(c echo.Context) error {
-	snap, rec, err := s.observedEntity(c, "a triage view")
+	snap, sc, rec, t, err := s.triageOf(c)
 	if err != nil {
 		return err
 	}
-	sc := s.scope(c, snap)
-	fp := c.QueryParam("alert")
-	t := s.triage(c.Request().Context(), snap, sc, rec, fp)
-	if fp != "" && !t.found {
+	if fp := c.QueryParam("alert"); fp != "" && !t.found {
 		return fmt.Errorf("%w: No alert with fingerprint %s is firing for %s", derrors.NotFound, fp, rec.Entity.Ref().Short())
 	}
 	res := t.res

@@ -5,7 +5,6 @@ import (
 	"sort"
 	"time"
 
-	model "github.com/jaegertracing/jaeger-idl/model/v1"
 	"github.com/jaegertracing/jaeger-idl/proto-gen/api_v2"
 )
 
@@ -22,18 +21,10 @@ func (c *Client) ErrorOrigins(ctx context.Context, service string, lookback time
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	now := time.Now()
-	stream, err := c.q.FindTraces(ctx, &api_v2.FindTracesRequest{Query: &api_v2.TraceQueryParameters{ServiceName: service,
-		StartTimeMin: now.Add(-lookback), StartTimeMax: now, SearchDepth: int32(limit), Tags: map[string]string{"error": "true"}}})
+	byTrace, err := c.findTraces(ctx, &api_v2.TraceQueryParameters{ServiceName: service,
+		StartTimeMin: now.Add(-lookback), StartTimeMax: now, SearchDepth: int32(limit), Tags: map[string]string{"error": "true"}})
 	if err != nil {
 		return nil, err
-	}
-	spans, err := drain(stream)
-	if err != nil {
-		return nil, err
-	}
-	byTrace := map[string][]model.Span{}
-	for _, s := range spans {
-		byTrace[s.TraceID.String()] = append(byTrace[s.TraceID.String()], s)
 	}
 	counts := map[Origin]int{}
 	for id, ss := range byTrace {

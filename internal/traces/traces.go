@@ -198,18 +198,9 @@ func (c *Client) Find(ctx context.Context, q Query) ([]Summary, error) {
 	if q.ErrorsOnly {
 		params.Tags = map[string]string{"error": "true"}
 	}
-	stream, err := c.q.FindTraces(ctx, &api_v2.FindTracesRequest{Query: params})
+	byTrace, err := c.findTraces(ctx, params)
 	if err != nil {
 		return nil, err
-	}
-	spans, err := drain(stream)
-	if err != nil {
-		return nil, err
-	}
-	byTrace := map[string][]model.Span{}
-	for _, s := range spans {
-		id := s.TraceID.String()
-		byTrace[id] = append(byTrace[id], s)
 	}
 	out := make([]Summary, 0, len(byTrace))
 	for id, ss := range byTrace {
@@ -230,6 +221,24 @@ func (c *Client) Find(ctx context.Context, q Query) ([]Summary, error) {
 		out = out[:q.Limit]
 	}
 	return out, nil
+}
+
+// findTraces runs a search and returns the whole traces it found, their spans by trace ID.
+func (c *Client) findTraces(ctx context.Context, params *api_v2.TraceQueryParameters) (map[string][]model.Span, error) {
+	stream, err := c.q.FindTraces(ctx, &api_v2.FindTracesRequest{Query: params})
+	if err != nil {
+		return nil, err
+	}
+	spans, err := drain(stream)
+	if err != nil {
+		return nil, err
+	}
+	byTrace := map[string][]model.Span{}
+	for _, s := range spans {
+		id := s.TraceID.String()
+		byTrace[id] = append(byTrace[id], s)
+	}
+	return byTrace, nil
 }
 
 type chunkStream interface {

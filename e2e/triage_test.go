@@ -337,9 +337,19 @@ func alertToRollback(ctx context.Context, t *testing.T, s *triageStack) {
 		page.Reload()
 	}
 	must(t, alert.First().Locator("[data-testid=alert-triage]").Click())
-	must(t, expect.Locator(page.Locator("h1")).ToContainText("Triage: Payment Service"))
+	must(t, expect.Locator(page.GetByTestId("triage-title")).ToContainText("Triage: Payment Service"))
 	top := page.Locator("[data-testid=suspect]").First()
 	must(t, expect.Locator(top).ToHaveAttribute("data-kind", "deploy"))
+	// One screen at 1440×900: the signals, the timeline's start, the top suspect and its
+	// mitigation are all above the fold.
+	must(t, page.SetViewportSize(1440, 900))
+	for _, sel := range []string{"[data-testid=triage-signals] [data-testid^=chart-]", "[data-testid=timeline] h2", "[data-testid=suspect] [data-testid=mitigate-rollback]"} {
+		box, err := page.Locator(sel).First().BoundingBox()
+		must(t, err)
+		if box == nil || box.Y+box.Height > 900 {
+			t.Errorf("%s is below the fold at 1440×900: %+v", sel, box)
+		}
+	}
 	screenshotTo(t, page, "triage")
 	must(t, top.Locator("[data-testid=mitigate-rollback]").Click())
 	// The same confirmation as any production rollback: the diff, a reason, the name typed.

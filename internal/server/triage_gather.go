@@ -425,8 +425,11 @@ func auditChanges(entries []audit.Entry, st *triage.Service, deps map[string]*tr
 func triageAlerts(as []alerts.Alert) []triage.Alert {
 	var out []triage.Alert
 	for _, a := range as {
+		if a.Silenced || a.Inhibited {
+			continue // someone is on it, or a louder alert explains it
+		}
 		out = append(out, triage.Alert{Name: a.Name, Severity: a.Severity, Summary: a.Summary, Fingerprint: a.Fingerprint(),
-			Firing: a.State == "firing" && !a.Silenced, Since: a.Since, Runbook: a.RunbookURL})
+			Firing: a.State == "firing", Since: a.Since, Runbook: a.RunbookURL})
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -183,7 +184,7 @@ func (s *Server) triageVM(c echo.Context, snap *catalog.Snapshot, sc *access.Sco
 		}
 	}
 	vm.Charts = triageCharts(t.g, res)
-	for _, en := range res.Timeline {
+	for _, en := range slices.Backward(res.Timeline) { // newest first: what just happened leads
 		row := components.TimelineRow{At: en.At.UTC().Format("15:04:05"), AtISO: en.At.UTC().Format(time.RFC3339), Kind: en.Kind, Summary: en.Summary,
 			Actor: en.Actor, Href: en.Href, Own: en.Entity == e.Ref().String()}
 		if !row.Own {

@@ -66,7 +66,7 @@ func changeSuspects(s Service, onset time.Time) []candidate {
 		var c candidate
 		switch ch.Kind {
 		case ChangeDeploy, ChangeRollback:
-			direct := revisionEvidence(w, ch.Revision)
+			direct := revisionEvidence(w, ch.Revision, ch.At)
 			if p < 0.02 && len(direct) == 0 {
 				continue // old and nothing of it is failing: not a suspect
 			}
@@ -180,14 +180,21 @@ func ranHealthy(sig Signals, at, onset time.Time) (time.Duration, bool) {
 	return onset.Sub(at).Round(time.Minute), n >= 3
 }
 
-// revisionEvidence is what says the pods of rev, not the others, are failing.
-func revisionEvidence(w *Workload, rev int) []Evidence {
+// revisionEvidence is what says the pods of rev, not the others, are failing: its pods fail
+// while older ones serve beside them, or they began failing as the change rolled out. Once
+// every pod runs rev, a failure that began later (a leak, an OOM kill) is not the release's.
+func revisionEvidence(w *Workload, rev int, at time.Time) []Evidence {
 	if w == nil || rev == 0 {
 		return nil
 	}
+	older := false
+	for _, r := range w.PodRevisions {
+		older = older || r != rev
+	}
 	var out []Evidence
 	for _, p := range w.Pods {
-		if p.Revision == rev && !p.OnBadNode {
+		began := !p.Since.Before(at.Add(-grace)) && p.Since.Before(at.Add(5*time.Minute))
+		if p.Revision == rev && !p.OnBadNode && (older || began) {
 			d := fmt.Sprintf("%s: %s of revision %d", p.Reason, plural(p.Count, "pod"), rev)
 			if p.Probe != "" {
 				d += " (" + p.Probe + ")"
@@ -402,9 +409,11 @@ func infrastructureSuspects(s Service, onset time.Time) []candidate {
 func selfSuspect(in Input, onset time.Time, others []candidate) candidate {
 	s := in.Service
 	c := candidate{score: selfScore, Suspect: Suspect{Kind: KindSelf, Subject: Subject{Entity: s.Entity}}}
+	// A change the signals say the service ran healthy after (damped below 0.45) does not
+	// explain this: without another, there is "no change found".
 	changed := false
 	for _, o := range others {
-		if o.Kind == KindDeploy || o.Kind == KindConfig || o.Kind == KindScale {
+		if (o.Kind == KindDeploy || o.Kind == KindConfig || o.Kind == KindScale) && o.score >= 0.45 {
 			changed = true
 		}
 	}

@@ -231,6 +231,9 @@ func Analyze(in Input) Result {
 		r.Onset = &onset
 	}
 	r.Health, r.Reasons = healthOf(in.Service)
+	if !in.AlertOnset.IsZero() && (r.Health == Healthy || r.Health == Unknown) {
+		r.Health = Degraded // opened from an alert: it is the degradation, pending or firing
+	}
 	r.Timeline = timeline(in)
 	if r.Health == Healthy && onset.IsZero() {
 		return r
@@ -258,6 +261,9 @@ func healthOf(s Service) (string, []string) {
 	}
 	if firing > 0 {
 		reasons = append(reasons, plural(firing, "alert")+" firing")
+	}
+	if pending := len(s.Alerts) - firing; pending > 0 {
+		reasons = append(reasons, plural(pending, "alert")+" pending")
 	}
 	if v, ok := last(s.Signals.Errors); ok && v >= errorFloor {
 		reasons = append(reasons, "error ratio "+percent(v))

@@ -134,6 +134,17 @@ func TestAnalyze(t *testing.T) {
 			wantKind: KindCapacity, wantSubject: payment, wantAction: "restart", wantSummary: "out of memory", wantOnset: ago(2),
 		},
 		{
+			name: "pods OOM-killed long after their release rolled out: capacity, not the release",
+			in: Input{Service: Service{Entity: payment, Health: Degraded, Signals: Signals{Errors: flat(0.004), Latency: flat(0.08)},
+				Workloads: []Workload{func() Workload {
+					w := workload(3)
+					w.PodRevisions = map[string]int{"payment-a": 3, "payment-b": 3, "payment-c": 3}
+					w.Pods = []PodProblem{{Reason: "OOMKilled", Revision: 3, Count: 2, Since: ago(1)}}
+					return w
+				}()}, Changes: []Change{deploy(payment, ago(12), 2, 3)}}},
+			wantKind: KindCapacity, wantSubject: payment, wantAction: "restart", wantSummary: "out of memory", wantOnset: ago(1),
+		},
+		{
 			name: "errors with no change anywhere: the service itself",
 			in: Input{
 				Service:      Service{Entity: payment, Health: Healthy, Signals: Signals{Errors: stepUp(0.004, 0.2, 5), Latency: flat(0.08)}, Workloads: []Workload{workload(3)}},

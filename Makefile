@@ -63,7 +63,7 @@ test: deps check lint
 	$(GO) test -count=1 -timeout 20m ./...
 
 test-unit:
-	$(GO) test -short ./internal/catalog ./internal/config ./internal/runbooks ./internal/policy ./internal/pipeline ./internal/chart ./internal/dora ./internal/backend ./internal/metrics
+	$(GO) test -short ./internal/catalog ./internal/config ./internal/runbooks ./internal/policy ./internal/pipeline ./internal/chart ./internal/dora ./internal/backend ./internal/metrics ./internal/triage
 
 test-integration: deps
 	$(GO) test -count=1 ./internal/... ./cmd/...

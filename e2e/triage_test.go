@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -138,6 +139,41 @@ func (s *triageStack) waitTop(ctx context.Context, t *testing.T, name, kind, sub
 	}
 }
 
+// waitFire polls the on-fire API until lead is an incident that affects affected, and
+// affected has no line of its own.
+func (s *triageStack) waitFire(ctx context.Context, t *testing.T, lead, affected string) {
+	t.Helper()
+	type fire struct {
+		Incidents []struct {
+			Entity  string   `json:"entity"`
+			Affects []string `json:"affects"`
+		} `json:"incidents"`
+	}
+	var last fire
+	for {
+		req, _ := http.NewRequest(http.MethodGet, s.portal.URL+"/api/v1/fire", nil)
+		req.Header.Set("Authorization", "Bearer "+s.token)
+		if res, err := http.DefaultClient.Do(req); err == nil {
+			last = fire{}
+			_ = json.NewDecoder(res.Body).Decode(&last)
+			res.Body.Close()
+		}
+		ok, own := false, false
+		for _, in := range last.Incidents {
+			ok = ok || in.Entity == lead && slices.Contains(in.Affects, affected)
+			own = own || in.Entity == affected
+		}
+		if ok && !own {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("on fire never showed %s affecting %s on one line: %+v", lead, affected, last)
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
 func (s *triageStack) fault(t *testing.T, svc, body string) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPut, s.demo+"/faults/"+svc, strings.NewReader(body))
@@ -230,6 +266,8 @@ func TestTriageScriptedIncidents(t *testing.T) {
 			s.kube(t, "-n", "messaging", "rollout", "restart", "deployment/notification") // an unrelated service changes meanwhile
 			a := s.waitTop(ctx, t, "authentication", "dependency", "component:default/user-profile")
 			mitigation(t, a, "open")
+			// On fire: one line for the incident, user-profile, which takes authentication with it.
+			s.waitFire(ctx, t, "component:default/user-profile", "component:default/authentication")
 		},
 		"dependency slowing down": func(t *testing.T) {
 			s.fault(t, "analytics", `{"latencyMs":450}`)

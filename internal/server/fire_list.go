@@ -36,15 +36,22 @@ type incident struct {
 	onset  *time.Time
 }
 
-// onFire finds every visible service that is degraded or has a firing alert, triages each
-// (shared with the triage page's cache) and folds a service whose likeliest cause is
-// another incident's service into that incident's line.
-func (s *Server) onFire(ctx context.Context, snap *catalog.Snapshot, sc *access.Scope) components.OnFire {
+// incidents is what is on fire now: every visible service that is degraded or has a firing
+// alert, triaged (sharing the triage page's cache), worst first, with a service whose
+// likeliest cause is another incident's service folded into that incident (affects).
+type incidents struct {
+	lead     []*incident
+	affects  map[*incident][]*incident
+	services int
+	missing  []string
+}
+
+func (s *Server) incidents(ctx context.Context, snap *catalog.Snapshot, sc *access.Scope) incidents {
 	var all alerts.Result
 	if s.Alerts != nil {
 		all = s.Alerts.All(ctx)
 	}
-	vm := components.OnFire{Missing: all.Errors}
+	out := incidents{affects: map[*incident][]*incident{}, missing: all.Errors}
 	firing := make([]alerts.Alert, 0, len(all.Alerts))
 	for _, a := range all.Alerts {
 		if a.State == "firing" && !a.Silenced && !a.Inhibited {
@@ -56,7 +63,7 @@ func (s *Server) onFire(ctx context.Context, snap *catalog.Snapshot, sc *access.
 		if !observes(r.Entity) || !sc.Record(r) {
 			continue
 		}
-		vm.Services++
+		out.services++
 		inc := &incident{rec: r}
 		if rt, mapped, err := s.runtimeOf(r.Entity); mapped && err == nil {
 			inc.health = rt.Health.Level
@@ -87,22 +94,66 @@ func (s *Server) onFire(ctx context.Context, snap *catalog.Snapshot, sc *access.
 	for _, inc := range incs {
 		byRef[inc.rec.Entity.Ref().String()] = inc
 	}
-	affects := map[*incident][]*incident{}
-	var lead []*incident
 	for _, inc := range incs {
 		if inc.top != nil && inc.top.Kind == triage.KindDependency {
 			if cause, ok := byRef[inc.top.Subject.Entity]; ok && cause != inc && !(cause.top != nil && cause.top.Subject.Entity == inc.rec.Entity.Ref().String()) {
-				affects[cause] = append(affects[cause], inc)
+				out.affects[cause] = append(out.affects[cause], inc)
 				continue
 			}
 		}
-		lead = append(lead, inc)
+		out.lead = append(out.lead, inc)
 	}
-	sort.SliceStable(lead, func(i, j int) bool { return worse(lead[i], lead[j]) })
-	for _, inc := range lead {
-		vm.Rows = append(vm.Rows, fireRow(snap, inc, affects[inc]))
+	sort.SliceStable(out.lead, func(i, j int) bool { return worse(out.lead[i], out.lead[j]) })
+	return out
+}
+
+// onFire is the on-fire page's view of the incidents.
+func (s *Server) onFire(ctx context.Context, snap *catalog.Snapshot, sc *access.Scope) components.OnFire {
+	in := s.incidents(ctx, snap, sc)
+	vm := components.OnFire{Missing: in.missing, Services: in.services}
+	for _, inc := range in.lead {
+		vm.Rows = append(vm.Rows, fireRow(snap, inc, in.affects[inc]))
 	}
 	return vm
+}
+
+// handleAPIFire is GET /api/v1/fire: the on-fire page as data.
+func (s *Server) handleAPIFire(c echo.Context) error {
+	snap := s.Catalog.Snapshot()
+	in := s.incidents(c.Request().Context(), snap, s.scope(c, snap))
+	type suspect struct {
+		Kind       string  `json:"kind"`
+		Entity     string  `json:"entity"`
+		Summary    string  `json:"summary"`
+		Confidence float64 `json:"confidence"`
+	}
+	type item struct {
+		Entity  string     `json:"entity"`
+		Health  string     `json:"health"`
+		Onset   *time.Time `json:"onset"`
+		Alerts  []string   `json:"alerts"`
+		Suspect *suspect   `json:"suspect,omitempty"`
+		Affects []string   `json:"affects"`
+	}
+	items := []item{}
+	for _, inc := range in.lead {
+		it := item{Entity: inc.rec.Entity.Ref().String(), Health: fireRow(snap, inc, nil).Health.Level, Onset: inc.onset, Alerts: []string{}, Affects: []string{}}
+		for _, a := range inc.alerts {
+			it.Alerts = append(it.Alerts, a.Name)
+		}
+		if inc.top != nil {
+			it.Suspect = &suspect{Kind: inc.top.Kind, Entity: inc.top.Subject.Entity, Summary: inc.top.Summary, Confidence: inc.top.Confidence}
+		}
+		for _, a := range in.affects[inc] {
+			it.Affects = append(it.Affects, a.rec.Entity.Ref().String())
+		}
+		items = append(items, it)
+	}
+	missing := in.missing
+	if missing == nil {
+		missing = []string{}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"incidents": items, "services": in.services, "missing": missing})
 }
 
 // worse orders incidents: down before degraded, critical alerts before others, more

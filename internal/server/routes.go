@@ -61,6 +61,7 @@ func (s *Server) routes() {
 	api := e.Group("/api/v1")
 	api.GET("/entities", s.handleAPIEntityList)
 	api.GET("/catalog/errors", s.handleAPICatalogErrors)
+	api.GET("/fire", s.handleAPIFire)
 	when(audit, func() { api.GET("/audit", s.handleAPIAudit) })
 	apiEnt := api.Group("/entities/:kind/:namespace/:name", s.entityScope)
 	apiEnt.GET("", s.handleAPIEntityShow)

@@ -362,18 +362,25 @@ func TestTriageScriptedIncidents(t *testing.T) {
 // page, follows it to the triage view and rolls back with the suggested mitigation.
 func alertToRollback(ctx context.Context, t *testing.T, s *triageStack) {
 	page := newPage(t, s.portal)
-	signIn(t, page, "/alerts", "kemi.adeyemi")
-	alert := page.Locator("[data-testid=alert]").Filter(playwright.LocatorFilterOptions{HasText: "PaymentHighErrorRate"})
-	for {
-		if n, _ := alert.Count(); n > 0 {
-			break
+	signIn(t, page, "/", "kemi.adeyemi")
+	// On call: the home page leads with what is on fire, payment among it.
+	waitFor := func(l playwright.Locator, what string) {
+		for {
+			if n, _ := l.Count(); n > 0 {
+				return
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("%s never showed", what)
+			}
+			time.Sleep(3 * time.Second)
+			page.Reload()
 		}
-		if ctx.Err() != nil {
-			t.Fatal("PaymentHighErrorRate never showed on the alerts page")
-		}
-		time.Sleep(3 * time.Second)
-		page.Reload()
 	}
+	waitFor(page.Locator("[data-testid=home-fire] [data-testid=fire-row]").Filter(playwright.LocatorFilterOptions{HasText: "Payment Service"}), "payment on the home page's on-fire list")
+	_, err := page.Goto("/alerts")
+	must(t, err)
+	alert := page.Locator("[data-testid=alert]").Filter(playwright.LocatorFilterOptions{HasText: "PaymentHighErrorRate"})
+	waitFor(alert, "PaymentHighErrorRate on the alerts page")
 	must(t, alert.First().Locator("[data-testid=alert-triage]").Click())
 	must(t, expect.Locator(page.GetByTestId("triage-title")).ToContainText("Triage: Payment Service"))
 	top := page.Locator("[data-testid=suspect]").First()

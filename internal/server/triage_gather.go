@@ -17,6 +17,7 @@ import (
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/cluster"
 	"github.com/portico-dev/portico/internal/metrics"
+	"github.com/portico-dev/portico/internal/store"
 	"github.com/portico-dev/portico/internal/triage"
 )
 
@@ -138,6 +139,15 @@ func (s *Server) gatherTriage(ctx context.Context, snap *catalog.Snapshot, sc *a
 			}
 		})
 	}
+	var ciDeploys []store.Deployment
+	if s.Pipelines != nil {
+		go1(func() {
+			var err error
+			if ciDeploys, err = s.Pipelines.Deployments(ctx, rec.Entity.ProjectSlugs()); err != nil {
+				miss("pipelines")
+			}
+		})
+	}
 	var entries []audit.Entry
 	if s.Audit != nil {
 		go1(func() {
@@ -155,6 +165,7 @@ func (s *Server) gatherTriage(ctx context.Context, snap *catalog.Snapshot, sc *a
 	wg.Wait()
 
 	auditChanges(entries, &g.in.Service, depState)
+	g.in.Service.Changes = append(g.in.Service.Changes, pipelineChanges(ciDeploys, g.in.Service.Entity)...)
 	for _, st := range depState {
 		g.in.Dependencies = append(g.in.Dependencies, *st)
 	}
@@ -373,6 +384,24 @@ func deploymentChanges(cl *cluster.Cluster, d cluster.Deployment, ref catalog.Re
 	for _, e := range cl.ScalingEvents(d) {
 		out = append(out, triage.Change{At: e.Last, Kind: triage.ChangeHPA, Entity: ref.String(), Cluster: clusterName, Namespace: d.Object.Namespace,
 			Workload: d.Object.Name, Summary: "autoscaler: " + e.Message})
+	}
+	return out
+}
+
+// pipelineChanges are the deployments CI reported for the service, for the timeline.
+func pipelineChanges(ds []store.Deployment, entity string) []triage.Change {
+	var out []triage.Change
+	for _, d := range ds {
+		if d.UpdatedAt == nil {
+			continue
+		}
+		what := orDefault(d.Image, shortSHA(d.Commit))
+		ch := triage.Change{At: *d.UpdatedAt, Kind: triage.ChangePipeline, Entity: entity, Actor: d.Creator,
+			Summary: fmt.Sprintf("%s: deployment of %s to %s %s", d.Project, what, d.Environment, d.Status)}
+		if catalog.LinkURL(d.URL) { // from a CI payload: data, not markup
+			ch.Href = d.URL
+		}
+		out = append(out, ch)
 	}
 	return out
 }

@@ -276,23 +276,28 @@ type placeholders struct {
 	Name, Namespace, Labels, Pods, Window string
 }
 
+// podsRegex matches the target's pods (or, without a list, pods named after it).
+func podsRegex(t Target) string {
+	switch {
+	case len(t.Pods) > 0:
+		esc := make([]string, len(t.Pods))
+		for i, p := range t.Pods {
+			esc[i] = regexp.QuoteMeta(p)
+		}
+		return strings.Join(esc, "|")
+	case t.Name != "":
+		return regexp.QuoteMeta(t.Name) + "-.+"
+	}
+	return ".+"
+}
+
 func render(tmpl string, t Target, r Range) (string, error) {
 	tp, err := template.New("q").Parse(tmpl)
 	if err != nil {
 		return "", fmt.Errorf("the chart's query template is invalid: %v", err)
 	}
-	pods := ".+"
-	if len(t.Pods) > 0 {
-		esc := make([]string, len(t.Pods))
-		for i, p := range t.Pods {
-			esc[i] = regexp.QuoteMeta(p)
-		}
-		pods = strings.Join(esc, "|")
-	} else if t.Name != "" {
-		pods = regexp.QuoteMeta(t.Name) + "-.+"
-	}
 	var b bytes.Buffer
-	err = tp.Execute(&b, placeholders{Name: t.Name, Namespace: t.Namespace, Labels: t.Labels, Pods: pods, Window: r.RateWindow})
+	err = tp.Execute(&b, placeholders{Name: t.Name, Namespace: t.Namespace, Labels: t.Labels, Pods: podsRegex(t), Window: r.RateWindow})
 	if err != nil {
 		return "", fmt.Errorf("the chart's query template failed: %v", err)
 	}

@@ -15,7 +15,9 @@ import (
 type Signals struct {
 	Errors, Latency []Point
 	Pods            map[string]PodErrors // by pod name
-	Err             string               // why some of it could not be read (the rest is still there)
+	// CPUOfLimit is the busiest pod's CPU use as a share of its limit (0: unknown, or no limit).
+	CPUOfLimit float64
+	Err        string // why some of it could not be read (the rest is still there)
 }
 
 // PodErrors is one pod's share of failing requests over the rate window.
@@ -31,6 +33,8 @@ const (
 	p95Query        = `histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{ %[1]s }[%[2]s])))`
 	podRateQuery    = `sum by (pod) (rate(http_requests_total{ %[1]s }[%[2]s]))`
 	podErrorsQuery  = `sum by (pod) (rate(http_requests_total{ %[1]s, code=~"5.." }[%[2]s]))`
+	// cpuOfLimitQuery takes the namespace, the pods' regex and the rate window.
+	cpuOfLimitQuery = `max(sum by (pod) (rate(container_cpu_usage_seconds_total{namespace=%[1]q, pod=~%[2]q}[%[3]s])) / on (pod) max by (pod) (kube_pod_container_resource_limits{namespace=%[1]q, pod=~%[2]q, resource="cpu"}))`
 )
 
 // TriageRange is what triage looks at: the last hour, finely enough to date an onset within
@@ -73,7 +77,7 @@ func (c *Client) Signals(ctx context.Context, t Target, r Range, now time.Time) 
 	}
 	instant := func(q string, into *model.Vector) {
 		defer wg.Done()
-		v, _, _, err := c.api.Query(ctx, fmt.Sprintf(q, t.Labels, r.RateWindow), end, v1.WithTimeout(c.cfg.Timeout))
+		v, _, _, err := c.api.Query(ctx, q, end, v1.WithTimeout(c.cfg.Timeout))
 		if err != nil {
 			fail(err)
 			return
@@ -82,12 +86,20 @@ func (c *Client) Signals(ctx context.Context, t Target, r Range, now time.Time) 
 			*into = vec
 		}
 	}
+	var cpu model.Vector
 	wg.Add(4)
 	go series(errorRatioQuery, &out.Errors)
 	go series(p95Query, &out.Latency)
-	go instant(podRateQuery, &podRate)
-	go instant(podErrorsQuery, &podErrs)
+	go instant(fmt.Sprintf(podRateQuery, t.Labels, r.RateWindow), &podRate)
+	go instant(fmt.Sprintf(podErrorsQuery, t.Labels, r.RateWindow), &podErrs)
+	if t.Namespace != "" && len(t.Pods) > 0 {
+		wg.Add(1)
+		go instant(fmt.Sprintf(cpuOfLimitQuery, t.Namespace, podsRegex(t), r.RateWindow), &cpu)
+	}
 	wg.Wait()
+	if len(cpu) > 0 {
+		out.CPUOfLimit = float64(cpu[0].Value)
+	}
 	if len(podRate) > 0 {
 		out.Pods = map[string]PodErrors{}
 		errs := map[string]float64{}

@@ -67,6 +67,9 @@ func (s *Server) gatherTriage(ctx context.Context, snap *catalog.Snapshot, sc *a
 			defer mu.Unlock()
 			into.Signals = triage.Signals{Errors: points(sig.Errors), Latency: points(sig.Latency)}
 			applyPodErrors(into, sig.Pods)
+			for i := range into.Workloads {
+				into.Workloads[i].CPUNearLimit = sig.CPUOfLimit
+			}
 		})
 	}
 	// The cluster's view comes first: it is in memory, and the signals attach to it.

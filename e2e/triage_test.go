@@ -124,11 +124,17 @@ func (s *triageStack) triage(t *testing.T, name string) (triageAnswer, error) {
 // that answer; it fails with the last answer when that does not happen in time.
 func (s *triageStack) waitTop(ctx context.Context, t *testing.T, name, kind, subject string) triageAnswer {
 	t.Helper()
+	return s.waitTopWith(ctx, t, name, kind, subject, func(triageAnswer) bool { return true })
+}
+
+// waitTopWith is waitTop with a further condition on the answer.
+func (s *triageStack) waitTopWith(ctx context.Context, t *testing.T, name, kind, subject string, also func(triageAnswer) bool) triageAnswer {
+	t.Helper()
 	var last triageAnswer
 	var lastErr error
 	for {
 		last, lastErr = s.triage(t, name)
-		if lastErr == nil && len(last.Suspects) > 0 && last.Suspects[0].Kind == kind && last.Suspects[0].Subject.Entity == subject {
+		if lastErr == nil && len(last.Suspects) > 0 && last.Suspects[0].Kind == kind && last.Suspects[0].Subject.Entity == subject && also(last) {
 			return last
 		}
 		select {
@@ -293,14 +299,14 @@ func TestTriageScriptedIncidents(t *testing.T) {
 		},
 		"bad release that crash-loops": func(t *testing.T) {
 			before := currentRevision(ctx, t, s.admin, "payments", "pricing")
+			if a, err := s.triage(t, "pricing"); err != nil || len(a.Suspects) > 0 {
+				t.Errorf("pricing has suspects before anything happened to it (err %v):\n%s", err, a)
+			}
 			s.kube(t, "-n", "payments", "patch", "deployment", "pricing", "-p", `{"spec":{"template":{"metadata":{"labels":{"portico.dev/fault":"crashloop"}}}}}`)
 			defer s.kube(t, "-n", "payments", "rollout", "undo", "deployment/pricing")
-			a := s.waitTop(ctx, t, "pricing", "deploy", "component:default/pricing")
-			if got := a.Suspects[0].Subject.Revision; got != before+1 {
-				t.Errorf("suspect revision = %d, want the new %d", got, before+1)
-			}
+			a := s.waitTopWith(ctx, t, "pricing", "deploy", "component:default/pricing", func(a triageAnswer) bool { return a.Suspects[0].Subject.Revision == before+1 })
 			if p := mitigation(t, a, "rollback"); p["revision"] != float64(before) {
-				t.Errorf("rollback to %v, want %d (the revision before the suspect)", p["revision"], before)
+				t.Errorf("rollback to %v, want %d (the revision before the suspect):\n%s", p["revision"], before, a)
 			}
 		},
 	})

@@ -32,18 +32,25 @@ const restartedAtAnnotation = "kubectl.kubernetes.io/restartedAt"
 // "Scaled up replica set payment-5d4f from 0 to 1" (older versions: "… to 1").
 var scaledUp = regexp.MustCompile(`^Scaled up replica set (\S+) (?:from 0 )?to \d+`)
 
+// scaledRS matches any of the controller's scaling events, up or down.
+var scaledRS = regexp.MustCompile(`^Scaled (?:up|down) replica set (\S+) `)
+
 // Rollouts lists the Deployment's revisions as changes, oldest first. A revision's time is
 // when the controller first scaled its ReplicaSet up from zero, as its events say (a rollback
 // reuses an old ReplicaSet, so its creation time would be wrong), else the ReplicaSet's
 // creation. auditAnnotation names the portal's audit entry on a ReplicaSet.
 func (c *Cluster) Rollouts(d Deployment, auditAnnotation string) []RolloutChange {
-	started := map[string]time.Time{}
+	started, touched := map[string]time.Time{}, map[string]time.Time{}
 	for _, e := range c.eventsAbout("Deployment", d.Object.Namespace, d.Object.Name) {
 		if e.Reason != "ScalingReplicaSet" {
 			continue
 		}
+		t := eventTime(e)
+		if m := scaledRS.FindStringSubmatch(e.Message); m != nil && t.After(touched[m[1]]) {
+			touched[m[1]] = t
+		}
 		if m := scaledUp.FindStringSubmatch(e.Message); m != nil && (strings.Contains(e.Message, " from 0 ") || !strings.Contains(e.Message, " from ")) {
-			if t := eventTime(e); t.After(started[m[1]]) {
+			if t.After(started[m[1]]) {
 				started[m[1]] = t
 			}
 		}
@@ -63,6 +70,11 @@ func (c *Cluster) Rollouts(d Deployment, auditAnnotation string) []RolloutChange
 			switch {
 			case rs.CreationTimestamp.Before(&prev.CreationTimestamp):
 				ch.Kind = "rollback" // an older ReplicaSet took a newer revision number
+				// Rolled back to a ReplicaSet that never stopped (the bad one never became
+				// ready): the rollback is when the bad one was scaled away.
+				if t := touched[prev.Name]; t.After(ch.At) {
+					ch.At = t
+				}
 			case sameImages(imagesOf(rs), imagesOf(prev)) && rs.Spec.Template.Annotations[restartedAtAnnotation] != prev.Spec.Template.Annotations[restartedAtAnnotation]:
 				ch.Kind = "restart"
 			}

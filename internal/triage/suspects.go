@@ -193,7 +193,7 @@ func revisionEvidence(w *Workload, rev int, at time.Time) []Evidence {
 	}
 	var out []Evidence
 	for _, p := range w.Pods {
-		began := !p.Since.Before(at.Add(-grace)) && p.Since.Before(at.Add(5*time.Minute))
+		began := !p.Since.Before(at.Add(-grace)) && p.Since.Before(at.Add(grace))
 		if p.Revision == rev && !p.OnBadNode && (older || began) {
 			d := fmt.Sprintf("%s: %s of revision %d", p.Reason, plural(p.Count, "pod"), rev)
 			if p.Probe != "" {

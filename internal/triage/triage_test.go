@@ -141,7 +141,7 @@ func TestAnalyze(t *testing.T) {
 					w.PodRevisions = map[string]int{"payment-a": 3, "payment-b": 3, "payment-c": 3}
 					w.Pods = []PodProblem{{Reason: "OOMKilled", Revision: 3, Count: 2, Since: ago(1)}}
 					return w
-				}()}, Changes: []Change{deploy(payment, ago(12), 2, 3)}}},
+				}()}, Changes: []Change{deploy(payment, ago(5), 2, 3)}}},
 			wantKind: KindCapacity, wantSubject: payment, wantAction: "restart", wantSummary: "out of memory", wantOnset: ago(1),
 		},
 		{

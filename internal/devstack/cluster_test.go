@@ -11,6 +11,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -74,6 +75,80 @@ func TestDeploymentRollsOut(t *testing.T) {
 		w := pods.Items[0].Status.ContainerStatuses[0].State.Waiting
 		return w != nil && w.Reason == "CrashLoopBackOff"
 	})
+}
+
+// TestFaultsInPlace: a running pod labelled to be OOM-killed is, without a new revision, and a
+// node labelled not ready reports so until the label goes.
+func TestFaultsInPlace(t *testing.T) {
+	ns := testenv.Namespace(t)
+	cs, err := testenv.Cluster(t).Admin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if _, err := cs.AppsV1().Deployments(ns).Create(ctx, deployment("leaky", 1, nil), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var pod corev1.Pod
+	waitFor(ctx, t, "a ready pod", func() bool {
+		pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=leaky"})
+		if err != nil || len(pods.Items) != 1 || len(pods.Items[0].Status.ContainerStatuses) == 0 || !pods.Items[0].Status.ContainerStatuses[0].Ready {
+			return false
+		}
+		pod = pods.Items[0]
+		return true
+	})
+	pod.Labels[kwok.FaultNowLabel] = "oomkilled"
+	if _, err := cs.CoreV1().Pods(ns).Update(ctx, &pod, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(ctx, t, "the pod OOM-killed in place", func() bool {
+		p, err := cs.CoreV1().Pods(ns).Get(ctx, pod.Name, metav1.GetOptions{})
+		if err != nil || len(p.Status.ContainerStatuses) == 0 {
+			return false
+		}
+		last := p.Status.ContainerStatuses[0].LastTerminationState.Terminated
+		return last != nil && last.Reason == "OOMKilled" && !p.Status.ContainerStatuses[0].Ready
+	})
+
+	node := pod.Spec.NodeName
+	label := func(value string) {
+		t.Helper()
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			n, err := cs.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if value == "" {
+				delete(n.Labels, kwok.NodeFaultLabel)
+			} else {
+				n.Labels[kwok.NodeFaultLabel] = value
+			}
+			_, err = cs.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	ready := func() corev1.ConditionStatus {
+		n, err := cs.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+		if err != nil {
+			return ""
+		}
+		for _, c := range n.Status.Conditions {
+			if c.Type == corev1.NodeReady {
+				return c.Status
+			}
+		}
+		return ""
+	}
+	label("notready")
+	defer label("")
+	waitFor(ctx, t, node+" not ready", func() bool { return ready() == corev1.ConditionFalse })
+	label("")
+	waitFor(ctx, t, node+" ready again", func() bool { return ready() == corev1.ConditionTrue })
 }
 
 // TestPortalIdentityIsLimited checks the portal's ServiceAccount can read workloads but not

@@ -17,3 +17,11 @@ var Faults []byte
 // FaultLabel is the pod label whose value (crashloop, oomkilled, unready, imagepull) picks a
 // failure stage.
 const FaultLabel = "portico.dev/fault"
+
+// FaultNowLabel on a running pod (value oomkilled) fails it in place, with no new revision:
+// a leak, not a release.
+const FaultNowLabel = "portico.dev/fault-now"
+
+// NodeFaultLabel is FaultLabel on a node: notready makes it report what a kubelet that
+// stopped working would, until the label is removed.
+const NodeFaultLabel = FaultLabel

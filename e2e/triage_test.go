@@ -221,28 +221,6 @@ func currentRevision(ctx context.Context, t *testing.T, cs kubernetes.Interface,
 	return n
 }
 
-// settle waits until the demo estate's seeded releases are a few minutes old and have served
-// healthy traffic since: on a stack just started, an incident would rightly suspect the
-// releases made seconds before it.
-func settle(ctx context.Context, t *testing.T, cs kubernetes.Interface) {
-	t.Helper()
-	sets, err := cs.AppsV1().ReplicaSets("").List(ctx, metav1.ListOptions{})
-	must(t, err)
-	var newest time.Time
-	for _, rs := range sets.Items {
-		if rs.CreationTimestamp.After(newest) {
-			newest = rs.CreationTimestamp.Time
-		}
-	}
-	if wait := time.Until(newest.Add(4 * time.Minute)); wait > 0 {
-		t.Logf("waiting %s for the seeded releases to have served a while", wait.Round(time.Second))
-		select {
-		case <-ctx.Done():
-		case <-time.After(wait):
-		}
-	}
-}
-
 // TestTriageScriptedIncidents plays one incident per suspect kind on the demo estate, through
 // the demo traffic's faults, kwok's fault stages and kubectl, and checks the triage API names
 // the cause and offers the right mitigation. Incidents on services that do not call each
@@ -253,7 +231,12 @@ func TestTriageScriptedIncidents(t *testing.T) {
 	s := startTriageStack(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
-	settle(ctx, t, s.admin)
+	// The seeded releases must have served a while first (testenv.WaitDemoSettled).
+	if waited, err := testenv.WaitDemoSettled(ctx, s.admin, 4*time.Minute); err != nil {
+		t.Fatal(err)
+	} else if waited > 0 {
+		t.Logf("waited %s for the seeded releases to have served a while", waited.Round(time.Second))
+	}
 	parallel := func(cases map[string]func(t *testing.T)) {
 		var wg sync.WaitGroup
 		for name, f := range cases {

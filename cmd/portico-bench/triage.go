@@ -74,7 +74,14 @@ func triageBench(ctx context.Context, dir string, requests, clients int, log *sl
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintln(os.Stderr, "triage: degradation → top suspect…")
+	fmt.Fprintln(os.Stderr, "triage: waiting for the seeded releases to have served a while, then degradation → top suspect…")
+	admin, err := c.Admin()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := testenv.WaitDemoSettled(ctx, admin, 4*time.Minute); err != nil {
+		return nil, err
+	}
 	detect, err := timeToSuspect(ctx, p.URL, be)
 	if err != nil {
 		return nil, err

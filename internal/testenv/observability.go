@@ -3,6 +3,8 @@ package testenv
 import (
 	"context"
 	"fmt"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"os"
 	"path/filepath"
 	"sync"
@@ -129,4 +131,30 @@ func seedDemo(c *devstack.Cluster) error {
 	defer cancel()
 	_, err = devstack.SeedDemo(ctx, cs, filepath.Join(root, "catalog"), devstack.DemoOptions{})
 	return err
+}
+
+// WaitDemoSettled waits until the demo estate's newest release is age old, so the seeded
+// history reads as history: on a stack just started, an incident would rightly suspect the
+// releases made seconds before it.
+func WaitDemoSettled(ctx context.Context, cs kubernetes.Interface, age time.Duration) (waited time.Duration, err error) {
+	sets, err := cs.AppsV1().ReplicaSets("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return 0, err
+	}
+	var newest time.Time
+	for _, rs := range sets.Items {
+		if rs.CreationTimestamp.After(newest) {
+			newest = rs.CreationTimestamp.Time
+		}
+	}
+	wait := time.Until(newest.Add(age))
+	if wait <= 0 {
+		return 0, nil
+	}
+	select {
+	case <-ctx.Done():
+		return wait, ctx.Err()
+	case <-time.After(wait):
+		return wait, nil
+	}
 }

@@ -38,14 +38,20 @@ func (m *Manager) Start(ctx context.Context) {
 func (m *Manager) Clusters() []*Cluster { return m.clusters }
 
 // Runtime answers what runs for q in every cluster q allows, with an overall health.
-func (m *Manager) Runtime(q Query) Runtime {
+func (m *Manager) Runtime(q Query) Runtime { return m.runtime(q, true) }
+
+// Health is Runtime's health alone, without the services, ingresses and events a page shows:
+// cheap enough to ask of every service at once.
+func (m *Manager) Health(q Query) Health { return m.runtime(q, false).Health }
+
+func (m *Manager) runtime(q Query, full bool) Runtime {
 	rt := Runtime{Selector: q.SelectorText}
 	first := true
 	for _, c := range m.clusters {
 		if q.Cluster != "" && q.Cluster != c.Name {
 			continue
 		}
-		cr := c.Runtime(q)
+		cr := c.runtime(q, full)
 		rt.Clusters = append(rt.Clusters, cr)
 		if len(cr.Workloads) == 0 && cr.Health.Level == Unknown && cr.Reachability.Synced {
 			continue // nothing of this component here: not a verdict on it

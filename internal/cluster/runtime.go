@@ -115,7 +115,10 @@ type Event struct {
 }
 
 // Runtime answers what runs for q in this cluster, from the caches.
-func (c *Cluster) Runtime(q Query) ClusterRuntime {
+func (c *Cluster) Runtime(q Query) ClusterRuntime { return c.runtime(q, true) }
+
+// runtime is Runtime; without full, only the workloads and health.
+func (c *Cluster) runtime(q Query, full bool) ClusterRuntime {
 	cr := ClusterRuntime{Name: c.Name, DisplayName: c.DisplayName, Environment: c.Environment, Reachability: c.Reachability()}
 	if !cr.Reachability.Synced {
 		cr.Health = Health{Unknown, "cluster not reachable yet"}
@@ -138,11 +141,13 @@ func (c *Cluster) Runtime(q Query) ClusterRuntime {
 	sort.Slice(cr.Workloads, func(i, j int) bool {
 		return cr.Workloads[i].Namespace+cr.Workloads[i].Name < cr.Workloads[j].Namespace+cr.Workloads[j].Name
 	})
-	for _, obj := range selectObjects(c.idx.services, q.Namespace, q.Selector) {
-		cr.Services = append(cr.Services, service(obj.(*corev1.Service)))
+	if full {
+		for _, obj := range selectObjects(c.idx.services, q.Namespace, q.Selector) {
+			cr.Services = append(cr.Services, service(obj.(*corev1.Service)))
+		}
+		cr.Ingresses = c.ingresses(cr.Services)
+		cr.Events = c.events(cr.Workloads)
 	}
-	cr.Ingresses = c.ingresses(cr.Services)
-	cr.Events = c.events(cr.Workloads)
 	if len(cr.Workloads) == 0 {
 		cr.Health = Health{Unknown, "no workload matches " + q.SelectorText}
 	}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sort"
 	"strings"
@@ -46,7 +47,16 @@ type incidents struct {
 	missing  []string
 }
 
+// fireTTL is how long one view of what is on fire is shared by everyone who may see the same.
+const fireTTL = 2 * time.Second
+
 func (s *Server) incidents(ctx context.Context, snap *catalog.Snapshot, sc *access.Scope) incidents {
+	return s.fires.get(fmt.Sprintf("%p|%s", snap, sc.Key()), fireTTL, func() incidents {
+		return s.findIncidents(context.WithoutCancel(ctx), snap, sc)
+	})
+}
+
+func (s *Server) findIncidents(ctx context.Context, snap *catalog.Snapshot, sc *access.Scope) incidents {
 	var all alerts.Result
 	if s.Alerts != nil {
 		all = s.Alerts.All(ctx)
@@ -65,8 +75,8 @@ func (s *Server) incidents(ctx context.Context, snap *catalog.Snapshot, sc *acce
 		}
 		out.services++
 		inc := &incident{rec: r}
-		if rt, mapped, err := s.runtimeOf(r.Entity); mapped && err == nil {
-			inc.health = rt.Health.Level
+		if q, mapped, err := cluster.QueryFor(r.Entity.Metadata.Annotations); mapped && err == nil && s.Clusters != nil {
+			inc.health = s.Clusters.Health(q).Level
 		}
 		if len(firing) > 0 {
 			inc.alerts = matcherOf(r.Entity).Filter(firing)

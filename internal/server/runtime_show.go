@@ -19,6 +19,7 @@ import (
 // clusterService is what the server needs from the cluster caches.
 type clusterService interface {
 	Runtime(q cluster.Query) cluster.Runtime
+	Health(q cluster.Query) cluster.Health
 	Overviews() []cluster.Overview
 	Subscribe(q cluster.Query) (<-chan struct{}, func())
 	Logs(ctx context.Context, q cluster.Query, r cluster.LogRequest) ([]cluster.LogLine, error)

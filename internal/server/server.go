@@ -102,7 +102,8 @@ type Server struct {
 	teams    teamCache
 	ciEvents ciHub
 	services jaegerIndex // components by the service name their traces carry
-	triages  triageCache
+	triages  shared[triageEntry]
+	fires    shared[incidents]
 }
 
 // New builds the server and its routes.

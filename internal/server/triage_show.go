@@ -7,11 +7,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/portico-dev/portico/internal/access"
 	"github.com/portico-dev/portico/internal/catalog"
@@ -29,44 +27,21 @@ import (
 // cost the backends one triage.
 const triageTTL = 5 * time.Second
 
-// triageCache shares recent triages, one computation per key at a time.
-type triageCache struct {
-	mu      sync.Mutex
-	entries map[string]triageEntry
-	flights singleflight.Group
-}
-
 type triageEntry struct {
 	g     gathered
 	res   triage.Result
 	found bool
-	at    time.Time
 }
 
 // triage answers for rec (and the alert, when fingerprint is set) from the cache or afresh.
 // The key carries the user's scope: which dependencies are read depends on what they may view.
 func (s *Server) triage(ctx context.Context, snap *catalog.Snapshot, sc *access.Scope, rec *catalog.Record, fingerprint string) triageEntry {
 	key := fmt.Sprintf("%p|%s|%s|%s", snap, rec.Entity.Ref(), fingerprint, sc.Key())
-	tc := &s.triages
-	tc.mu.Lock()
-	if e, ok := tc.entries[key]; ok && time.Since(e.at) < triageTTL {
-		tc.mu.Unlock()
-		return e
-	}
-	tc.mu.Unlock()
-	v, _, _ := tc.flights.Do(key, func() (any, error) {
+	return s.triages.get(key, triageTTL, func() triageEntry {
 		// Detached from the first caller's request: the others wait on the same answer.
 		g, found := s.gatherTriage(context.WithoutCancel(ctx), snap, sc, rec, fingerprint)
-		e := triageEntry{g: g, res: triage.Analyze(g.in), found: found, at: time.Now()}
-		tc.mu.Lock()
-		if tc.entries == nil || len(tc.entries) > 2000 {
-			tc.entries = map[string]triageEntry{}
-		}
-		tc.entries[key] = e
-		tc.mu.Unlock()
-		return e, nil
+		return triageEntry{g: g, res: triage.Analyze(g.in), found: found}
 	})
-	return v.(triageEntry)
 }
 
 func triageHref(r catalog.Ref) string { return entityHref(r) + "/triage" }

@@ -148,10 +148,13 @@ func clusterBench(ctx context.Context, dir string, requests, clients int, log *s
 	if err != nil {
 		return nil, err
 	}
+	cold := fireCold(portal.URL)
 	ratio := float64(listed.p99) / float64(cached.p99)
 	return []row{
 		{name: fmt.Sprintf("on-fire page, 1,000 services, %d on fire p95 (%d clients)", fireServices, clients), db: "-", value: fmt.Sprintf("%s (p50 %s)", ms(fire.p95), ms(fire.p50)), budget: "≤ 300ms",
 			ratio: fmt.Sprintf("%.1f× one runtime view", float64(fire.p95)/float64(cached.p95)), ok: fire.p95 <= 300*time.Millisecond},
+		{name: "on-fire page computed afresh for one viewer, slowest of 5", db: "-", value: ms(cold), budget: "≤ 300ms",
+			ratio: fmt.Sprintf("%.1f× one runtime view", float64(cold)/float64(cached.p95)), ok: cold <= 300*time.Millisecond},
 		{name: "cold start: caches synced (1,000 svc / 20,000 pods)", db: "-", value: synced.Round(time.Millisecond).String(), budget: "report", ok: true},
 		{name: "cold start: first runtime view served", db: "-", value: coldStart.Round(time.Millisecond).String(), budget: "report", ok: true},
 		{name: "heap per cached pod", db: "-", value: fmt.Sprintf("%.2f KB", perPod/1024), budget: "≤ 4 KB", ok: perPod <= 4096},
@@ -381,4 +384,17 @@ func firePage(ctx context.Context, cs kubernetes.Interface, portalURL string, cl
 		time.Sleep(time.Second)
 	}
 	return load(max(200, clients*20), clients, func(int) string { return portalURL + "/fire" })
+}
+
+// fireCold times the on-fire page for a viewer alone, its shared answer expired each time:
+// the slowest of five.
+func fireCold(portalURL string) time.Duration {
+	var worst time.Duration
+	for range 5 {
+		time.Sleep(2100 * time.Millisecond) // past the page's 2 s shared answer
+		start := time.Now()
+		fetch(portalURL + "/fire")
+		worst = max(worst, time.Since(start))
+	}
+	return worst
 }

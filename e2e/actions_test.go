@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -118,7 +119,7 @@ func signIn(t *testing.T, page playwright.Page, path, user string) {
 	must(t, page.Locator("input[name=username]").Fill(user))
 	must(t, page.Locator("input[name=password]").Fill("portico"))
 	must(t, page.Locator("button[type=submit]").Click())
-	must(t, expect.Page(page).ToHaveURL(path))
+	must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(regexp.QuoteMeta(path)+"$")))
 }
 
 // screenshotTo keeps a screenshot of a page worth looking at under e2e/artifacts/.

@@ -2,12 +2,15 @@
 # Installs what the browser tests need, outside the repository and only once:
 #   - Debian's Chromium (/usr/bin/chromium), when missing;
 #   - the Playwright driver playwright-go expects (npm's playwright-core at exactly the
-#     version playwright-go was built for), with Debian's node, under ~/.cache/portico.
+#     version playwright-go was built for), with Debian's node, under ~/.cache/portico;
+#   - axe-core, the accessibility engine the e2e suite injects into every page, beside it.
 # It never downloads a browser from a CDN. Prints the driver directory on its last line.
 set -euo pipefail
 PW_VERSION=1.52.0 # playwright-go v0.5200.1's playwrightCliVersion
 CACHE=${PORTICO_CACHE:-$HOME/.cache/portico}
 DRIVER=$CACHE/playwright-driver-$PW_VERSION
+AXE_VERSION=4.14.1
+AXE=$CACHE/axe-core-$AXE_VERSION
 t0=$(date +%s)
 
 if ! command -v chromium >/dev/null 2>&1; then
@@ -30,6 +33,12 @@ if [ ! -f "$DRIVER/package/cli.js" ] || [ "$(cd "$DRIVER" && ./node package/cli.
   ln -sfn node_modules/playwright-core "$DRIVER/package"
   ln -sfn "$(command -v node)" "$DRIVER/node"
 fi
+if [ ! -f "$AXE/node_modules/axe-core/axe.min.js" ]; then
+  echo "install-browser: installing axe-core@$AXE_VERSION from npm into $AXE…" >&2
+  rm -rf "$AXE"
+  mkdir -p "$AXE"
+  npm install --silent --no-audit --no-fund --prefix "$AXE" "axe-core@$AXE_VERSION" >&2
+fi
 got=$(cd "$DRIVER" && ./node package/cli.js --version)
-echo "install-browser: chromium $(chromium --version 2>/dev/null | awk '{print $2}'), playwright driver: $got ($(( $(date +%s) - t0 ))s)" >&2
+echo "install-browser: chromium $(chromium --version 2>/dev/null | awk '{print $2}'), playwright driver: $got, axe-core $AXE_VERSION ($(( $(date +%s) - t0 ))s)" >&2
 echo "$DRIVER"

@@ -112,7 +112,14 @@ func TestFaultsInPlace(t *testing.T) {
 		return last != nil && last.Reason == "OOMKilled" && !p.Status.ContainerStatuses[0].Ready
 	})
 
-	node := pod.Spec.NodeName
+	// A node of this test's own, so no other test's pods lose theirs.
+	node := "fault-" + ns
+	if _, err := cs.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node,
+		Annotations: map[string]string{"kwok.x-k8s.io/node": "fake"}, Labels: map[string]string{"type": "kwok"}},
+		Spec: corev1.NodeSpec{Taints: []corev1.Taint{{Key: "portico.dev/test", Effect: corev1.TaintEffectNoSchedule}}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	defer cs.CoreV1().Nodes().Delete(context.Background(), node, metav1.DeleteOptions{})
 	label := func(value string) {
 		t.Helper()
 		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
@@ -144,8 +151,8 @@ func TestFaultsInPlace(t *testing.T) {
 		}
 		return ""
 	}
+	waitFor(ctx, t, node+" ready", func() bool { return ready() == corev1.ConditionTrue })
 	label("notready")
-	defer label("")
 	waitFor(ctx, t, node+" not ready", func() bool { return ready() == corev1.ConditionFalse })
 	label("")
 	waitFor(ctx, t, node+" ready again", func() bool { return ready() == corev1.ConditionTrue })

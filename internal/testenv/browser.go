@@ -67,3 +67,19 @@ func startBrowser() (playwright.Browser, error) {
 	})
 	return b, nil
 }
+
+// Axe returns the source of axe-core, the accessibility engine, to inject into pages. It
+// comes from deploy/local/install-browser.sh (PORTICO_AXE names another axe.min.js).
+func Axe(tb testing.TB) string {
+	tb.Helper()
+	p := os.Getenv("PORTICO_AXE")
+	if p == "" {
+		home, _ := os.UserHomeDir()
+		p = filepath.Join(home, ".cache", "portico", "axe-core-4.14.1", "node_modules", "axe-core", "axe.min.js")
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		tb.Fatalf("the accessibility tests need axe-core: %v\nrun deploy/local/install-browser.sh", err)
+	}
+	return string(b)
+}

@@ -300,7 +300,7 @@ func TestTriageScriptedIncidents(t *testing.T) {
 			s.fault(t, "payment", `{"badTag":"9.9.9"}`)
 			defer s.fault(t, "payment", `{}`)
 			s.kube(t, "-n", "payments", "set", "image", "deployment/payment", "payment=registry.acme.example/payment:9.9.9")
-			a := s.waitTop(ctx, t, "payment", "deploy", "component:default/payment")
+			a := s.waitTopWith(ctx, t, "payment", "deploy", "component:default/payment", func(a triageAnswer) bool { return a.Suspects[0].Subject.Revision == before+1 })
 			if p := mitigation(t, a, "rollback"); p["revision"] != float64(before) {
 				t.Errorf("rollback to %v, want %d", p["revision"], before)
 			}

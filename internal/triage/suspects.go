@@ -72,7 +72,7 @@ func changeSuspects(s Service, onset time.Time) []candidate {
 			}
 			score := 0.45 + 0.4*p
 			if ran, ok := ranHealthy(s.Signals, ch.At, onset); ok && len(direct) == 0 {
-				score *= 0.5
+				score = min(score*0.5, selfScore-0.02) // below the service itself, when nothing else explains it
 				ev = append(ev, Evidence{Signal: "metrics", Detail: "the service ran healthy for " + humanize(ran) + " after this change"})
 			}
 			if began, ok := errorsBeganAfter(s.Signals, ch.At); ok {
@@ -95,7 +95,7 @@ func changeSuspects(s Service, onset time.Time) []candidate {
 			direct := restartedSince(w, ch.At)
 			score := 0.45 + 0.4*p
 			if ran, ok := ranHealthy(s.Signals, ch.At, onset); ok {
-				score *= 0.5
+				score = min(score*0.5, selfScore-0.02)
 				ev = append(ev, Evidence{Signal: "metrics", Detail: "the service ran healthy for " + humanize(ran) + " after this change"})
 			}
 			if len(direct) > 0 {

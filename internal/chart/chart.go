@@ -147,6 +147,7 @@ func Layout(in Input) Chart {
 		c.Legend = append(c.Legend, item)
 	}
 	c.Bands = bands(in, series, x)
+	c.Summary = summary(series, in.Unit)
 	for _, m := range in.Markers {
 		if !m.T.Before(in.Start) && !m.T.After(in.End) {
 			c.Markers = append(c.Markers, MarkerLine{X: round1(x(m.T)), Label: m.Label, Class: m.Class})
@@ -329,3 +330,48 @@ func short(v float64) string {
 func num(f float64) string { return strconv.FormatFloat(round1(f), 'f', -1, 64) }
 
 func round1(f float64) float64 { return math.Round(f*10) / 10 }
+
+// summary says each measured series in words: "p95 latest 240 ms (40 ms–250 ms), rising".
+func summary(series []Series, unit string) string {
+	var parts []string
+	for _, s := range series {
+		if s.Name == thresholdRequest || s.Name == thresholdLimit {
+			continue
+		}
+		var vs []float64
+		for _, p := range s.Points {
+			if !math.IsNaN(p.V) && !math.IsInf(p.V, 0) {
+				vs = append(vs, p.V)
+			}
+		}
+		if len(vs) == 0 {
+			continue
+		}
+		lo, hi := vs[0], vs[0]
+		for _, v := range vs {
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
+		}
+		parts = append(parts, fmt.Sprintf("%s latest %s (%s–%s), %s", s.Name, Format(vs[len(vs)-1], unit), Format(lo, unit), Format(hi, unit), trend(vs)))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// trend compares the last quarter of the values with the first.
+func trend(vs []float64) string {
+	q := max(len(vs)/4, 1)
+	mean := func(xs []float64) float64 {
+		t := 0.0
+		for _, x := range xs {
+			t += x
+		}
+		return t / float64(len(xs))
+	}
+	first, last := mean(vs[:q]), mean(vs[len(vs)-q:])
+	switch {
+	case last > first*1.2 && last-first > 1e-9:
+		return "rising"
+	case last < first*0.8:
+		return "falling"
+	}
+	return "steady"
+}

@@ -59,3 +59,25 @@ func TestDurationTicks(t *testing.T) {
 		}
 	}
 }
+
+// TestSummary: the chart in words names each measured series' latest value, range and trend,
+// and leaves the thresholds out.
+func TestSummary(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)
+	ps := func(vs ...float64) []Point {
+		out := make([]Point, len(vs))
+		for i, v := range vs {
+			out[i] = Point{T: t0.Add(time.Duration(i) * time.Minute), V: v}
+		}
+		return out
+	}
+	c := Layout(Input{Title: "Error ratio", Unit: "ratio", Start: t0, End: t0.Add(8 * time.Minute), Step: time.Minute, Series: []Series{
+		{Name: "errors", Points: ps(0.01, 0.01, 0.01, 0.02, 0.2, 0.3, 0.3, 0.3)},
+		{Name: "limit", Points: ps(1, 1, 1, 1, 1, 1, 1, 1)},
+		{Name: "ok", Points: ps(0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5)},
+	}})
+	want := "errors latest 30% (1%–30%), rising; ok latest 50% (50%–50%), steady"
+	if c.Summary != want {
+		t.Errorf("summary = %q, want %q", c.Summary, want)
+	}
+}

@@ -11,6 +11,9 @@ type Chart struct {
 	Legend                       []LegendItem
 	Markers                      []MarkerLine
 	Empty                        bool
+	// Summary is the chart in words, for those who cannot see it: each series' latest value,
+	// its range and its trend.
+	Summary string
 }
 
 // MarkerLine is a moment drawn across the plot: the onset, a deploy, an alert's start.

@@ -248,7 +248,7 @@ func merge(prom, am []Alert) []Alert {
 		if out[i].State != out[j].State {
 			return out[i].State == "firing"
 		}
-		if si, sj := sevRank(out[i].Severity), sevRank(out[j].Severity); si != sj {
+		if si, sj := SeverityRank(out[i].Severity), SeverityRank(out[j].Severity); si != sj {
 			return si < sj
 		}
 		return out[i].Since.Before(out[j].Since)
@@ -256,7 +256,9 @@ func merge(prom, am []Alert) []Alert {
 	return out
 }
 
-func sevRank(s string) int {
+// SeverityRank orders severities, the most urgent first: critical or page 0, warning 1,
+// anything else 2.
+func SeverityRank(s string) int {
 	switch strings.ToLower(s) {
 	case "critical", "page":
 		return 0

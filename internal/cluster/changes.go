@@ -28,7 +28,8 @@ type RolloutChange struct {
 // the pod template.
 const restartedAtAnnotation = "kubectl.kubernetes.io/restartedAt"
 
-// scaledUpFromZero matches the Deployment controller's event when it starts a ReplicaSet:
+// scaledUp matches the Deployment controller's event when it starts a ReplicaSet, and only
+// that (a scale from another count does not match):
 // "Scaled up replica set payment-5d4f from 0 to 1" (older versions: "… to 1").
 var scaledUp = regexp.MustCompile(`^Scaled up replica set (\S+) (?:from 0 )?to \d+`)
 
@@ -49,10 +50,8 @@ func (c *Cluster) Rollouts(d Deployment, auditAnnotation string) []RolloutChange
 		if m := scaledRS.FindStringSubmatch(e.Message); m != nil && t.After(touched[m[1]]) {
 			touched[m[1]] = t
 		}
-		if m := scaledUp.FindStringSubmatch(e.Message); m != nil && (strings.Contains(e.Message, " from 0 ") || !strings.Contains(e.Message, " from ")) {
-			if t.After(started[m[1]]) {
-				started[m[1]] = t
-			}
+		if m := scaledUp.FindStringSubmatch(e.Message); m != nil && t.After(started[m[1]]) {
+			started[m[1]] = t
 		}
 	}
 	sets := append(d.ReplicaSets[:0:0], d.ReplicaSets...)

@@ -274,7 +274,7 @@ func (s *Server) handleMe(c echo.Context) error {
 	if vm.Name == "" {
 		vm.Name = userLabel(u)
 	}
-	teams, owned := teamsAndOwned(snap, s.scope(c, snap), u)
+	teams, owned := teamsAndOwned(snap, s.scope(c, snap), teamsOf(snap, u))
 	vm.Teams = teams
 	for _, o := range owned {
 		vm.Owned = append(vm.Owned, s.entityRowWithHealth(o))

@@ -30,7 +30,7 @@ func (s *Server) handleDependencies(c echo.Context) error {
 		vm.Err = traces.Explain(err, s.Traces.Budget())
 		return render(c, http.StatusOK, components.DepMapView(vm))
 	}
-	m := depMap(snap, s.scope(c, snap), rec.Entity, service, links)
+	m := depMap(snap, s.services.of(snap), s.scope(c, snap), rec.Entity, service, links)
 	m.Lookback = vm.Lookback
 	return render(c, http.StatusOK, components.DepMapView(m))
 }
@@ -38,14 +38,8 @@ func (s *Server) handleDependencies(c echo.Context) error {
 // depMap draws callers → service → callees with call counts; a call the catalog does not
 // declare is red, a declared dependency with no calls is dashed.
 // Services the user may not view are drawn as "hidden".
-func depMap(snap *catalog.Snapshot, sc *access.Scope, e *catalog.Entity, service string, links []traces.Link) components.DepMap {
-	byService := map[string]*catalog.Record{}
-	for _, r := range snap.Records() {
-		if observes(r.Entity) {
-			name, _ := r.Entity.JaegerService()
-			byService[name] = r
-		}
-	}
+// byService maps the traces' service names to components (jaegerIndex).
+func depMap(snap *catalog.Snapshot, byService map[string]*catalog.Record, sc *access.Scope, e *catalog.Entity, service string, links []traces.Link) components.DepMap {
 	declares := func(from *catalog.Entity, to string) bool {
 		for _, ref := range from.RelationsOf(catalog.RelDependsOn) {
 			if r, ok := snap.Get(ref); ok && observes(r.Entity) {

@@ -243,7 +243,7 @@ func orDefault(s, def string) string {
 	return s
 }
 
-func sortedMapKeys(m map[string]string) []string {
+func sortedMapKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -62,12 +61,7 @@ func (s *Server) findIncidents(ctx context.Context, snap *catalog.Snapshot, sc *
 		all = s.Alerts.All(ctx)
 	}
 	out := incidents{affects: map[*incident][]*incident{}, missing: all.Errors}
-	firing := make([]alerts.Alert, 0, len(all.Alerts))
-	for _, a := range all.Alerts {
-		if a.State == "firing" && !a.Silenced && !a.Inhibited {
-			firing = append(firing, a)
-		}
-	}
+	firing := firingOf(all.Alerts)
 	var incs []*incident
 	for _, r := range snap.Records() {
 		if !observes(r.Entity) || !sc.Record(r) {
@@ -75,9 +69,7 @@ func (s *Server) findIncidents(ctx context.Context, snap *catalog.Snapshot, sc *
 		}
 		out.services++
 		inc := &incident{rec: r}
-		if q, mapped, err := cluster.QueryFor(r.Entity.Metadata.Annotations); mapped && err == nil && s.Clusters != nil {
-			inc.health = s.Clusters.Health(q).Level
-		}
+		inc.health = s.healthNow(r.Entity).Level
 		if len(firing) > 0 {
 			inc.alerts = matcherOf(r.Entity).Filter(firing)
 		}
@@ -147,7 +139,7 @@ func (s *Server) handleAPIFire(c echo.Context) error {
 	}
 	items := []item{}
 	for _, inc := range in.lead {
-		it := item{Entity: inc.rec.Entity.Ref().String(), Health: fireRow(snap, inc, nil).Health.Level, Onset: inc.onset, Alerts: []string{}, Affects: []string{}}
+		it := item{Entity: inc.rec.Entity.Ref().String(), Health: inc.level(), Onset: inc.onset, Alerts: []string{}, Affects: []string{}}
 		for _, a := range inc.alerts {
 			it.Alerts = append(it.Alerts, a.Name)
 		}
@@ -173,7 +165,7 @@ func worse(a, b *incident) bool {
 		return a.health > b.health
 	}
 	if sa, sb := alertRank(a.alerts), alertRank(b.alerts); sa != sb {
-		return sa > sb
+		return sa < sb
 	}
 	if a.onset != nil && b.onset != nil {
 		return a.onset.Before(*b.onset)
@@ -181,28 +173,49 @@ func worse(a, b *incident) bool {
 	return a.rec.Entity.Ref().String() < b.rec.Entity.Ref().String()
 }
 
+// alertRank is the most urgent of the alerts' severities (alerts.SeverityRank; none: after all).
 func alertRank(as []alerts.Alert) int {
-	best := 0
+	best := 3
 	for _, a := range as {
-		r := 1
-		switch strings.ToLower(a.Severity) {
-		case "critical", "page":
-			r = 3
-		case "warning":
-			r = 2
-		}
-		best = max(best, r)
+		best = min(best, alerts.SeverityRank(a.Severity))
 	}
 	return best
+}
+
+// firingOf are the alerts firing that nobody silenced and no louder alert inhibits.
+func firingOf(as []alerts.Alert) []alerts.Alert {
+	out := make([]alerts.Alert, 0, len(as))
+	for _, a := range as {
+		if a.State == "firing" && !a.Silenced && !a.Inhibited {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// healthNow is what the clusters say of the entity's health (healthy when none is configured
+// or it runs nowhere they know), without building its whole runtime view.
+func (s *Server) healthNow(e *catalog.Entity) cluster.Health {
+	q, mapped, err := cluster.QueryFor(e.Metadata.Annotations)
+	if !mapped || err != nil || s.Clusters == nil {
+		return cluster.Health{Level: cluster.Healthy}
+	}
+	return s.Clusters.Health(q)
+}
+
+// level is the incident's health in words: an alerting service the clusters call healthy is
+// degraded.
+func (inc *incident) level() string {
+	if inc.health < cluster.Degraded && len(inc.alerts) > 0 {
+		return triage.Degraded
+	}
+	return inc.health.String()
 }
 
 func fireRow(snap *catalog.Snapshot, inc *incident, affected []*incident) components.FireRow {
 	e := inc.rec.Entity
 	row := components.FireRow{Entity: components.Link{Label: e.DisplayName(), Href: entityHref(e.Ref())}, Triage: triageHref(e.Ref()),
-		Health: components.HealthBadge{Level: inc.health.String()}}
-	if inc.health < cluster.Degraded && len(inc.alerts) > 0 {
-		row.Health.Level = triage.Degraded
-	}
+		Health: components.HealthBadge{Level: inc.level()}}
 	for _, a := range inc.alerts {
 		row.Alerts = append(row.Alerts, a.Name)
 		if a.Severity != "" && row.Severity == "" {

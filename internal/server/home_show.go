@@ -31,10 +31,11 @@ func (s *Server) handleHome(c echo.Context) error {
 		vm.User = u.Subject
 	}
 	sc := s.scope(c, snap)
-	teams, owned := teamsAndOwned(snap, sc, u)
+	mine := teamsOf(snap, u)
+	teams, owned := teamsAndOwned(snap, sc, mine)
 	vm.Teams = teams
 	// Someone on call sees what is on fire before their own services.
-	if onCall(snap, teamsOf(snap, u)) {
+	if onCall(snap, mine) {
 		fire := s.onFire(c.Request().Context(), snap, sc)
 		fire.OnCall = true
 		vm.Fire = &fire
@@ -46,11 +47,11 @@ func (s *Server) handleHome(c echo.Context) error {
 }
 
 // teamsAndOwned are the user's teams and what they own that the user may view, each once.
-func teamsAndOwned(snap *catalog.Snapshot, sc *access.Scope, u *auth.User) ([]components.Link, []*catalog.Record) {
+func teamsAndOwned(snap *catalog.Snapshot, sc *access.Scope, mine []*catalog.Record) ([]components.Link, []*catalog.Record) {
 	var teams []components.Link
 	var owned []*catalog.Record
 	seen := map[string]bool{}
-	for _, t := range teamsOf(snap, u) {
+	for _, t := range mine {
 		teams = append(teams, components.Link{Label: t.Entity.DisplayName(), Href: entityHref(t.Entity.Ref())})
 		for _, o := range snap.Related(t.Entity, catalog.RelOwnerOf) {
 			if k := o.Entity.Ref().Key(); !seen[k] && sc.Record(o) {

@@ -28,8 +28,6 @@ const maxTriageDependencies = 8
 type gathered struct {
 	in     triage.Input
 	alerts []alerts.Alert // the service's, for the page
-	errs   []triage.Point // the signals again, for the charts
-	lat    []triage.Point
 }
 
 // gatherTriage reads everything triage needs about rec, each backend within its budget and
@@ -106,7 +104,7 @@ func (s *Server) gatherTriage(ctx context.Context, snap *catalog.Snapshot, sc *a
 				if r, ok := idx[o.Service]; ok {
 					ref = r.Entity.Ref().String()
 				}
-				g.in.Origins = append(g.in.Origins, triage.Origin{Entity: ref, Service: o.Service, Operation: o.Operation, Spans: o.Spans})
+				g.in.Origins = append(g.in.Origins, triage.Origin{Entity: ref, Spans: o.Spans})
 			}
 		})
 		go1(func() {
@@ -142,33 +140,48 @@ func (s *Server) gatherTriage(ctx context.Context, snap *catalog.Snapshot, sc *a
 			}
 		})
 	}
-	var ciDeploys []store.Deployment
-	if s.Pipelines != nil {
-		go1(func() {
-			var err error
-			if ciDeploys, err = s.Pipelines.Deployments(ctx, rec.Entity.ProjectSlugs()); err != nil {
-				miss("pipelines")
-			}
-		})
-	}
-	var entries []audit.Entry
-	if s.Audit != nil {
-		go1(func() {
-			refs := []string{g.in.Service.Entity}
-			for _, d := range deps {
-				refs = append(refs, d.Entity.Ref().String())
-			}
-			var err error
-			entries, err = s.Audit.List(ctx, audit.Filter{Entities: refs, Since: now.Add(-metrics.TriageRange.Dur), Result: audit.Succeeded, Limit: 200})
-			if err != nil {
-				miss("audit log")
-			}
-		})
-	}
 	wg.Wait()
 
-	auditChanges(entries, &g.in.Service, depState)
-	g.in.Service.Changes = append(g.in.Service.Changes, pipelineChanges(ciDeploys, g.in.Service.Entity)...)
+	// The portal's own records, now that every dependency is known (the observed ones came
+	// with Jaeger's answer): one audit query and one CI query for them all.
+	all := map[string]*triage.Service{g.in.Service.Entity: &g.in.Service}
+	for ref, st := range depState {
+		all[ref] = st
+	}
+	if s.Audit != nil {
+		refs := make([]string, 0, len(all))
+		for ref := range all {
+			refs = append(refs, ref)
+		}
+		entries, err := s.Audit.List(ctx, audit.Filter{Entities: refs, Since: now.Add(-metrics.TriageRange.Dur), Result: audit.Succeeded, Limit: 200})
+		if err != nil {
+			missing["audit log"] = true
+		}
+		auditChanges(entries, all)
+	}
+	if s.Pipelines != nil {
+		byProject := map[string]*triage.Service{}
+		for ref, st := range all {
+			if r, ok := snap.Get(mustRef(ref)); ok {
+				for _, p := range r.Entity.ProjectSlugs() {
+					byProject[p] = st
+				}
+			}
+		}
+		projects := make([]string, 0, len(byProject))
+		for p := range byProject {
+			projects = append(projects, p)
+		}
+		ds, err := s.Pipelines.Deployments(ctx, projects)
+		if err != nil {
+			missing["pipelines"] = true
+		}
+		for _, d := range ds {
+			if st := byProject[d.Project]; st != nil && d.UpdatedAt != nil {
+				st.Changes = append(st.Changes, pipelineChange(d, st.Entity))
+			}
+		}
+	}
 	for _, st := range depState {
 		g.in.Dependencies = append(g.in.Dependencies, *st)
 	}
@@ -196,7 +209,6 @@ func (s *Server) gatherTriage(ctx context.Context, snap *catalog.Snapshot, sc *a
 		g.in.Missing = append(g.in.Missing, "jaeger (not configured)")
 	}
 	sort.Strings(g.in.Missing)
-	g.errs, g.lat = g.in.Service.Signals.Errors, g.in.Service.Signals.Latency
 	return g, ok
 }
 
@@ -279,8 +291,8 @@ func (s *Server) clusterState(st *triage.Service, rec *catalog.Record) {
 			nodes = cl.NodeProblems()
 		}
 		for _, w := range cr.Workloads {
-			tw := triage.Workload{Cluster: cr.Name, Namespace: w.Namespace, Name: w.Name, Kind: w.Kind, Environment: cr.Environment,
-				Desired: w.Desired, Ready: w.Ready, Unreachable: cr.Reachability.Probed && !cr.Reachability.Reachable, PodRevisions: map[string]int{}}
+			tw := triage.Workload{Cluster: cr.Name, Namespace: w.Namespace, Name: w.Name, Desired: w.Desired,
+				Unreachable: cr.Reachability.Probed && !cr.Reachability.Reachable, PodRevisions: map[string]int{}}
 			tw.Revision, _ = strconv.Atoi(w.Revision)
 			if w.HPA != nil {
 				tw.HPAMin, tw.HPAMax, tw.HPACurrent = w.HPA.Min, w.HPA.Max, w.HPA.Current
@@ -295,7 +307,7 @@ func (s *Server) clusterState(st *triage.Service, rec *catalog.Record) {
 				if onNode[name] > 0 {
 					tw.Nodes = append(tw.Nodes, triage.NodeProblem{Cluster: cr.Name, Name: name, Condition: n.Condition, Message: n.Message, Since: n.Since, Pods: onNode[name]})
 					st.Changes = append(st.Changes, triage.Change{At: n.Since, Kind: triage.ChangeNode, Cluster: cr.Name,
-						Summary: fmt.Sprintf("node %s %s (%d pods of %s)", name, strings.ToLower(n.Condition), onNode[name], w.Name)})
+						Summary: fmt.Sprintf("node %s %s (%d pods of %s)", name, triage.ConditionWords(n.Condition), onNode[name], w.Name)})
 				}
 			}
 			st.Workloads = append(st.Workloads, tw)
@@ -364,23 +376,14 @@ func deploymentChanges(cl *cluster.Cluster, d cluster.Deployment, ref catalog.Re
 		if r.Cause != "" {
 			ch.Summary += ": " + r.Cause
 		}
-		ch.Object = r.AuditID // matched against the audit log for who made it
+		ch.AuditID = r.AuditID
 		out = append(out, ch)
 	}
 	if cfg, known := cl.ConfigChanges(d); known {
-		rev := 0
-		if len(d.ReplicaSets) > 1 {
-			rev = cluster.Revision(d.ReplicaSets[1])
-		}
 		for _, c := range cfg {
 			ch := base
 			ch.At, ch.Kind, ch.Object = c.At, triage.ChangeConfig, c.Kind+" "+c.Namespace+"/"+c.Name
 			ch.Summary = fmt.Sprintf("%s %s changed (values not shown)", c.Kind, c.Name)
-			// A config change made with the rollout (a new name in the template) is undone
-			// by rolling back; one written in place is not, and is left to a restart.
-			if len(d.ReplicaSets) > 0 && d.ReplicaSets[0].CreationTimestamp.Time.After(c.At.Add(-time.Minute)) && rev > 0 {
-				ch.FromRevision = rev
-			}
 			out = append(out, ch)
 		}
 	}
@@ -391,44 +394,33 @@ func deploymentChanges(cl *cluster.Cluster, d cluster.Deployment, ref catalog.Re
 	return out
 }
 
-// pipelineChanges are the deployments CI reported for the service, for the timeline.
-func pipelineChanges(ds []store.Deployment, entity string) []triage.Change {
-	var out []triage.Change
-	for _, d := range ds {
-		if d.UpdatedAt == nil {
-			continue
-		}
-		what := orDefault(d.Image, shortSHA(d.Commit))
-		ch := triage.Change{At: *d.UpdatedAt, Kind: triage.ChangePipeline, Entity: entity, Actor: d.Creator,
-			Summary: fmt.Sprintf("%s: deployment of %s to %s %s", d.Project, what, d.Environment, d.Status)}
-		if catalog.LinkURL(d.URL) { // from a CI payload: data, not markup
-			ch.Href = d.URL
-		}
-		out = append(out, ch)
+// pipelineChange is a deployment CI reported (with its time), for the timeline.
+func pipelineChange(d store.Deployment, entity string) triage.Change {
+	ch := triage.Change{At: *d.UpdatedAt, Kind: triage.ChangePipeline, Entity: entity, Actor: d.Creator,
+		Summary: fmt.Sprintf("%s: deployment of %s to %s %s", d.Project, orDefault(d.Image, shortSHA(d.Commit)), d.Environment, d.Status)}
+	if catalog.LinkURL(d.URL) { // from a CI payload: data, not markup
+		ch.Href = d.URL
 	}
-	return out
+	return ch
 }
 
 var replicasIn = regexp.MustCompile(`replicas (\d+)`)
 
-// auditChanges adds what the audit log knows: who made each revision, and the scales and
-// restarts made through the portal.
-func auditChanges(entries []audit.Entry, st *triage.Service, deps map[string]*triage.Service) {
+// auditChanges adds what the audit log knows to each service: who made each revision, and
+// the scales made through the portal.
+func auditChanges(entries []audit.Entry, services map[string]*triage.Service) {
 	byID := map[string]audit.Entry{}
 	for _, e := range entries {
 		byID[strconv.Itoa(e.ID)] = e
 	}
 	apply := func(s *triage.Service) {
 		for i, ch := range s.Changes {
-			if e, ok := byID[ch.Object]; ok && ch.Object != "" {
+			if e, ok := byID[ch.AuditID]; ok && ch.AuditID != "" {
 				s.Changes[i].Actor = e.Actor
 				if e.Reason != "" {
 					s.Changes[i].Summary += " — " + e.Reason
 				}
-				s.Changes[i].Href = auditHref("id", ch.Object)
-			}
-			if ch.Kind == triage.ChangeDeploy || ch.Kind == triage.ChangeRollback || ch.Kind == triage.ChangeRestart {
-				s.Changes[i].Object = ""
+				s.Changes[i].Href = auditHref("id", ch.AuditID)
 			}
 		}
 		for _, e := range entries {
@@ -448,9 +440,8 @@ func auditChanges(entries []audit.Entry, st *triage.Service, deps map[string]*tr
 			s.Changes = append(s.Changes, ch)
 		}
 	}
-	apply(st)
-	for _, d := range deps {
-		apply(d)
+	for _, st := range services {
+		apply(st)
 	}
 }
 
@@ -460,8 +451,7 @@ func triageAlerts(as []alerts.Alert) []triage.Alert {
 		if a.Silenced || a.Inhibited {
 			continue // someone is on it, or a louder alert explains it
 		}
-		out = append(out, triage.Alert{Name: a.Name, Severity: a.Severity, Summary: a.Summary, Fingerprint: a.Fingerprint(),
-			Firing: a.State == "firing", Since: a.Since, Runbook: a.RunbookURL})
+		out = append(out, triage.Alert{Name: a.Name, Firing: a.State == "firing", Since: a.Since})
 	}
 	return out
 }

@@ -119,8 +119,8 @@ func (s *Server) mitigations(c echo.Context, snap *catalog.Snapshot, sc *access.
 		m.Href = w.base + "/" + m.Action
 		out = append(out, m)
 		b := components.MitigationButton{Label: m.Label, Action: m.Action, Post: m.Href}
-		for k, v := range m.Params {
-			b.Fields = append(b.Fields, components.Hidden{Name: k, Value: fmt.Sprint(v)})
+		for _, k := range sortedMapKeys(m.Params) {
+			b.Fields = append(b.Fields, components.Hidden{Name: k, Value: fmt.Sprint(m.Params[k])})
 		}
 		b.Fields = append(b.Fields, components.Hidden{Name: "generation", Value: strconv.FormatInt(w.view.Generation, 10)},
 			components.Hidden{Name: "reason", Value: "triage: " + sus.Summary})
@@ -201,7 +201,7 @@ func triageCharts(g gathered, res triage.Result) []components.Chart {
 	for _, def := range []struct {
 		title, unit, series string
 		ps                  []triage.Point
-	}{{"Error ratio (5xx)", "ratio", "errors", g.errs}, {"Latency p95", "seconds", "p95", g.lat}} {
+	}{{"Error ratio (5xx)", "ratio", "errors", g.in.Service.Signals.Errors}, {"Latency p95", "seconds", "p95", g.in.Service.Signals.Latency}} {
 		in := chart.Input{Title: def.title, Unit: def.unit, Start: start, End: end, Step: metrics.TriageRange.Step, Markers: marks}
 		if def.ps == nil {
 			in.Err = "not available"
@@ -244,27 +244,22 @@ func (s *Server) handleTriageBanner(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var b components.TriageBanner
-	if rt, mapped, err := s.runtimeOf(rec.Entity); mapped && err == nil && rt.Health.Level >= cluster.Degraded {
-		b.Health = rt.Health.Level.String()
-		b.Reasons = append(b.Reasons, rt.Health.Reason)
+	var b components.TriageBanner // on fire as the on-fire page judges it
+	h := s.healthNow(rec.Entity)
+	inc := incident{rec: rec, health: h.Level}
+	if h.Level >= cluster.Degraded {
+		b.Reasons = append(b.Reasons, h.Reason)
 	}
 	if s.Alerts != nil {
-		n := 0
-		for _, a := range matcherOf(rec.Entity).Filter(s.Alerts.All(c.Request().Context()).Alerts) {
-			if a.State == "firing" && !a.Silenced {
-				n++
-			}
-		}
-		if n > 0 {
-			b.Reasons = append(b.Reasons, fmt.Sprintf("%d alert%s firing", n, map[bool]string{true: "s"}[n > 1]))
-			if b.Health == "" {
-				b.Health = triage.Degraded
-			}
+		inc.alerts = matcherOf(rec.Entity).Filter(firingOf(s.Alerts.All(c.Request().Context()).Alerts))
+		if n := len(inc.alerts); n == 1 {
+			b.Reasons = append(b.Reasons, "1 alert firing")
+		} else if n > 1 {
+			b.Reasons = append(b.Reasons, fmt.Sprintf("%d alerts firing", n))
 		}
 	}
-	if b.Health != "" {
-		b.Href = triageHref(rec.Entity.Ref())
+	if inc.health >= cluster.Degraded || len(inc.alerts) > 0 {
+		b.Health, b.Href = inc.level(), triageHref(rec.Entity.Ref())
 	}
 	return render(c, http.StatusOK, components.TriageBannerView(b))
 }

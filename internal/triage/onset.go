@@ -99,9 +99,7 @@ func latencyBad(v, base float64) bool {
 	return !math.IsNaN(v) && v > 1.5*base && v > base+0.05
 }
 
-func degradedNow(s Signals) bool {
-	return !excursion(s.Errors, errorBad).IsZero() || !excursion(s.Latency, latencyBad).IsZero()
-}
+func degradedNow(s Signals) bool { return errorsRose(s) || latencyRose(s) }
 
 // before and after describe a series around t: the median before, and the latest value.
 func around(ps []Point, t time.Time) (before, now float64, ok bool) {

@@ -71,9 +71,8 @@ func changeSuspects(s Service, onset time.Time) []candidate {
 				continue // old and nothing of it is failing: not a suspect
 			}
 			score := 0.45 + 0.4*p
-			if ran, ok := ranHealthy(s.Signals, ch.At, onset); ok && len(direct) == 0 {
-				score = min(score*0.5, selfScore-0.02) // below the service itself, when nothing else explains it
-				ev = append(ev, Evidence{Signal: "metrics", Detail: "the service ran healthy for " + humanize(ran) + " after this change"})
+			if len(direct) == 0 {
+				score, ev = damp(score, ev, s.Signals, ch.At, onset)
 			}
 			if began, ok := errorsBeganAfter(s.Signals, ch.At); ok {
 				score += 0.1
@@ -94,18 +93,13 @@ func changeSuspects(s Service, onset time.Time) []candidate {
 			}
 			direct := restartedSince(w, ch.At)
 			score := 0.45 + 0.4*p
-			if ran, ok := ranHealthy(s.Signals, ch.At, onset); ok {
-				score = min(score*0.5, selfScore-0.02)
-				ev = append(ev, Evidence{Signal: "metrics", Detail: "the service ran healthy for " + humanize(ran) + " after this change"})
-			}
+			score, ev = damp(score, ev, s.Signals, ch.At, onset)
 			if len(direct) > 0 {
 				score += 0.1
 			}
 			c = candidate{score: score, Suspect: Suspect{Kind: KindConfig, Summary: fmt.Sprintf("%s changed %s", ch.Object, relative(ch.At, onset)), Evidence: append(ev, direct...)}}
+			// Written in place: rolling back does not undo it; a restart once it is reverted does.
 			c.Mitigations = []Mitigation{{Action: "restart", Label: "Restart (once the change is reverted)"}}
-			if ch.FromRevision > 0 {
-				c.Mitigations = append([]Mitigation{{Action: "rollback", Params: map[string]any{"revision": ch.FromRevision}, Label: fmt.Sprintf("Roll back to revision %d", ch.FromRevision)}}, c.Mitigations...)
-			}
 		case ChangeScale:
 			if p == 0 || ch.Replicas >= ch.FromReplicas {
 				continue // scaling out does not break a service
@@ -158,6 +152,16 @@ func errorsBeganAfter(sig Signals, at time.Time) (time.Duration, bool) {
 		return 0, false
 	}
 	return max(0, t.Sub(at)).Round(time.Second), true
+}
+
+// damp lowers a change the service ran healthy after below the service itself: when nothing
+// else explains the trouble, that change does not either.
+func damp(score float64, ev []Evidence, sig Signals, at, onset time.Time) (float64, []Evidence) {
+	ran, ok := ranHealthy(sig, at, onset)
+	if !ok {
+		return score, ev
+	}
+	return min(score*0.5, selfScore-0.02), append(ev, Evidence{Signal: "metrics", Detail: "the service ran healthy for " + humanize(ran) + " after this change"})
 }
 
 // ranHealthy reports whether the signals show the service serving well between a change and
@@ -215,11 +219,7 @@ func revisionEvidence(w *Workload, rev int, at time.Time) []Evidence {
 	// Only against older pods serving beside them: once a rollout completes, every pod is the
 	// new revision and its error ratio is the service's.
 	if n > 0 && otherPods > 0 && mine >= errorFloor*2 && mine > 3*others+0.01 {
-		d := fmt.Sprintf("revision %d's pods fail %s of requests", rev, percent(mine))
-		if otherPods > 0 {
-			d += fmt.Sprintf(", the older pods %s", percent(others))
-		}
-		out = append(out, Evidence{Signal: "metrics", Detail: d})
+		out = append(out, Evidence{Signal: "metrics", Detail: fmt.Sprintf("revision %d's pods fail %s of requests, the older pods %s", rev, percent(mine), percent(others))})
 	}
 	return out
 }
@@ -293,7 +293,7 @@ func dependencySuspects(in Input, onset time.Time) []candidate {
 			ev = append(ev, Evidence{Signal: "traces", Detail: fmt.Sprintf("%s of recent error spans start in %s", percent(share), short(d.Entity))})
 		}
 		what := "failing"
-		if !errorsRose(d) && latencyRose(d) {
+		if !errorsRose(d.Signals) && latencyRose(d.Signals) {
 			what = "slow"
 		}
 		c.Summary = fmt.Sprintf("dependency %s is %s", short(d.Entity), what)
@@ -325,8 +325,8 @@ func signalEvidence(s Service, onset time.Time) []Evidence {
 	return out
 }
 
-func errorsRose(s Service) bool  { return !excursion(s.Signals.Errors, errorBad).IsZero() }
-func latencyRose(s Service) bool { return !excursion(s.Signals.Latency, latencyBad).IsZero() }
+func errorsRose(s Signals) bool  { return !excursion(s.Errors, errorBad).IsZero() }
+func latencyRose(s Signals) bool { return !excursion(s.Latency, latencyBad).IsZero() }
 
 // capacitySuspects: an autoscaler at its ceiling, OOM kills, CPU at its limit.
 func capacitySuspects(s Service, onset time.Time) []candidate {
@@ -357,7 +357,7 @@ func capacitySuspects(s Service, onset time.Time) []candidate {
 		}
 		if w.HPAMax > 0 && w.HPACurrent >= w.HPAMax {
 			score := 0.5
-			if latencyRose(s) {
+			if latencyRose(s.Signals) {
 				score = 0.65
 			}
 			out = append(out, candidate{score: score, Suspect: Suspect{Kind: KindCapacity, Subject: subject,
@@ -392,7 +392,7 @@ func infrastructureSuspects(s Service, onset time.Time) []candidate {
 				score = 0.95 // the node failing is when the trouble began
 			}
 			out = append(out, candidate{score: score, at: at, Suspect: Suspect{Kind: KindInfrastructure, Subject: sub,
-				Summary:     fmt.Sprintf("node %s is %s with %s of %s on it", n.Name, conditionWords(n.Condition), plural(n.Pods, "pod"), w.Name),
+				Summary:     fmt.Sprintf("node %s is %s with %s of %s on it", n.Name, ConditionWords(n.Condition), plural(n.Pods, "pod"), w.Name),
 				Evidence:    []Evidence{{Signal: "node", Detail: fmt.Sprintf("%s: %s", n.Condition, n.Message), At: &at}},
 				Mitigations: []Mitigation{{Action: "restart", Cluster: w.Cluster, Namespace: w.Namespace, Workload: w.Name, Label: "Restart (pods move to healthy nodes)"}}}})
 		}
@@ -550,8 +550,8 @@ func timeline(in Input) []Entry {
 	return out
 }
 
-// conditionWords: NotReady → "not ready", MemoryPressure → "under memory pressure".
-func conditionWords(c string) string {
+// ConditionWords says a node condition in words: NotReady → "not ready", MemoryPressure → "under memory pressure".
+func ConditionWords(c string) string {
 	if c == "NotReady" {
 		return "not ready"
 	}

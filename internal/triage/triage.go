@@ -57,21 +57,19 @@ type Signals struct {
 
 // Alert is an alert naming the service.
 type Alert struct {
-	Name, Severity, Summary, Fingerprint string
-	Firing                               bool
-	Since                                time.Time
-	Runbook                              string // link, when the alert names one
+	Name   string
+	Firing bool // else pending
+	Since  time.Time
 }
 
 // Workload is one of the service's workloads in one cluster, as the caches see it now.
 type Workload struct {
-	Cluster, Namespace, Name, Kind string
-	Environment                    string
-	Revision                       int // current revision (0 when it has none)
-	Desired, Ready                 int32
-	HPAMin, HPAMax, HPACurrent     int32 // zero without an autoscaler
-	Unreachable                    bool  // the cluster's caches are stale
-	Pods                           []PodProblem
+	Cluster, Namespace, Name   string
+	Revision                   int // current revision (0 when it has none)
+	Desired                    int32
+	HPAMin, HPAMax, HPACurrent int32 // zero without an autoscaler
+	Unreachable                bool  // the cluster's caches are stale
+	Pods                       []PodProblem
 	// RevisionErrors are the error ratios of the pods of each revision serving now, from
 	// per-pod metrics: a bad release shows here before any alert.
 	RevisionErrors []RevisionErrors
@@ -114,9 +112,10 @@ type Change struct {
 	Kind                         string // Change*
 	Entity                       string // catalog ref of the component it is about
 	Cluster, Namespace, Workload string
-	Revision, FromRevision       int   // deploys and rollbacks: the revision made and the one before
-	Replicas, FromReplicas       int32 // scales
-	Object                       string
+	Revision, FromRevision       int    // deploys and rollbacks: the revision made and the one before
+	Replicas, FromReplicas       int32  // scales
+	Object                       string // the ConfigMap or Secret, the event's object
+	AuditID                      string // the portal's audit entry that made it, if it did
 	Summary, Actor, Href         string
 }
 
@@ -133,10 +132,8 @@ type Service struct {
 
 // Origin is where errors in recent traces start: the deepest failing span's service.
 type Origin struct {
-	Entity    string // catalog ref, empty when the service is not in the catalog
-	Service   string // as traces name it
-	Operation string
-	Spans     int
+	Entity string // catalog ref, empty when the service is not in the catalog
+	Spans  int
 }
 
 // Input is everything gathered for one triage.

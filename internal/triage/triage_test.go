@@ -32,7 +32,7 @@ const (
 )
 
 func workload(rev int) Workload {
-	return Workload{Cluster: "production", Namespace: "payments", Name: "payment", Kind: "Deployment", Revision: rev, Desired: 3, Ready: 3}
+	return Workload{Cluster: "production", Namespace: "payments", Name: "payment", Revision: rev, Desired: 3}
 }
 
 func deploy(entity string, at time.Time, from, to int) Change {
@@ -89,7 +89,7 @@ func TestAnalyze(t *testing.T) {
 					{Entity: pricing, Health: Healthy, Signals: Signals{Errors: stepUp(0.004, 0.6, 6), Latency: flat(0.05)}},
 					func() Service { s := healthySvc(ledger); s.Changes = []Change{deploy(ledger, ago(8), 1, 2)}; return s }(),
 				},
-				Origins: []Origin{{Entity: pricing, Service: "pricing", Spans: 18}, {Entity: payment, Service: "payment", Spans: 2}}},
+				Origins: []Origin{{Entity: pricing, Spans: 18}, {Entity: payment, Spans: 2}}},
 			wantKind: KindDependency, wantSubject: pricing, wantAction: "open", wantSummary: "pricing is failing", wantOnset: ago(5),
 		},
 		{
@@ -117,7 +117,6 @@ func TestAnalyze(t *testing.T) {
 			in: Input{Service: Service{Entity: payment, Health: Degraded, Signals: Signals{Errors: flat(0.004), Latency: flat(0.08)},
 				Workloads: []Workload{func() Workload {
 					w := workload(3)
-					w.Ready = 1
 					w.Nodes = []NodeProblem{{Cluster: "production", Name: "kwok-node-1", Condition: "NotReady", Message: "kubelet stopped posting node status", Since: ago(3), Pods: 2}}
 					return w
 				}()}}},
@@ -149,7 +148,7 @@ func TestAnalyze(t *testing.T) {
 			in: Input{
 				Service:      Service{Entity: payment, Health: Healthy, Signals: Signals{Errors: stepUp(0.004, 0.2, 5), Latency: flat(0.08)}, Workloads: []Workload{workload(3)}},
 				Dependencies: []Service{healthySvc(pricing)},
-				Origins:      []Origin{{Entity: payment, Service: "payment", Spans: 9}}},
+				Origins:      []Origin{{Entity: payment, Spans: 9}}},
 			wantKind: KindSelf, wantSubject: payment, wantAction: "restart", wantSummary: "no change found", wantOnset: ago(5),
 		},
 		{
@@ -157,7 +156,7 @@ func TestAnalyze(t *testing.T) {
 			in: Input{
 				Service: Service{Entity: payment, Health: Healthy, Signals: Signals{Errors: stepUp(0.004, 0.2, 3), Latency: flat(0.08)}, Workloads: []Workload{workload(3)},
 					Changes: []Change{deploy(payment, ago(9), 2, 3)}},
-				Origins: []Origin{{Entity: payment, Service: "payment", Spans: 9}}},
+				Origins: []Origin{{Entity: payment, Spans: 9}}},
 			wantKind: KindSelf, wantSubject: payment, wantAction: "restart", wantOnset: ago(3),
 		},
 		{

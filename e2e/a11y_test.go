@@ -1,13 +1,20 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/playwright-community/playwright-go"
 
+	"github.com/portico-dev/portico/internal/ingest"
 	"github.com/portico-dev/portico/internal/testenv"
 )
 
@@ -64,18 +71,200 @@ func TestAccessibility(t *testing.T) {
 		"/catalog/api/default/payment-api?tab=api", "/catalog/group/default/team-payments", "/catalog/user/default/alice.nguyen",
 		"/catalog/system/default/checkout", "/catalog/health", "/runbooks", "/runbooks/payment.md", "/clusters", "/fire",
 		"/catalog/component/default/does-not-exist"}
-	var all []string
-	for _, path := range pages {
-		if _, err := page.Goto(path); err != nil {
-			t.Fatal(err)
-		}
-		// Let htmx load the lazy panels first: their content is part of the page.
-		_ = page.Locator("[hx-trigger=load]").First().WaitFor(playwright.LocatorWaitForOptions{State: playwright.WaitForSelectorStateDetached, Timeout: playwright.Float(5000)})
-		for _, v := range checkA11y(t, page, axe) {
-			all = append(all, path+": "+v)
-		}
-	}
+	all := a11yPages(t, page, axe, pages...)
 	if len(all) > 0 {
 		t.Errorf("%d WCAG 2 A/AA violations:\n%s", len(all), strings.Join(all, "\n"))
 	}
+}
+
+// a11yPages checks every path and returns the violations, each prefixed with its page.
+func a11yPages(t *testing.T, page playwright.Page, axe string, paths ...string) []string {
+	t.Helper()
+	var all []string
+	for _, path := range paths {
+		if path != "" {
+			if _, err := page.Goto(path); err != nil {
+				t.Fatal(err)
+			}
+		}
+		all = append(all, a11yHere(t, page, axe)...)
+	}
+	return all
+}
+
+// a11yHere checks the page as it is, once its lazy panels have loaded.
+func a11yHere(t *testing.T, page playwright.Page, axe string) []string {
+	t.Helper()
+	_ = page.Locator("[hx-trigger=load]").First().WaitFor(playwright.LocatorWaitForOptions{State: playwright.WaitForSelectorStateDetached, Timeout: playwright.Float(8000)})
+	var out []string
+	where := page.URL()
+	if u, err := url.Parse(where); err == nil {
+		where = u.RequestURI()
+	}
+	for _, v := range checkA11y(t, page, axe) {
+		out = append(out, where+": "+v)
+	}
+	return out
+}
+
+// TestAccessibilitySignedIn runs the same check over the pages that only have something to
+// show signed in on a live estate: the on-call home page, a production service's tabs with
+// its cluster state, charts, alerts, traces and CI runs, its workload page, an action's
+// confirmation step and outcome, the audit log, pipelines, clusters, logs and a trace. Then
+// it operates the workload page from the keyboard alone: every control is reached with Tab
+// and shows its focus, the confirmation step takes focus where the typing goes, the outcome
+// takes it next, and the rollout's progress is announced in the live region without moving
+// focus. (The alert, triage-with-suspects and rollback confirmation pages are checked in
+// TestTriageScriptedIncidents, which has an incident to show on them.)
+func TestAccessibilitySignedIn(t *testing.T) {
+	s := startTriageStack(t)
+	axe := testenv.Axe(t)
+	// A CI run of the notification service, so its delivery tab and the pipelines page have one.
+	for i, stages := range []string{`{"name": "unit tests", "status": "success"}`, `{"name": "docker build", "status": "running"}`} {
+		b := []byte(fmt.Sprintf(`{"source": "jenkins", "project": "acme/notification", "timestamp": "2026-11-30T10:00:%02dZ", "run": {"id": "41", "name": "notification-ci",
+			"status": "running", "commit": "%s", "branch": "main", "author": "joao.silva"}, "stages": [%s]}`, i, strings.Repeat("a", 40), stages))
+		req, _ := http.NewRequest(http.MethodPost, s.portal.URL+"/webhooks/pipeline", bytes.NewReader(b))
+		req.Header.Set("X-Portico-Signature-256", ingest.Sign("e2e-secret", b))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil || res.StatusCode != http.StatusAccepted {
+			t.Fatalf("CI event: %v %v", err, res)
+		}
+	}
+	page := newPage(t, s.portal)
+	signIn(t, page, "/", "kemi.adeyemi")
+	svc := "/catalog/component/default/notification"
+	workload := svc + "/workloads/production/messaging/notification"
+	all := a11yPages(t, page, axe, "", svc, svc+"?tab=runtime", svc+"?tab=observability", svc+"?tab=delivery",
+		svc+"/triage", workload, "/pipelines", "/clusters", "/alerts", "/fire", "/me", "/catalog/health")
+	// Logs, from the runtime tab, and a trace, from the observability tab.
+	_, err := page.Goto(svc + "?tab=runtime")
+	must(t, err)
+	must(t, page.Locator("[data-testid=workload-logs]").First().Click())
+	must(t, expect.Locator(page.Locator("#log-lines")).ToBeAttached())
+	all = append(all, a11yHere(t, page, axe)...)
+	_, err = page.Goto(svc + "?tab=observability")
+	must(t, err)
+	trace := page.Locator(`[data-testid=trace-table] a[href^="/traces/"]`).First()
+	must(t, expect.Locator(trace).ToBeVisible(playwright.LocatorAssertionsToBeVisibleOptions{Timeout: playwright.Float(15000)}))
+	must(t, trace.Click())
+	must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`/traces/`)))
+	all = append(all, a11yHere(t, page, axe)...)
+	// A chart's data table, opened (on a stack just started, once Prometheus has two scrapes).
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		_, err = page.Goto(svc + "?tab=observability")
+		must(t, err)
+		if page.Locator("#metrics svg").First().WaitFor(playwright.LocatorWaitForOptions{Timeout: playwright.Float(5000)}) == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Second)
+	}
+	must(t, page.Locator("#metrics [data-testid=chart-data] summary").First().Click())
+	must(t, expect.Locator(page.Locator("#metrics [data-testid=chart-data] tbody tr").First()).ToBeVisible())
+	all = append(all, a11yHere(t, page, axe)...)
+
+	// The keyboard alone, on the workload page.
+	_, err = page.Goto(workload)
+	must(t, err)
+	must(t, expect.Locator(page.Locator("[data-testid=rollout-state]")).ToHaveText("complete", playwright.LocatorAssertionsToHaveTextOptions{Timeout: playwright.Float(20000)}))
+	must(t, page.Keyboard().Press("Tab"))
+	must(t, expect.Locator(page.Locator("a.skip")).ToBeFocused())
+	unreached, unmarked := tabThrough(t, page, 150)
+	if len(unreached) > 0 {
+		t.Errorf("%s: controls Tab never reaches: %v", workload, unreached)
+	}
+	if len(unmarked) > 0 {
+		t.Errorf("%s: controls that show no focus: %v", workload, unmarked)
+	}
+	replicas, err := page.Locator("[data-testid=replicas-input]").InputValue()
+	must(t, err)
+	var n int
+	fmt.Sscan(replicas, &n)
+	focusBy(t, page, "replicas-input", 80)
+	must(t, page.Keyboard().Press("Control+A"))
+	must(t, page.Keyboard().Type(strconv.Itoa(n+1)))
+	must(t, page.Keyboard().Press("Tab"))
+	must(t, expect.Locator(page.Locator("[data-testid=scale-reason]")).ToBeFocused())
+	must(t, page.Keyboard().Type("a11y check: one more notification worker"))
+	must(t, page.Keyboard().Press("Enter"))
+	// The confirmation step: the reason came along, so the typed confirmation has focus.
+	must(t, expect.Locator(page.Locator("[data-testid=confirm-name]")).ToBeFocused())
+	all = append(all, a11yHere(t, page, axe)...)
+	must(t, page.Keyboard().Type("notification"))
+	must(t, page.Keyboard().Press("Enter"))
+	// The outcome has focus; the rollout's progress is announced, and focus stays put.
+	must(t, expect.Locator(page.Locator("[data-testid=flash]")).ToContainText("Scale succeeded"))
+	must(t, expect.Locator(page.Locator("[data-testid=flash]")).ToBeFocused())
+	must(t, expect.Locator(page.Locator("#live")).ToContainText(fmt.Sprintf("of %d updated", n+1), playwright.LocatorAssertionsToContainTextOptions{Timeout: playwright.Float(30000)}))
+	must(t, expect.Locator(page.Locator("[data-testid=flash]")).ToBeFocused())
+	all = append(all, a11yHere(t, page, axe)...)
+	all = append(all, a11yPages(t, page, axe, "/audit")...)
+	must(t, expect.Locator(page.Locator("[data-testid=audit]")).ToContainText("one more notification worker"))
+
+	// Focus survives an htmx swap: choosing a chart range from the keyboard keeps focus on it.
+	_, err = page.Goto(svc + "?tab=observability")
+	must(t, err)
+	must(t, expect.Locator(page.Locator("[data-testid=range-6h]")).ToBeVisible(playwright.LocatorAssertionsToBeVisibleOptions{Timeout: playwright.Float(15000)}))
+	must(t, page.Locator("[data-testid=range-6h]").Focus())
+	must(t, page.Keyboard().Press("Enter"))
+	must(t, expect.Locator(page.Locator("[data-testid=range-6h]")).ToHaveClass(regexp.MustCompile(`\bactive\b`)))
+	must(t, expect.Locator(page.Locator("[data-testid=range-6h]")).ToBeFocused())
+	if len(all) > 0 {
+		t.Errorf("%d WCAG 2 A/AA violations:\n%s", len(all), strings.Join(all, "\n"))
+	}
+}
+
+// tabThrough presses Tab up to max times from where focus is, marking each element it
+// reaches, until focus leaves the page or comes round again. It returns the visible, enabled
+// controls of the page it never reached, and those it reached that showed no focus outline.
+func tabThrough(t *testing.T, page playwright.Page, max int) (unreached, unmarked []string) {
+	t.Helper()
+	seen := map[string]bool{}
+	_, err := page.Evaluate(`() => { if (document.activeElement) document.activeElement.dataset.reached = "1"; }`)
+	must(t, err)
+	for range max {
+		must(t, page.Keyboard().Press("Tab"))
+		r, err := page.Evaluate(`() => {
+			const a = document.activeElement;
+			if (!a || a === document.body) return {done: true};
+			const first = a.dataset.reached === "1";
+			a.dataset.reached = "1";
+			const s = getComputedStyle(a);
+			const shown = (s.outlineStyle !== "none" && parseFloat(s.outlineWidth) > 0) || s.boxShadow !== "none";
+			return {done: first, shown: shown, what: a.tagName.toLowerCase() + " " + (a.dataset.testid || a.getAttribute("aria-label") || a.textContent.trim().slice(0, 40))};
+		}`)
+		must(t, err)
+		m := r.(map[string]any)
+		if m["done"] == true {
+			break
+		}
+		what, _ := m["what"].(string)
+		if m["shown"] != true && !seen[what] {
+			unmarked = append(unmarked, what)
+		}
+		seen[what] = true
+	}
+	left, err := page.Evaluate(`() => Array.from(document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea, summary, [tabindex="0"]'))
+		.filter(e => !e.disabled && e.getClientRects().length > 0 && getComputedStyle(e).visibility !== "hidden" && e.dataset.reached !== "1")
+		.map(e => e.tagName.toLowerCase() + " " + (e.dataset.testid || e.getAttribute("aria-label") || e.textContent.trim().slice(0, 40)))`)
+	must(t, err)
+	for _, x := range left.([]any) {
+		unreached = append(unreached, x.(string))
+	}
+	return unreached, unmarked
+}
+
+// focusBy presses Tab from the top of the page until the element with data-testid has focus.
+func focusBy(t *testing.T, page playwright.Page, testid string, max int) {
+	t.Helper()
+	must(t, page.Locator("a.skip").Focus())
+	for range max {
+		must(t, page.Keyboard().Press("Tab"))
+		id, err := page.Evaluate(`() => document.activeElement && document.activeElement.dataset.testid || ""`)
+		must(t, err)
+		if id == testid {
+			return
+		}
+	}
+	t.Fatalf("Tab never reached %s", testid)
 }

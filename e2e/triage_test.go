@@ -96,6 +96,8 @@ observability:
   alertmanager: {url: %q, timeout: 3s}
   jaeger: {url: %q, uiURL: %q, timeout: 3s}
   cacheTTL: 5s
+pipelines:
+  generic: {secrets: [e2e-secret]}
 `, filepath.Join(root, "catalog"), filepath.Join(root, "runbooks"), prov.Issuer, prov.ClientID, c.PortalKubeconfig,
 		be.PrometheusURL, be.AlertmanagerURL, be.JaegerGRPC, be.JaegerQueryURL), "OIDC_SECRET="+prov.ClientSecret, "SESSION_KEY="+strings.Repeat("t", 32))
 	tok, err := prov.Tokens("kemi.adeyemi", "portico") // SRE on-call: may roll back, restart and scale
@@ -351,6 +353,13 @@ func TestTriageScriptedIncidents(t *testing.T) {
 // page, follows it to the triage view and rolls back with the suggested mitigation.
 func alertToRollback(ctx context.Context, t *testing.T, s *triageStack) {
 	page := newPage(t, s.portal)
+	axe := testenv.Axe(t)
+	var violations []string // WCAG 2 A/AA, on the pages only an incident fills
+	defer func() {
+		if len(violations) > 0 {
+			t.Errorf("%d WCAG 2 A/AA violations:\n%s", len(violations), strings.Join(violations, "\n"))
+		}
+	}()
 	signIn(t, page, "/", "kemi.adeyemi")
 	// On call: the home page leads with what is on fire, payment among it.
 	waitFor := func(l playwright.Locator, what string) {
@@ -366,14 +375,20 @@ func alertToRollback(ctx context.Context, t *testing.T, s *triageStack) {
 		}
 	}
 	waitFor(page.Locator("[data-testid=home-fire] [data-testid=fire-row]").Filter(playwright.LocatorFilterOptions{HasText: "Payment Service"}), "payment on the home page's on-fire list")
+	violations = append(violations, a11yHere(t, page, axe)...)
 	_, err := page.Goto("/alerts")
 	must(t, err)
 	alert := page.Locator("[data-testid=alert]").Filter(playwright.LocatorFilterOptions{HasText: "PaymentHighErrorRate"})
 	waitFor(alert, "PaymentHighErrorRate on the alerts page")
+	violations = append(violations, a11yHere(t, page, axe)...)
+	violations = append(violations, a11yPages(t, page, axe, "/fire")...)
+	_, err = page.Goto("/alerts")
+	must(t, err)
 	must(t, alert.First().Locator("[data-testid=alert-triage]").Click())
 	must(t, expect.Locator(page.GetByTestId("triage-title")).ToContainText("Triage: Payment Service"))
 	top := page.Locator("[data-testid=suspect]").First()
 	must(t, expect.Locator(top).ToHaveAttribute("data-kind", "deploy"))
+	violations = append(violations, a11yHere(t, page, axe)...)
 	// One screen at 1440×900: the signals, the timeline's start, the top suspect and its
 	// mitigation are all above the fold.
 	must(t, page.SetViewportSize(1440, 900))
@@ -388,6 +403,7 @@ func alertToRollback(ctx context.Context, t *testing.T, s *triageStack) {
 	must(t, top.Locator("[data-testid=mitigate-rollback]").Click())
 	// The same confirmation as any production rollback: the diff, a reason, the name typed.
 	must(t, expect.Locator(page.Locator("[data-testid=diff]")).ToContainText("payment:"))
+	violations = append(violations, a11yHere(t, page, axe)...)
 	must(t, page.Locator("[data-testid=confirm-reason]").Fill("PaymentHighErrorRate after 9.9.9"))
 	must(t, page.Locator("[data-testid=confirm-name]").Fill("payment"))
 	must(t, page.Locator("[data-testid=apply]").Click())

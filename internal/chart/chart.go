@@ -7,6 +7,7 @@ package chart
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -147,6 +148,7 @@ func Layout(in Input) Chart {
 		c.Legend = append(c.Legend, item)
 	}
 	c.Bands = bands(in, series, x)
+	c.Table = table(in, series)
 	c.Summary = summary(series, in.Unit)
 	for _, m := range in.Markers {
 		if !m.T.Before(in.Start) && !m.T.After(in.End) {
@@ -156,43 +158,73 @@ func Layout(in Input) Chart {
 	return c
 }
 
-// bands are invisible columns, one per sample time, whose titles list every series' value:
-// hovering anywhere on the chart names the values at that time.
-func bands(in Input, series []Series, x func(time.Time) float64) []Band {
-	times := map[int64][]string{}
-	var order []int64
-	for _, s := range series {
+// samples is every sample time of the series, in order, with each series' value at it
+// (NaN where a series has none).
+func samples(series []Series) (times []int64, values map[int64][]float64) {
+	values = map[int64][]float64{}
+	for i, s := range series {
 		for _, p := range s.Points {
 			if math.IsNaN(p.V) || math.IsInf(p.V, 0) {
 				continue
 			}
 			k := p.T.Unix()
-			if _, ok := times[k]; !ok {
-				order = append(order, k)
+			row, ok := values[k]
+			if !ok {
+				times = append(times, k)
+				row = make([]float64, len(series))
+				for j := range row {
+					row[j] = math.NaN()
+				}
+				values[k] = row
 			}
-			times[k] = append(times[k], s.Name+" "+Format(p.V, in.Unit))
+			row[i] = p.V
 		}
 	}
+	slices.Sort(times)
+	return times, values
+}
+
+// bands are invisible columns, one per sample time, whose titles list every series' value:
+// hovering anywhere on the chart names the values at that time.
+func bands(in Input, series []Series, x func(time.Time) float64) []Band {
+	order, values := samples(series)
 	if len(order) == 0 {
 		return nil
 	}
-	sortInt64(order)
 	w := float64(width-padL-padR) / float64(max(len(order), 1))
 	out := make([]Band, 0, len(order))
 	for _, k := range order {
 		t := time.Unix(k, 0).UTC()
-		cx := x(t)
-		out = append(out, Band{X: round1(cx - w/2), W: round1(w), Title: t.Format("2006-01-02 15:04:05 UTC") + "\n" + strings.Join(times[k], "\n")})
+		var names []string
+		for i, v := range values[k] {
+			if !math.IsNaN(v) {
+				names = append(names, series[i].Name+" "+Format(v, in.Unit))
+			}
+		}
+		out = append(out, Band{X: round1(x(t) - w/2), W: round1(w), Title: t.Format("2006-01-02 15:04:05 UTC") + "\n" + strings.Join(names, "\n")})
 	}
 	return out
 }
 
-func sortInt64(a []int64) {
-	for i := 1; i < len(a); i++ {
-		for j := i; j > 0 && a[j] < a[j-1]; j-- {
-			a[j], a[j-1] = a[j-1], a[j]
-		}
+// table is the chart's data as rows, newest first: a sample time and each series' value.
+func table(in Input, series []Series) Table {
+	order, values := samples(series)
+	t := Table{}
+	for _, s := range series {
+		t.Columns = append(t.Columns, s.Name)
 	}
+	for i := len(order) - 1; i >= 0; i-- {
+		row := TableRow{Time: time.Unix(order[i], 0).UTC().Format("2006-01-02 15:04:05")}
+		for _, v := range values[order[i]] {
+			cell := "—"
+			if !math.IsNaN(v) {
+				cell = Format(v, in.Unit)
+			}
+			row.Cells = append(row.Cells, cell)
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	return t
 }
 
 // niceScale returns a top of the axis and a tick step of 1, 2 or 5 × 10^k with 3–6 ticks.

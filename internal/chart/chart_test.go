@@ -2,6 +2,7 @@ package chart
 
 import (
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -79,5 +80,23 @@ func TestSummary(t *testing.T) {
 	want := "errors latest 30% (1%–30%), rising; ok latest 50% (50%–50%), steady"
 	if c.Summary != want {
 		t.Errorf("summary = %q, want %q", c.Summary, want)
+	}
+}
+
+// TestTable: the chart's data as a table, newest first, one column per series, a dash where
+// a series has no sample at that time.
+func TestTable(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)
+	c := Layout(Input{Title: "Latency", Unit: "seconds", Start: t0, End: t0.Add(2 * time.Minute), Step: time.Minute, Series: []Series{
+		{Name: "p50", Points: []Point{{t0, 0.01}, {t0.Add(time.Minute), 0.02}, {t0.Add(2 * time.Minute), 0.03}}},
+		{Name: "p95", Points: []Point{{t0, 0.1}, {t0.Add(2 * time.Minute), math.NaN()}}},
+	}})
+	want := Table{Columns: []string{"p50", "p95"}, Rows: []TableRow{
+		{Time: "2026-12-01 03:02:00", Cells: []string{"30 ms", "—"}},
+		{Time: "2026-12-01 03:01:00", Cells: []string{"20 ms", "—"}},
+		{Time: "2026-12-01 03:00:00", Cells: []string{"10 ms", "100 ms"}},
+	}}
+	if !reflect.DeepEqual(c.Table, want) {
+		t.Errorf("table = %+v, want %+v", c.Table, want)
 	}
 }

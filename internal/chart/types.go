@@ -14,6 +14,20 @@ type Chart struct {
 	// Summary is the chart in words, for those who cannot see it: each series' latest value,
 	// its range and its trend.
 	Summary string
+	// Table is the data drawn, for reading rather than looking.
+	Table Table
+}
+
+// Table is a chart's samples: one row per sample time (UTC), one column per series.
+type Table struct {
+	Columns []string
+	Rows    []TableRow
+}
+
+// TableRow is one sample time and each series' value at it ("—" where it has none).
+type TableRow struct {
+	Time  string
+	Cells []string
 }
 
 // MarkerLine is a moment drawn across the plot: the onset, a deploy, an alert's start.

@@ -55,7 +55,7 @@ func (s *Server) handleAlertsPanel(c echo.Context) error {
 		return err
 	}
 	res := s.Alerts.All(c.Request().Context())
-	vm := components.AlertsPanel{Errors: res.Errors}
+	vm := components.AlertsPanel{Errors: res.Errors, Refresh: c.Request().URL.Path}
 	for _, a := range matcherOf(rec.Entity).Filter(res.Alerts) {
 		row := s.alertRow(a)
 		row.Triage = alertTriageHref(rec.Entity.Ref(), a)
@@ -94,7 +94,7 @@ func (s *Server) handleAlertsPage(c echo.Context) error {
 			svcs = append(svcs, svc{r, matcherOf(r.Entity)})
 		}
 	}
-	vm := components.AlertsPage{Errors: res.Errors}
+	vm := components.AlertsPage{Errors: res.Errors, Refresh: c.Request().URL.RequestURI()}
 	groups := map[string]*components.AlertGroup{}
 	var order []string
 	sc := s.scope(c, snap)

@@ -50,6 +50,14 @@ func join(s []string) string { return strings.Join(s, ", ") }
 
 // refreshTrigger reloads a live panel when its stream says so, and every 30 s regardless;
 // panels without a refresh URL never reload.
+// pollTrigger reloads a panel with no push of its own (alerts) every 30 seconds.
+func pollTrigger(url string) string {
+	if url == "" {
+		return "none"
+	}
+	return "every 30s"
+}
+
 func refreshTrigger(url string) string {
 	if url == "" {
 		return "none"

@@ -23,9 +23,10 @@ type MetricsPanel struct {
 
 // AlertsPanel lists a service's alerts, or says what could not be read.
 type AlertsPanel struct {
-	Rows   []AlertRow
-	Errors []string
-	Hint   string
+	Rows    []AlertRow
+	Errors  []string
+	Hint    string
+	Refresh string // the panel's URL: it reloads itself to show new alerts
 }
 
 // AlertRow is one alert.
@@ -47,6 +48,7 @@ type AlertsPage struct {
 	Groups                    []AlertGroup
 	Errors                    []string
 	Firing, Pending, Silenced int
+	Refresh                   string // the page's URL: its list reloads itself to show new alerts
 }
 
 // TracesPanel lists a service's traces with filters.

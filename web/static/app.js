@@ -69,3 +69,65 @@ function panelUnreachable(e) {
 }
 document.addEventListener("htmx:sendError", panelUnreachable);
 document.addEventListener("htmx:timeout", panelUnreachable);
+
+// Live updates. A panel that reloads itself (over SSE or on a timer) carries data-live, its
+// state in one sentence; when the sentence changes, the page's polite live region (#live)
+// says the new one, so screen readers announce the update without focus moving. A panel's
+// first load is not an update and says nothing.
+const liveSaid = {};
+function announce(root) {
+  if (!root || !root.querySelectorAll) return;
+  const els = Array.from(root.querySelectorAll("[data-live]"));
+  if (root.matches && root.matches("[data-live]")) els.unshift(root);
+  els.forEach(function (el) {
+    const key = el.id || el.getAttribute("data-testid") || "";
+    const text = el.getAttribute("data-live");
+    if (key in liveSaid && liveSaid[key] !== text) {
+      const region = document.getElementById("live");
+      if (region) region.textContent = text;
+    }
+    liveSaid[key] = text;
+  });
+}
+document.addEventListener("DOMContentLoaded", function () { announce(document); });
+document.addEventListener("htmx:load", function (e) { announce(e.detail.elt); });
+
+// Focus survives a swap. When the focused element is inside what htmx replaces, the same
+// control in the new content (by id, or by data-testid and position) gets focus back;
+// failing that the new content itself does, so focus never falls back to the page's top.
+let focusWas = null;
+document.addEventListener("htmx:beforeSwap", function (e) {
+  const a = document.activeElement;
+  const target = e.detail.target;
+  focusWas = null;
+  if (!a || a === document.body || !target || !target.contains(a)) return;
+  const testid = a.getAttribute("data-testid");
+  let index = 0;
+  if (testid) index = Array.from(target.querySelectorAll('[data-testid="' + testid + '"]')).indexOf(a);
+  focusWas = { root: target.id, id: a.id, testid: testid, index: index, selection: a.selectionStart };
+});
+document.addEventListener("htmx:afterSettle", function () {
+  const f = focusWas;
+  focusWas = null;
+  if (!f || (document.activeElement && document.activeElement !== document.body)) return;
+  const root = (f.root && document.getElementById(f.root)) || document.getElementById("main");
+  let el = f.id ? document.getElementById(f.id) : null;
+  if (!el && f.testid && root) el = root.querySelectorAll('[data-testid="' + f.testid + '"]')[Math.max(f.index, 0)] || null;
+  if (!el) {
+    el = root;
+    if (el && !el.hasAttribute("tabindex")) el.setAttribute("tabindex", "-1");
+  }
+  if (el) {
+    el.focus({ preventScroll: true });
+    if (f.selection != null && el.setSelectionRange) try { el.setSelectionRange(f.selection, f.selection); } catch (_) {}
+  }
+});
+
+// After an action the page opens on its outcome: the flash message takes focus (unless a
+// field asked for it), so a screen reader reads what happened first.
+document.addEventListener("DOMContentLoaded", function () {
+  const flash = document.querySelector("[data-testid=flash]");
+  if (!flash || document.querySelector("[autofocus]")) return;
+  flash.setAttribute("tabindex", "-1");
+  flash.focus({ preventScroll: true });
+});

@@ -21,10 +21,10 @@ type Facts struct {
 	// HPAs, PDBs and NetworkPolicies are those that target or select the workloads' pods;
 	// NamespacePolicies are every NetworkPolicy in the workloads' namespaces (default deny).
 	HPAs, PDBs, NetworkPolicies, NamespacePolicies, Services []map[string]any
-	AlertRules []map[string]any // {name, expr, labels, group}
-	Runbook    map[string]any   // {present, path}
-	Pipeline   map[string]any   // {runs, scanned, critical, high, signed}
-	Delivery   map[string]any   // {deploysPerWeek, leadTimeHours, changeFailureRate, restoreHours}
+	AlertRules                                               []map[string]any // {name, expr, labels, group}
+	Runbook                                                  map[string]any   // {present, path}
+	Pipeline                                                 map[string]any   // {runs, scanned, critical, high, signed}
+	Delivery                                                 map[string]any   // {deploysPerWeek, leadTimeHours, changeFailureRate, restoreHours}
 	// CRDs are the custom resources the service's clusters serve (plural.group → true), and
 	// Reports the objects of those that concern the service, by the same key.
 	CRDs    map[string]bool

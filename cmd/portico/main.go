@@ -39,6 +39,8 @@ const usage = `Usage: portico <command> [flags]
 Commands:
   serve                 run the portal (see --help for flags)
   catalog lint PATH...  check catalog files; exit 1 on errors
+  scorecard check -f PATH...
+                        grade a service's manifests with the production-readiness checks
   pipeline report       send a CI event (Jenkins, Tekton, Argo, scripts) to the portal
   version               print the version
 
@@ -57,6 +59,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "catalog":
 		if len(args) > 1 && args[1] == "lint" {
 			return runLint(args[2:], stdout, stderr)
+		}
+	case "scorecard":
+		if len(args) > 1 && args[1] == "check" {
+			return runScorecardCheck(args[2:], stdout, stderr)
 		}
 	case "pipeline":
 		if len(args) > 1 && args[1] == "report" {

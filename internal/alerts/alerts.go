@@ -321,3 +321,53 @@ func (m Matcher) Filter(all []Alert) []Alert {
 	}
 	return out
 }
+
+// Rule is an alerting rule Prometheus evaluates.
+type Rule struct {
+	Name   string            `json:"name"`
+	Expr   string            `json:"expr"`
+	Labels map[string]string `json:"labels"`
+	Group  string            `json:"group"`
+}
+
+// Rules lists Prometheus' alerting rules (none without Prometheus).
+func (c *Client) Rules(ctx context.Context) ([]Rule, error) {
+	if c.src.Prometheus == nil {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.src.Budget)
+	defer cancel()
+	res, err := c.src.Prometheus.Rules(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("Prometheus rules: %s", reason(err, c.src.Budget))
+	}
+	var out []Rule
+	for _, g := range res.Groups {
+		for _, r := range g.Rules {
+			a, ok := r.(v1.AlertingRule)
+			if !ok {
+				continue
+			}
+			labels := map[string]string{}
+			for k, v := range a.Labels {
+				labels[string(k)] = string(v)
+			}
+			out = append(out, Rule{Name: a.Name, Expr: a.Query, Labels: labels, Group: g.Name})
+		}
+	}
+	return out, nil
+}
+
+// MatchesRule reports whether an alerting rule is the service's: it is named in the
+// service's alert list, and each of its labels is set on the rule or selected in its query.
+func (m Matcher) MatchesRule(r Rule) bool {
+	if len(m.Names) > 0 && !slices.Contains(m.Names, "all") && !slices.Contains(m.Names, r.Name) {
+		return false
+	}
+	for k, v := range m.Labels {
+		if r.Labels[k] != v && !strings.Contains(r.Expr, k+`="`+v+`"`) {
+			return false
+		}
+	}
+	return true
+}

@@ -43,7 +43,8 @@ type Set struct {
 
 type compiled struct {
 	Check
-	rank     int // index of its level
+	rank     int             // index of its level
+	reads    map[string]bool // the facts (variables) its expressions read
 	prog     cel.Program
 	applies  cel.Program // nil: always
 	snippet  *template.Template
@@ -107,7 +108,7 @@ func Compile(checks []Check, levels []string) (*Set, error) {
 			continue
 		}
 		seen[c.ID] = c.Source
-		cc := compiled{Check: c, rank: slices.Index(levels, c.Level), requires: c.Requires}
+		cc := compiled{Check: c, rank: slices.Index(levels, c.Level), requires: c.Requires, reads: map[string]bool{}}
 		if cc.rank < 0 {
 			errs = append(errs, fmt.Errorf("%s: level %q is not one of %s", where, c.Level, strings.Join(levels, ", ")))
 			continue
@@ -116,12 +117,12 @@ func Compile(checks []Check, levels []string) (*Set, error) {
 			errs = append(errs, fmt.Errorf("%s: title and expr are required", where))
 			continue
 		}
-		if cc.prog, err = program(e, c.Expr, false); err != nil {
+		if cc.prog, err = program(e, c.Expr, false, cc.reads); err != nil {
 			errs = append(errs, fmt.Errorf("%s: expr: %w", where, err))
 			continue
 		}
 		if c.Applies != "" {
-			if cc.applies, err = program(e, c.Applies, true); err != nil {
+			if cc.applies, err = program(e, c.Applies, true, cc.reads); err != nil {
 				errs = append(errs, fmt.Errorf("%s: applies: %w", where, err))
 				continue
 			}
@@ -144,11 +145,17 @@ func Compile(checks []Check, levels []string) (*Set, error) {
 	return s, nil
 }
 
-// program compiles one expression; boolOnly refuses a list result (for applies).
-func program(e *cel.Env, expr string, boolOnly bool) (cel.Program, error) {
+// program compiles one expression; boolOnly refuses a list result (for applies). The
+// variables it reads are added to reads.
+func program(e *cel.Env, expr string, boolOnly bool, reads map[string]bool) (cel.Program, error) {
 	ast, iss := e.Compile(expr)
 	if iss.Err() != nil {
 		return nil, errors.New(strings.TrimSpace(iss.Err().Error()))
+	}
+	for _, r := range ast.NativeRep().ReferenceMap() {
+		if r.Name != "" && len(r.OverloadIDs) == 0 {
+			reads[r.Name] = true
+		}
 	}
 	out := ast.OutputType()
 	ok := out.IsExactType(types.BoolType) || out.IsExactType(types.DynType) || (!boolOnly && out.Kind() == types.ListKind)
@@ -224,6 +231,17 @@ func (s *Set) Evaluate(f Facts) Card {
 
 func (c compiled) run(act map[string]any, f Facts) Result {
 	r := Result{Check: c.ID}
+	var missing []string
+	for v := range c.reads {
+		if f.Unknown[v] {
+			missing = append(missing, v)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		r.Status, r.Message = NotApplicable, "reads "+strings.Join(missing, ", ")+", not known here"
+		return r
+	}
 	if len(c.requires) > 0 && !slices.ContainsFunc(c.requires, func(crd string) bool { return f.CRDs[crd] }) {
 		r.Status, r.Message = NotApplicable, "needs "+strings.Join(c.requires, " or ")+", which the service's clusters do not serve"
 		return r

@@ -31,6 +31,9 @@ type Facts struct {
 	Reports map[string][]map[string]any
 	// Exempt are checks exempted for this service (id → reason).
 	Exempt map[string]string
+	// Unknown are facts not known where the checks run (`portico scorecard check` knows
+	// manifests, not alert rules or pods): checks that read them are not applicable.
+	Unknown map[string]bool
 }
 
 func (f Facts) activation() map[string]any {
@@ -191,4 +194,19 @@ func selectorAt(obj map[string]any, path ...string) (labels.Selector, bool) {
 	}
 	sel, err := metav1.LabelSelectorAsSelector(&ls)
 	return sel, err == nil
+}
+
+// Workload names a workload, for the command that applies a fix to it.
+type Workload struct {
+	Kind, Namespace, Name string
+}
+
+// WorkloadsOf names the workloads among objs.
+func WorkloadsOf(objs []map[string]any) []Workload {
+	var out []Workload
+	for _, o := range objs {
+		u := unstructured.Unstructured{Object: o}
+		out = append(out, Workload{Kind: u.GetKind(), Namespace: u.GetNamespace(), Name: u.GetName()})
+	}
+	return out
 }

@@ -266,3 +266,18 @@ func TestExemption(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownFacts: a check that reads a fact not known here is not applicable.
+func TestUnknownFacts(t *testing.T) {
+	s := builtin(t)
+	f := Assemble(Facts{Unknown: map[string]bool{"entity": true, "alertRules": true, "runbook": true}}, objects(t, "testdata/bad.yaml"))
+	got := statuses(s.Evaluate(f))
+	for _, id := range []string{"owner", "on-call", "alert-rules", "runbook", "lifecycle"} {
+		if got[id] != NotApplicable {
+			t.Errorf("%s = %s, want n/a", id, got[id])
+		}
+	}
+	if got["readiness-probe"] != Fail {
+		t.Errorf("readiness-probe = %s", got["readiness-probe"])
+	}
+}

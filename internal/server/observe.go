@@ -49,6 +49,7 @@ func (s *Server) observeVM(e *catalog.Entity) components.Observe {
 	}
 	base := entityHref(e.Ref())
 	o.TriageURL = base + "/triage/banner"
+	o.ScorecardURL = base + "/scorecard"
 	if s.Metrics != nil {
 		o.MetricsURL = base + "/metrics"
 	}

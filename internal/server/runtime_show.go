@@ -25,6 +25,7 @@ type clusterService interface {
 	Logs(ctx context.Context, q cluster.Query, r cluster.LogRequest) ([]cluster.LogLine, error)
 	FollowLogs(ctx context.Context, q cluster.Query, r cluster.LogRequest, emit func(cluster.LogLine) error) error
 	Cluster(name string) *cluster.Cluster
+	Objects(q cluster.Query) cluster.ServiceObjects
 }
 
 // runtimeOf maps an entity to its workloads. mapped is false for entities that do not say

@@ -25,6 +25,7 @@ import (
 	"github.com/portico-dev/portico/internal/pipeline"
 	"github.com/portico-dev/portico/internal/policy"
 	"github.com/portico-dev/portico/internal/runbooks"
+	"github.com/portico-dev/portico/internal/scorecard"
 	"github.com/portico-dev/portico/web/components"
 	"github.com/portico-dev/portico/web/static"
 )
@@ -70,6 +71,9 @@ type Deps struct {
 	Metrics         metricsService   // nil when no Prometheus is configured
 	Alerts          alertService     // nil when neither Prometheus nor Alertmanager is configured
 	Traces          traceService     // nil when no Jaeger is configured
+	AlertRules      ruleSource       // nil when no Prometheus is configured
+	// Scorecards are the compiled production-readiness checks; nil: the built-in ones.
+	Scorecards *scorecard.Set
 	Pipelines       pipelineStore    // nil: no CI webhooks
 	PipelineSecrets PipelineSecrets
 	StageMapper     *pipeline.Mapper // nil: the default stage patterns
@@ -104,6 +108,7 @@ type Server struct {
 	services jaegerIndex // components by the service name their traces carry
 	triages  shared[triageEntry]
 	fires    shared[incidents]
+	scores   *scoreboard
 }
 
 // New builds the server and its routes.
@@ -132,7 +137,14 @@ func New(d Deps) *Server {
 		}
 		e.IPExtractor = echo.ExtractIPFromXFFHeader(opts...)
 	}
-	s := &Server{Deps: d, echo: e, access: access.New(d.Policy, d.Anonymous), actions: d.Actions}
+	if d.Scorecards == nil {
+		set, err := scorecard.Compile(scorecard.Builtin(), nil)
+		if err != nil {
+			panic("built-in scorecard checks: " + err.Error()) // a test compiles them
+		}
+		d.Scorecards = set
+	}
+	s := &Server{Deps: d, echo: e, access: access.New(d.Policy, d.Anonymous), actions: d.Actions, scores: newScoreboard()}
 	if s.actions == nil {
 		s.actions = actions.New(actions.Config{MaxReplicas: d.ActionsConfig.MaxReplicas, ProductionEnvironments: d.ActionsConfig.ProductionEnvironments,
 			RequireSecurityScan: d.PipelineSecrets.RequireSecurityScan}, d.Policy, d.Audit, d.Pipelines, d.Log)

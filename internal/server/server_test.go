@@ -25,6 +25,7 @@ func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
 type testPortal struct {
 	*httptest.Server
 	refresher *ingest.Refresher
+	srv       *Server
 }
 
 const webhookSecret = "test-secret"
@@ -53,7 +54,7 @@ func newTestPortalWith(t *testing.T, catalogDir string, clusters clusterService,
 	srv := New(Deps{Catalog: r, Clusters: clusters, Runbooks: books, DB: st, WebhookSecrets: []string{webhookSecret}, Version: "test", Anonymous: true})
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	return &testPortal{Server: ts, refresher: r}
+	return &testPortal{Server: ts, refresher: r, srv: srv}
 }
 
 func demoPortal(t *testing.T) *testPortal {

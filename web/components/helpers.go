@@ -64,3 +64,53 @@ func refreshTrigger(url string) string {
 	}
 	return "sse:changed, every 30s"
 }
+
+func orNone(level string) string {
+	if level == "" {
+		return "no level"
+	}
+	return level
+}
+
+func scoreClass(status string) string {
+	switch status {
+	case "pass", "fail", "error", "exempt":
+		return status
+	}
+	return "na"
+}
+
+func scoreSymbol(status string) string {
+	switch status {
+	case "pass":
+		return "✓"
+	case "fail":
+		return "✗"
+	case "error":
+		return "!"
+	case "exempt":
+		return "E"
+	}
+	return "–"
+}
+
+func joinWords(ws []string) string {
+	switch len(ws) {
+	case 0:
+		return ""
+	case 1:
+		return ws[0]
+	}
+	out := ""
+	for i, w := range ws {
+		switch {
+		case i == 0:
+			out = w
+		case i == len(ws)-1:
+			out += " and " + w
+		default:
+			out += ", " + w
+		}
+	}
+	return out
+}

@@ -1,0 +1,101 @@
+package cluster
+
+import (
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/tools/cache"
+)
+
+// ServiceObjects are a component's workloads, their pods, and every object of their
+// namespaces that may concern them (autoscalers, disruption budgets, network policies,
+// Services), in their JSON shape as `kubectl get -o json` prints them, for checks to read.
+// Each workload also carries "cluster" and "environment" keys.
+type ServiceObjects struct {
+	Workloads, Pods, Others []map[string]any
+	// Environments are those of the clusters the workloads run in.
+	Environments []string
+}
+
+// Objects gathers q's objects from every cluster's caches.
+func (m *Manager) Objects(q Query) ServiceObjects {
+	var out ServiceObjects
+	for _, c := range m.clusters {
+		if (q.Cluster != "" && q.Cluster != c.Name) || !c.Synced() {
+			continue
+		}
+		c.objects(q, &out)
+	}
+	return out
+}
+
+var (
+	gvDeployment  = appsv1.SchemeGroupVersion.WithKind("Deployment")
+	gvStatefulSet = appsv1.SchemeGroupVersion.WithKind("StatefulSet")
+)
+
+func (c *Cluster) objects(q Query, out *ServiceObjects) {
+	namespaces := map[string]bool{}
+	add := func(obj any, gvk schema.GroupVersionKind) {
+		m, ok := jsonShape(obj, gvk)
+		if !ok {
+			return
+		}
+		m["cluster"], m["environment"] = c.Name, c.Environment
+		out.Workloads = append(out.Workloads, m)
+		if md, ok := m["metadata"].(map[string]any); ok {
+			ns, _ := md["namespace"].(string)
+			namespaces[ns] = true
+		}
+	}
+	for _, obj := range selectObjects(c.idx.deployments, q.Namespace, q.Selector) {
+		add(obj, gvDeployment)
+		for _, rs := range byOwner(c.idx.replicaSets, string(obj.(*appsv1.Deployment).UID)) {
+			for _, p := range byOwner(c.idx.pods, string(rs.(*appsv1.ReplicaSet).UID)) {
+				if m, ok := jsonShape(p, schema.GroupVersionKind{Version: "v1", Kind: "Pod"}); ok {
+					out.Pods = append(out.Pods, m)
+				}
+			}
+		}
+	}
+	for _, obj := range selectObjects(c.idx.statefulSets, q.Namespace, q.Selector) {
+		add(obj, gvStatefulSet)
+		for _, p := range byOwner(c.idx.pods, string(obj.(*appsv1.StatefulSet).UID)) {
+			if m, ok := jsonShape(p, schema.GroupVersionKind{Version: "v1", Kind: "Pod"}); ok {
+				out.Pods = append(out.Pods, m)
+			}
+		}
+	}
+	if len(namespaces) > 0 {
+		out.Environments = append(out.Environments, c.Environment)
+	}
+	for ns := range namespaces {
+		for _, k := range []struct {
+			inf cache.SharedIndexInformer
+			gvk schema.GroupVersionKind
+		}{
+			{c.idx.hpas, schema.GroupVersionKind{Group: "autoscaling", Version: "v2", Kind: "HorizontalPodAutoscaler"}},
+			{c.idx.pdbs, schema.GroupVersionKind{Group: "policy", Version: "v1", Kind: "PodDisruptionBudget"}},
+			{c.idx.netpols, schema.GroupVersionKind{Group: "networking.k8s.io", Version: "v1", Kind: "NetworkPolicy"}},
+			{c.idx.services, schema.GroupVersionKind{Version: "v1", Kind: "Service"}},
+		} {
+			objs, _ := k.inf.GetIndexer().ByIndex(cache.NamespaceIndex, ns)
+			for _, obj := range objs {
+				if m, ok := jsonShape(obj, k.gvk); ok {
+					out.Others = append(out.Others, m)
+				}
+			}
+		}
+	}
+}
+
+// jsonShape converts a cached object (shared: never modified) into a fresh JSON-shaped map
+// with its apiVersion and kind, which informers' objects lack.
+func jsonShape(obj any, gvk schema.GroupVersionKind) (map[string]any, bool) {
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return nil, false
+	}
+	m["apiVersion"], m["kind"] = gvk.GroupVersion().String(), gvk.Kind
+	return m, true
+}

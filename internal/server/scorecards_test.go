@@ -1,0 +1,162 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/yaml"
+
+	"github.com/portico-dev/portico/internal/cluster"
+	"github.com/portico-dev/portico/internal/scorecard"
+	"github.com/portico-dev/portico/internal/testenv"
+)
+
+type cardAnswer struct {
+	Entity  string             `json:"entity"`
+	Level   string             `json:"level"`
+	Score   int                `json:"score"`
+	Results []scorecard.Result `json:"results"`
+}
+
+func (a cardAnswer) status(check string) (scorecard.Status, scorecard.Result) {
+	for _, r := range a.Results {
+		if r.Check == check {
+			return r.Status, r
+		}
+	}
+	return "", scorecard.Result{}
+}
+
+// TestScorecardsLive grades a production service running on the real control plane: its
+// gaps fail the right checks with the YAML that fixes them; applying that YAML to the cluster
+// (a strategic-merge patch, a new PodDisruptionBudget) turns the checks green on the
+// scoreboard, pushed to an open page over SSE, without the API server being polled.
+func TestScorecardsLive(t *testing.T) {
+	tc := testenv.Cluster(t)
+	ns := testenv.Namespace(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	admin, _ := tc.Admin()
+	createService(ctx, t, admin, ns, "tills", 1)
+	m, err := cluster.NewManager([]cluster.Config{{Name: "prod", Environment: "production", Kubeconfig: tc.PortalKubeconfig}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Start(ctx)
+	m.Clusters()[0].WaitSynced(ctx)
+	dir := writeFiles(t, map[string]string{"c.yaml": `apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: tills
+  annotations: {backstage.io/kubernetes-id: tills, backstage.io/kubernetes-namespace: ` + ns + `, portico.dev/on-call: group:sre-oncall}
+spec: {type: service, lifecycle: production, owner: team-payments, system: checkout}
+---
+apiVersion: backstage.io/v1alpha1
+kind: Group
+metadata: {name: team-payments}
+spec: {type: team, children: []}
+`})
+	p := newTestPortalWith(t, dir, m)
+	go p.srv.RunScorecards(ctx)
+
+	card := func() cardAnswer {
+		var a cardAnswer
+		getJSON(t, p, "/api/v1/entities/component/default/tills/scorecard", http.StatusOK, &a)
+		return a
+	}
+	waitFor := func(what string, ok func(cardAnswer) bool) cardAnswer {
+		t.Helper()
+		for {
+			a := card()
+			if ok(a) {
+				return a
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("%s never happened: %+v", what, a)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	a := waitFor("the first card", func(a cardAnswer) bool { st, _ := a.status("readiness-probe"); return st != "" && st != scorecard.NotApplicable })
+	for check, want := range map[string]scorecard.Status{"owner": scorecard.Pass, "on-call": scorecard.Pass, "readiness-probe": scorecard.Fail,
+		"pdb": scorecard.Fail, "replicas": scorecard.Fail, "hpa": scorecard.Fail, "memory-limit": scorecard.Fail,
+		"no-critical-vulnerabilities": scorecard.NotApplicable, "mtls": scorecard.NotApplicable} {
+		if got, r := a.status(check); got != want {
+			t.Errorf("%s = %s (%v %s), want %s", check, got, r.Failing, r.Message, want)
+		}
+	}
+	if a.Level != "" {
+		t.Errorf("level = %q with bronze checks failing", a.Level)
+	}
+	_, probe := a.status("readiness-probe")
+	_, pdb := a.status("pdb")
+	if !strings.Contains(probe.Snippet, "readinessProbe") || !strings.Contains(pdb.Snippet, "kind: PodDisruptionBudget") {
+		t.Fatalf("snippets:\n%s\n%s", probe.Snippet, pdb.Snippet)
+	}
+
+	// The page shows the failing checks with their fixes, and the scorecards page its row.
+	d := p.doc(t, "/catalog/component/default/tills/scorecard", http.StatusOK)
+	if d.Find(`[data-testid=failing-checks] [data-check=readiness-probe]`).Length() != 1 || !strings.Contains(d.Find(`[data-check=readiness-probe] [data-testid=fix-command]`).Text(), "kubectl -n "+ns+" patch deployment tills --type strategic") {
+		t.Errorf("panel: %s", d.Find("[data-testid=scorecard]").Text())
+	}
+	page := p.doc(t, "/scorecards?team=group:default/team-payments", http.StatusOK)
+	if page.Find("[data-testid=score-row]").Length() != 1 || page.Find(`[data-testid=fix-item][data-check=pdb]`).Length() != 1 {
+		t.Errorf("scorecards page: %d rows, fix-first %d", page.Find("[data-testid=score-row]").Length(), page.Find("[data-testid=fix-item]").Length())
+	}
+	if n := p.doc(t, "/scorecards?team=group:default/team-other", http.StatusOK).Find("[data-testid=score-row]").Length(); n != 0 {
+		t.Errorf("another team's filter shows %d rows", n)
+	}
+
+	// An open page listens; the fixes are applied as the card says.
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.URL+"/catalog/component/default/tills/scorecard/events", nil)
+	res, err := p.Client().Do(req)
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("stream: %v %v", err, res)
+	}
+	defer res.Body.Close()
+	events := make(chan struct{}, 10)
+	go func() {
+		sc := bufio.NewScanner(res.Body)
+		for sc.Scan() {
+			if sc.Text() == "event: changed" {
+				events <- struct{}{}
+			}
+		}
+	}()
+	patch, err := yaml.YAMLToJSON([]byte(probe.Snippet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.AppsV1().Deployments(ns).Patch(ctx, "tills", types.StrategicMergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var budget policyv1.PodDisruptionBudget
+	if err := yaml.Unmarshal([]byte(pdb.Snippet), &budget); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.PolicyV1().PodDisruptionBudgets(ns).Create(ctx, &budget, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-events:
+	case <-time.After(10 * time.Second):
+		t.Error("no change event reached the open page")
+	}
+	a = waitFor("the fixes to show", func(a cardAnswer) bool {
+		p, _ := a.status("readiness-probe")
+		b, _ := a.status("pdb")
+		return p == scorecard.Pass && b == scorecard.Pass
+	})
+	if st, _ := a.status("liveness-probe"); st != scorecard.Fail {
+		t.Errorf("liveness-probe = %s: only the readiness probe was added", st)
+	}
+}

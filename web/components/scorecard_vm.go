@@ -1,0 +1,104 @@
+package components
+
+// ScorecardPanel is a service's scorecard on its page.
+type ScorecardPanel struct {
+	Level   string // "" when not even the first rung is reached
+	Score   int
+	Ladder  []LevelStep
+	Failing []CheckResult // failing and erroring checks, lowest level first
+	Exempt  []CheckResult
+	Passing []CheckResult
+	NA      []CheckResult
+	Refresh string // the panel's URL (it reloads itself on a change)
+	Events  string // its SSE stream
+	Updated string // when the card was computed
+	AllHref string
+	Err     string
+}
+
+// LevelStep is one rung of the ladder and whether the service reached it.
+type LevelStep struct {
+	Name    string
+	Reached bool
+}
+
+// CheckResult is one check's outcome for a service, with what to do about it.
+type CheckResult struct {
+	ID, Title, Level, Category string
+	Rationale, Fix             string
+	Status                     string // pass, fail, n/a, error, exempt
+	Failing                    []string
+	Message                    string
+	Snippet, SnippetKind       string
+	Command                    string // how to apply the snippet
+}
+
+// ScorecardsPage is the matrix of services × checks, the rollups and "fix first".
+type ScorecardsPage struct {
+	Levels   []string
+	Company  ScoreSummary
+	Teams    []ScoreSummary
+	Checks   []CheckHead
+	Rows     []ScoreRow
+	FixFirst []FixItem
+	Filters  []ScoreFilter
+	Empty    string
+	Shown    int
+	Updated  string
+	APIHref  string
+}
+
+// ScoreSummary is a rollup: a team's, a system's or the company's.
+type ScoreSummary struct {
+	Name     Link
+	Score    int
+	Services int
+	ByLevel  []LevelCount
+}
+
+// LevelCount is how many services stand at a level ("none" for below the first).
+type LevelCount struct {
+	Level string
+	Count int
+}
+
+// CheckHead is a column of the matrix.
+type CheckHead struct {
+	ID, Title, Level string
+	Failing          int
+}
+
+// ScoreRow is a service's line of the matrix.
+type ScoreRow struct {
+	Entity, Owner Link
+	Level         string
+	Score         int
+	Cells         []ScoreCell
+}
+
+// ScoreCell is one check's status for one service.
+type ScoreCell struct {
+	Status, Title string
+}
+
+// FixItem is a failing check and the production services it affects, most first.
+type FixItem struct {
+	Check      CheckHead
+	Fix        string
+	Production int
+	Services   []FixService
+}
+
+// FixService is one service a check fails on, with what fails and the YAML to add.
+type FixService struct {
+	Entity               Link
+	Failing              []string
+	Snippet, SnippetKind string
+	Command              string
+}
+
+// ScoreFilter is one filter of the page: its name and choices.
+type ScoreFilter struct {
+	Name    string
+	Choices []RangeLink
+}

@@ -86,7 +86,10 @@ spec: {type: team, children: []}
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	a := waitFor("the first card", func(a cardAnswer) bool { st, _ := a.status("readiness-probe"); return st != "" && st != scorecard.NotApplicable })
+	a := waitFor("the first card", func(a cardAnswer) bool {
+		st, _ := a.status("readiness-probe")
+		return st != "" && st != scorecard.NotApplicable
+	})
 	for check, want := range map[string]scorecard.Status{"owner": scorecard.Pass, "on-call": scorecard.Pass, "readiness-probe": scorecard.Fail,
 		"pdb": scorecard.Fail, "replicas": scorecard.Fail, "hpa": scorecard.Fail, "memory-limit": scorecard.Fail,
 		"no-critical-vulnerabilities": scorecard.NotApplicable, "mtls": scorecard.NotApplicable} {

@@ -53,28 +53,28 @@ type pinger interface {
 
 // Deps are the server's collaborators, built by cmd/portico.
 type Deps struct {
-	Catalog         catalogService
-	Clusters        clusterService // nil when no cluster is configured
-	Auth            authService    // nil when no identity provider is configured
-	Anonymous       bool           // read-only browsing without signing in
-	BaseURL         string         // the portal's public URL, for redirects after sign-out
-	Runbooks        runbookLibrary
-	DB              pinger
-	Registry        *prometheus.Registry
-	Log             *slog.Logger
-	WebhookSecrets  []string
-	Version         string
-	Policy          *policy.Policy // nil: policy.Default()
-	Audit           auditLog
-	ActionsConfig   ActionsConfig
-	Actions         *actions.Service // the write path; nil: built from ActionsConfig, Policy, Audit and Pipelines
-	Metrics         metricsService   // nil when no Prometheus is configured
-	Alerts          alertService     // nil when neither Prometheus nor Alertmanager is configured
-	Traces          traceService     // nil when no Jaeger is configured
-	AlertRules      ruleSource       // nil when no Prometheus is configured
+	Catalog        catalogService
+	Clusters       clusterService // nil when no cluster is configured
+	Auth           authService    // nil when no identity provider is configured
+	Anonymous      bool           // read-only browsing without signing in
+	BaseURL        string         // the portal's public URL, for redirects after sign-out
+	Runbooks       runbookLibrary
+	DB             pinger
+	Registry       *prometheus.Registry
+	Log            *slog.Logger
+	WebhookSecrets []string
+	Version        string
+	Policy         *policy.Policy // nil: policy.Default()
+	Audit          auditLog
+	ActionsConfig  ActionsConfig
+	Actions        *actions.Service // the write path; nil: built from ActionsConfig, Policy, Audit and Pipelines
+	Metrics        metricsService   // nil when no Prometheus is configured
+	Alerts         alertService     // nil when neither Prometheus nor Alertmanager is configured
+	Traces         traceService     // nil when no Jaeger is configured
+	AlertRules     ruleSource       // nil when no Prometheus is configured
 	// Scorecards are the compiled production-readiness checks; nil: the built-in ones.
-	Scorecards *scorecard.Set
-	Pipelines       pipelineStore    // nil: no CI webhooks
+	Scorecards      *scorecard.Set
+	Pipelines       pipelineStore // nil: no CI webhooks
 	PipelineSecrets PipelineSecrets
 	StageMapper     *pipeline.Mapper // nil: the default stage patterns
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the client; with

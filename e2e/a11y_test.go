@@ -69,7 +69,7 @@ func TestAccessibility(t *testing.T) {
 		"/catalog/component/default/payment", "/catalog/component/default/payment?tab=runtime", "/catalog/component/default/payment?tab=api",
 		"/catalog/component/default/payment?tab=relations", "/catalog/component/default/payment/triage",
 		"/catalog/api/default/payment-api?tab=api", "/catalog/group/default/team-payments", "/catalog/user/default/alice.nguyen",
-		"/catalog/system/default/checkout", "/catalog/health", "/runbooks", "/runbooks/payment.md", "/clusters", "/fire",
+		"/catalog/system/default/checkout", "/catalog/health", "/runbooks", "/runbooks/payment.md", "/clusters", "/fire", "/scorecards",
 		"/catalog/component/default/does-not-exist"}
 	all := a11yPages(t, page, axe, pages...)
 	if len(all) > 0 {
@@ -135,7 +135,8 @@ func TestAccessibilitySignedIn(t *testing.T) {
 	svc := "/catalog/component/default/notification"
 	workload := svc + "/workloads/production/messaging/notification"
 	all := a11yPages(t, page, axe, "", svc, svc+"?tab=runtime", svc+"?tab=observability", svc+"?tab=delivery",
-		svc+"/triage", workload, "/pipelines", "/clusters", "/alerts", "/fire", "/me", "/catalog/health")
+		svc+"/triage", workload, "/pipelines", "/clusters", "/alerts", "/fire", "/me", "/catalog/health",
+		"/scorecards", "/scorecards?team=group%3Adefault%2Fteam-payments&lifecycle=production")
 	// Logs, from the runtime tab, and a trace, from the observability tab.
 	_, err := page.Goto(svc + "?tab=runtime")
 	must(t, err)

@@ -117,3 +117,58 @@ func TestPipelineReport(t *testing.T) {
 		}
 	}
 }
+
+// TestScorecardCheck grades manifests in a service repo as CI would: a good repo passes at
+// gold, a bad one fails with file:line findings and the fix, --fail-below decides the exit
+// code, JSON carries the snippets, and a broken file or a bad checks file is exit 2.
+func TestScorecardCheck(t *testing.T) {
+	good, bad := filepath.Join("testdata", "scorecard", "good"), filepath.Join("testdata", "scorecard", "bad")
+	_, errOut, code := runCmd(t, "scorecard", "check", "-f", good)
+	if code != 0 || !strings.HasPrefix(errOut, "gold, 100%") {
+		t.Errorf("good repo: code %d, %q", code, errOut)
+	}
+	out, _, code := runCmd(t, "scorecard", "check", "-f", bad)
+	deploy := filepath.Join(bad, "deploy.yaml")
+	for _, want := range []string{
+		deploy + ":2: bronze readiness-probe: tills/api: no readinessProbe",
+		deploy + ":2: silver pdb: A disruption budget in production",
+		deploy + ":2: silver no-plaintext-secrets: tills/api: DB_PASSWORD is set in plain text",
+		filepath.Join(bad, "catalog-info.yaml") + ":1: bronze on-call: Names its on-call",
+		"    fix: Add a PodDisruptionBudget",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("bad repo output lacks %q:\n%s", want, out)
+		}
+	}
+	if code != 1 || strings.Contains(out, "hunter2") || strings.Contains(out, "alert-rules") {
+		t.Errorf("bad repo: code %d (want 1), output:\n%s", code, out)
+	}
+	if _, _, code := runCmd(t, "scorecard", "check", "--fail-below", "bronze", "-f", good); code != 0 {
+		t.Errorf("--fail-below bronze on the good repo: code %d", code)
+	}
+	out, _, code = runCmd(t, "scorecard", "check", "--format", "json", "-f", bad)
+	var res struct {
+		Level    string
+		Findings []struct{ Check, Snippet, File string }
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || code != 1 {
+		t.Fatalf("json: code %d %v\n%s", code, err, out)
+	}
+	snippets := map[string]string{}
+	for _, f := range res.Findings {
+		snippets[f.Check] = f.Snippet
+	}
+	if !strings.Contains(snippets["pdb"], "kind: PodDisruptionBudget") || !strings.Contains(snippets["readiness-probe"], "readinessProbe") {
+		t.Errorf("json snippets: %v", snippets)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "svc.yaml"), []byte("apiVersion: v1\nkind: Service\nmetadata: {name: x}\nspec:\n  ports: [{port: 80\n"), 0o644)
+	if _, errOut, code := runCmd(t, "scorecard", "check", "-f", dir); code != 2 || !strings.Contains(errOut, "svc.yaml") {
+		t.Errorf("broken YAML: code %d, %q", code, errOut)
+	}
+	checks := filepath.Join(dir, "checks.yaml")
+	os.WriteFile(checks, []byte("checks:\n  - {id: x, title: X, level: bronze, expr: 'workloads.all(w, '}\n"), 0o644)
+	if _, errOut, code := runCmd(t, "scorecard", "check", "--checks", checks, "-f", good); code != 2 || !strings.Contains(errOut, `check "x"`) {
+		t.Errorf("bad checks file: code %d, %q", code, errOut)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,6 +32,7 @@ import (
 	"github.com/portico-dev/portico/internal/pipeline"
 	"github.com/portico-dev/portico/internal/policy"
 	"github.com/portico-dev/portico/internal/runbooks"
+	"github.com/portico-dev/portico/internal/scorecard"
 	"github.com/portico-dev/portico/internal/server"
 	"github.com/portico-dev/portico/internal/store"
 	"github.com/portico-dev/portico/internal/traces"
@@ -110,6 +112,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	// The one write path, for the forms and the JSON API alike.
 	deps.Actions = actions.New(actions.Config{MaxReplicas: cfg.Actions.MaxReplicas, ProductionEnvironments: cfg.Actions.ProductionEnvironments,
 		RequireSecurityScan: cfg.Pipelines.RequireSecurityScan}, pol, deps.Audit, st, log)
+	if deps.Scorecards, err = scorecards(cfg.Scorecards); err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	deps.Registry = reg
@@ -122,6 +127,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	httpSrv := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
 	go refresher.Run(runCtx, cfg.Catalog.RefreshInterval.D())
+	go srv.RunScorecards(runCtx)
 	go func() {
 		reloadRunbooks(runCtx, books, cfg.Catalog.RefreshInterval.D(), log)
 	}()
@@ -195,6 +201,9 @@ func observability(cfg *config.Config, getenv func(string) string, deps *server.
 			return fmt.Errorf("observability.alertmanager: %w", err)
 		}
 		deps.Alerts = a
+		if promAPI != nil {
+			deps.AlertRules = a
+		}
 	}
 	if o.Jaeger.URL != "" {
 		t, err := traces.New(backendConfig(o.Jaeger, getenv))
@@ -204,6 +213,34 @@ func observability(cfg *config.Config, getenv func(string) string, deps *server.
 		deps.Traces = t
 	}
 	return nil
+}
+
+// scorecards compiles the built-in checks, less those disabled, and the checks file.
+func scorecards(c config.Scorecards) (*scorecard.Set, error) {
+	var checks []scorecard.Check
+	builtin := scorecard.Builtin()
+	for _, ch := range builtin {
+		if !slices.Contains(c.Disable, ch.ID) {
+			checks = append(checks, ch)
+		}
+	}
+	for _, id := range c.Disable {
+		if !slices.ContainsFunc(builtin, func(ch scorecard.Check) bool { return ch.ID == id }) {
+			return nil, fmt.Errorf("scorecards.disable: %q is not a built-in check", id)
+		}
+	}
+	if c.File != "" {
+		more, err := scorecard.LoadFile(c.File)
+		if err != nil {
+			return nil, err
+		}
+		checks = append(checks, more...)
+	}
+	set, err := scorecard.Compile(checks, c.Levels)
+	if err != nil {
+		return nil, fmt.Errorf("scorecards: %w", err)
+	}
+	return set, nil
 }
 
 // pipelines enables the CI/CD webhooks, stored in the portal's database.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -11,6 +12,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/portico-dev/portico/internal/config"
 )
 
 // TestServeAndShutdown runs `portico serve` on the demo catalog, checks it serves, then cancels
@@ -96,4 +101,38 @@ func TestLoadPolicy(t *testing.T) {
 	if _, err := loadPolicy(filepath.Join(dir, "missing.yaml")); err == nil {
 		t.Error("a missing policy file must stop the portal")
 	}
+}
+
+// TestServeRefusesBadScorecards: a checks file with a bad expression stops the start, naming
+// the check and the position; so do an unknown level and an unknown disabled check.
+func TestServeRefusesBadScorecards(t *testing.T) {
+	dir := t.TempDir()
+	checks := filepath.Join(dir, "checks.yaml")
+	os.WriteFile(checks, []byte("checks:\n  - id: tier-tag\n    title: Tagged with its tier\n    level: bronze\n    expr: entity.metadata.tags.exists(t, t.startsWith('tier-')\n"), 0o644)
+	cfg := filepath.Join(dir, "portico.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("database: {dsn: %q}\ncatalog:\n  sources: [{name: local, type: dir, path: %q}]\nscorecards: {file: %q}\n",
+		filepath.Join(dir, "p.db"), dir, checks)), 0o644)
+	_, errOut, code := runCmd(t, "serve", "--config", cfg, "--addr", "127.0.0.1:0")
+	if code == 0 || !strings.Contains(errOut, `check "tier-tag" (`+checks+`): expr: ERROR: <input>:1:`) {
+		t.Errorf("bad expression: code %d, %q", code, errOut)
+	}
+	for _, c := range []struct{ yaml, want string }{
+		{"scorecards: {levels: [basic, advanced]}", `level "bronze" is not one of basic, advanced`},
+		{"scorecards: {disable: [no-such-check]}", `scorecards.disable: "no-such-check" is not a built-in check`},
+	} {
+		if _, err := scorecards(mustScorecardsConfig(t, c.yaml)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.yaml, err, c.want)
+		}
+	}
+}
+
+func mustScorecardsConfig(t *testing.T, y string) config.Scorecards {
+	t.Helper()
+	var c struct {
+		Scorecards config.Scorecards `yaml:"scorecards"`
+	}
+	if err := yaml.Unmarshal([]byte(y), &c); err != nil {
+		t.Fatal(err)
+	}
+	return c.Scorecards
 }

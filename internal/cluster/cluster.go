@@ -18,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
@@ -48,6 +49,7 @@ type Cluster struct {
 	factory informers.SharedInformerFactory
 	idx     indexers
 	config  *configWatch // nil for clusters built on a given client
+	crds    *crdWatch    // nil for clusters built on a given client
 	log     *slog.Logger
 
 	synced atomic.Bool
@@ -81,6 +83,11 @@ func New(cfg Config, log *slog.Logger) (*Cluster, error) {
 		return nil, fmt.Errorf("cluster %s: %w", cfg.Name, err)
 	}
 	c.config = newConfigWatch(mc, cfg.WatchSecrets)
+	dyn, err := dynamic.NewForConfig(rc)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: %w", cfg.Name, err)
+	}
+	c.crds = newCRDWatch(cs.Discovery(), dyn, func(any) {})
 	return c, nil
 }
 
@@ -133,6 +140,9 @@ func (c *Cluster) Start(ctx context.Context) {
 	c.factory.Start(ctx.Done())
 	if c.config != nil {
 		c.config.start(ctx)
+	}
+	if c.crds != nil {
+		go c.crds.run(ctx)
 	}
 	go func() {
 		for typ, ok := range c.factory.WaitForCacheSync(ctx.Done()) {

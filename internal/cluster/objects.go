@@ -15,6 +15,10 @@ type ServiceObjects struct {
 	Workloads, Pods, Others []map[string]any
 	// Environments are those of the clusters the workloads run in.
 	Environments []string
+	// CustomResources are the watched custom resources (plural.group) a cluster the
+	// workloads run in serves, and Reports their objects that concern the workloads.
+	CustomResources map[string]bool
+	Reports         map[string][]map[string]any
 }
 
 // Objects gathers q's objects from every cluster's caches.
@@ -35,7 +39,7 @@ var (
 )
 
 func (c *Cluster) objects(q Query, out *ServiceObjects) {
-	namespaces := map[string]bool{}
+	namespaces := map[string][]string{} // namespace → its workloads' names
 	add := func(obj any, gvk schema.GroupVersionKind) {
 		m, ok := jsonShape(obj, gvk)
 		if !ok {
@@ -45,7 +49,8 @@ func (c *Cluster) objects(q Query, out *ServiceObjects) {
 		out.Workloads = append(out.Workloads, m)
 		if md, ok := m["metadata"].(map[string]any); ok {
 			ns, _ := md["namespace"].(string)
-			namespaces[ns] = true
+			name, _ := md["name"].(string)
+			namespaces[ns] = append(namespaces[ns], name)
 		}
 	}
 	for _, obj := range selectObjects(c.idx.deployments, q.Namespace, q.Selector) {
@@ -68,6 +73,9 @@ func (c *Cluster) objects(q Query, out *ServiceObjects) {
 	}
 	if len(namespaces) > 0 {
 		out.Environments = append(out.Environments, c.Environment)
+		if c.crds != nil {
+			c.crds.reports(namespaces, out)
+		}
 	}
 	for ns := range namespaces {
 		for _, k := range []struct {

@@ -64,8 +64,33 @@ func (h *hub) notify(cluster string, obj any, labelled bool) {
 	}
 }
 
+// notifyAll signals every subscriber that may show something of the cluster.
+func (h *hub) notifyAll(cluster string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.subs {
+		if s.q.Cluster != "" && s.q.Cluster != cluster {
+			continue
+		}
+		select {
+		case s.ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
 // watch registers the hub on the cluster's informers.
 func (c *Cluster) watch(h *hub) {
+	if c.crds != nil {
+		// A report concerns its namespace; a resource appearing or going concerns everyone.
+		c.crds.notify = func(obj any) {
+			if obj == nil {
+				h.notifyAll(c.Name)
+				return
+			}
+			h.notify(c.Name, obj, false)
+		}
+	}
 	handler := func(labelled bool) cache.ResourceEventHandlerFuncs {
 		f := func(obj any) { h.notify(c.Name, obj, labelled) }
 		return cache.ResourceEventHandlerFuncs{AddFunc: f, DeleteFunc: f, UpdateFunc: func(_, obj any) { f(obj) }}

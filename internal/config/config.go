@@ -28,6 +28,7 @@ type Config struct {
 	Database      Database      `yaml:"database"`
 	Catalog       Catalog       `yaml:"catalog"`
 	Runbooks      Runbooks      `yaml:"runbooks"`
+	Scorecards    Scorecards    `yaml:"scorecards"`
 	Log           Log           `yaml:"log"`
 }
 
@@ -221,6 +222,17 @@ type Runbooks struct {
 	Dir string `yaml:"dir"`
 }
 
+// Scorecards configures the production-readiness checks.
+type Scorecards struct {
+	// File adds checks (CEL) to the built-in ones; a bad expression stops the start.
+	File string `yaml:"file"`
+	// Levels is the ladder, lowest first (default bronze, silver, gold); every check's
+	// level must be one of them.
+	Levels []string `yaml:"levels"`
+	// Disable leaves built-in checks out, by id.
+	Disable []string `yaml:"disable"`
+}
+
 // Log configures structured logging.
 type Log struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error
@@ -304,7 +316,7 @@ var unknownFieldRE = regexp.MustCompile(`line (\d+): field (\S+) not found in ty
 
 // sectionOf maps Go type names to the YAML path a user writes.
 var sectionOf = map[string]string{"Config": "", "Server": "server.", "Database": "database.", "Catalog": "catalog.",
-	"Source": "catalog.sources[].", "Runbooks": "runbooks.", "Log": "log.", "Cluster": "clusters[].", "Auth": "auth.", "OIDC": "auth.oidc.", "Actions": "actions.",
+	"Source": "catalog.sources[].", "Runbooks": "runbooks.", "Scorecards": "scorecards.", "Log": "log.", "Cluster": "clusters[].", "Auth": "auth.", "OIDC": "auth.oidc.", "Actions": "actions.",
 	"Observability": "observability.", "Backend": "observability.<backend>.", "TLS": "observability.<backend>.tls.", "Chart": "observability.charts[].", "ChartQuery": "observability.charts[].queries[].", "Pipelines": "pipelines.", "WebhookSecrets": "pipelines.<provider>."}
 
 func (c *Config) decode(path string, data []byte) error {

@@ -36,6 +36,9 @@ var portalRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{"policy"}, Resources: []string{"poddisruptionbudgets"}, Verbs: []string{"get", "list", "watch"}},
 	{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"ingresses", "networkpolicies"}, Verbs: []string{"get", "list", "watch"}},
 	{APIGroups: []string{"events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"get", "list", "watch"}},
+	// The custom resources the scorecards read where they are installed.
+	{APIGroups: []string{"aquasecurity.github.io", "wgpolicyk8s.io", "security.istio.io", "policy.linkerd.io", "autoscaling.k8s.io"},
+		Resources: []string{"vulnerabilityreports", "policyreports", "peerauthentications", "servers", "verticalpodautoscalers"}, Verbs: []string{"get", "list", "watch"}},
 	{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}},
 	{APIGroups: []string{""}, Resources: []string{"users"}, Verbs: []string{"impersonate"}},
 	{APIGroups: []string{""}, Resources: []string{"groups"}, Verbs: []string{"impersonate"}, ResourceNames: ImpersonableGroups},

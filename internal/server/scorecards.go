@@ -267,6 +267,7 @@ func (s *Server) scoreFacts(ctx context.Context, snap *catalog.Snapshot, rec *ca
 		f.Production = f.Production || s.actions.ProductionEnvironment(env)
 	}
 	f.Pipeline = s.pipelineFacts(ctx, e, objs)
+	f.CRDs, f.Reports = objs.CustomResources, objs.Reports
 	return scorecard.Assemble(f, scorecard.Objects{Workloads: objs.Workloads, Pods: objs.Pods, Others: objs.Others})
 }
 

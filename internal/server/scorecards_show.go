@@ -13,6 +13,7 @@ import (
 
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/cluster"
+	"github.com/portico-dev/portico/internal/derrors"
 	"github.com/portico-dev/portico/internal/scorecard"
 	"github.com/portico-dev/portico/web/components"
 )
@@ -211,11 +212,19 @@ func firstWorkload(ws []scorecard.Workload) *scorecard.Workload {
 // scorecardsQuery is the scorecards page's filters.
 type scorecardsQuery struct {
 	Team, System, Lifecycle, Level, Check string
+	Page                                  int
 }
+
+// scorecardRows is how many services one page of the matrix shows.
+const scorecardRows = 50
 
 func (q scorecardsQuery) with(key, value string) string {
 	v := url.Values{}
-	for k, x := range map[string]string{"team": q.Team, "system": q.System, "lifecycle": q.Lifecycle, "level": q.Level, "check": q.Check} {
+	page := "" // a filter's change goes back to the first page
+	if key == "page" && value != "1" {
+		page = value
+	}
+	for k, x := range map[string]string{"team": q.Team, "system": q.System, "lifecycle": q.Lifecycle, "level": q.Level, "check": q.Check, "page": page} {
 		if k == key {
 			x = value
 		}
@@ -302,7 +311,12 @@ func summary(name components.Link, lines []scoreLine, levels []string) component
 // handleScorecardsPage is the matrix of services × checks, the rollups and "fix first".
 func (s *Server) handleScorecardsPage(c echo.Context) error {
 	q := scorecardsQuery{Team: c.QueryParam("team"), System: c.QueryParam("system"), Lifecycle: c.QueryParam("lifecycle"),
-		Level: c.QueryParam("level"), Check: c.QueryParam("check")}
+		Level: c.QueryParam("level"), Check: c.QueryParam("check"), Page: 1}
+	if p := c.QueryParam("page"); p != "" {
+		if _, err := fmt.Sscan(p, &q.Page); err != nil || q.Page < 1 {
+			return fmt.Errorf("%w: page must be a positive number", derrors.Invalid)
+		}
+	}
 	all, shown := s.scoreLines(c, q)
 	levels := s.Scorecards.Levels()
 	checks := s.Scorecards.Checks()
@@ -356,7 +370,16 @@ func (s *Server) handleScorecardsPage(c echo.Context) error {
 		}
 		return a.Check.Failing > b.Check.Failing
 	})
-	for _, l := range shown {
+	pages := max(1, (len(shown)+scorecardRows-1)/scorecardRows)
+	if q.Page > pages {
+		q.Page = pages
+	}
+	if pages > 1 {
+		for i := 1; i <= pages; i++ {
+			vm.Pager = append(vm.Pager, components.RangeLink{Label: fmt.Sprint(i), Href: q.with("page", fmt.Sprint(i)), Active: i == q.Page})
+		}
+	}
+	for _, l := range shown[min((q.Page-1)*scorecardRows, len(shown)):min(q.Page*scorecardRows, len(shown))] {
 		row := components.ScoreRow{Entity: refLink(l.rec.Entity.Ref()), Level: l.card.Card.Level, Score: l.card.Card.Score}
 		row.Entity.Label = orDefault(l.rec.Entity.Metadata.Title, l.rec.Entity.Metadata.Name)
 		if l.owner.Name != "" {

@@ -6,13 +6,19 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
 
 	"github.com/portico-dev/portico/internal/cluster"
@@ -43,7 +49,7 @@ func (a cardAnswer) status(check string) (scorecard.Status, scorecard.Result) {
 func TestScorecardsLive(t *testing.T) {
 	tc := testenv.Cluster(t)
 	ns := testenv.Namespace(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	admin, _ := tc.Admin()
 	createService(ctx, t, admin, ns, "tills", 1)
@@ -162,4 +168,74 @@ spec: {type: team, children: []}
 	if st, _ := a.status("liveness-probe"); st != scorecard.Fail {
 		t.Errorf("liveness-probe = %s: only the readiness probe was added", st)
 	}
+
+	// Install the custom resources: discovery finds them, their checks apply, and a
+	// vulnerability report about the service's ReplicaSet fails it; removed, not applicable.
+	dyn := dynamicClient(t, tc.AdminKubeconfig)
+	crdGVR := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	crds := readObjects(t, filepath.Join("..", "..", "deploy", "crds", "scorecard-crds.yaml"))
+	for _, crd := range crds {
+		if _, err := dyn.Resource(crdGVR).Create(ctx, crd, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = dyn.Resource(crdGVR).Delete(context.Background(), crd.GetName(), metav1.DeleteOptions{}) })
+	}
+	waitFor("the custom-resource checks to apply", func(a cardAnswer) bool { st, _ := a.status("no-critical-vulnerabilities"); return st == scorecard.Pass })
+	report := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "aquasecurity.github.io/v1alpha1", "kind": "VulnerabilityReport",
+		"metadata": map[string]any{"name": "replicaset-tills-7d4f8-api", "namespace": ns, "labels": map[string]any{"trivy-operator.resource.kind": "ReplicaSet", "trivy-operator.resource.name": "tills-7d4f8"}},
+		"report":   map[string]any{"summary": map[string]any{"criticalCount": int64(2), "highCount": int64(5)}}}}
+	vr := schema.GroupVersionResource{Group: "aquasecurity.github.io", Version: "v1alpha1", Resource: "vulnerabilityreports"}
+	for {
+		_, err := dyn.Resource(vr).Namespace(ns).Create(ctx, report, metav1.CreateOptions{})
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond) // the new resource may take a moment to be served
+	}
+	a = waitFor("the vulnerability report to fail the check", func(a cardAnswer) bool { st, _ := a.status("no-critical-vulnerabilities"); return st == scorecard.Fail })
+	if _, r := a.status("no-critical-vulnerabilities"); len(r.Failing) != 1 || !strings.Contains(r.Failing[0], "2 critical") {
+		t.Errorf("vulnerabilities: %v", r.Failing)
+	}
+	for _, crd := range crds {
+		_ = dyn.Resource(crdGVR).Delete(ctx, crd.GetName(), metav1.DeleteOptions{})
+	}
+	waitFor("the checks to be not applicable again", func(a cardAnswer) bool {
+		st, _ := a.status("no-critical-vulnerabilities")
+		return st == scorecard.NotApplicable
+	})
+}
+
+func dynamicClient(t *testing.T, kubeconfig string) dynamic.Interface {
+	t.Helper()
+	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := dynamic.NewForConfig(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// readObjects reads a multi-document YAML file of Kubernetes objects.
+func readObjects(t *testing.T, path string) []*unstructured.Unstructured {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ms, err := scorecard.ReadManifests(path, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*unstructured.Unstructured
+	for _, m := range ms {
+		out = append(out, &unstructured.Unstructured{Object: m.Object})
+	}
+	return out
 }

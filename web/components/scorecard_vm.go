@@ -44,6 +44,7 @@ type ScorecardsPage struct {
 	Filters  []ScoreFilter
 	Empty    string
 	Shown    int
+	Pager    []RangeLink // pages of the matrix, when there are several
 	Updated  string
 	APIHref  string
 }

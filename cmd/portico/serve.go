@@ -10,8 +10,8 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 

@@ -23,6 +23,8 @@ import (
 	"github.com/portico-dev/portico/ent/pipelinejob"
 	"github.com/portico-dev/portico/ent/pipelinerun"
 	"github.com/portico-dev/portico/ent/problem"
+	"github.com/portico-dev/portico/ent/scorecardexemption"
+	"github.com/portico-dev/portico/ent/scorecardsnapshot"
 	"github.com/portico-dev/portico/ent/sourcestate"
 	"github.com/portico-dev/portico/ent/usedloginstate"
 )
@@ -50,6 +52,10 @@ type Client struct {
 	PipelineRun *PipelineRunClient
 	// Problem is the client for interacting with the Problem builders.
 	Problem *ProblemClient
+	// ScorecardExemption is the client for interacting with the ScorecardExemption builders.
+	ScorecardExemption *ScorecardExemptionClient
+	// ScorecardSnapshot is the client for interacting with the ScorecardSnapshot builders.
+	ScorecardSnapshot *ScorecardSnapshotClient
 	// SourceState is the client for interacting with the SourceState builders.
 	SourceState *SourceStateClient
 	// UsedLoginState is the client for interacting with the UsedLoginState builders.
@@ -74,6 +80,8 @@ func (c *Client) init() {
 	c.PipelineJob = NewPipelineJobClient(c.config)
 	c.PipelineRun = NewPipelineRunClient(c.config)
 	c.Problem = NewProblemClient(c.config)
+	c.ScorecardExemption = NewScorecardExemptionClient(c.config)
+	c.ScorecardSnapshot = NewScorecardSnapshotClient(c.config)
 	c.SourceState = NewSourceStateClient(c.config)
 	c.UsedLoginState = NewUsedLoginStateClient(c.config)
 }
@@ -177,6 +185,8 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		PipelineJob:        NewPipelineJobClient(cfg),
 		PipelineRun:        NewPipelineRunClient(cfg),
 		Problem:            NewProblemClient(cfg),
+		ScorecardExemption: NewScorecardExemptionClient(cfg),
+		ScorecardSnapshot:  NewScorecardSnapshotClient(cfg),
 		SourceState:        NewSourceStateClient(cfg),
 		UsedLoginState:     NewUsedLoginStateClient(cfg),
 	}, nil
@@ -207,6 +217,8 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		PipelineJob:        NewPipelineJobClient(cfg),
 		PipelineRun:        NewPipelineRunClient(cfg),
 		Problem:            NewProblemClient(cfg),
+		ScorecardExemption: NewScorecardExemptionClient(cfg),
+		ScorecardSnapshot:  NewScorecardSnapshotClient(cfg),
 		SourceState:        NewSourceStateClient(cfg),
 		UsedLoginState:     NewUsedLoginStateClient(cfg),
 	}, nil
@@ -239,8 +251,8 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.AuditEntry, c.Document, c.Entity, c.PipelineCommit, c.PipelineDelivery,
-		c.PipelineDeployment, c.PipelineJob, c.PipelineRun, c.Problem, c.SourceState,
-		c.UsedLoginState,
+		c.PipelineDeployment, c.PipelineJob, c.PipelineRun, c.Problem,
+		c.ScorecardExemption, c.ScorecardSnapshot, c.SourceState, c.UsedLoginState,
 	} {
 		n.Use(hooks...)
 	}
@@ -251,8 +263,8 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.AuditEntry, c.Document, c.Entity, c.PipelineCommit, c.PipelineDelivery,
-		c.PipelineDeployment, c.PipelineJob, c.PipelineRun, c.Problem, c.SourceState,
-		c.UsedLoginState,
+		c.PipelineDeployment, c.PipelineJob, c.PipelineRun, c.Problem,
+		c.ScorecardExemption, c.ScorecardSnapshot, c.SourceState, c.UsedLoginState,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -279,6 +291,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.PipelineRun.mutate(ctx, m)
 	case *ProblemMutation:
 		return c.Problem.mutate(ctx, m)
+	case *ScorecardExemptionMutation:
+		return c.ScorecardExemption.mutate(ctx, m)
+	case *ScorecardSnapshotMutation:
+		return c.ScorecardSnapshot.mutate(ctx, m)
 	case *SourceStateMutation:
 		return c.SourceState.mutate(ctx, m)
 	case *UsedLoginStateMutation:
@@ -1485,6 +1501,272 @@ func (c *ProblemClient) mutate(ctx context.Context, m *ProblemMutation) (Value, 
 	}
 }
 
+// ScorecardExemptionClient is a client for the ScorecardExemption schema.
+type ScorecardExemptionClient struct {
+	config
+}
+
+// NewScorecardExemptionClient returns a client for the ScorecardExemption from the given config.
+func NewScorecardExemptionClient(c config) *ScorecardExemptionClient {
+	return &ScorecardExemptionClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `scorecardexemption.Hooks(f(g(h())))`.
+func (c *ScorecardExemptionClient) Use(hooks ...Hook) {
+	c.hooks.ScorecardExemption = append(c.hooks.ScorecardExemption, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `scorecardexemption.Intercept(f(g(h())))`.
+func (c *ScorecardExemptionClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ScorecardExemption = append(c.inters.ScorecardExemption, interceptors...)
+}
+
+// Create returns a builder for creating a ScorecardExemption entity.
+func (c *ScorecardExemptionClient) Create() *ScorecardExemptionCreate {
+	mutation := newScorecardExemptionMutation(c.config, OpCreate)
+	return &ScorecardExemptionCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ScorecardExemption entities.
+func (c *ScorecardExemptionClient) CreateBulk(builders ...*ScorecardExemptionCreate) *ScorecardExemptionCreateBulk {
+	return &ScorecardExemptionCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ScorecardExemptionClient) MapCreateBulk(slice any, setFunc func(*ScorecardExemptionCreate, int)) *ScorecardExemptionCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ScorecardExemptionCreateBulk{err: fmt.Errorf("calling to ScorecardExemptionClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ScorecardExemptionCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ScorecardExemptionCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ScorecardExemption.
+func (c *ScorecardExemptionClient) Update() *ScorecardExemptionUpdate {
+	mutation := newScorecardExemptionMutation(c.config, OpUpdate)
+	return &ScorecardExemptionUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ScorecardExemptionClient) UpdateOne(_m *ScorecardExemption) *ScorecardExemptionUpdateOne {
+	mutation := newScorecardExemptionMutation(c.config, OpUpdateOne, withScorecardExemption(_m))
+	return &ScorecardExemptionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ScorecardExemptionClient) UpdateOneID(id int) *ScorecardExemptionUpdateOne {
+	mutation := newScorecardExemptionMutation(c.config, OpUpdateOne, withScorecardExemptionID(id))
+	return &ScorecardExemptionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ScorecardExemption.
+func (c *ScorecardExemptionClient) Delete() *ScorecardExemptionDelete {
+	mutation := newScorecardExemptionMutation(c.config, OpDelete)
+	return &ScorecardExemptionDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ScorecardExemptionClient) DeleteOne(_m *ScorecardExemption) *ScorecardExemptionDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ScorecardExemptionClient) DeleteOneID(id int) *ScorecardExemptionDeleteOne {
+	builder := c.Delete().Where(scorecardexemption.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ScorecardExemptionDeleteOne{builder}
+}
+
+// Query returns a query builder for ScorecardExemption.
+func (c *ScorecardExemptionClient) Query() *ScorecardExemptionQuery {
+	return &ScorecardExemptionQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeScorecardExemption},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ScorecardExemption entity by its id.
+func (c *ScorecardExemptionClient) Get(ctx context.Context, id int) (*ScorecardExemption, error) {
+	return c.Query().Where(scorecardexemption.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ScorecardExemptionClient) GetX(ctx context.Context, id int) *ScorecardExemption {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ScorecardExemptionClient) Hooks() []Hook {
+	return c.hooks.ScorecardExemption
+}
+
+// Interceptors returns the client interceptors.
+func (c *ScorecardExemptionClient) Interceptors() []Interceptor {
+	return c.inters.ScorecardExemption
+}
+
+func (c *ScorecardExemptionClient) mutate(ctx context.Context, m *ScorecardExemptionMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ScorecardExemptionCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ScorecardExemptionUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ScorecardExemptionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ScorecardExemptionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ScorecardExemption mutation op: %q", m.Op())
+	}
+}
+
+// ScorecardSnapshotClient is a client for the ScorecardSnapshot schema.
+type ScorecardSnapshotClient struct {
+	config
+}
+
+// NewScorecardSnapshotClient returns a client for the ScorecardSnapshot from the given config.
+func NewScorecardSnapshotClient(c config) *ScorecardSnapshotClient {
+	return &ScorecardSnapshotClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `scorecardsnapshot.Hooks(f(g(h())))`.
+func (c *ScorecardSnapshotClient) Use(hooks ...Hook) {
+	c.hooks.ScorecardSnapshot = append(c.hooks.ScorecardSnapshot, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `scorecardsnapshot.Intercept(f(g(h())))`.
+func (c *ScorecardSnapshotClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ScorecardSnapshot = append(c.inters.ScorecardSnapshot, interceptors...)
+}
+
+// Create returns a builder for creating a ScorecardSnapshot entity.
+func (c *ScorecardSnapshotClient) Create() *ScorecardSnapshotCreate {
+	mutation := newScorecardSnapshotMutation(c.config, OpCreate)
+	return &ScorecardSnapshotCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ScorecardSnapshot entities.
+func (c *ScorecardSnapshotClient) CreateBulk(builders ...*ScorecardSnapshotCreate) *ScorecardSnapshotCreateBulk {
+	return &ScorecardSnapshotCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ScorecardSnapshotClient) MapCreateBulk(slice any, setFunc func(*ScorecardSnapshotCreate, int)) *ScorecardSnapshotCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ScorecardSnapshotCreateBulk{err: fmt.Errorf("calling to ScorecardSnapshotClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ScorecardSnapshotCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ScorecardSnapshotCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ScorecardSnapshot.
+func (c *ScorecardSnapshotClient) Update() *ScorecardSnapshotUpdate {
+	mutation := newScorecardSnapshotMutation(c.config, OpUpdate)
+	return &ScorecardSnapshotUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ScorecardSnapshotClient) UpdateOne(_m *ScorecardSnapshot) *ScorecardSnapshotUpdateOne {
+	mutation := newScorecardSnapshotMutation(c.config, OpUpdateOne, withScorecardSnapshot(_m))
+	return &ScorecardSnapshotUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ScorecardSnapshotClient) UpdateOneID(id int) *ScorecardSnapshotUpdateOne {
+	mutation := newScorecardSnapshotMutation(c.config, OpUpdateOne, withScorecardSnapshotID(id))
+	return &ScorecardSnapshotUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ScorecardSnapshot.
+func (c *ScorecardSnapshotClient) Delete() *ScorecardSnapshotDelete {
+	mutation := newScorecardSnapshotMutation(c.config, OpDelete)
+	return &ScorecardSnapshotDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ScorecardSnapshotClient) DeleteOne(_m *ScorecardSnapshot) *ScorecardSnapshotDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ScorecardSnapshotClient) DeleteOneID(id int) *ScorecardSnapshotDeleteOne {
+	builder := c.Delete().Where(scorecardsnapshot.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ScorecardSnapshotDeleteOne{builder}
+}
+
+// Query returns a query builder for ScorecardSnapshot.
+func (c *ScorecardSnapshotClient) Query() *ScorecardSnapshotQuery {
+	return &ScorecardSnapshotQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeScorecardSnapshot},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ScorecardSnapshot entity by its id.
+func (c *ScorecardSnapshotClient) Get(ctx context.Context, id int) (*ScorecardSnapshot, error) {
+	return c.Query().Where(scorecardsnapshot.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ScorecardSnapshotClient) GetX(ctx context.Context, id int) *ScorecardSnapshot {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ScorecardSnapshotClient) Hooks() []Hook {
+	return c.hooks.ScorecardSnapshot
+}
+
+// Interceptors returns the client interceptors.
+func (c *ScorecardSnapshotClient) Interceptors() []Interceptor {
+	return c.inters.ScorecardSnapshot
+}
+
+func (c *ScorecardSnapshotClient) mutate(ctx context.Context, m *ScorecardSnapshotMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ScorecardSnapshotCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ScorecardSnapshotUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ScorecardSnapshotUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ScorecardSnapshotDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ScorecardSnapshot mutation op: %q", m.Op())
+	}
+}
+
 // SourceStateClient is a client for the SourceState schema.
 type SourceStateClient struct {
 	config
@@ -1755,12 +2037,12 @@ func (c *UsedLoginStateClient) mutate(ctx context.Context, m *UsedLoginStateMuta
 type (
 	hooks struct {
 		AuditEntry, Document, Entity, PipelineCommit, PipelineDelivery,
-		PipelineDeployment, PipelineJob, PipelineRun, Problem, SourceState,
-		UsedLoginState []ent.Hook
+		PipelineDeployment, PipelineJob, PipelineRun, Problem, ScorecardExemption,
+		ScorecardSnapshot, SourceState, UsedLoginState []ent.Hook
 	}
 	inters struct {
 		AuditEntry, Document, Entity, PipelineCommit, PipelineDelivery,
-		PipelineDeployment, PipelineJob, PipelineRun, Problem, SourceState,
-		UsedLoginState []ent.Interceptor
+		PipelineDeployment, PipelineJob, PipelineRun, Problem, ScorecardExemption,
+		ScorecardSnapshot, SourceState, UsedLoginState []ent.Interceptor
 	}
 )

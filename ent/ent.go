@@ -21,6 +21,8 @@ import (
 	"github.com/portico-dev/portico/ent/pipelinejob"
 	"github.com/portico-dev/portico/ent/pipelinerun"
 	"github.com/portico-dev/portico/ent/problem"
+	"github.com/portico-dev/portico/ent/scorecardexemption"
+	"github.com/portico-dev/portico/ent/scorecardsnapshot"
 	"github.com/portico-dev/portico/ent/sourcestate"
 	"github.com/portico-dev/portico/ent/usedloginstate"
 )
@@ -92,6 +94,8 @@ func checkColumn(t, c string) error {
 			pipelinejob.Table:        pipelinejob.ValidColumn,
 			pipelinerun.Table:        pipelinerun.ValidColumn,
 			problem.Table:            problem.ValidColumn,
+			scorecardexemption.Table: scorecardexemption.ValidColumn,
+			scorecardsnapshot.Table:  scorecardsnapshot.ValidColumn,
 			sourcestate.Table:        sourcestate.ValidColumn,
 			usedloginstate.Table:     usedloginstate.ValidColumn,
 		})

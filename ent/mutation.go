@@ -21,6 +21,8 @@ import (
 	"github.com/portico-dev/portico/ent/pipelinerun"
 	"github.com/portico-dev/portico/ent/predicate"
 	"github.com/portico-dev/portico/ent/problem"
+	"github.com/portico-dev/portico/ent/scorecardexemption"
+	"github.com/portico-dev/portico/ent/scorecardsnapshot"
 	"github.com/portico-dev/portico/ent/sourcestate"
 	"github.com/portico-dev/portico/ent/usedloginstate"
 )
@@ -43,6 +45,8 @@ const (
 	TypePipelineJob        = "PipelineJob"
 	TypePipelineRun        = "PipelineRun"
 	TypeProblem            = "Problem"
+	TypeScorecardExemption = "ScorecardExemption"
+	TypeScorecardSnapshot  = "ScorecardSnapshot"
 	TypeSourceState        = "SourceState"
 	TypeUsedLoginState     = "UsedLoginState"
 )
@@ -7774,6 +7778,1493 @@ func (m *ProblemMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *ProblemMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Problem edge %s", name)
+}
+
+// ScorecardExemptionMutation represents an operation that mutates the ScorecardExemption nodes in the graph.
+type ScorecardExemptionMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	entity        *string
+	check         *string
+	reason        *string
+	granted_by    *string
+	granted_at    *time.Time
+	expires_at    *time.Time
+	revoked_at    *time.Time
+	revoked_by    *string
+	audit_id      *int
+	addaudit_id   *int
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*ScorecardExemption, error)
+	predicates    []predicate.ScorecardExemption
+}
+
+var _ ent.Mutation = (*ScorecardExemptionMutation)(nil)
+
+// scorecardexemptionOption allows management of the mutation configuration using functional options.
+type scorecardexemptionOption func(*ScorecardExemptionMutation)
+
+// newScorecardExemptionMutation creates new mutation for the ScorecardExemption entity.
+func newScorecardExemptionMutation(c config, op Op, opts ...scorecardexemptionOption) *ScorecardExemptionMutation {
+	m := &ScorecardExemptionMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeScorecardExemption,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withScorecardExemptionID sets the ID field of the mutation.
+func withScorecardExemptionID(id int) scorecardexemptionOption {
+	return func(m *ScorecardExemptionMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ScorecardExemption
+		)
+		m.oldValue = func(ctx context.Context) (*ScorecardExemption, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ScorecardExemption.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withScorecardExemption sets the old ScorecardExemption of the mutation.
+func withScorecardExemption(node *ScorecardExemption) scorecardexemptionOption {
+	return func(m *ScorecardExemptionMutation) {
+		m.oldValue = func(context.Context) (*ScorecardExemption, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ScorecardExemptionMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ScorecardExemptionMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ScorecardExemptionMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ScorecardExemptionMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ScorecardExemption.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetEntity sets the "entity" field.
+func (m *ScorecardExemptionMutation) SetEntity(s string) {
+	m.entity = &s
+}
+
+// Entity returns the value of the "entity" field in the mutation.
+func (m *ScorecardExemptionMutation) Entity() (r string, exists bool) {
+	v := m.entity
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEntity returns the old "entity" field's value of the ScorecardExemption entity.
+// If the ScorecardExemption object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScorecardExemptionMutation) OldEntity(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEntity is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEntity requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEntity: %w", err)
+	}
+	return oldValue.Entity, nil
+}
+
+// ResetEntity resets all changes to the "entity" field.
+func (m *ScorecardExemptionMutation) ResetEntity() {
+	m.entity = nil
+}
+
+// SetCheck sets the "check" field.
+func (m *ScorecardExemptionMutation) SetCheck(s string) {
+	m.check = &s
+}
+
+// Check returns the value of the "check" field in the mutation.
+func (m *ScorecardExemptionMutation) Check() (r string, exists bool) {
+	v := m.check
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCheck returns the old "check" field's value of the ScorecardExemption entity.
+// If the ScorecardExemption object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScorecardExemptionMutation) OldCheck(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCheck is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCheck requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCheck: %w", err)
+	}
+	return oldValue.Check, nil
+}
+
+// ResetCheck resets all changes to the "check" field.
+func (m *ScorecardExemptionMutation) ResetCheck() {
+	m.check = nil
+}
+
+// SetReason sets the "reason" field.
+func (m *ScorecardExemptionMutation) SetReason(s string) {
+	m.reason = &s
+}
+
+// Reason returns the value of the "reason" field in the mutation.
+func (m *ScorecardExemptionMutation) Reason() (r string, exists bool) {
+	v := m.reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReason returns the old "reason" field's value of the ScorecardExemption entity.
+// If the ScorecardExemption object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScorecardExemptionMutation) OldReason(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReason: %w", err)
+	}
+	return oldValue.Reason, nil
+}
+
+// ResetReason resets all changes to the "reason" field.
+func (m *ScorecardExemptionMutation) ResetReason() {
+	m.reason = nil
+}
+
+// SetGrantedBy sets the "granted_by" field.
+func (m *ScorecardExemptionMutation) SetGrantedBy(s string) {
+	m.granted_by = &s
+}
+
+// GrantedBy returns the value of the "granted_by" field in the mutation.
+func (m *ScorecardExemptionMutation) GrantedBy() (r string, exists bool) {
+	v := m.granted_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldGrantedBy returns the old "granted_by" field's value of the ScorecardExemption entity.
+// If the ScorecardExemption object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScorecardExemptionMutation) OldGrantedBy(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldGrantedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldGrantedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldGrantedBy: %w", err)
+	}
+	return oldValue.GrantedBy, nil
+}
+
+// ResetGrantedBy resets all changes to the "granted_by" field.
+func (m *ScorecardExemptionMutation) ResetGrantedBy() {
+	m.granted_by = nil
+}
+
+// SetGrantedAt sets the "granted_at" field.
+func (m *ScorecardExemptionMutation) SetGrantedAt(t time.Time) {
+	m.granted_at = &t
+}
+
+// GrantedAt returns the value of the "granted_at" field in the mutation.
+func (m *ScorecardExemptionMutation) GrantedAt() (r time.Time, exists bool) {
+	v := m.granted_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldGrantedAt returns the old "granted_at" field's value of the ScorecardExemption entity.
+// If the ScorecardExemption object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScorecardExemptionMutation) OldGrantedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldGrantedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldGrantedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldGrantedAt: %w", err)
+	}
+	return oldValue.GrantedAt, nil
+}
+
+// ResetGrantedAt resets all changes to the "granted_at" field.
+func (m *ScorecardExemptionMutation) ResetGrantedAt() {
+	m.granted_at = nil
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (m *ScorecardExemptionMutation) SetExpiresAt(t time.Time) {
+	m.expires_at = &t
+}
+
+// ExpiresAt returns the value of the "expires_at" field in the mutation.
+func (m *ScorecardExemptionMutation) ExpiresAt() (r time.Time, exists bool) {
+	v := m.expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpiresAt returns the old "expires_at" field's value of the ScorecardExemption entity.
+// If the ScorecardExemption object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScorecardExemptionMutation) OldExpiresAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
+	}
+	return oldValue.ExpiresAt, nil
+}
+
+// ResetExpiresAt resets all changes to the "expires_at" field.
+func (m *ScorecardExemptionMutation) ResetExpiresAt() {
+	m.expires_at = nil
+}
+
+// SetRevokedAt sets the "revoked_at" field.
+func (m *ScorecardExemptionMutation) SetRevokedAt(t time.Time) {
+	m.revoked_at = &t
+}
+
+// RevokedAt returns the value of the "revoked_at" field in the mutation.
+func (m *ScorecardExemptionMutation) RevokedAt() (r time.Time, exists bool) {
+	v := m.revoked_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRevokedAt returns the old "revoked_at" field's value of the ScorecardExemption entity.
+// If the ScorecardExemption object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScorecardExemptionMutation) OldRevokedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRevokedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRevokedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRevokedAt: %w", err)
+	}
+	return oldValue.RevokedAt, nil
+}
+
+// ClearRevokedAt clears the value of the "revoked_at" field.
+func (m *ScorecardExemptionMutation) ClearRevokedAt() {
+	m.revoked_at = nil
+	m.clearedFields[scorecardexemption.FieldRevokedAt] = struct{}{}
+}
+
+// RevokedAtCleared returns if the "revoked_at" field was cleared in this mutation.
+func (m *ScorecardExemptionMutation) RevokedAtCleared() bool {
+	_, ok := m.clearedFields[scorecardexemption.FieldRevokedAt]
+	return ok
+}
+
+// ResetRevokedAt resets all changes to the "revoked_at" field.
+func (m *ScorecardExemptionMutation) ResetRevokedAt() {
+	m.revoked_at = nil
+	delete(m.clearedFields, scorecardexemption.FieldRevokedAt)
+}
+
+// SetRevokedBy sets the "revoked_by" field.
+func (m *ScorecardExemptionMutation) SetRevokedBy(s string) {
+	m.revoked_by = &s
+}
+
+// RevokedBy returns the value of the "revoked_by" field in the mutation.
+func (m *ScorecardExemptionMutation) RevokedBy() (r string, exists bool) {
+	v := m.revoked_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRevokedBy returns the old "revoked_by" field's value of the ScorecardExemption entity.
+// If the ScorecardExemption object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScorecardExemptionMutation) OldRevokedBy(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRevokedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRevokedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRevokedBy: %w", err)
+	}
+	return oldValue.RevokedBy, nil
+}
+
+// ClearRevokedBy clears the value of the "revoked_by" field.
+func (m *ScorecardExemptionMutation) ClearRevokedBy() {
+	m.revoked_by = nil
+	m.clearedFields[scorecardexemption.FieldRevokedBy] = struct{}{}
+}
+
+// RevokedByCleared returns if the "revoked_by" field was cleared in this mutation.
+func (m *ScorecardExemptionMutation) RevokedByCleared() bool {
+	_, ok := m.clearedFields[scorecardexemption.FieldRevokedBy]
+	return ok
+}
+
+// ResetRevokedBy resets all changes to the "revoked_by" field.
+func (m *ScorecardExemptionMutation) ResetRevokedBy() {
+	m.revoked_by = nil
+	delete(m.clearedFields, scorecardexemption.FieldRevokedBy)
+}
+
+// SetAuditID sets the "audit_id" field.
+func (m *ScorecardExemptionMutation) SetAuditID(i int) {
+	m.audit_id = &i
+	m.addaudit_id = nil
+}
+
+// AuditID returns the value of the "audit_id" field in the mutation.
+func (m *ScorecardExemptionMutation) AuditID() (r int, exists bool) {
+	v := m.audit_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAuditID returns the old "audit_id" field's value of the ScorecardExemption entity.
+// If the ScorecardExemption object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScorecardExemptionMutation) OldAuditID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAuditID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAuditID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAuditID: %w", err)
+	}
+	return oldValue.AuditID, nil
+}
+
+// AddAuditID adds i to the "audit_id" field.
+func (m *ScorecardExemptionMutation) AddAuditID(i int) {
+	if m.addaudit_id != nil {
+		*m.addaudit_id += i
+	} else {
+		m.addaudit_id = &i
+	}
+}
+
+// AddedAuditID returns the value that was added to the "audit_id" field in this mutation.
+func (m *ScorecardExemptionMutation) AddedAuditID() (r int, exists bool) {
+	v := m.addaudit_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearAuditID clears the value of the "audit_id" field.
+func (m *ScorecardExemptionMutation) ClearAuditID() {
+	m.audit_id = nil
+	m.addaudit_id = nil
+	m.clearedFields[scorecardexemption.FieldAuditID] = struct{}{}
+}
+
+// AuditIDCleared returns if the "audit_id" field was cleared in this mutation.
+func (m *ScorecardExemptionMutation) AuditIDCleared() bool {
+	_, ok := m.clearedFields[scorecardexemption.FieldAuditID]
+	return ok
+}
+
+// ResetAuditID resets all changes to the "audit_id" field.
+func (m *ScorecardExemptionMutation) ResetAuditID() {
+	m.audit_id = nil
+	m.addaudit_id = nil
+	delete(m.clearedFields, scorecardexemption.FieldAuditID)
+}
+
+// Where appends a list predicates to the ScorecardExemptionMutation builder.
+func (m *ScorecardExemptionMutation) Where(ps ...predicate.ScorecardExemption) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ScorecardExemptionMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ScorecardExemptionMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ScorecardExemption, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ScorecardExemptionMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ScorecardExemptionMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ScorecardExemption).
+func (m *ScorecardExemptionMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ScorecardExemptionMutation) Fields() []string {
+	fields := make([]string, 0, 9)
+	if m.entity != nil {
+		fields = append(fields, scorecardexemption.FieldEntity)
+	}
+	if m.check != nil {
+		fields = append(fields, scorecardexemption.FieldCheck)
+	}
+	if m.reason != nil {
+		fields = append(fields, scorecardexemption.FieldReason)
+	}
+	if m.granted_by != nil {
+		fields = append(fields, scorecardexemption.FieldGrantedBy)
+	}
+	if m.granted_at != nil {
+		fields = append(fields, scorecardexemption.FieldGrantedAt)
+	}
+	if m.expires_at != nil {
+		fields = append(fields, scorecardexemption.FieldExpiresAt)
+	}
+	if m.revoked_at != nil {
+		fields = append(fields, scorecardexemption.FieldRevokedAt)
+	}
+	if m.revoked_by != nil {
+		fields = append(fields, scorecardexemption.FieldRevokedBy)
+	}
+	if m.audit_id != nil {
+		fields = append(fields, scorecardexemption.FieldAuditID)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ScorecardExemptionMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case scorecardexemption.FieldEntity:
+		return m.Entity()
+	case scorecardexemption.FieldCheck:
+		return m.Check()
+	case scorecardexemption.FieldReason:
+		return m.Reason()
+	case scorecardexemption.FieldGrantedBy:
+		return m.GrantedBy()
+	case scorecardexemption.FieldGrantedAt:
+		return m.GrantedAt()
+	case scorecardexemption.FieldExpiresAt:
+		return m.ExpiresAt()
+	case scorecardexemption.FieldRevokedAt:
+		return m.RevokedAt()
+	case scorecardexemption.FieldRevokedBy:
+		return m.RevokedBy()
+	case scorecardexemption.FieldAuditID:
+		return m.AuditID()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ScorecardExemptionMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case scorecardexemption.FieldEntity:
+		return m.OldEntity(ctx)
+	case scorecardexemption.FieldCheck:
+		return m.OldCheck(ctx)
+	case scorecardexemption.FieldReason:
+		return m.OldReason(ctx)
+	case scorecardexemption.FieldGrantedBy:
+		return m.OldGrantedBy(ctx)
+	case scorecardexemption.FieldGrantedAt:
+		return m.OldGrantedAt(ctx)
+	case scorecardexemption.FieldExpiresAt:
+		return m.OldExpiresAt(ctx)
+	case scorecardexemption.FieldRevokedAt:
+		return m.OldRevokedAt(ctx)
+	case scorecardexemption.FieldRevokedBy:
+		return m.OldRevokedBy(ctx)
+	case scorecardexemption.FieldAuditID:
+		return m.OldAuditID(ctx)
+	}
+	return nil, fmt.Errorf("unknown ScorecardExemption field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ScorecardExemptionMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case scorecardexemption.FieldEntity:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEntity(v)
+		return nil
+	case scorecardexemption.FieldCheck:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCheck(v)
+		return nil
+	case scorecardexemption.FieldReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReason(v)
+		return nil
+	case scorecardexemption.FieldGrantedBy:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetGrantedBy(v)
+		return nil
+	case scorecardexemption.FieldGrantedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetGrantedAt(v)
+		return nil
+	case scorecardexemption.FieldExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpiresAt(v)
+		return nil
+	case scorecardexemption.FieldRevokedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRevokedAt(v)
+		return nil
+	case scorecardexemption.FieldRevokedBy:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRevokedBy(v)
+		return nil
+	case scorecardexemption.FieldAuditID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAuditID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ScorecardExemption field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ScorecardExemptionMutation) AddedFields() []string {
+	var fields []string
+	if m.addaudit_id != nil {
+		fields = append(fields, scorecardexemption.FieldAuditID)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ScorecardExemptionMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case scorecardexemption.FieldAuditID:
+		return m.AddedAuditID()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ScorecardExemptionMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case scorecardexemption.FieldAuditID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAuditID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ScorecardExemption numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ScorecardExemptionMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(scorecardexemption.FieldRevokedAt) {
+		fields = append(fields, scorecardexemption.FieldRevokedAt)
+	}
+	if m.FieldCleared(scorecardexemption.FieldRevokedBy) {
+		fields = append(fields, scorecardexemption.FieldRevokedBy)
+	}
+	if m.FieldCleared(scorecardexemption.FieldAuditID) {
+		fields = append(fields, scorecardexemption.FieldAuditID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ScorecardExemptionMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ScorecardExemptionMutation) ClearField(name string) error {
+	switch name {
+	case scorecardexemption.FieldRevokedAt:
+		m.ClearRevokedAt()
+		return nil
+	case scorecardexemption.FieldRevokedBy:
+		m.ClearRevokedBy()
+		return nil
+	case scorecardexemption.FieldAuditID:
+		m.ClearAuditID()
+		return nil
+	}
+	return fmt.Errorf("unknown ScorecardExemption nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ScorecardExemptionMutation) ResetField(name string) error {
+	switch name {
+	case scorecardexemption.FieldEntity:
+		m.ResetEntity()
+		return nil
+	case scorecardexemption.FieldCheck:
+		m.ResetCheck()
+		return nil
+	case scorecardexemption.FieldReason:
+		m.ResetReason()
+		return nil
+	case scorecardexemption.FieldGrantedBy:
+		m.ResetGrantedBy()
+		return nil
+	case scorecardexemption.FieldGrantedAt:
+		m.ResetGrantedAt()
+		return nil
+	case scorecardexemption.FieldExpiresAt:
+		m.ResetExpiresAt()
+		return nil
+	case scorecardexemption.FieldRevokedAt:
+		m.ResetRevokedAt()
+		return nil
+	case scorecardexemption.FieldRevokedBy:
+		m.ResetRevokedBy()
+		return nil
+	case scorecardexemption.FieldAuditID:
+		m.ResetAuditID()
+		return nil
+	}
+	return fmt.Errorf("unknown ScorecardExemption field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ScorecardExemptionMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ScorecardExemptionMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ScorecardExemptionMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ScorecardExemptionMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ScorecardExemptionMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ScorecardExemptionMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ScorecardExemptionMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown ScorecardExemption unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ScorecardExemptionMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown ScorecardExemption edge %s", name)
+}
+
+// ScorecardSnapshotMutation represents an operation that mutates the ScorecardSnapshot nodes in the graph.
+type ScorecardSnapshotMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	day           *string
+	entity        *string
+	owner         *string
+	level         *string
+	score         *int
+	addscore      *int
+	statuses      *map[string]string
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*ScorecardSnapshot, error)
+	predicates    []predicate.ScorecardSnapshot
+}
+
+var _ ent.Mutation = (*ScorecardSnapshotMutation)(nil)
+
+// scorecardsnapshotOption allows management of the mutation configuration using functional options.
+type scorecardsnapshotOption func(*ScorecardSnapshotMutation)
+
+// newScorecardSnapshotMutation creates new mutation for the ScorecardSnapshot entity.
+func newScorecardSnapshotMutation(c config, op Op, opts ...scorecardsnapshotOption) *ScorecardSnapshotMutation {
+	m := &ScorecardSnapshotMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeScorecardSnapshot,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withScorecardSnapshotID sets the ID field of the mutation.
+func withScorecardSnapshotID(id int) scorecardsnapshotOption {
+	return func(m *ScorecardSnapshotMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ScorecardSnapshot
+		)
+		m.oldValue = func(ctx context.Context) (*ScorecardSnapshot, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ScorecardSnapshot.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withScorecardSnapshot sets the old ScorecardSnapshot of the mutation.
+func withScorecardSnapshot(node *ScorecardSnapshot) scorecardsnapshotOption {
+	return func(m *ScorecardSnapshotMutation) {
+		m.oldValue = func(context.Context) (*ScorecardSnapshot, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ScorecardSnapshotMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ScorecardSnapshotMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ScorecardSnapshotMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ScorecardSnapshotMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ScorecardSnapshot.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetDay sets the "day" field.
+func (m *ScorecardSnapshotMutation) SetDay(s string) {
+	m.day = &s
+}
+
+// Day returns the value of the "day" field in the mutation.
+func (m *ScorecardSnapshotMutation) Day() (r string, exists bool) {
+	v := m.day
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDay returns the old "day" field's value of the ScorecardSnapshot entity.
+// If the ScorecardSnapshot object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScorecardSnapshotMutation) OldDay(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDay is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDay requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDay: %w", err)
+	}
+	return oldValue.Day, nil
+}
+
+// ResetDay resets all changes to the "day" field.
+func (m *ScorecardSnapshotMutation) ResetDay() {
+	m.day = nil
+}
+
+// SetEntity sets the "entity" field.
+func (m *ScorecardSnapshotMutation) SetEntity(s string) {
+	m.entity = &s
+}
+
+// Entity returns the value of the "entity" field in the mutation.
+func (m *ScorecardSnapshotMutation) Entity() (r string, exists bool) {
+	v := m.entity
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEntity returns the old "entity" field's value of the ScorecardSnapshot entity.
+// If the ScorecardSnapshot object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScorecardSnapshotMutation) OldEntity(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEntity is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEntity requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEntity: %w", err)
+	}
+	return oldValue.Entity, nil
+}
+
+// ResetEntity resets all changes to the "entity" field.
+func (m *ScorecardSnapshotMutation) ResetEntity() {
+	m.entity = nil
+}
+
+// SetOwner sets the "owner" field.
+func (m *ScorecardSnapshotMutation) SetOwner(s string) {
+	m.owner = &s
+}
+
+// Owner returns the value of the "owner" field in the mutation.
+func (m *ScorecardSnapshotMutation) Owner() (r string, exists bool) {
+	v := m.owner
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOwner returns the old "owner" field's value of the ScorecardSnapshot entity.
+// If the ScorecardSnapshot object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScorecardSnapshotMutation) OldOwner(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOwner is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOwner requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOwner: %w", err)
+	}
+	return oldValue.Owner, nil
+}
+
+// ResetOwner resets all changes to the "owner" field.
+func (m *ScorecardSnapshotMutation) ResetOwner() {
+	m.owner = nil
+}
+
+// SetLevel sets the "level" field.
+func (m *ScorecardSnapshotMutation) SetLevel(s string) {
+	m.level = &s
+}
+
+// Level returns the value of the "level" field in the mutation.
+func (m *ScorecardSnapshotMutation) Level() (r string, exists bool) {
+	v := m.level
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLevel returns the old "level" field's value of the ScorecardSnapshot entity.
+// If the ScorecardSnapshot object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScorecardSnapshotMutation) OldLevel(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLevel is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLevel requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLevel: %w", err)
+	}
+	return oldValue.Level, nil
+}
+
+// ResetLevel resets all changes to the "level" field.
+func (m *ScorecardSnapshotMutation) ResetLevel() {
+	m.level = nil
+}
+
+// SetScore sets the "score" field.
+func (m *ScorecardSnapshotMutation) SetScore(i int) {
+	m.score = &i
+	m.addscore = nil
+}
+
+// Score returns the value of the "score" field in the mutation.
+func (m *ScorecardSnapshotMutation) Score() (r int, exists bool) {
+	v := m.score
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScore returns the old "score" field's value of the ScorecardSnapshot entity.
+// If the ScorecardSnapshot object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScorecardSnapshotMutation) OldScore(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScore is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScore requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScore: %w", err)
+	}
+	return oldValue.Score, nil
+}
+
+// AddScore adds i to the "score" field.
+func (m *ScorecardSnapshotMutation) AddScore(i int) {
+	if m.addscore != nil {
+		*m.addscore += i
+	} else {
+		m.addscore = &i
+	}
+}
+
+// AddedScore returns the value that was added to the "score" field in this mutation.
+func (m *ScorecardSnapshotMutation) AddedScore() (r int, exists bool) {
+	v := m.addscore
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetScore resets all changes to the "score" field.
+func (m *ScorecardSnapshotMutation) ResetScore() {
+	m.score = nil
+	m.addscore = nil
+}
+
+// SetStatuses sets the "statuses" field.
+func (m *ScorecardSnapshotMutation) SetStatuses(value map[string]string) {
+	m.statuses = &value
+}
+
+// Statuses returns the value of the "statuses" field in the mutation.
+func (m *ScorecardSnapshotMutation) Statuses() (r map[string]string, exists bool) {
+	v := m.statuses
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatuses returns the old "statuses" field's value of the ScorecardSnapshot entity.
+// If the ScorecardSnapshot object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScorecardSnapshotMutation) OldStatuses(ctx context.Context) (v map[string]string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatuses is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatuses requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatuses: %w", err)
+	}
+	return oldValue.Statuses, nil
+}
+
+// ResetStatuses resets all changes to the "statuses" field.
+func (m *ScorecardSnapshotMutation) ResetStatuses() {
+	m.statuses = nil
+}
+
+// Where appends a list predicates to the ScorecardSnapshotMutation builder.
+func (m *ScorecardSnapshotMutation) Where(ps ...predicate.ScorecardSnapshot) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ScorecardSnapshotMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ScorecardSnapshotMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ScorecardSnapshot, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ScorecardSnapshotMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ScorecardSnapshotMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ScorecardSnapshot).
+func (m *ScorecardSnapshotMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ScorecardSnapshotMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.day != nil {
+		fields = append(fields, scorecardsnapshot.FieldDay)
+	}
+	if m.entity != nil {
+		fields = append(fields, scorecardsnapshot.FieldEntity)
+	}
+	if m.owner != nil {
+		fields = append(fields, scorecardsnapshot.FieldOwner)
+	}
+	if m.level != nil {
+		fields = append(fields, scorecardsnapshot.FieldLevel)
+	}
+	if m.score != nil {
+		fields = append(fields, scorecardsnapshot.FieldScore)
+	}
+	if m.statuses != nil {
+		fields = append(fields, scorecardsnapshot.FieldStatuses)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ScorecardSnapshotMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case scorecardsnapshot.FieldDay:
+		return m.Day()
+	case scorecardsnapshot.FieldEntity:
+		return m.Entity()
+	case scorecardsnapshot.FieldOwner:
+		return m.Owner()
+	case scorecardsnapshot.FieldLevel:
+		return m.Level()
+	case scorecardsnapshot.FieldScore:
+		return m.Score()
+	case scorecardsnapshot.FieldStatuses:
+		return m.Statuses()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ScorecardSnapshotMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case scorecardsnapshot.FieldDay:
+		return m.OldDay(ctx)
+	case scorecardsnapshot.FieldEntity:
+		return m.OldEntity(ctx)
+	case scorecardsnapshot.FieldOwner:
+		return m.OldOwner(ctx)
+	case scorecardsnapshot.FieldLevel:
+		return m.OldLevel(ctx)
+	case scorecardsnapshot.FieldScore:
+		return m.OldScore(ctx)
+	case scorecardsnapshot.FieldStatuses:
+		return m.OldStatuses(ctx)
+	}
+	return nil, fmt.Errorf("unknown ScorecardSnapshot field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ScorecardSnapshotMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case scorecardsnapshot.FieldDay:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDay(v)
+		return nil
+	case scorecardsnapshot.FieldEntity:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEntity(v)
+		return nil
+	case scorecardsnapshot.FieldOwner:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOwner(v)
+		return nil
+	case scorecardsnapshot.FieldLevel:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLevel(v)
+		return nil
+	case scorecardsnapshot.FieldScore:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScore(v)
+		return nil
+	case scorecardsnapshot.FieldStatuses:
+		v, ok := value.(map[string]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatuses(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ScorecardSnapshot field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ScorecardSnapshotMutation) AddedFields() []string {
+	var fields []string
+	if m.addscore != nil {
+		fields = append(fields, scorecardsnapshot.FieldScore)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ScorecardSnapshotMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case scorecardsnapshot.FieldScore:
+		return m.AddedScore()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ScorecardSnapshotMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case scorecardsnapshot.FieldScore:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddScore(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ScorecardSnapshot numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ScorecardSnapshotMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ScorecardSnapshotMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ScorecardSnapshotMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown ScorecardSnapshot nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ScorecardSnapshotMutation) ResetField(name string) error {
+	switch name {
+	case scorecardsnapshot.FieldDay:
+		m.ResetDay()
+		return nil
+	case scorecardsnapshot.FieldEntity:
+		m.ResetEntity()
+		return nil
+	case scorecardsnapshot.FieldOwner:
+		m.ResetOwner()
+		return nil
+	case scorecardsnapshot.FieldLevel:
+		m.ResetLevel()
+		return nil
+	case scorecardsnapshot.FieldScore:
+		m.ResetScore()
+		return nil
+	case scorecardsnapshot.FieldStatuses:
+		m.ResetStatuses()
+		return nil
+	}
+	return fmt.Errorf("unknown ScorecardSnapshot field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ScorecardSnapshotMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ScorecardSnapshotMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ScorecardSnapshotMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ScorecardSnapshotMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ScorecardSnapshotMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ScorecardSnapshotMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ScorecardSnapshotMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown ScorecardSnapshot unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ScorecardSnapshotMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown ScorecardSnapshot edge %s", name)
 }
 
 // SourceStateMutation represents an operation that mutates the SourceState nodes in the graph.

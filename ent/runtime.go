@@ -11,6 +11,7 @@ import (
 	"github.com/portico-dev/portico/ent/pipelinerun"
 	"github.com/portico-dev/portico/ent/problem"
 	"github.com/portico-dev/portico/ent/schema"
+	"github.com/portico-dev/portico/ent/scorecardsnapshot"
 	"github.com/portico-dev/portico/ent/sourcestate"
 )
 
@@ -188,6 +189,16 @@ func init() {
 	problemDescEntity := problemFields[6].Descriptor()
 	// problem.DefaultEntity holds the default value on creation for the entity field.
 	problem.DefaultEntity = problemDescEntity.Default.(string)
+	scorecardsnapshotFields := schema.ScorecardSnapshot{}.Fields()
+	_ = scorecardsnapshotFields
+	// scorecardsnapshotDescOwner is the schema descriptor for owner field.
+	scorecardsnapshotDescOwner := scorecardsnapshotFields[2].Descriptor()
+	// scorecardsnapshot.DefaultOwner holds the default value on creation for the owner field.
+	scorecardsnapshot.DefaultOwner = scorecardsnapshotDescOwner.Default.(string)
+	// scorecardsnapshotDescLevel is the schema descriptor for level field.
+	scorecardsnapshotDescLevel := scorecardsnapshotFields[3].Descriptor()
+	// scorecardsnapshot.DefaultLevel holds the default value on creation for the level field.
+	scorecardsnapshot.DefaultLevel = scorecardsnapshotDescLevel.Default.(string)
 	sourcestateFields := schema.SourceState{}.Fields()
 	_ = sourcestateFields
 	// sourcestateDescRevision is the schema descriptor for revision field.

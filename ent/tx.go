@@ -30,6 +30,10 @@ type Tx struct {
 	PipelineRun *PipelineRunClient
 	// Problem is the client for interacting with the Problem builders.
 	Problem *ProblemClient
+	// ScorecardExemption is the client for interacting with the ScorecardExemption builders.
+	ScorecardExemption *ScorecardExemptionClient
+	// ScorecardSnapshot is the client for interacting with the ScorecardSnapshot builders.
+	ScorecardSnapshot *ScorecardSnapshotClient
 	// SourceState is the client for interacting with the SourceState builders.
 	SourceState *SourceStateClient
 	// UsedLoginState is the client for interacting with the UsedLoginState builders.
@@ -174,6 +178,8 @@ func (tx *Tx) init() {
 	tx.PipelineJob = NewPipelineJobClient(tx.config)
 	tx.PipelineRun = NewPipelineRunClient(tx.config)
 	tx.Problem = NewProblemClient(tx.config)
+	tx.ScorecardExemption = NewScorecardExemptionClient(tx.config)
+	tx.ScorecardSnapshot = NewScorecardSnapshotClient(tx.config)
 	tx.SourceState = NewSourceStateClient(tx.config)
 	tx.UsedLoginState = NewUsedLoginStateClient(tx.config)
 }

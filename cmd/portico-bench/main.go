@@ -21,7 +21,7 @@ import (
 func main() {
 	requests := flag.Int("requests", 4000, "requests per latency measurement")
 	clients := flag.Int("clients", 20, "concurrent clients")
-	only := flag.String("only", "", "run one part: catalog, views, cluster, access, observe, triage or pipelines (default all)")
+	only := flag.String("only", "", "run one part: catalog, views, cluster (with scorecards), access, observe, triage or pipelines (default all)")
 	flag.Parse()
 	if err := run(*requests, *clients, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "portico-bench:", err)

@@ -56,7 +56,7 @@ func runScorecardCheck(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stderr, "portico: %v\n", err)
 			return exitError(2)
 		}
-		checks = append(checks, more...)
+		checks = append(checks, more.Checks...)
 	}
 	set, err := scorecard.Compile(checks, nil)
 	if err != nil {

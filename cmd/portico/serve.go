@@ -80,7 +80,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	deps := server.Deps{Catalog: refresher, Runbooks: books, DB: st, Log: log, WebhookSecrets: cfg.Catalog.WebhookSecrets, Version: version,
+	deps := server.Deps{Catalog: refresher, Runbooks: books, DB: st, ScoreStore: st, Log: log, WebhookSecrets: cfg.Catalog.WebhookSecrets, Version: version,
 		Anonymous: cfg.Auth.AnonymousAllowed(), BaseURL: baseURL(cfg), Policy: pol, Audit: audit.New(st.Client, log),
 		ActionsConfig:    server.ActionsConfig{MaxReplicas: cfg.Actions.MaxReplicas, ProductionEnvironments: cfg.Actions.ProductionEnvironments},
 		AuthRateLimit:    server.RateLimit{PerSecond: cfg.Server.RateLimits.Auth.PerSecond, Burst: cfg.Server.RateLimits.Auth.Burst},
@@ -229,16 +229,20 @@ func scorecards(c config.Scorecards) (*scorecard.Set, error) {
 			return nil, fmt.Errorf("scorecards.disable: %q is not a built-in check", id)
 		}
 	}
+	var file scorecard.File
 	if c.File != "" {
-		more, err := scorecard.LoadFile(c.File)
-		if err != nil {
+		var err error
+		if file, err = scorecard.LoadFile(c.File); err != nil {
 			return nil, err
 		}
-		checks = append(checks, more...)
+		checks = append(checks, file.Checks...)
 	}
 	set, err := scorecard.Compile(checks, c.Levels)
 	if err != nil {
 		return nil, fmt.Errorf("scorecards: %w", err)
+	}
+	if err := set.WithInitiatives(file.Initiatives); err != nil {
+		return nil, fmt.Errorf("scorecards: %s: %w", c.File, err)
 	}
 	return set, nil
 }

@@ -117,6 +117,30 @@ func (f ProblemFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, err
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ProblemMutation", m)
 }
 
+// The ScorecardExemptionFunc type is an adapter to allow the use of ordinary
+// function as ScorecardExemption mutator.
+type ScorecardExemptionFunc func(context.Context, *ent.ScorecardExemptionMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ScorecardExemptionFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ScorecardExemptionMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ScorecardExemptionMutation", m)
+}
+
+// The ScorecardSnapshotFunc type is an adapter to allow the use of ordinary
+// function as ScorecardSnapshot mutator.
+type ScorecardSnapshotFunc func(context.Context, *ent.ScorecardSnapshotMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ScorecardSnapshotFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ScorecardSnapshotMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ScorecardSnapshotMutation", m)
+}
+
 // The SourceStateFunc type is an adapter to allow the use of ordinary
 // function as SourceState mutator.
 type SourceStateFunc func(context.Context, *ent.SourceStateMutation) (ent.Value, error)

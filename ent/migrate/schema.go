@@ -292,6 +292,65 @@ var (
 			},
 		},
 	}
+	// ScorecardExemptionsColumns holds the columns for the "scorecard_exemptions" table.
+	ScorecardExemptionsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "entity", Type: field.TypeString},
+		{Name: "check", Type: field.TypeString},
+		{Name: "reason", Type: field.TypeString},
+		{Name: "granted_by", Type: field.TypeString},
+		{Name: "granted_at", Type: field.TypeTime},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},
+		{Name: "revoked_by", Type: field.TypeString, Nullable: true},
+		{Name: "audit_id", Type: field.TypeInt, Nullable: true},
+	}
+	// ScorecardExemptionsTable holds the schema information for the "scorecard_exemptions" table.
+	ScorecardExemptionsTable = &schema.Table{
+		Name:       "scorecard_exemptions",
+		Columns:    ScorecardExemptionsColumns,
+		PrimaryKey: []*schema.Column{ScorecardExemptionsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "scorecardexemption_entity_check",
+				Unique:  false,
+				Columns: []*schema.Column{ScorecardExemptionsColumns[1], ScorecardExemptionsColumns[2]},
+			},
+			{
+				Name:    "scorecardexemption_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{ScorecardExemptionsColumns[6]},
+			},
+		},
+	}
+	// ScorecardSnapshotsColumns holds the columns for the "scorecard_snapshots" table.
+	ScorecardSnapshotsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "day", Type: field.TypeString},
+		{Name: "entity", Type: field.TypeString},
+		{Name: "owner", Type: field.TypeString, Default: ""},
+		{Name: "level", Type: field.TypeString, Default: ""},
+		{Name: "score", Type: field.TypeInt},
+		{Name: "statuses", Type: field.TypeJSON},
+	}
+	// ScorecardSnapshotsTable holds the schema information for the "scorecard_snapshots" table.
+	ScorecardSnapshotsTable = &schema.Table{
+		Name:       "scorecard_snapshots",
+		Columns:    ScorecardSnapshotsColumns,
+		PrimaryKey: []*schema.Column{ScorecardSnapshotsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "scorecardsnapshot_day_entity",
+				Unique:  true,
+				Columns: []*schema.Column{ScorecardSnapshotsColumns[1], ScorecardSnapshotsColumns[2]},
+			},
+			{
+				Name:    "scorecardsnapshot_owner_day",
+				Unique:  false,
+				Columns: []*schema.Column{ScorecardSnapshotsColumns[3], ScorecardSnapshotsColumns[1]},
+			},
+		},
+	}
 	// SourceStatesColumns holds the columns for the "source_states" table.
 	SourceStatesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -338,6 +397,8 @@ var (
 		PipelineJobsTable,
 		PipelineRunsTable,
 		ProblemsTable,
+		ScorecardExemptionsTable,
+		ScorecardSnapshotsTable,
 		SourceStatesTable,
 		UsedLoginStatesTable,
 	}

@@ -33,6 +33,12 @@ type PipelineRun func(*sql.Selector)
 // Problem is the predicate function for problem builders.
 type Problem func(*sql.Selector)
 
+// ScorecardExemption is the predicate function for scorecardexemption builders.
+type ScorecardExemption func(*sql.Selector)
+
+// ScorecardSnapshot is the predicate function for scorecardsnapshot builders.
+type ScorecardSnapshot func(*sql.Selector)
+
 // SourceState is the predicate function for sourcestate builders.
 type SourceState func(*sql.Selector)
 

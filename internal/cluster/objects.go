@@ -21,14 +21,29 @@ type ServiceObjects struct {
 	Reports         map[string][]map[string]any
 }
 
-// Objects gathers q's objects from every cluster's caches.
-func (m *Manager) Objects(q Query) ServiceObjects {
+// Objects gathers q's objects from every cluster's caches; the pods only withPods (they are
+// the costly part).
+func (m *Manager) Objects(q Query, withPods bool) ServiceObjects {
 	var out ServiceObjects
 	for _, c := range m.clusters {
 		if (q.Cluster != "" && q.Cluster != c.Name) || !c.Synced() {
 			continue
 		}
-		c.objects(q, &out)
+		c.objects(q, withPods, &out)
+	}
+	return out
+}
+
+// CustomResources are the watched custom resources (plural.group) any cluster serves.
+func (m *Manager) CustomResources() map[string]bool {
+	out := map[string]bool{}
+	for _, c := range m.clusters {
+		if c.crds == nil {
+			continue
+		}
+		for k := range c.crds.served() {
+			out[k] = true
+		}
 	}
 	return out
 }
@@ -38,7 +53,7 @@ var (
 	gvStatefulSet = appsv1.SchemeGroupVersion.WithKind("StatefulSet")
 )
 
-func (c *Cluster) objects(q Query, out *ServiceObjects) {
+func (c *Cluster) objects(q Query, withPods bool, out *ServiceObjects) {
 	namespaces := map[string][]string{} // namespace → its workloads' names
 	add := func(obj any, gvk schema.GroupVersionKind) {
 		m, ok := jsonShape(obj, gvk)
@@ -55,6 +70,9 @@ func (c *Cluster) objects(q Query, out *ServiceObjects) {
 	}
 	for _, obj := range selectObjects(c.idx.deployments, q.Namespace, q.Selector) {
 		add(obj, gvDeployment)
+		if !withPods {
+			continue
+		}
 		for _, rs := range byOwner(c.idx.replicaSets, string(obj.(*appsv1.Deployment).UID)) {
 			for _, p := range byOwner(c.idx.pods, string(rs.(*appsv1.ReplicaSet).UID)) {
 				if m, ok := jsonShape(p, schema.GroupVersionKind{Version: "v1", Kind: "Pod"}); ok {
@@ -65,6 +83,9 @@ func (c *Cluster) objects(q Query, out *ServiceObjects) {
 	}
 	for _, obj := range selectObjects(c.idx.statefulSets, q.Namespace, q.Selector) {
 		add(obj, gvStatefulSet)
+		if !withPods {
+			continue
+		}
 		for _, p := range byOwner(c.idx.pods, string(obj.(*appsv1.StatefulSet).UID)) {
 			if m, ok := jsonShape(p, schema.GroupVersionKind{Version: "v1", Kind: "Pod"}); ok {
 				out.Pods = append(out.Pods, m)

@@ -22,10 +22,12 @@ const (
 	Scale    Action = "scale"
 	Deploy   Action = "deploy"
 	Rollback Action = "rollback"
+	// Exempt excuses a service from a scorecard check for a while (or ends that).
+	Exempt Action = "exempt"
 )
 
 // Actions lists every action, for validation and the UI.
-var Actions = []Action{View, Restart, Scale, Deploy, Rollback}
+var Actions = []Action{View, Restart, Scale, Deploy, Rollback, Exempt}
 
 // Scope limits where a binding applies. Empty fields match anything; Owned limits it to
 // services owned by one of the subject's teams.
@@ -84,7 +86,7 @@ func Default() *Policy {
 			"operator": {View, Restart, Scale},
 			"deployer": {View, Restart, Scale, Deploy, Rollback},
 			"oncall":   {View, Restart, Scale, Rollback},
-			"admin":    {View, Restart, Scale, Deploy, Rollback},
+			"admin":    {View, Restart, Scale, Deploy, Rollback, Exempt},
 		},
 		Bindings: []Binding{
 			{Groups: []string{"*"}, Role: "viewer"},

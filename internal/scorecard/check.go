@@ -12,6 +12,7 @@ import (
 	_ "embed"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -45,9 +46,57 @@ type Check struct {
 	Source string `yaml:"-" json:"source"`
 }
 
-// File is a checks file (scorecards.file).
+// File is a checks file (scorecards.file): checks, and initiatives over them.
 type File struct {
-	Checks []Check `yaml:"checks"`
+	Checks      []Check      `yaml:"checks"`
+	Initiatives []Initiative `yaml:"initiatives"`
+}
+
+// Initiative is a push to bring a set of services up to a bar by a date (Cortex and
+// OpsLevel have them): the checks to pass, or a level to reach, within a scope.
+type Initiative struct {
+	ID          string   `yaml:"id" json:"id"`
+	Title       string   `yaml:"title" json:"title"`
+	Description string   `yaml:"description" json:"description,omitempty"`
+	Checks      []string `yaml:"checks" json:"checks,omitempty"`
+	Level       string   `yaml:"level" json:"level,omitempty"`
+	Scope       Scope    `yaml:"scope" json:"scope"`
+	Start       string   `yaml:"start" json:"start,omitempty"` // YYYY-MM-DD: where its burn-up begins
+	Due         string   `yaml:"due" json:"due"`               // YYYY-MM-DD
+}
+
+// Scope narrows an initiative to services: empty fields match all.
+type Scope struct {
+	Team      string `yaml:"team" json:"team,omitempty"` // group:default/team-payments
+	System    string `yaml:"system" json:"system,omitempty"`
+	Lifecycle string `yaml:"lifecycle" json:"lifecycle,omitempty"`
+}
+
+// Meets says whether a card meets the initiative: each of its checks passes (or is exempt or
+// not applicable), and the card reaches its level.
+func (in Initiative) Meets(levels []string, c Card) bool {
+	if in.Level != "" && (c.Level == "" || slices.Index(levels, c.Level) < slices.Index(levels, in.Level)) {
+		return false
+	}
+	for _, r := range c.Results {
+		if slices.Contains(in.Checks, r.Check) && (r.Status == Fail || r.Status == Error) {
+			return false
+		}
+	}
+	return true
+}
+
+// MeetsStatuses is Meets on a snapshot's level and statuses.
+func (in Initiative) MeetsStatuses(levels []string, level string, statuses map[string]string) bool {
+	if in.Level != "" && (level == "" || slices.Index(levels, level) < slices.Index(levels, in.Level)) {
+		return false
+	}
+	for _, id := range in.Checks {
+		if st := Status(statuses[id]); st == Fail || st == Error {
+			return false
+		}
+	}
+	return true
 }
 
 //go:embed builtin.yaml
@@ -66,19 +115,19 @@ func Builtin() []Check {
 }
 
 // LoadFile reads a checks file.
-func LoadFile(path string) ([]Check, error) {
+func LoadFile(path string) (File, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("scorecards file: %w", err)
+		return File{}, fmt.Errorf("scorecards file: %w", err)
 	}
 	var f File
 	dec := yaml.NewDecoder(strings.NewReader(string(b)))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("scorecards file %s: %w", path, err)
+		return File{}, fmt.Errorf("scorecards file %s: %w", path, err)
 	}
 	for i := range f.Checks {
 		f.Checks[i].Source = path
 	}
-	return f.Checks, nil
+	return f, nil
 }

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"text/template"
+	"time"
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/types"
@@ -35,11 +36,55 @@ var DefaultLevels = []string{"bronze", "silver", "gold"}
 // costLimit bounds one evaluation, so a check cannot stall the scorer.
 const costLimit = 1_000_000
 
-// Set is the compiled checks and the level ladder.
+// Set is the compiled checks, the level ladder and the initiatives.
 type Set struct {
-	levels []string
-	checks []compiled
+	levels      []string
+	checks      []compiled
+	initiatives []Initiative
 }
+
+// WithInitiatives checks the initiatives against the set (known checks and level, a scope,
+// dates) and adds them.
+func (s *Set) WithInitiatives(ins []Initiative) error {
+	var errs []error
+	seen := map[string]bool{}
+	for _, in := range ins {
+		where := fmt.Sprintf("initiative %q", in.ID)
+		switch {
+		case in.ID == "" || in.Title == "":
+			errs = append(errs, fmt.Errorf("%s: id and title are required", where))
+		case seen[in.ID]:
+			errs = append(errs, fmt.Errorf("%s: the id is already used", where))
+		case len(in.Checks) == 0 && in.Level == "":
+			errs = append(errs, fmt.Errorf("%s: name checks or a level", where))
+		case in.Level != "" && !slices.Contains(s.levels, in.Level):
+			errs = append(errs, fmt.Errorf("%s: level %q is not one of %s", where, in.Level, strings.Join(s.levels, ", ")))
+		}
+		seen[in.ID] = true
+		for _, id := range in.Checks {
+			if s.byID(id).ID == "" {
+				errs = append(errs, fmt.Errorf("%s: no check %q", where, id))
+			}
+		}
+		due, err := time.Parse(time.DateOnly, in.Due)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: due %q is not a date (YYYY-MM-DD)", where, in.Due))
+		}
+		if in.Start != "" {
+			if start, err := time.Parse(time.DateOnly, in.Start); err != nil || !start.Before(due) {
+				errs = append(errs, fmt.Errorf("%s: start %q must be a date before due", where, in.Start))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	s.initiatives = ins
+	return nil
+}
+
+// Initiatives are the set's initiatives.
+func (s *Set) Initiatives() []Initiative { return s.initiatives }
 
 type compiled struct {
 	Check
@@ -176,6 +221,18 @@ func (s *Set) Checks() []Check {
 		out[i] = c.Check
 	}
 	return out
+}
+
+// Needs says whether any check that may apply reads the variable: one that requires custom
+// resources applies only where one of them is served. Gathering a costly fact (every pod)
+// is skipped when nothing would read it.
+func (s *Set) Needs(variable string, served map[string]bool) bool {
+	for _, c := range s.checks {
+		if c.reads[variable] && (len(c.requires) == 0 || slices.ContainsFunc(c.requires, func(crd string) bool { return served[crd] })) {
+			return true
+		}
+	}
+	return false
 }
 
 // Levels is the ladder, lowest first.

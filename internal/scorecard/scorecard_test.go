@@ -198,7 +198,7 @@ func TestCustomChecksAndErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := Compile(append(Builtin(), custom...), nil)
+	s, err := Compile(append(Builtin(), custom.Checks...), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"net/url"
 	"fmt"
 	"net/http"
 	"slices"
@@ -23,6 +24,9 @@ func (s *Server) handleEntityShow(c echo.Context) error {
 		return err
 	}
 	vm := s.entityVM(snap, s.scope(c, snap), rec)
+	if done := c.QueryParam("done"); done != "" && vm.Observe.ScorecardURL != "" {
+		vm.Observe.ScorecardURL += "?done=" + url.QueryEscape(done) // an exemption's outcome, shown in the panel
+	}
 	tab := orDefault(c.QueryParam("tab"), "overview")
 	if !slices.ContainsFunc(vm.Tabs, func(t components.TabLink) bool { return t.Key == tab }) {
 		return fmt.Errorf("%w: %s has no tab %q", derrors.NotFound, rec.Entity.Ref().Short(), tab)

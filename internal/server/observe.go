@@ -49,7 +49,7 @@ func (s *Server) observeVM(e *catalog.Entity) components.Observe {
 	}
 	base := entityHref(e.Ref())
 	o.TriageURL = base + "/triage/banner"
-	o.ScorecardURL = base + "/scorecard"
+	o.ScorecardURL, o.ScorecardEvents = base+"/scorecard", base+"/scorecard/events"
 	if s.Metrics != nil {
 		o.MetricsURL = base + "/metrics"
 	}

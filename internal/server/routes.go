@@ -23,6 +23,7 @@ func (s *Server) routes() {
 	e.GET("/catalog/health", s.handleHealthShow)
 	e.GET("/fire", s.handleFireList)
 	e.GET("/scorecards", s.handleScorecardsPage)
+	e.GET("/scorecards/initiatives/:id", s.handleInitiative)
 	when(traces, func() { e.GET("/traces/:id", s.handleTrace) })
 	when(alerts, func() {
 		e.GET("/alerts", s.handleAlertsPage)
@@ -44,6 +45,7 @@ func (s *Server) routes() {
 	entity.GET("/triage/banner", s.handleTriageBanner)
 	entity.GET("/scorecard", s.handleScorecardPanel)
 	entity.GET("/scorecard/events", s.handleScorecardEvents)
+	entity.POST("/scorecard/exemptions", s.handleScorecardExempt)
 	when(metrics, func() { entity.GET("/metrics", s.handleMetricsPanel) })
 	when(alerts, func() { entity.GET("/alerts", s.handleAlertsPanel) })
 	when(traces, func() { entity.GET("/traces", s.handleTraces); entity.GET("/dependencies", s.handleDependencies) })
@@ -72,6 +74,7 @@ func (s *Server) routes() {
 	apiEnt.GET("/runtime", s.handleAPIRuntime)
 	apiEnt.GET("/triage", s.handleAPITriage)
 	apiEnt.GET("/scorecard", s.handleAPIEntityScorecard)
+	apiEnt.POST("/scorecard/exemptions", s.handleAPIScorecardExempt)
 	apiEnt.POST("/workloads/:cluster/:wns/:workload/:action", s.handleAPIAction)
 	when(metrics, func() { apiEnt.GET("/metrics", s.handleAPIMetrics) })
 	when(alerts, func() { apiEnt.GET("/alerts", s.handleAPIAlerts) })

@@ -25,7 +25,8 @@ type clusterService interface {
 	Logs(ctx context.Context, q cluster.Query, r cluster.LogRequest) ([]cluster.LogLine, error)
 	FollowLogs(ctx context.Context, q cluster.Query, r cluster.LogRequest, emit func(cluster.LogLine) error) error
 	Cluster(name string) *cluster.Cluster
-	Objects(q cluster.Query) cluster.ServiceObjects
+	Objects(q cluster.Query, withPods bool) cluster.ServiceObjects
+	CustomResources() map[string]bool
 }
 
 // runtimeOf maps an entity to its workloads. mapped is false for entities that do not say

@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -11,7 +13,23 @@ import (
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/cluster"
 	"github.com/portico-dev/portico/internal/scorecard"
+	"github.com/portico-dev/portico/internal/store"
 )
+
+// scoreStore keeps exemptions and the daily snapshots.
+type scoreStore interface {
+	exemptionStore
+	ActiveExemptions(ctx context.Context, now time.Time) ([]store.Exemption, error)
+	SaveSnapshots(ctx context.Context, day string, snaps []store.Snapshot) error
+	Snapshots(ctx context.Context, since, owner string) ([]store.Snapshot, error)
+	LatestSnapshotDay(ctx context.Context) (string, error)
+}
+
+// exemptionStore is what the exemptions' write path needs.
+type exemptionStore interface {
+	GrantExemption(ctx context.Context, e store.Exemption) (store.Exemption, error)
+	RevokeExemption(ctx context.Context, entity, check, by string, at time.Time) (bool, error)
+}
 
 // ruleSource lists Prometheus' alerting rules.
 type ruleSource interface {
@@ -32,12 +50,27 @@ type scoreboard struct {
 	subs  map[catalog.Ref]func() // per service: ends its cluster subscription
 	// changed is closed and replaced whenever cards change, for pages waiting on them.
 	changed chan struct{}
+	// exempt are the exemptions in force (check → reason, by service), read again when the
+	// next one expires, after a grant or revocation here, and every minute (another
+	// replica's); exemptsRead is when.
+	exempt      map[catalog.Ref]map[string]string
+	nextExpiry  time.Time
+	exemptsRead time.Time
+	// snapshotAt is when today's snapshot was last written.
+	snapshotAt time.Time
+	// version counts the changes of cards; lines are the pages' lines built at linesVersion.
+	version, linesVersion uint64
+	lines                 []scoreLine
 }
+
+// snapshotEvery is how often the day's snapshot is written again: the day's last one stays.
+const snapshotEvery = time.Hour
 
 // scored is one service's card and when it was computed.
 type scored struct {
-	Card scorecard.Card
-	At   time.Time
+	Card      scorecard.Card
+	At        time.Time
+	Workloads []scorecard.Workload // the service's workloads, for the commands that apply fixes
 }
 
 func newScoreboard() *scoreboard {
@@ -104,7 +137,16 @@ func (s *Server) RunScorecards(ctx context.Context) {
 		if snap := s.Catalog.Snapshot(); snap != b.snapshot() {
 			s.followCatalog(ctx, snap)
 		}
+		b.mu.RLock()
+		reread := time.Since(b.exemptsRead) > time.Minute || (!b.nextExpiry.IsZero() && !time.Now().Before(b.nextExpiry))
+		b.mu.RUnlock()
+		if reread {
+			s.readExemptions(ctx)
+		}
 		s.rescore()
+		if time.Since(b.snapshotAt) > snapshotEvery || b.snapshotAt.UTC().Format(time.DateOnly) != time.Now().UTC().Format(time.DateOnly) {
+			s.saveSnapshot(ctx)
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -143,6 +185,7 @@ func (s *Server) followCatalog(ctx context.Context, snap *catalog.Snapshot) {
 			end()
 			delete(b.subs, ref)
 			delete(b.cards, ref)
+			b.version++
 		}
 	}
 	for ref, r := range want {
@@ -172,6 +215,59 @@ func (s *Server) followCatalog(ctx context.Context, snap *catalog.Snapshot) {
 		}()
 	}
 	b.mu.Unlock()
+}
+
+// readExemptions reads the exemptions in force and rescores the services whose changed.
+func (s *Server) readExemptions(ctx context.Context) {
+	b := s.scores
+	now := time.Now()
+	if s.ScoreStore == nil {
+		b.mu.Lock()
+		b.exemptsRead = now
+		b.mu.Unlock()
+		return
+	}
+	list, err := s.ScoreStore.ActiveExemptions(ctx, now)
+	if err != nil {
+		s.Log.Warn("scorecards: exemptions not read", "err", err)
+		return
+	}
+	fresh := map[catalog.Ref]map[string]string{}
+	var next time.Time
+	snap := b.snapshot()
+	for _, x := range list {
+		parsed, err := catalog.ParseRef(x.Entity, "", "")
+		if err != nil || snap == nil {
+			continue
+		}
+		rec, ok := snap.Get(parsed) // the catalog's own spelling of the reference, as the board keys it
+		if !ok {
+			continue
+		}
+		ref := rec.Entity.Ref()
+		if fresh[ref] == nil {
+			fresh[ref] = map[string]string{}
+		}
+		fresh[ref][x.Check] = fmt.Sprintf("%s (by %s, until %s)", x.Reason, x.GrantedBy, x.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC"))
+		if next.IsZero() || x.ExpiresAt.Before(next) {
+			next = x.ExpiresAt
+		}
+	}
+	b.mu.Lock()
+	for ref := range b.subs {
+		if !maps.EqualFunc(fresh[ref], b.exempt[ref], func(a, c string) bool { return a == c }) {
+			b.dirty[ref] = true
+		}
+	}
+	b.exempt, b.nextExpiry, b.exemptsRead = fresh, next, now
+	b.mu.Unlock()
+}
+
+// exemptions are the service's exemptions in force.
+func (b *scoreboard) exemptions(ref catalog.Ref) map[string]string {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return maps.Clone(b.exempt[ref])
 }
 
 // followRules reads the alert rules every minute; a change rescores every service.
@@ -225,22 +321,29 @@ func (s *Server) rescore() {
 		if !ok {
 			continue
 		}
-		fresh[ref] = scored{Card: s.Scorecards.Evaluate(s.scoreFacts(context.Background(), snap, r, rules)), At: now}
+		fresh[ref] = s.score(context.Background(), snap, r, rules, now)
 	}
 	b.mu.Lock()
 	for ref, c := range fresh {
 		b.cards[ref] = c
 	}
+	b.version++
 	close(b.changed)
 	b.changed = make(chan struct{})
 	b.mu.Unlock()
+}
+
+// score computes one service's card.
+func (s *Server) score(ctx context.Context, snap *catalog.Snapshot, rec *catalog.Record, rules []alerts.Rule, now time.Time) scored {
+	f := s.scoreFacts(ctx, snap, rec, rules)
+	return scored{Card: s.Scorecards.Evaluate(f), At: now, Workloads: scorecard.WorkloadsOf(f.Workloads)}
 }
 
 // scoreFacts gathers what the checks read about one service: from the cluster caches, the
 // catalog, the alert rules read last and the CI reports in the database.
 func (s *Server) scoreFacts(ctx context.Context, snap *catalog.Snapshot, rec *catalog.Record, rules []alerts.Rule) scorecard.Facts {
 	e := rec.Entity
-	f := scorecard.Facts{Entity: entityJSON(e)}
+	f := scorecard.Facts{Entity: entityJSON(e), Exempt: s.scores.exemptions(e.Ref())}
 	lifecycle, _ := e.Spec["lifecycle"].(string)
 	f.Production = lifecycle == "production"
 	if books := s.entityRunbooks(snap, rec); len(books) > 0 {
@@ -262,7 +365,7 @@ func (s *Server) scoreFacts(ctx context.Context, snap *catalog.Snapshot, rec *ca
 	if !mapped || err != nil {
 		return f
 	}
-	objs := s.Clusters.Objects(q)
+	objs := s.Clusters.Objects(q, s.Scorecards.Needs("pods", s.Clusters.CustomResources()))
 	for _, env := range objs.Environments {
 		f.Production = f.Production || s.actions.ProductionEnvironment(env)
 	}
@@ -335,4 +438,49 @@ func stringMap(m map[string]string) map[string]any {
 		out[k] = v
 	}
 	return out
+}
+
+// saveSnapshot writes today's snapshot of every card, once the scoreboard holds them all.
+func (s *Server) saveSnapshot(ctx context.Context) {
+	if s.ScoreStore == nil {
+		return
+	}
+	b := s.scores
+	b.mu.RLock()
+	complete := b.snap != nil && len(b.dirty) == 0 && len(b.cards) == len(b.subs)
+	snap := b.snap
+	cards := maps.Clone(b.cards)
+	b.mu.RUnlock()
+	if !complete {
+		return
+	}
+	day := time.Now().UTC().Format(time.DateOnly)
+	rows := make([]store.Snapshot, 0, len(cards))
+	for ref, c := range cards {
+		row := store.Snapshot{Day: day, Entity: ref.String(), Level: c.Card.Level, Score: c.Card.Score, Statuses: map[string]string{}}
+		if rec, ok := snap.Get(ref); ok {
+			if o := ownerOf(rec.Entity); o.Name != "" {
+				row.Owner = o.String()
+			}
+		}
+		for _, r := range c.Card.Results {
+			row.Statuses[r.Check] = string(r.Status)
+		}
+		rows = append(rows, row)
+	}
+	if err := s.ScoreStore.SaveSnapshots(ctx, day, rows); err != nil {
+		s.Log.Warn("scorecards: snapshot not saved", "err", err)
+		return
+	}
+	b.mu.Lock()
+	b.snapshotAt = time.Now()
+	b.mu.Unlock()
+}
+
+// ScoredServices is how many services have a card on the scoreboard (for the benchmark and
+// the health page).
+func (s *Server) ScoredServices() int {
+	s.scores.mu.RLock()
+	defer s.scores.mu.RUnlock()
+	return len(s.scores.cards)
 }

@@ -1,19 +1,28 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
+	"github.com/portico-dev/portico/internal/access"
+	"github.com/portico-dev/portico/internal/actions"
+	"github.com/portico-dev/portico/internal/audit"
 	"github.com/portico-dev/portico/internal/catalog"
-	"github.com/portico-dev/portico/internal/cluster"
 	"github.com/portico-dev/portico/internal/derrors"
+	"github.com/portico-dev/portico/internal/policy"
 	"github.com/portico-dev/portico/internal/scorecard"
 	"github.com/portico-dev/portico/web/components"
 )
@@ -27,28 +36,7 @@ func (s *Server) cardOf(ctx context.Context, snap *catalog.Snapshot, rec *catalo
 	s.scores.mu.RLock()
 	rules := s.scores.rules
 	s.scores.mu.RUnlock()
-	return scored{Card: s.Scorecards.Evaluate(s.scoreFacts(ctx, snap, rec, rules)), At: time.Now()}
-}
-
-// scoredRecords are the services the user may view, each with its card.
-func (s *Server) scoredRecords(c echo.Context, snap *catalog.Snapshot) ([]*catalog.Record, map[catalog.Ref]scored) {
-	sc := s.scope(c, snap)
-	board := s.scores.all()
-	current := s.scores.snapshot() == snap
-	var recs []*catalog.Record
-	cards := map[catalog.Ref]scored{}
-	for _, r := range snap.Records() {
-		if !scoredEntity(r.Entity) || !sc.Record(r) {
-			continue
-		}
-		recs = append(recs, r)
-		if card, ok := board[r.Entity.Ref()]; ok && current {
-			cards[r.Entity.Ref()] = card
-		} else {
-			cards[r.Entity.Ref()] = s.cardOf(c.Request().Context(), snap, r)
-		}
-	}
-	return recs, cards
+	return s.score(ctx, snap, rec, rules, time.Now())
 }
 
 func (s *Server) checkResult(c scorecard.Check, r scorecard.Result, w *scorecard.Workload) components.CheckResult {
@@ -95,7 +83,7 @@ func (s *Server) handleScorecardPanel(c echo.Context) error {
 		vm.Ladder = append(vm.Ladder, components.LevelStep{Name: l, Reached: reached})
 	}
 	checks := checksByID(s.Scorecards)
-	w := firstWorkload(s.scoreWorkloads(rec))
+	w := firstWorkload(card.Workloads)
 	for _, r := range card.Card.Results {
 		cr := s.checkResult(checks[r.Check], r, w)
 		switch r.Status {
@@ -109,7 +97,95 @@ func (s *Server) handleScorecardPanel(c echo.Context) error {
 			vm.NA = append(vm.NA, cr)
 		}
 	}
+	if id, err := strconv.Atoi(c.QueryParam("done")); err == nil && s.Audit != nil {
+		if e, err := s.Audit.Get(c.Request().Context(), id); err == nil && e.Entity == rec.Entity.Ref().String() && e.Action == string(policy.Exempt) {
+			vm.Flash = doneFlash(e, false)
+			vm.Flash.Title = exemptTitle(e)
+		}
+	}
+	if u := userFrom(c.Request().Context()); u != nil && s.ScoreStore != nil {
+		if d := s.Policy.Decide(*s.subject(c.Request().Context()), policy.Exempt, access.Target(snap, rec.Entity, "", "", "")); d.Allowed {
+			now := time.Now().UTC()
+			vm.CanExempt, vm.ExemptPost = true, base+"/exemptions"
+			vm.CSRF, _ = c.Get("csrf").(string)
+			vm.UntilMin, vm.UntilMax = now.AddDate(0, 0, 1).Format(time.DateOnly), now.Add(actions.MaxExemption).Format(time.DateOnly)
+			vm.UntilDefault = now.AddDate(0, 3, 0).Format(time.DateOnly)
+		}
+	}
 	return render(c, http.StatusOK, components.ScorecardView(vm))
+}
+
+// exemptTitle says what an exemption attempt was and how it ended.
+func exemptTitle(e audit.Entry) string {
+	what := "Exemption from " + e.Name
+	if strings.Contains(e.Params, `"revoke":true`) {
+		what = "Revoking the exemption from " + e.Name
+	}
+	return what + ": " + string(e.Result)
+}
+
+// exemptInput is an exemption's fields, from the form or the JSON API.
+type exemptInput struct {
+	Check  string    `json:"check"`
+	Reason string    `json:"reason"`
+	Until  time.Time `json:"until"`
+	Revoke bool      `json:"revoke"`
+}
+
+// exempt grants or revokes through the write path, then rescores the service.
+func (s *Server) exempt(c echo.Context, in exemptInput, invalid error) (audit.Entry, error) {
+	snap, rec, err := s.observedEntity(c, "scorecards")
+	if err != nil {
+		return audit.Entry{}, err
+	}
+	ctx := c.Request().Context()
+	known := false
+	for _, ch := range s.Scorecards.Checks() {
+		known = known || ch.ID == in.Check
+	}
+	req := actions.ExemptRequest{Actor: s.actor(ctx), Entity: rec.Entity, Target: access.Target(snap, rec.Entity, "", "", ""), Check: in.Check, Known: known,
+		Reason: in.Reason, Until: in.Until, Revoke: in.Revoke, RequestID: c.Response().Header().Get(echo.HeaderXRequestID), SourceIP: c.RealIP(), Invalid: invalid}
+	e, err := s.exempts.Do(ctx, req)
+	if e.Result == audit.Succeeded {
+		s.readExemptions(ctx)
+		s.scores.mark(rec.Entity.Ref())
+	}
+	return e, err
+}
+
+// handleScorecardExempt is the exemption form: the outcome shows in the panel.
+func (s *Server) handleScorecardExempt(c echo.Context) error {
+	in := exemptInput{Check: c.FormValue("check"), Reason: c.FormValue("reason"), Revoke: c.FormValue("revoke") != ""}
+	var invalid error
+	if !in.Revoke {
+		day, err := time.Parse(time.DateOnly, c.FormValue("until"))
+		if err != nil {
+			invalid = fmt.Errorf("%w: The end date must be a date (YYYY-MM-DD)", derrors.Invalid)
+		}
+		in.Until = day.Add(24 * time.Hour) // to the end of that day, UTC
+	}
+	e, err := s.exempt(c, in, invalid)
+	if e.ID == 0 {
+		return err // not even audited: not signed in, or the audit log is down
+	}
+	_, rec, _ := scopedEntity(c)
+	return c.Redirect(http.StatusSeeOther, entityHref(rec.Entity.Ref())+"?done="+strconv.Itoa(e.ID)+"#scorecard")
+}
+
+// handleAPIScorecardExempt is POST /api/v1/entities/…/scorecard/exemptions.
+func (s *Server) handleAPIScorecardExempt(c echo.Context) error {
+	var in exemptInput
+	var invalid error
+	dec := json.NewDecoder(c.Request().Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		invalid = fmt.Errorf("%w: The body must be a JSON object with check, reason, until (RFC 3339) or revoke: %v", derrors.Invalid, err)
+	}
+	e, err := s.exempt(c, in, invalid)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"audit": e})
 }
 
 // handleScorecardEvents tells an open page when the service's card changes.
@@ -172,6 +248,18 @@ func levelAtLeast(ladder []string, level, want string) bool {
 	return li >= 0 && li >= wi
 }
 
+// checksByIDCached is checksByID of the set, computed once per set.
+func checksByIDCached(set *scorecard.Set) map[string]scorecard.Check {
+	if v, ok := checkIndexes.Load(set); ok {
+		return v.(map[string]scorecard.Check)
+	}
+	m := checksByID(set)
+	checkIndexes.Store(set, m)
+	return m
+}
+
+var checkIndexes sync.Map // *scorecard.Set → map[string]scorecard.Check
+
 func checksByID(set *scorecard.Set) map[string]scorecard.Check {
 	out := map[string]scorecard.Check{}
 	for _, c := range set.Checks() {
@@ -190,18 +278,6 @@ func ownerOf(e *catalog.Entity) catalog.Ref {
 	return catalog.Ref{}
 }
 
-// scoreWorkloads are the service's workloads as the snippets name them.
-func (s *Server) scoreWorkloads(rec *catalog.Record) []scorecard.Workload {
-	if s.Clusters == nil {
-		return nil
-	}
-	q, mapped, err := cluster.QueryFor(rec.Entity.Metadata.Annotations)
-	if !mapped || err != nil {
-		return nil
-	}
-	return scorecard.WorkloadsOf(s.Clusters.Objects(q).Workloads)
-}
-
 func firstWorkload(ws []scorecard.Workload) *scorecard.Workload {
 	if len(ws) == 0 {
 		return nil
@@ -215,8 +291,12 @@ type scorecardsQuery struct {
 	Page                                  int
 }
 
-// scorecardRows is how many services one page of the matrix shows.
-const scorecardRows = 50
+// scorecardRows is how many services one page of the matrix shows, and fixFirstServices
+// how many each "fix first" item lists (the rest are a filter away).
+const (
+	scorecardRows    = 50
+	fixFirstServices = 10
+)
 
 func (q scorecardsQuery) with(key, value string) string {
 	v := url.Values{}
@@ -240,37 +320,93 @@ func (q scorecardsQuery) with(key, value string) string {
 
 // scoreLine is a service with its card and what the page groups it by.
 type scoreLine struct {
-	rec          *catalog.Record
-	card         scored
-	owner        catalog.Ref
-	system       catalog.Ref
-	lifecycle    string
-	production   bool
-	failingCheck map[string]scorecard.Result
+	rec                      *catalog.Record
+	ref, ownerKey, systemKey string
+	failing                  []scorecard.Result // the failing checks' results, in the checks' order
+	card                     scored
+	owner                    catalog.Ref
+	system                   catalog.Ref
+	lifecycle                string
+	production               bool
+	failingCheck             map[string]scorecard.Result
 }
 
-// scoreLines are the services the user may view and the filters select.
+// newScoreLine is a service's line: its card and what the pages group it by.
+func newScoreLine(r *catalog.Record, card scored) scoreLine {
+	l := scoreLine{rec: r, card: card, owner: ownerOf(r.Entity), failingCheck: map[string]scorecard.Result{}, ref: r.Entity.Ref().String()}
+	if l.owner.Name != "" {
+		l.ownerKey = l.owner.String()
+	}
+	l.lifecycle, _ = r.Entity.Spec["lifecycle"].(string)
+	l.production = l.lifecycle == "production"
+	for _, rel := range r.Entity.Relations {
+		if rel.Type == catalog.RelPartOf && strings.EqualFold(rel.Target.Kind, catalog.KindSystem) {
+			l.system, l.systemKey = rel.Target, rel.Target.String()
+		}
+	}
+	for _, res := range card.Card.Results {
+		if res.Status == scorecard.Fail || res.Status == scorecard.Error {
+			l.failingCheck[res.Check] = res
+			l.failing = append(l.failing, res)
+		}
+	}
+	return l
+}
+
+// allLines is every scored service's line, lowest score first: built once per change of the
+// scoreboard and shared by every request; computed afresh when the scoreboard is not
+// following this catalog (not running, or behind a refresh).
+func (s *Server) allLines(ctx context.Context, snap *catalog.Snapshot) []scoreLine {
+	b := s.scores
+	b.mu.RLock()
+	current := b.snap == snap
+	if current && b.lines != nil && b.linesVersion == b.version {
+		lines := b.lines
+		b.mu.RUnlock()
+		return lines
+	}
+	version := b.version
+	b.mu.RUnlock()
+	board := b.all()
+	var lines []scoreLine
+	for _, r := range snap.Records() {
+		if !scoredEntity(r.Entity) {
+			continue
+		}
+		card, ok := board[r.Entity.Ref()]
+		if !ok || !current {
+			card = s.cardOf(ctx, snap, r)
+		}
+		lines = append(lines, newScoreLine(r, card))
+	}
+	sort.Slice(lines, func(i, j int) bool {
+		if lines[i].card.Card.Score != lines[j].card.Card.Score {
+			return lines[i].card.Card.Score < lines[j].card.Card.Score
+		}
+		return lines[i].ref < lines[j].ref
+	})
+	if current {
+		b.mu.Lock()
+		if b.version == version {
+			b.lines, b.linesVersion = lines, version
+		}
+		b.mu.Unlock()
+	}
+	return lines
+}
+
+// scoreLines are the services the user may view (all) and those the filters select (shown).
 func (s *Server) scoreLines(c echo.Context, q scorecardsQuery) ([]scoreLine, []scoreLine) {
 	snap := s.Catalog.Snapshot()
-	recs, cards := s.scoredRecords(c, snap)
+	sc := s.scope(c, snap)
 	var all, shown []scoreLine
-	for _, r := range recs {
-		l := scoreLine{rec: r, card: cards[r.Entity.Ref()], owner: ownerOf(r.Entity), failingCheck: map[string]scorecard.Result{}}
-		l.lifecycle, _ = r.Entity.Spec["lifecycle"].(string)
-		l.production = l.lifecycle == "production"
-		for _, rel := range r.Entity.Relations {
-			if rel.Type == catalog.RelPartOf && strings.EqualFold(rel.Target.Kind, catalog.KindSystem) {
-				l.system = rel.Target
-			}
-		}
-		for _, res := range l.card.Card.Results {
-			if res.Status == scorecard.Fail || res.Status == scorecard.Error {
-				l.failingCheck[res.Check] = res
-			}
+	for _, l := range s.allLines(c.Request().Context(), snap) {
+		if !sc.Record(l.rec) {
+			continue
 		}
 		all = append(all, l)
 		level := orDefault(l.card.Card.Level, "none")
-		if (q.Team != "" && l.owner.String() != q.Team) || (q.System != "" && l.system.String() != q.System) ||
+		if (q.Team != "" && l.ownerKey != q.Team) || (q.System != "" && l.systemKey != q.System) ||
 			(q.Lifecycle != "" && l.lifecycle != q.Lifecycle) || (q.Level != "" && level != q.Level) {
 			continue
 		}
@@ -281,12 +417,6 @@ func (s *Server) scoreLines(c echo.Context, q scorecardsQuery) ([]scoreLine, []s
 		}
 		shown = append(shown, l)
 	}
-	sort.Slice(shown, func(i, j int) bool {
-		if shown[i].card.Card.Score != shown[j].card.Card.Score {
-			return shown[i].card.Card.Score < shown[j].card.Card.Score
-		}
-		return shown[i].rec.Entity.Ref().String() < shown[j].rec.Entity.Ref().String()
-	})
 	return all, shown
 }
 
@@ -317,6 +447,31 @@ func (s *Server) handleScorecardsPage(c echo.Context) error {
 			return fmt.Errorf("%w: page must be a positive number", derrors.Invalid)
 		}
 	}
+	// Everyone who may see the same services and asks the same question shares the page's
+	// body until a card changes (and for at most a few seconds, for the trend).
+	snap := s.Catalog.Snapshot()
+	s.scores.mu.RLock()
+	version := s.scores.version
+	s.scores.mu.RUnlock()
+	key := fmt.Sprintf("%d|%p|%s|%s", version, snap, s.scope(c, snap).Key(), c.Request().URL.RawQuery)
+	body := s.scorePages.get(key, scorePageTTL, func() []byte {
+		var b bytes.Buffer
+		if err := components.ScorecardsView(s.scorecardsVM(c, q)).Render(c.Request().Context(), &b); err != nil {
+			return nil
+		}
+		return b.Bytes()
+	})
+	if body == nil {
+		return errors.New("the scorecards page could not be rendered")
+	}
+	return s.page(c, http.StatusOK, components.Page{Title: "Scorecards", Nav: "scorecards"}, templ.Raw(string(body)))
+}
+
+// scorePageTTL bounds how long a scorecards page body is shared.
+const scorePageTTL = 5 * time.Second
+
+// scorecardsVM is the scorecards page for a query.
+func (s *Server) scorecardsVM(c echo.Context, q scorecardsQuery) components.ScorecardsPage {
 	all, shown := s.scoreLines(c, q)
 	levels := s.Scorecards.Levels()
 	checks := s.Scorecards.Checks()
@@ -339,27 +494,42 @@ func (s *Server) handleScorecardsPage(c echo.Context) error {
 		vm.Teams = append(vm.Teams, summary(name, lines, levels))
 	}
 	sort.Slice(vm.Teams, func(i, j int) bool { return vm.Teams[i].Name.Label < vm.Teams[j].Name.Label })
+	// One pass over what fails, service by service, fills every check's column and item.
+	fixes := make(map[string]*components.FixItem, len(checks))
 	for _, ch := range checks {
-		head := components.CheckHead{ID: ch.ID, Title: ch.Title, Level: ch.Level}
-		fix := components.FixItem{Check: head, Fix: ch.Fix}
-		for _, l := range shown {
-			res, failing := l.failingCheck[ch.ID]
-			if !failing {
+		fixes[ch.ID] = &components.FixItem{Check: components.CheckHead{ID: ch.ID, Title: ch.Title, Level: ch.Level}, Fix: ch.Fix}
+	}
+	for _, l := range shown {
+		for _, res := range l.failing {
+			fix := fixes[res.Check]
+			if fix == nil {
 				continue
 			}
-			head.Failing++
+			fix.Check.Failing++
 			if l.production {
 				fix.Production++
 			}
-			fs := components.FixService{Entity: refLink(l.rec.Entity.Ref()), Failing: res.Failing, Snippet: res.Snippet, SnippetKind: ch.SnippetKind}
-			if res.Snippet != "" {
-				fs.Command = fixCommand(ch.SnippetKind, firstWorkload(s.scoreWorkloads(l.rec)))
+			if len(fix.Services) >= fixFirstServices {
+				continue
+			}
+			fs := components.FixService{Entity: refLink(l.rec.Entity.Ref()), Failing: res.Failing}
+			if res.Snippet != "" && len(fix.Services) == 0 { // the first's YAML; the others' are on their pages
+				kind := checksByIDCached(s.Scorecards)[res.Check].SnippetKind
+				fs.Snippet, fs.SnippetKind = res.Snippet, kind
+				fs.Command = fixCommand(kind, firstWorkload(l.card.Workloads))
 			}
 			fix.Services = append(fix.Services, fs)
 		}
+	}
+	for _, ch := range checks {
+		fix := *fixes[ch.ID]
+		head := fix.Check
 		vm.Checks = append(vm.Checks, head)
 		if head.Failing > 0 {
 			fix.Check = head
+			if more := head.Failing - len(fix.Services); more > 0 {
+				fix.More = components.Link{Label: fmt.Sprintf("and %d more", more), Href: q.with("check", ch.ID)}
+			}
 			vm.FixFirst = append(vm.FixFirst, fix)
 		}
 	}
@@ -386,16 +556,24 @@ func (s *Server) handleScorecardsPage(c echo.Context) error {
 			row.Owner = refLink(l.owner)
 		}
 		for _, res := range l.card.Card.Results {
-			title := res.Check + ": " + string(res.Status)
-			if len(res.Failing) > 0 {
-				title += " — " + strings.Join(res.Failing, "; ")
+			cell := components.ScoreCell{Status: string(res.Status)}
+			if res.Status != scorecard.Pass && res.Status != scorecard.NotApplicable {
+				cell.Title = res.Check + ": " + string(res.Status)
+				if len(res.Failing) > 0 {
+					cell.Title += " — " + res.Failing[0]
+					if len(res.Failing) > 1 {
+						cell.Title += fmt.Sprintf(" (and %d more)", len(res.Failing)-1)
+					}
+				}
 			}
-			row.Cells = append(row.Cells, components.ScoreCell{Status: string(res.Status), Title: title})
+			row.Cells = append(row.Cells, cell)
 		}
 		vm.Rows = append(vm.Rows, row)
 	}
 	vm.Filters = s.scoreFilters(q, all, levels)
-	return s.page(c, http.StatusOK, components.Page{Title: "Scorecards", Nav: "scorecards"}, components.ScorecardsView(vm))
+	vm.Trend = s.trendFor(c.Request().Context(), c, q)
+	vm.Initiatives = s.initiativeRows(all)
+	return vm
 }
 
 // scoreFilters are the page's choices: team, system, lifecycle and level.

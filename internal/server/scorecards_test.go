@@ -3,6 +3,8 @@ package server
 import (
 	"bufio"
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -21,8 +23,10 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
 
+	"github.com/portico-dev/portico/internal/audit"
 	"github.com/portico-dev/portico/internal/cluster"
 	"github.com/portico-dev/portico/internal/scorecard"
+	"github.com/portico-dev/portico/internal/store"
 	"github.com/portico-dev/portico/internal/testenv"
 )
 
@@ -238,4 +242,136 @@ func readObjects(t *testing.T, path string) []*unstructured.Unstructured {
 		out = append(out, &unstructured.Unstructured{Object: m.Object})
 	}
 	return out
+}
+
+// TestScorecardExemptions: only the policy's "exempt" action may exempt (admins by default);
+// every attempt is audited, refused or not; an exemption counts the check as passing and
+// says why, until it expires or is revoked.
+func TestScorecardExemptions(t *testing.T) {
+	e := newActionEnv(t, "production", "production", nil, func(d *Deps) { d.ScoreStore = d.DB.(*store.Store) })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	go e.srv.RunScorecards(ctx)
+	status := func(check string) (scorecard.Status, scorecard.Result) {
+		var a cardAnswer
+		getJSONAs(t, e.URL+"/api/v1/entities/component/default/ledger/scorecard", "jonas", &a)
+		return a.status(check)
+	}
+	waitStatus := func(check string, want scorecard.Status) scorecard.Result {
+		t.Helper()
+		for {
+			st, r := status(check)
+			if st == want {
+				return r
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("%s never became %s (is %s %s)", check, want, st, r.Message)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	waitStatus("image-digest", scorecard.Fail)
+	panel := "/catalog/component/default/ledger/scorecard"
+
+	// The owner may not exempt: no form for her, and a forged post is refused and audited.
+	alice := e.browser(t, "alice")
+	if _, d := alice.do(http.MethodGet, panel, nil); d.Find("[data-testid=exempt-form]").Length() != 0 {
+		t.Error("the owner is offered the exemption form")
+	}
+	jonas := e.browser(t, "jonas")
+	_, d := jonas.do(http.MethodGet, panel, nil)
+	form := formOf(d, `[data-check=image-digest] [data-testid=exempt-form]`)
+	if form.Get("_csrf") == "" {
+		t.Fatalf("no exemption form for the admin: %s", d.Find("[data-testid=scorecard]").Text())
+	}
+	_, ad := alice.do(http.MethodGet, "/me", nil)
+	aliceForm := formOf(d, `[data-check=image-digest] [data-testid=exempt-form]`)
+	aliceForm.Set("_csrf", formOf(ad, "form.signout").Get("_csrf"))
+	aliceForm.Set("reason", "tags are immutable")
+	res, _ := alice.do(http.MethodPost, panel+"/exemptions", aliceForm)
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("owner's post: %d", res.StatusCode)
+	}
+	// The admin, without a reason: refused, nothing changes.
+	form.Set("reason", "")
+	res, _ = jonas.do(http.MethodPost, panel+"/exemptions", form)
+	loc := res.Header.Get("Location")
+	_, outcome := jonas.do(http.MethodGet, strings.Replace(strings.TrimSuffix(loc, "#scorecard"), "?done=", "/scorecard?done=", 1), nil)
+	if !strings.Contains(outcome.Find("[data-testid=flash]").Text(), "reason is required") {
+		t.Errorf("no reason: flash %q", outcome.Find("[data-testid=flash]").Text())
+	}
+	// With a reason: exempt, saying why and by whom.
+	form.Set("reason", "tags are immutable in our registry (PLAT-42)")
+	res, _ = jonas.do(http.MethodPost, panel+"/exemptions", form)
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("admin's post: %d", res.StatusCode)
+	}
+	loc = res.Header.Get("Location")
+	_, outcome = jonas.do(http.MethodGet, strings.Replace(strings.TrimSuffix(loc, "#scorecard"), "?done=", "/scorecard?done=", 1), nil)
+	if f := outcome.Find("[data-testid=flash]").Text(); !strings.Contains(f, "succeeded") {
+		t.Fatalf("admin's exemption: flash %q", f)
+	}
+	r := waitStatus("image-digest", scorecard.Exempt)
+	if !strings.Contains(r.Message, "PLAT-42") || !strings.Contains(r.Message, "jonas.berg@acme.example") {
+		t.Errorf("exempt message %q", r.Message)
+	}
+	_, d = jonas.do(http.MethodGet, panel, nil)
+	if !strings.Contains(d.Find("[data-testid=exempt-checks]").Text(), "PLAT-42") {
+		t.Errorf("the panel does not list the exemption: %s", d.Find("[data-testid=scorecard]").Text())
+	}
+	// Through the API, for three seconds: it expires by itself.
+	tok := e.csrf(t, "jonas")
+	body := fmt.Sprintf(`{"check": "hpa", "reason": "load test this week", "until": %q}`, time.Now().Add(3*time.Second).UTC().Format(time.RFC3339Nano))
+	req, _ := http.NewRequest(http.MethodPost, e.URL+"/api/v1/entities/component/default/ledger/scorecard/exemptions", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Test-User", "jonas")
+	req.Header.Set("X-CSRF-Token", tok.value)
+	req.AddCookie(tok.cookie)
+	apiRes, err := http.DefaultClient.Do(req)
+	if err != nil || apiRes.StatusCode != http.StatusOK {
+		t.Fatalf("API exemption: %v %v", err, apiRes)
+	}
+	apiRes.Body.Close()
+	waitStatus("hpa", scorecard.Exempt)
+	waitStatus("hpa", scorecard.Fail)
+	// Revoked: failing again.
+	revoke := formOf(d, `[data-check=image-digest] form`)
+	res, _ = jonas.do(http.MethodPost, panel+"/exemptions", revoke)
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("revoke: %d", res.StatusCode)
+	}
+	waitStatus("image-digest", scorecard.Fail)
+
+	entries, err := e.audit.List(ctx, audit.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, en := range entries {
+		if en.Action == "exempt" {
+			got = append(got, en.Actor+" "+en.Name+" "+string(en.Result))
+		}
+	}
+	want := []string{"jonas.berg@acme.example image-digest succeeded", "jonas.berg@acme.example hpa succeeded",
+		"jonas.berg@acme.example image-digest succeeded", "jonas.berg@acme.example image-digest failed", "alice.nguyen@acme.example image-digest denied"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("audited exemptions, newest first:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func getJSONAs(t *testing.T, u, user string, out any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	req.Header.Set("X-Test-User", user)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d", u, res.StatusCode)
+	}
+	if err := json.NewDecoder(res.Body).Decode(out); err != nil {
+		t.Fatal(err)
+	}
 }

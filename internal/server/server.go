@@ -74,6 +74,7 @@ type Deps struct {
 	AlertRules     ruleSource       // nil when no Prometheus is configured
 	// Scorecards are the compiled production-readiness checks; nil: the built-in ones.
 	Scorecards      *scorecard.Set
+	ScoreStore      scoreStore    // exemptions and daily snapshots; nil: neither
 	Pipelines       pipelineStore // nil: no CI webhooks
 	PipelineSecrets PipelineSecrets
 	StageMapper     *pipeline.Mapper // nil: the default stage patterns
@@ -100,15 +101,17 @@ type ActionsConfig struct {
 // Server serves the portal.
 type Server struct {
 	Deps
-	echo     *echo.Echo
-	access   *access.Authorizer
-	actions  *actions.Service
-	teams    teamCache
-	ciEvents ciHub
-	services jaegerIndex // components by the service name their traces carry
-	triages  shared[triageEntry]
-	fires    shared[incidents]
-	scores   *scoreboard
+	echo       *echo.Echo
+	access     *access.Authorizer
+	actions    *actions.Service
+	teams      teamCache
+	ciEvents   ciHub
+	services   jaegerIndex // components by the service name their traces carry
+	triages    shared[triageEntry]
+	fires      shared[incidents]
+	scores     *scoreboard
+	scorePages shared[[]byte]
+	exempts    *actions.Exemptions
 }
 
 // New builds the server and its routes.
@@ -149,6 +152,11 @@ func New(d Deps) *Server {
 		s.actions = actions.New(actions.Config{MaxReplicas: d.ActionsConfig.MaxReplicas, ProductionEnvironments: d.ActionsConfig.ProductionEnvironments,
 			RequireSecurityScan: d.PipelineSecrets.RequireSecurityScan}, d.Policy, d.Audit, d.Pipelines, d.Log)
 	}
+	var xs exemptionStore
+	if d.ScoreStore != nil {
+		xs = d.ScoreStore
+	}
+	s.exempts = actions.NewExemptions(d.Policy, d.Audit, xs)
 	e.HTTPErrorHandler = s.handleError
 	s.routes()
 	return s

@@ -6,7 +6,7 @@ type Observe struct {
 	PipelinesURL, DoraURL                     string
 	TriageURL                                 string // the banner that links the triage view when something is wrong
 	WhereURL                                  string // what runs where (from CI and the clusters), for the overview
-	ScorecardURL                              string // production readiness, live
+	ScorecardURL, ScorecardEvents             string // production readiness, live
 }
 
 // TriageBanner says that something is wrong with the service and links its triage view.

@@ -14,6 +14,12 @@ type ScorecardPanel struct {
 	Updated string // when the card was computed
 	AllHref string
 	Err     string
+	Flash   *Flash
+	// Exempting: the form's target and bounds, when the user may exempt.
+	CanExempt             bool
+	ExemptPost, CSRF      string
+	UntilMin, UntilMax    string // dates, YYYY-MM-DD
+	UntilDefault          string
 }
 
 // LevelStep is one rung of the ladder and whether the service reached it.
@@ -45,6 +51,8 @@ type ScorecardsPage struct {
 	Empty    string
 	Shown    int
 	Pager    []RangeLink // pages of the matrix, when there are several
+	Trend       *Chart // score over time (and a check's pass share), from the daily snapshots
+	Initiatives []InitiativeRow
 	Updated  string
 	APIHref  string
 }
@@ -88,6 +96,7 @@ type FixItem struct {
 	Fix        string
 	Production int
 	Services   []FixService
+	More       Link // the matrix filtered to the check, when Services is not all of them
 }
 
 // FixService is one service a check fails on, with what fails and the YAML to add.
@@ -102,4 +111,31 @@ type FixService struct {
 type ScoreFilter struct {
 	Name    string
 	Choices []RangeLink
+}
+
+// InitiativeRow is an initiative on the scorecards page, with its progress now.
+type InitiativeRow struct {
+	Link           Link
+	Due, Scope     string
+	Meeting, Total int
+	Percent        int
+	Overdue        bool
+}
+
+// InitiativePage is one initiative: what it asks, its progress, burn-up and what is left.
+type InitiativePage struct {
+	Title, Description string
+	Due, Scope, Level  string
+	Checks             []string
+	Meeting, Total     int
+	Percent            int
+	BurnUp             *Chart
+	Remaining          []InitiativeService
+}
+
+// InitiativeService is a service that does not meet an initiative yet, and why.
+type InitiativeService struct {
+	Entity  Link
+	Level   string
+	Failing []string
 }

@@ -42,14 +42,14 @@ func NewExemptions(p *policy.Policy, a auditLog, st exemptionStore) *Exemptions 
 // ExemptRequest asks to exempt a service from a check until a time, or (Revoke) to end its
 // exemption.
 type ExemptRequest struct {
-	Actor     *Actor
-	Entity    *catalog.Entity
-	Target    policy.Target
-	Check     string
-	Known     bool // the check exists
-	Reason    string
-	Until     time.Time
-	Revoke    bool
+	Actor  *Actor
+	Entity *catalog.Entity
+	Target policy.Target
+	Check  string
+	Known  bool // the check exists
+	Reason string
+	Until  time.Time
+	Revoke bool
 	// Invalid is input the front end could not read: refused after the policy, audited.
 	Invalid   error
 	RequestID string

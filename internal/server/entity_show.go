@@ -1,9 +1,9 @@
 package server
 
 import (
-	"net/url"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"

@@ -16,10 +16,10 @@ type ScorecardPanel struct {
 	Err     string
 	Flash   *Flash
 	// Exempting: the form's target and bounds, when the user may exempt.
-	CanExempt             bool
-	ExemptPost, CSRF      string
-	UntilMin, UntilMax    string // dates, YYYY-MM-DD
-	UntilDefault          string
+	CanExempt          bool
+	ExemptPost, CSRF   string
+	UntilMin, UntilMax string // dates, YYYY-MM-DD
+	UntilDefault       string
 }
 
 // LevelStep is one rung of the ladder and whether the service reached it.
@@ -41,20 +41,20 @@ type CheckResult struct {
 
 // ScorecardsPage is the matrix of services × checks, the rollups and "fix first".
 type ScorecardsPage struct {
-	Levels   []string
-	Company  ScoreSummary
-	Teams    []ScoreSummary
-	Checks   []CheckHead
-	Rows     []ScoreRow
-	FixFirst []FixItem
-	Filters  []ScoreFilter
-	Empty    string
-	Shown    int
-	Pager    []RangeLink // pages of the matrix, when there are several
-	Trend       *Chart // score over time (and a check's pass share), from the daily snapshots
+	Levels      []string
+	Company     ScoreSummary
+	Teams       []ScoreSummary
+	Checks      []CheckHead
+	Rows        []ScoreRow
+	FixFirst    []FixItem
+	Filters     []ScoreFilter
+	Empty       string
+	Shown       int
+	Pager       []RangeLink // pages of the matrix, when there are several
+	Trend       *Chart      // score over time (and a check's pass share), from the daily snapshots
 	Initiatives []InitiativeRow
-	Updated  string
-	APIHref  string
+	Updated     string
+	APIHref     string
 }
 
 // ScoreSummary is a rollup: a team's, a system's or the company's.

@@ -136,7 +136,7 @@ func TestAccessibilitySignedIn(t *testing.T) {
 	workload := svc + "/workloads/production/messaging/notification"
 	all := a11yPages(t, page, axe, "", svc, svc+"?tab=runtime", svc+"?tab=observability", svc+"?tab=delivery",
 		svc+"/triage", workload, "/pipelines", "/clusters", "/alerts", "/fire", "/me", "/catalog/health",
-		"/scorecards", "/scorecards?team=group%3Adefault%2Fteam-payments&lifecycle=production")
+		"/scorecards", "/scorecards?team=group%3Adefault%2Fteam-payments&lifecycle=production", "/scorecards/initiatives/probes-everywhere")
 	// Logs, from the runtime tab, and a trace, from the observability tab.
 	_, err := page.Goto(svc + "?tab=runtime")
 	must(t, err)
@@ -201,6 +201,18 @@ func TestAccessibilitySignedIn(t *testing.T) {
 	all = append(all, a11yHere(t, page, axe)...)
 	all = append(all, a11yPages(t, page, axe, "/audit")...)
 	must(t, expect.Locator(page.Locator("[data-testid=audit]")).ToContainText("one more notification worker"))
+
+	// An admin sees the exemption forms on a service's scorecard; the form grants one.
+	admin := newPage(t, s.portal)
+	signIn(t, admin, svc, "jonas.berg")
+	form := admin.Locator("[data-testid=scorecard] [data-check=readiness-probe] [data-testid=exempt-form]")
+	must(t, admin.Locator("[data-testid=scorecard] [data-check=readiness-probe] summary").Click())
+	all = append(all, a11yHere(t, admin, axe)...)
+	must(t, form.Locator("[data-testid=exempt-reason]").Fill("probes land with NOTIF-88 next sprint"))
+	must(t, form.Locator("[data-testid=exempt]").Click())
+	must(t, expect.Locator(admin.Locator("[data-testid=scorecard] [data-testid=flash]")).ToContainText("succeeded"))
+	must(t, expect.Locator(admin.Locator("[data-testid=exempt-checks]")).ToContainText("NOTIF-88", playwright.LocatorAssertionsToContainTextOptions{Timeout: playwright.Float(10000)}))
+	all = append(all, a11yHere(t, admin, axe)...)
 
 	// Focus survives an htmx swap: choosing a chart range from the keyboard keeps focus on it.
 	_, err = page.Goto(svc + "?tab=observability")

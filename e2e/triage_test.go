@@ -98,8 +98,9 @@ observability:
   cacheTTL: 5s
 pipelines:
   generic: {secrets: [e2e-secret]}
+scorecards: {file: %q, publicBadges: true}
 `, filepath.Join(root, "catalog"), filepath.Join(root, "runbooks"), prov.Issuer, prov.ClientID, c.PortalKubeconfig,
-		be.PrometheusURL, be.AlertmanagerURL, be.JaegerGRPC, be.JaegerQueryURL), "OIDC_SECRET="+prov.ClientSecret, "SESSION_KEY="+strings.Repeat("t", 32))
+		be.PrometheusURL, be.AlertmanagerURL, be.JaegerGRPC, be.JaegerQueryURL, filepath.Join(root, "deploy", "local", "scorecards.yaml")), "OIDC_SECRET="+prov.ClientSecret, "SESSION_KEY="+strings.Repeat("t", 32))
 	tok, err := prov.Tokens("kemi.adeyemi", "portico") // SRE on-call: may roll back, restart and scale
 	must(t, err)
 	id, _ := tok.Extra("id_token").(string)

@@ -75,24 +75,27 @@ func scorecardsBench(ctx context.Context, dir string, admin kubernetes.Interface
 		return nil, err
 	}
 	fmt.Fprintf(os.Stderr, "scorecards: the page at %d clients…\n", clients)
-	n := max(400, clients*20)
+	queries := []string{"level=none&lifecycle=production"}
+	for i := 0; i < benchNamespaces; i++ {
+		queries = append(queries, url.Values{"team": {fmt.Sprintf("group:default/team-%d", i)}}.Encode())
+	}
+	for i := 1; i <= 20; i++ {
+		queries = append(queries, fmt.Sprintf("page=%d", i))
+	}
+	// Afresh: each query's first asking computes the page (later ones share it until a card
+	// changes); the slowest of them, one at a time.
+	var afresh time.Duration
+	for _, q := range queries {
+		t0 := time.Now()
+		fetch(portal.URL + "/scorecards?" + q)
+		afresh = max(afresh, time.Since(t0))
+	}
+	n := max(2000, clients*100)
 	trivial, err := load(n, clients, func(int) string { return portal.URL + "/healthz" })
 	if err != nil {
 		return nil, err
 	}
-	page, err := load(n, clients, func(i int) string {
-		v := url.Values{}
-		switch i % 3 {
-		case 0:
-			v.Set("team", fmt.Sprintf("group:default/team-%d", rand.IntN(benchNamespaces)))
-		case 1:
-			v.Set("page", fmt.Sprint(rand.IntN(20)+1))
-		case 2:
-			v.Set("level", "none")
-			v.Set("lifecycle", "production")
-		}
-		return portal.URL + "/scorecards?" + v.Encode()
-	})
+	page, err := load(n, clients, func(i int) string { return portal.URL + "/scorecards?" + queries[rand.IntN(len(queries))] })
 	if err != nil {
 		return nil, err
 	}
@@ -101,8 +104,10 @@ func scorecardsBench(ctx context.Context, dir string, admin kubernetes.Interface
 			ratio: fmt.Sprintf("%.1f× reading their objects alone (%s)", float64(cold)/float64(gather), ms(gather)), ok: cold <= time.Second},
 		{name: "scorecards: heap of 1,000 cards", db: "-", value: fmt.Sprintf("%.1f MB", cardsHeap), budget: "≤ 50 MB", ok: cardsHeap <= 50},
 		{name: "scorecards: Deployment change → page told p95 (20 changes)", db: "-", value: ms(change), budget: "≤ 2s", ok: change <= 2*time.Second},
-		{name: fmt.Sprintf("scorecards page p99, 1,000 services (%d clients)", clients), db: "-", value: fmt.Sprintf("%s (p50 %s)", ms(page.p99), ms(page.p50)), budget: "≤ 100ms",
+		{name: fmt.Sprintf("scorecards page p99, 1,000 services, %d queries (%d clients)", len(queries), clients), db: "-", value: fmt.Sprintf("%s (p50 %s)", ms(page.p99), ms(page.p50)), budget: "≤ 100ms",
 			ratio: fmt.Sprintf("%.1f× the trivial handler", float64(page.p99)/float64(max(trivial.p99, time.Microsecond))), ok: page.p99 <= 100*time.Millisecond},
+		{name: "scorecards page computed afresh, slowest query alone", db: "-", value: ms(afresh), budget: "≤ 100ms",
+			ratio: fmt.Sprintf("%.1f× the trivial handler", float64(afresh)/float64(max(trivial.p99, time.Microsecond))), ok: afresh <= 100*time.Millisecond},
 	}, nil
 }
 

@@ -283,6 +283,7 @@ func writePortalConfig(dir, root string, clusters []devstack.DemoCluster) error 
 	fmt.Fprintf(&b, "# Written by portico-dev up for the local stack.\ndatabase: {driver: sqlite, dsn: %q}\n", filepath.Join(dir, "portico.db"))
 	fmt.Fprintf(&b, "catalog:\n  sources:\n    - {name: local, type: dir, path: %q, globs: [\"**/*.yaml\"]}\n", filepath.Join(root, "catalog"))
 	fmt.Fprintf(&b, "runbooks: {dir: %q}\n", filepath.Join(root, "runbooks"))
+	fmt.Fprintf(&b, "scorecards: {file: %q, publicBadges: true}\n", filepath.Join(root, "deploy", "local", "scorecards.yaml"))
 	fmt.Fprintf(&b, "server: {baseURL: \"http://%s\"}\n", portalAddr)
 	fmt.Fprintf(&b, "auth:\n  oidc: {issuer: \"http://%s\", clientID: portico, clientSecretEnv: PORTICO_OIDC_CLIENT_SECRET}\n  sessionKeyEnv: PORTICO_SESSION_KEY\n", oidcAddr)
 	p := devstack.DefaultObservabilityPorts

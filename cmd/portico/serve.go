@@ -115,6 +115,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if deps.Scorecards, err = scorecards(cfg.Scorecards); err != nil {
 		return err
 	}
+	deps.PublicBadges = cfg.Scorecards.PublicBadges
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	deps.Registry = reg

@@ -136,3 +136,14 @@ func mustScorecardsConfig(t *testing.T, y string) config.Scorecards {
 	}
 	return c.Scorecards
 }
+
+// TestDemoScorecards: the local stack's checks file compiles, with its initiatives.
+func TestDemoScorecards(t *testing.T) {
+	set, err := scorecards(config.Scorecards{File: filepath.Join("..", "..", "deploy", "local", "scorecards.yaml")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(set.Initiatives()); n != 2 {
+		t.Errorf("%d initiatives, want 2", n)
+	}
+}

@@ -231,6 +231,8 @@ type Scorecards struct {
 	Levels []string `yaml:"levels"`
 	// Disable leaves built-in checks out, by id.
 	Disable []string `yaml:"disable"`
+	// PublicBadges serves each service's badge (level and score) without sign-in, for READMEs.
+	PublicBadges bool `yaml:"publicBadges"`
 }
 
 // Log configures structured logging.

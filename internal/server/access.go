@@ -146,7 +146,7 @@ func (s *Server) decide(ctx context.Context, a policy.Action, t policy.Target) p
 func (s *Server) authorizeView(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		p := c.Request().URL.Path
-		if publicPath(p) || c.Request().Method != http.MethodGet && c.Request().Method != http.MethodHead {
+		if s.public(p) || c.Request().Method != http.MethodGet && c.Request().Method != http.MethodHead {
 			return next(c)
 		}
 		if s.subject(c.Request().Context()) == nil {

@@ -50,6 +50,12 @@ func publicPath(p string) bool {
 	return false
 }
 
+// public says whether a path is served to everyone: publicPath's, and the scorecard badges
+// when they are configured public (for READMEs, which fetch images without a session).
+func (s *Server) public(p string) bool {
+	return publicPath(p) || s.PublicBadges && strings.HasPrefix(p, badgePrefix)
+}
+
 // authenticate puts the session's user in the request context. Without one, requests go on
 // anonymously (read-only) when that is allowed; otherwise pages redirect to sign-in and the
 // API answers 401.
@@ -79,7 +85,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 				return next(c)
 			}
 		}
-		if s.Anonymous || publicPath(req.URL.Path) {
+		if s.Anonymous || s.public(req.URL.Path) {
 			return next(c)
 		}
 		if strings.HasPrefix(req.URL.Path, "/api/") || s.Auth == nil {

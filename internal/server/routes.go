@@ -24,6 +24,7 @@ func (s *Server) routes() {
 	e.GET("/fire", s.handleFireList)
 	e.GET("/scorecards", s.handleScorecardsPage)
 	e.GET("/scorecards/initiatives/:id", s.handleInitiative)
+	e.GET(badgePrefix+":kind/:namespace/:name", s.handleScorecardBadge)
 	when(traces, func() { e.GET("/traces/:id", s.handleTrace) })
 	when(alerts, func() {
 		e.GET("/alerts", s.handleAlertsPage)

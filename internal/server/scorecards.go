@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -60,7 +61,7 @@ type scoreboard struct {
 	snapshotAt time.Time
 	// version counts the changes of cards; lines are the pages' lines built at linesVersion.
 	version, linesVersion uint64
-	lines                 []scoreLine
+	lines                 []*scoreLine
 }
 
 // snapshotEvery is how often the day's snapshot is written again: the day's last one stays.
@@ -190,12 +191,12 @@ func (s *Server) followCatalog(ctx context.Context, snap *catalog.Snapshot) {
 	}
 	for ref, r := range want {
 		b.dirty[ref] = true
-		if _, ok := b.subs[ref]; ok || s.Clusters == nil {
+		if _, ok := b.subs[ref]; ok {
 			continue
 		}
 		q, mapped, err := cluster.QueryFor(r.Entity.Metadata.Annotations)
-		if !mapped || err != nil {
-			b.subs[ref] = func() {}
+		if !mapped || err != nil || s.Clusters == nil {
+			b.subs[ref] = func() {} // followed through the catalog alone
 			continue
 		}
 		ch, end := s.Clusters.Subscribe(q)
@@ -315,13 +316,29 @@ func (s *Server) rescore() {
 		return
 	}
 	now := time.Now()
-	fresh := map[catalog.Ref]scored{}
-	for ref := range dirty {
-		r, ok := snap.Get(ref)
-		if !ok {
-			continue
+	// A service's card is independent of the others': score them on every core.
+	refs := slices.Collect(maps.Keys(dirty))
+	cards := make([]scored, len(refs))
+	found := make([]bool, len(refs))
+	workers := min(runtime.GOMAXPROCS(0), len(refs))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(refs); i += workers {
+				if r, ok := snap.Get(refs[i]); ok {
+					cards[i], found[i] = s.score(context.Background(), snap, r, rules, now), true
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	fresh := make(map[catalog.Ref]scored, len(refs))
+	for i, ref := range refs {
+		if found[i] {
+			fresh[ref] = cards[i]
 		}
-		fresh[ref] = s.score(context.Background(), snap, r, rules, now)
 	}
 	b.mu.Lock()
 	for ref, c := range fresh {

@@ -77,6 +77,9 @@ func (s *Server) handleScorecardPanel(c echo.Context) error {
 	if owner := ownerOf(rec.Entity); owner.Name != "" {
 		vm.AllHref = "/scorecards?team=" + url.QueryEscape(owner.String())
 	}
+	r := rec.Entity.Ref()
+	vm.BadgeURL = badgePrefix + url.PathEscape(strings.ToLower(r.Kind)) + "/" + url.PathEscape(r.Namespace) + "/" + url.PathEscape(r.Name)
+	vm.BadgeMarkdown, vm.BadgePublic = "[![scorecard]("+s.BaseURL+vm.BadgeURL+")]("+s.BaseURL+entityHref(r)+")", s.PublicBadges
 	reached := true
 	for _, l := range s.Scorecards.Levels() {
 		reached = reached && levelAtLeast(s.Scorecards.Levels(), card.Card.Level, l)
@@ -332,8 +335,8 @@ type scoreLine struct {
 }
 
 // newScoreLine is a service's line: its card and what the pages group it by.
-func newScoreLine(r *catalog.Record, card scored) scoreLine {
-	l := scoreLine{rec: r, card: card, owner: ownerOf(r.Entity), failingCheck: map[string]scorecard.Result{}, ref: r.Entity.Ref().String()}
+func newScoreLine(r *catalog.Record, card scored) *scoreLine {
+	l := &scoreLine{rec: r, card: card, owner: ownerOf(r.Entity), failingCheck: map[string]scorecard.Result{}, ref: r.Entity.Ref().String()}
 	if l.owner.Name != "" {
 		l.ownerKey = l.owner.String()
 	}
@@ -356,7 +359,7 @@ func newScoreLine(r *catalog.Record, card scored) scoreLine {
 // allLines is every scored service's line, lowest score first: built once per change of the
 // scoreboard and shared by every request; computed afresh when the scoreboard is not
 // following this catalog (not running, or behind a refresh).
-func (s *Server) allLines(ctx context.Context, snap *catalog.Snapshot) []scoreLine {
+func (s *Server) allLines(ctx context.Context, snap *catalog.Snapshot) []*scoreLine {
 	b := s.scores
 	b.mu.RLock()
 	current := b.snap == snap
@@ -368,7 +371,7 @@ func (s *Server) allLines(ctx context.Context, snap *catalog.Snapshot) []scoreLi
 	version := b.version
 	b.mu.RUnlock()
 	board := b.all()
-	var lines []scoreLine
+	var lines []*scoreLine
 	for _, r := range snap.Records() {
 		if !scoredEntity(r.Entity) {
 			continue
@@ -396,10 +399,10 @@ func (s *Server) allLines(ctx context.Context, snap *catalog.Snapshot) []scoreLi
 }
 
 // scoreLines are the services the user may view (all) and those the filters select (shown).
-func (s *Server) scoreLines(c echo.Context, q scorecardsQuery) ([]scoreLine, []scoreLine) {
+func (s *Server) scoreLines(c echo.Context, q scorecardsQuery) ([]*scoreLine, []*scoreLine) {
 	snap := s.Catalog.Snapshot()
 	sc := s.scope(c, snap)
-	var all, shown []scoreLine
+	var all, shown []*scoreLine
 	for _, l := range s.allLines(c.Request().Context(), snap) {
 		if !sc.Record(l.rec) {
 			continue
@@ -421,7 +424,7 @@ func (s *Server) scoreLines(c echo.Context, q scorecardsQuery) ([]scoreLine, []s
 }
 
 // summary rolls cards up: the mean score and how many services stand at each level.
-func summary(name components.Link, lines []scoreLine, levels []string) components.ScoreSummary {
+func summary(name components.Link, lines []*scoreLine, levels []string) components.ScoreSummary {
 	sum := components.ScoreSummary{Name: name, Services: len(lines)}
 	counts := map[string]int{}
 	total := 0
@@ -467,8 +470,9 @@ func (s *Server) handleScorecardsPage(c echo.Context) error {
 	return s.page(c, http.StatusOK, components.Page{Title: "Scorecards", Nav: "scorecards"}, templ.Raw(string(body)))
 }
 
-// scorePageTTL bounds how long a scorecards page body is shared.
-const scorePageTTL = 5 * time.Second
+// scorePageTTL bounds how long a scorecards page body is shared (a card's change ends it
+// sooner): the trend, from the database, is at most this old.
+const scorePageTTL = 30 * time.Second
 
 // scorecardsVM is the scorecards page for a query.
 func (s *Server) scorecardsVM(c echo.Context, q scorecardsQuery) components.ScorecardsPage {
@@ -482,7 +486,7 @@ func (s *Server) scorecardsVM(c echo.Context, q scorecardsQuery) components.Scor
 	} else if len(shown) == 0 {
 		vm.Empty = "No service matches these filters."
 	}
-	byTeam := map[catalog.Ref][]scoreLine{}
+	byTeam := map[catalog.Ref][]*scoreLine{}
 	for _, l := range all {
 		byTeam[l.owner] = append(byTeam[l.owner], l)
 	}
@@ -494,6 +498,16 @@ func (s *Server) scorecardsVM(c echo.Context, q scorecardsQuery) components.Scor
 		vm.Teams = append(vm.Teams, summary(name, lines, levels))
 	}
 	sort.Slice(vm.Teams, func(i, j int) bool { return vm.Teams[i].Name.Label < vm.Teams[j].Name.Label })
+	bySystem := map[catalog.Ref][]*scoreLine{}
+	for _, l := range all {
+		if l.system.Name != "" {
+			bySystem[l.system] = append(bySystem[l.system], l)
+		}
+	}
+	for system, lines := range bySystem {
+		vm.Systems = append(vm.Systems, summary(components.Link{Label: system.Name, Href: q.with("system", system.String())}, lines, levels))
+	}
+	sort.Slice(vm.Systems, func(i, j int) bool { return vm.Systems[i].Name.Label < vm.Systems[j].Name.Label })
 	// One pass over what fails, service by service, fills every check's column and item.
 	fixes := make(map[string]*components.FixItem, len(checks))
 	for _, ch := range checks {
@@ -577,7 +591,7 @@ func (s *Server) scorecardsVM(c echo.Context, q scorecardsQuery) components.Scor
 }
 
 // scoreFilters are the page's choices: team, system, lifecycle and level.
-func (s *Server) scoreFilters(q scorecardsQuery, all []scoreLine, levels []string) []components.ScoreFilter {
+func (s *Server) scoreFilters(q scorecardsQuery, all []*scoreLine, levels []string) []components.ScoreFilter {
 	teams, systems, lifecycles := map[string]string{}, map[string]string{}, map[string]string{}
 	for _, l := range all {
 		if l.owner.Name != "" {
@@ -620,7 +634,7 @@ type apiCard struct {
 	Results  []scorecard.Result `json:"results"`
 }
 
-func toAPICard(l scoreLine) apiCard {
+func toAPICard(l *scoreLine) apiCard {
 	a := apiCard{Entity: l.rec.Entity.Ref(), Level: l.card.Card.Level, Score: l.card.Card.Score, Computed: l.card.At.UTC(), Results: l.card.Card.Results}
 	if l.owner.Name != "" {
 		o := l.owner
@@ -655,6 +669,6 @@ func (s *Server) handleAPIEntityScorecard(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	l := scoreLine{rec: rec, card: s.cardOf(c.Request().Context(), snap, rec), owner: ownerOf(rec.Entity)}
+	l := &scoreLine{rec: rec, card: s.cardOf(c.Request().Context(), snap, rec), owner: ownerOf(rec.Entity)}
 	return c.JSON(http.StatusOK, toAPICard(l))
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -373,5 +374,108 @@ func getJSONAs(t *testing.T, u, user string, out any) {
 	}
 	if err := json.NewDecoder(res.Body).Decode(out); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestScorecardTrendsAndInitiatives: the daily snapshots feed the trend and an initiative's
+// burn-up; today's point is live, so a fix shows at once; the day's snapshot is written.
+func TestScorecardTrendsAndInitiatives(t *testing.T) {
+	svc := func(name, onCall string) string {
+		ann := "portico.dev/runbook: payment.md"
+		if onCall != "" {
+			ann += ", portico.dev/on-call: " + onCall
+		}
+		return "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: " + name + "\n  annotations: {" + ann + "}\nspec: {type: service, lifecycle: production, owner: team-payments}\n---\n"
+	}
+	group := "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: {name: team-payments}\nspec: {type: team, children: []}\n"
+	dir := writeFiles(t, map[string]string{"c.yaml": svc("tills", "group:sre-oncall") + svc("ledger", "group:sre-oncall") + svc("refunds", "") + group})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, err := store.Open(ctx, "sqlite", filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	set, err := scorecard.Compile(scorecard.Builtin(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now().UTC().AddDate(0, 0, -10)
+	if err := set.WithInitiatives([]scorecard.Initiative{{ID: "paged", Title: "Every production service pages someone", Checks: []string{"on-call", "runbook"},
+		Scope: scorecard.Scope{Lifecycle: "production"}, Start: start.Format(time.DateOnly), Due: start.AddDate(0, 2, 0).Format(time.DateOnly)}}); err != nil {
+		t.Fatal(err)
+	}
+	// Ten and five days ago: nobody, then one service met it.
+	past := func(daysAgo int, meeting ...string) {
+		d := time.Now().UTC().AddDate(0, 0, -daysAgo).Format(time.DateOnly)
+		var rows []store.Snapshot
+		for _, name := range []string{"tills", "ledger", "refunds"} {
+			st := map[string]string{"on-call": "fail", "runbook": "pass"}
+			score := 60
+			if slices.Contains(meeting, name) {
+				st["on-call"], score = "pass", 80
+			}
+			rows = append(rows, store.Snapshot{Day: d, Entity: "component:default/" + name, Owner: "group:default/team-payments", Score: score, Statuses: st})
+		}
+		if err := st.SaveSnapshots(ctx, d, rows); err != nil {
+			t.Fatal(err)
+		}
+	}
+	past(10)
+	past(5, "tills")
+	p := newTestPortalWithDeps(t, dir, func(d *Deps) { d.ScoreStore, d.Scorecards = st, set })
+	go p.srv.RunScorecards(ctx)
+	for p.srv.ScoredServices() < 3 {
+		if ctx.Err() != nil {
+			t.Fatal("never scored")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	d := p.doc(t, "/scorecards", http.StatusOK)
+	if got := d.Find("[data-testid=initiative] [data-testid=initiative-progress]").Text(); got != "2 of 3" {
+		t.Errorf("initiative progress %q, want 2 of 3", got)
+	}
+	if d.Find("[data-testid=score-trend] svg").Length() != 1 {
+		t.Error("no trend chart")
+	}
+	burn := func() string {
+		return p.doc(t, "/scorecards/initiatives/paged", http.StatusOK).Find("[data-testid=burn-up] svg").AttrOr("aria-label", "")
+	}
+	if got := burn(); !strings.Contains(got, "meeting it latest 2 (0–2), rising") {
+		t.Errorf("burn-up %q", got)
+	}
+	// The last service gets its on-call: the burn-up's today follows at once.
+	os.WriteFile(filepath.Join(dir, "c.yaml"), []byte(svc("tills", "group:sre-oncall")+svc("ledger", "group:sre-oncall")+svc("refunds", "group:sre-oncall")+group), 0o644)
+	p.refresher.RefreshAll(ctx)
+	for !strings.Contains(burn(), "meeting it latest 3") {
+		if ctx.Err() != nil {
+			t.Fatalf("the fix never showed: %q", burn())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := p.doc(t, "/scorecards/initiatives/paged", http.StatusOK).Find("[data-testid=initiative-done]").Length(); got != 1 {
+		t.Error("the initiative does not say it is done")
+	}
+	// Today's snapshot is in the database.
+	for {
+		rows, err := st.Snapshots(ctx, time.Now().UTC().Format(time.DateOnly), "")
+		if err == nil && len(rows) == 3 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("today's snapshot: %v %d rows", err, len(rows))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if res, _ := p.get(t, "/scorecards/initiatives/nope"); res.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown initiative: %d", res.StatusCode)
+	}
+	// The badge, for a README.
+	res, body := p.get(t, "/badges/scorecard/component/default/refunds")
+	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "image/svg+xml" || !strings.Contains(body, `aria-label="scorecard: `) {
+		t.Errorf("badge: %d %s %s", res.StatusCode, res.Header.Get("Content-Type"), body)
+	}
+	if res, _ := p.get(t, "/badges/scorecard/component/default/nope"); res.StatusCode != http.StatusNotFound {
+		t.Errorf("badge of no service: %d", res.StatusCode)
 	}
 }

@@ -102,7 +102,7 @@ func trendChart(rows []store.Snapshot, check, title string) *components.Chart {
 }
 
 // initiativeProgress is how many in-scope services meet an initiative now.
-func initiativeProgress(in scorecard.Initiative, levels []string, lines []scoreLine) (meeting int, remaining []scoreLine) {
+func initiativeProgress(in scorecard.Initiative, levels []string, lines []*scoreLine) (meeting int, remaining []*scoreLine) {
 	for _, l := range lines {
 		if !inScope(in.Scope, l) {
 			continue
@@ -116,7 +116,7 @@ func initiativeProgress(in scorecard.Initiative, levels []string, lines []scoreL
 	return meeting, remaining
 }
 
-func inScope(sc scorecard.Scope, l scoreLine) bool {
+func inScope(sc scorecard.Scope, l *scoreLine) bool {
 	return (sc.Team == "" || l.owner.String() == sc.Team) && (sc.System == "" || l.system.String() == sc.System) &&
 		(sc.Lifecycle == "" || l.lifecycle == sc.Lifecycle)
 }
@@ -139,7 +139,7 @@ func scopeWords(sc scorecard.Scope) string {
 }
 
 // initiativeRows are the initiatives with their progress now.
-func (s *Server) initiativeRows(lines []scoreLine) []components.InitiativeRow {
+func (s *Server) initiativeRows(lines []*scoreLine) []components.InitiativeRow {
 	var out []components.InitiativeRow
 	now := time.Now().UTC()
 	for _, in := range s.Scorecards.Initiatives() {
@@ -202,8 +202,8 @@ func (s *Server) handleInitiative(c echo.Context) error {
 
 // burnUp charts, per day from start to due, the in-scope services meeting the initiative
 // and how many are in scope.
-func burnUp(in scorecard.Initiative, levels []string, rows []store.Snapshot, lines []scoreLine, start string) *components.Chart {
-	byRef := map[string]scoreLine{}
+func burnUp(in scorecard.Initiative, levels []string, rows []store.Snapshot, lines []*scoreLine, start string) *components.Chart {
+	byRef := map[string]*scoreLine{}
 	for _, l := range lines {
 		byRef[l.rec.Entity.Ref().String()] = l
 	}
@@ -226,6 +226,21 @@ func burnUp(in scorecard.Initiative, levels []string, rows []store.Snapshot, lin
 			a.meeting++
 		}
 	}
+	// Today's point is the live one: fixes show at once, not at the next snapshot.
+	today := time.Now().UTC().Format(time.DateOnly)
+	live := &agg{}
+	for _, l := range lines {
+		if inScope(in.Scope, l) {
+			live.total++
+			if in.Meets(levels, l.card.Card) {
+				live.meeting++
+			}
+		}
+	}
+	if byDay[today] == nil {
+		days = append(days, today)
+	}
+	byDay[today] = live
 	sort.Strings(days)
 	meeting, total := chart.Series{Name: "meeting it"}, chart.Series{Name: "in scope"}
 	for _, d := range days {

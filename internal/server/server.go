@@ -73,8 +73,10 @@ type Deps struct {
 	Traces         traceService     // nil when no Jaeger is configured
 	AlertRules     ruleSource       // nil when no Prometheus is configured
 	// Scorecards are the compiled production-readiness checks; nil: the built-in ones.
-	Scorecards      *scorecard.Set
-	ScoreStore      scoreStore    // exemptions and daily snapshots; nil: neither
+	Scorecards *scorecard.Set
+	ScoreStore scoreStore // exemptions and daily snapshots; nil: neither
+	// PublicBadges serves the scorecard badges (a level and a score) without sign-in.
+	PublicBadges    bool
 	Pipelines       pipelineStore // nil: no CI webhooks
 	PipelineSecrets PipelineSecrets
 	StageMapper     *pipeline.Mapper // nil: the default stage patterns

@@ -37,6 +37,11 @@ func newTestPortal(t *testing.T, catalogDir string, extra ...ingest.Source) *tes
 
 // newTestPortalWith is newTestPortal with cluster caches (nil: no cluster configured).
 func newTestPortalWith(t *testing.T, catalogDir string, clusters clusterService, extra ...ingest.Source) *testPortal {
+	return newTestPortalWithDeps(t, catalogDir, func(d *Deps) { d.Clusters = clusters }, extra...)
+}
+
+// newTestPortalWithDeps is newTestPortal with the dependencies changed by opt.
+func newTestPortalWithDeps(t *testing.T, catalogDir string, opt func(*Deps), extra ...ingest.Source) *testPortal {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, "sqlite", filepath.Join(t.TempDir(), "p.db"))
@@ -51,7 +56,9 @@ func newTestPortalWith(t *testing.T, catalogDir string, clusters clusterService,
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(Deps{Catalog: r, Clusters: clusters, Runbooks: books, DB: st, WebhookSecrets: []string{webhookSecret}, Version: "test", Anonymous: true})
+	d := Deps{Catalog: r, Runbooks: books, DB: st, WebhookSecrets: []string{webhookSecret}, Version: "test", Anonymous: true}
+	opt(&d)
+	srv := New(d)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	return &testPortal{Server: ts, refresher: r, srv: srv}

@@ -15,6 +15,9 @@ type ScorecardPanel struct {
 	AllHref string
 	Err     string
 	Flash   *Flash
+	// Badge is the service's badge and the Markdown that shows it in a README.
+	BadgeURL, BadgeMarkdown string
+	BadgePublic             bool
 	// Exempting: the form's target and bounds, when the user may exempt.
 	CanExempt          bool
 	ExemptPost, CSRF   string
@@ -44,6 +47,7 @@ type ScorecardsPage struct {
 	Levels      []string
 	Company     ScoreSummary
 	Teams       []ScoreSummary
+	Systems     []ScoreSummary
 	Checks      []CheckHead
 	Rows        []ScoreRow
 	FixFirst    []FixItem

@@ -13,6 +13,7 @@ import (
 	"github.com/portico-dev/portico/internal/alerts"
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/cluster"
+	"github.com/portico-dev/portico/internal/dora"
 	"github.com/portico-dev/portico/internal/scorecard"
 	"github.com/portico-dev/portico/internal/store"
 )
@@ -386,9 +387,31 @@ func (s *Server) scoreFacts(ctx context.Context, snap *catalog.Snapshot, rec *ca
 	for _, env := range objs.Environments {
 		f.Production = f.Production || s.actions.ProductionEnvironment(env)
 	}
-	f.Pipeline = s.pipelineFacts(ctx, e, objs)
+	// CI and delivery figures come from the database: shared for a minute, not read again
+	// on every pod event.
+	f.Pipeline = s.ciFacts.get("pipeline|"+e.Ref().Key(), ciFactsTTL, func() map[string]any { return s.pipelineFacts(ctx, e, objs) })
+	f.Delivery = s.ciFacts.get("delivery|"+e.Ref().Key(), ciFactsTTL, func() map[string]any { return s.deliveryFacts(ctx, e) })
 	f.CRDs, f.Reports = objs.CustomResources, objs.Reports
 	return scorecard.Assemble(f, scorecard.Objects{Workloads: objs.Workloads, Pods: objs.Pods, Others: objs.Others})
+}
+
+// ciFactsTTL is how long a service's CI and delivery facts are shared.
+const ciFactsTTL = time.Minute
+
+// deliveryFacts are the service's delivery metrics over the last twelve weeks.
+func (s *Server) deliveryFacts(ctx context.Context, e *catalog.Entity) map[string]any {
+	if s.Pipelines == nil || s.Audit == nil {
+		return map[string]any{}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	changes, err := s.doraChanges(ctx, []*catalog.Entity{e})
+	if err != nil {
+		return map[string]any{}
+	}
+	sum := dora.Compute(changes, time.Now(), doraWeeks, doraWindow)
+	return map[string]any{"deploys": int64(sum.Deploys), "deploysPerWeek": sum.PerWeek, "leadTimeHours": sum.LeadTime.Hours(),
+		"changeFailureRate": sum.FailureRate, "restoreHours": sum.Restore.Hours()}
 }
 
 // pipelineFacts says whether CI reports reach Portico for the service and, for each image it
@@ -417,7 +440,7 @@ func (s *Server) pipelineFacts(ctx context.Context, e *catalog.Entity, objs clus
 	out := make([]any, 0, len(images))
 	for _, img := range images {
 		b, built := builds[img]
-		out = append(out, map[string]any{"image": img, "built": built, "scanPassed": built && b.ScanPassed, "run": b.RunID})
+		out = append(out, map[string]any{"image": img, "built": built, "scanPassed": built && b.ScanPassed, "signed": built && b.Signed, "run": b.RunID})
 	}
 	return map[string]any{"reported": true, "images": out}
 }

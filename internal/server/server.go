@@ -113,6 +113,7 @@ type Server struct {
 	fires      shared[incidents]
 	scores     *scoreboard
 	scorePages shared[[]byte]
+	ciFacts    shared[map[string]any]
 	exempts    *actions.Exemptions
 }
 

@@ -296,6 +296,7 @@ func (s *Store) CountDeliveries(ctx context.Context) (int, error) {
 type Build struct {
 	Project, RunID, RunName, RunURL, Commit, Branch, Status string
 	ScanPassed                                              bool // a security-scan job of the run succeeded
+	Signed                                                  bool // a job of the run that signs the image (cosign, notation…) succeeded
 	Finished                                                time.Time
 	CommitAt                                                time.Time // when the commit was made (its push, else the run's start)
 }
@@ -347,6 +348,9 @@ func (s *Store) build(ctx context.Context, r *ent.PipelineRun) Build {
 	}
 	b.ScanPassed, _ = s.Client.PipelineJob.Query().Where(pipelinejob.Source(r.Source), pipelinejob.Project(r.Project), pipelinejob.RunID(r.RunID),
 		pipelinejob.Stage(string(pipeline.SecurityScan)), pipelinejob.Status(string(pipeline.Success))).Exist(ctx)
+	b.Signed, _ = s.Client.PipelineJob.Query().Where(pipelinejob.Source(r.Source), pipelinejob.Project(r.Project), pipelinejob.RunID(r.RunID),
+		pipelinejob.Status(string(pipeline.Success)), pipelinejob.Or(pipelinejob.NameHasPrefix("sign"), pipelinejob.NameContainsFold("cosign"),
+			pipelinejob.NameContainsFold(" sign"), pipelinejob.NameContainsFold("notation"))).Exist(ctx)
 	return b
 }
 

@@ -311,8 +311,21 @@ func (s *Server) rescore() {
 	}
 	dirty := b.dirty
 	b.dirty = map[catalog.Ref]bool{}
-	snap, rules := b.snap, b.rules
 	b.mu.Unlock()
+	s.rescoreRefs(dirty)
+}
+
+// rescoreNow recomputes one service at once, for a change made through Portico (an
+// exemption): the page the user is sent back to shows it.
+func (s *Server) rescoreNow(ref catalog.Ref) {
+	s.rescoreRefs(map[catalog.Ref]bool{ref: true})
+}
+
+func (s *Server) rescoreRefs(dirty map[catalog.Ref]bool) {
+	b := s.scores
+	b.mu.RLock()
+	snap, rules := b.snap, b.rules
+	b.mu.RUnlock()
 	if snap == nil {
 		return
 	}

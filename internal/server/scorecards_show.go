@@ -151,7 +151,7 @@ func (s *Server) exempt(c echo.Context, in exemptInput, invalid error) (audit.En
 	e, err := s.exempts.Do(ctx, req)
 	if e.Result == audit.Succeeded {
 		s.readExemptions(ctx)
-		s.scores.mark(rec.Entity.Ref())
+		s.rescoreNow(rec.Entity.Ref())
 	}
 	return e, err
 }

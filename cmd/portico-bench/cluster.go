@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -317,21 +316,11 @@ func listPerRequest(cs kubernetes.Interface) http.Handler {
 // sseLatency changes a service's Deployment 20 times and times each change until its event
 // leaves the portal's stream; it returns the 95th percentile.
 func sseLatency(ctx context.Context, cs kubernetes.Interface, portalURL string) (time.Duration, error) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, portalURL+"/catalog/component/default/svc-7/runtime/events", nil)
-	res, err := http.DefaultClient.Do(req)
+	events, stop, err := changeEvents(ctx, portalURL+"/catalog/component/default/svc-7/runtime/events")
 	if err != nil {
 		return 0, err
 	}
-	defer res.Body.Close()
-	events := make(chan time.Time, 64)
-	go func() {
-		sc := bufio.NewScanner(res.Body)
-		for sc.Scan() {
-			if sc.Text() == "event: changed" {
-				events <- time.Now()
-			}
-		}
-	}()
+	defer stop()
 	var lat []time.Duration
 	for i := 0; i < 20; i++ {
 		time.Sleep(300 * time.Millisecond)

@@ -114,21 +114,11 @@ func scorecardsBench(ctx context.Context, dir string, admin kubernetes.Interface
 // scoreChange adds and removes a readiness probe on svc-3 twenty times, timing each change
 // until the service's open scorecard stream says the card changed.
 func scoreChange(ctx context.Context, cs kubernetes.Interface, portalURL string) (time.Duration, error) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, portalURL+"/catalog/component/default/svc-3/scorecard/events", nil)
-	res, err := http.DefaultClient.Do(req)
+	events, stop, err := changeEvents(ctx, portalURL+"/catalog/component/default/svc-3/scorecard/events")
 	if err != nil {
 		return 0, err
 	}
-	defer res.Body.Close()
-	events := make(chan time.Time, 64)
-	go func() {
-		sc := bufio.NewScanner(res.Body)
-		for sc.Scan() {
-			if sc.Text() == "event: changed" {
-				events <- time.Now()
-			}
-		}
-	}()
+	defer stop()
 	var lat []time.Duration
 	for i := 0; i < 20; i++ {
 		time.Sleep(300 * time.Millisecond)
@@ -153,4 +143,23 @@ func scoreChange(ctx context.Context, cs kubernetes.Interface, portalURL string)
 	}
 	slices.Sort(lat)
 	return lat[len(lat)*95/100-1], nil
+}
+
+// changeEvents follows a portal's SSE stream: each "changed" event's arrival time.
+func changeEvents(ctx context.Context, streamURL string) (<-chan time.Time, func(), error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, streamURL, nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	events := make(chan time.Time, 64)
+	go func() {
+		sc := bufio.NewScanner(res.Body)
+		for sc.Scan() {
+			if sc.Text() == "event: changed" {
+				events <- time.Now()
+			}
+		}
+	}()
+	return events, func() { res.Body.Close() }, nil
 }

@@ -40,7 +40,9 @@ func TestLiveSentences(t *testing.T) {
 		t.Errorf("progress lacks %s", want)
 	}
 	// Without a URL to reload from, nothing polls.
-	got = render(func(b *bytes.Buffer) error { return components.AlertsView(components.AlertsPanel{}).Render(context.Background(), b) })
+	got = render(func(b *bytes.Buffer) error {
+		return components.AlertsView(components.AlertsPanel{}).Render(context.Background(), b)
+	})
 	if !strings.Contains(got, `hx-trigger="none"`) {
 		t.Error("an alerts panel without a URL polls")
 	}

@@ -158,10 +158,16 @@ func TestAccessibilitySignedIn(t *testing.T) {
 	must(t, page.Locator("[data-testid=workload-logs]").First().Click())
 	must(t, expect.Locator(page.Locator("#log-lines")).ToBeAttached())
 	all = append(all, a11yHere(t, page, axe)...)
-	_, err = page.Goto(svc + "?tab=observability")
-	must(t, err)
+	// (On a stack just started, Jaeger may take a while to hold notification's first traces.)
 	trace := page.Locator(`[data-testid=trace-table] a[href^="/traces/"]`).First()
-	must(t, expect.Locator(trace).ToBeVisible(playwright.LocatorAssertionsToBeVisibleOptions{Timeout: playwright.Float(15000)}))
+	for deadline := time.Now().Add(2 * time.Minute); ; {
+		_, err = page.Goto(svc + "?tab=observability")
+		must(t, err)
+		if trace.WaitFor(playwright.LocatorWaitForOptions{Timeout: playwright.Float(5000)}) == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Second)
+	}
 	must(t, trace.Click())
 	must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`/traces/`)))
 	all = append(all, a11yHere(t, page, axe)...)

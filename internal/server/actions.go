@@ -185,6 +185,9 @@ func (s *Server) auditHiddenAction(c echo.Context, ref catalog.Ref) {
 	}
 	e := audit.Entry{RequestID: c.Response().Header().Get(echo.HeaderXRequestID), SourceIP: c.RealIP(), Action: c.Param("action"),
 		Entity: ref.String(), Cluster: c.Param("cluster"), Namespace: c.Param("wns"), Kind: "Deployment", Name: c.Param("workload")}
+	if strings.HasSuffix(c.Path(), "/scorecard/exemptions") {
+		e.Action, e.Kind, e.Name, e.Cluster, e.Namespace = string(policy.Exempt), "ScorecardCheck", c.FormValue("check"), "", ""
+	}
 	if err := s.actions.Refuse(ctx, a, e, fmt.Errorf("%w: %s may not view %s", derrors.Forbidden, a.Label, ref.Short())); err != nil {
 		s.Log.Error("audit of a refused action failed", "err", err, "entity", ref.String())
 	}

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -402,7 +403,13 @@ func (s *Server) scoreFacts(ctx context.Context, snap *catalog.Snapshot, rec *ca
 	}
 	// CI and delivery figures come from the database: shared for a minute, not read again
 	// on every pod event.
-	f.Pipeline = s.ciFacts.get("pipeline|"+e.Ref().Key(), ciFactsTTL, func() map[string]any { return s.pipelineFacts(ctx, e, objs) })
+	// Keyed by the images running too, so a deploy is judged at once.
+	var images []string
+	for _, w := range objs.Workloads {
+		images = append(images, containerImages(w)...)
+	}
+	key := "pipeline|" + e.Ref().Key() + "|" + strings.Join(images, ",")
+	f.Pipeline = s.ciFacts.get(key, ciFactsTTL, func() map[string]any { return s.pipelineFacts(ctx, e, objs) })
 	f.Delivery = s.ciFacts.get("delivery|"+e.Ref().Key(), ciFactsTTL, func() map[string]any { return s.deliveryFacts(ctx, e) })
 	f.CRDs, f.Reports = objs.CustomResources, objs.Reports
 	return scorecard.Assemble(f, scorecard.Objects{Workloads: objs.Workloads, Pods: objs.Pods, Others: objs.Others})

@@ -479,3 +479,41 @@ func TestScorecardTrendsAndInitiatives(t *testing.T) {
 		t.Errorf("badge of no service: %d", res.StatusCode)
 	}
 }
+
+// TestScorecardScannedImages: the scanned-images check follows CI reports and what runs: a
+// deploy of an image whose run failed its scan, or that no run built, fails it at once.
+func TestScorecardScannedImages(t *testing.T) {
+	e := newActionEnv(t, "production", "production", nil, func(d *Deps) {
+		d.PipelineSecrets = PipelineSecrets{Generic: []string{"generic-secret"}}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	run := func(id, image, scan string) {
+		e.sendCI(t, "/webhooks/pipeline", "", fmt.Sprintf(`{"source": "jenkins", "project": "acme/ledger", "timestamp": "2026-11-23T10:0%s:00Z",
+			"run": {"id": %q, "name": "ledger-ci", "status": "success", "commit": %q, "branch": "main"},
+			"stages": [{"name": "unit tests", "status": "success"}, {"name": "trivy scan", "status": %q}], "image": %q}`, id, id, sha(id[0]), scan, image))
+	}
+	run("1", "registry.acme.example/ledger:2.1.0", "success") // what ledger runs
+	run("2", "registry.acme.example/ledger:2.2.0", "failed")
+	go e.srv.RunScorecards(ctx)
+	wait := func(want scorecard.Status, failing string) {
+		t.Helper()
+		var a cardAnswer
+		for {
+			getJSONAs(t, e.URL+"/api/v1/entities/component/default/ledger/scorecard", "alice", &a)
+			st, r := a.status("scanned-images")
+			if st == want && (failing == "" || strings.Contains(strings.Join(r.Failing, " "), failing)) {
+				return
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("scanned-images never became %s %q: %s %v", want, failing, st, r.Failing)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	wait(scorecard.Pass, "")
+	setImage(ctx, t, e.admin, e.ns, "ledger", "registry.acme.example/ledger:2.2.0")
+	wait(scorecard.Fail, "ledger:2.2.0: its CI run passed no security scan")
+	setImage(ctx, t, e.admin, e.ns, "ledger", "registry.acme.example/ledger:9.9.9")
+	wait(scorecard.Fail, "ledger:9.9.9: no CI run reported building it")
+}

@@ -87,23 +87,19 @@ func runScorecardCheck(args []string, stdout, stderr io.Writer) error {
 		Fix     string           `json:"fix"`
 		Snippet string           `json:"snippet,omitempty"`
 	}
-	byID := map[string]scorecard.Check{}
-	for _, c := range set.Checks() {
-		byID[c.ID] = c
-	}
 	var findings []finding
 	for _, r := range card.Results {
 		if r.Status != scorecard.Fail && r.Status != scorecard.Error {
 			continue
 		}
-		c := byID[r.Check]
+		c, _ := set.Check(r.Check)
 		file, line := where(c, r)
 		findings = append(findings, finding{File: file, Line: line, Level: c.Level, Check: c.ID, Title: c.Title, Status: r.Status,
 			Failing: r.Failing, Fix: c.Fix, Snippet: r.Snippet})
 	}
 	failed := len(findings) > 0
 	if *failBelow != "" {
-		failed = !levelReached(set.Levels(), card.Level, *failBelow)
+		failed = !scorecard.Reaches(set.Levels(), card.Level, *failBelow)
 	}
 	if *format == "json" {
 		if findings == nil {
@@ -130,10 +126,6 @@ func runScorecardCheck(args []string, stdout, stderr io.Writer) error {
 		return exitError(1)
 	}
 	return nil
-}
-
-func levelReached(ladder []string, level, want string) bool {
-	return level != "" && slices.Index(ladder, level) >= slices.Index(ladder, want)
 }
 
 // readManifestPaths reads every YAML and JSON file of the paths.

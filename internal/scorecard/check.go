@@ -12,7 +12,6 @@ import (
 	_ "embed"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -75,20 +74,16 @@ type Scope struct {
 // Meets says whether a card meets the initiative: each of its checks passes (or is exempt or
 // not applicable), and the card reaches its level.
 func (in Initiative) Meets(levels []string, c Card) bool {
-	if in.Level != "" && (c.Level == "" || slices.Index(levels, c.Level) < slices.Index(levels, in.Level)) {
-		return false
-	}
+	statuses := make(map[string]string, len(c.Results))
 	for _, r := range c.Results {
-		if slices.Contains(in.Checks, r.Check) && (r.Status == Fail || r.Status == Error) {
-			return false
-		}
+		statuses[r.Check] = string(r.Status)
 	}
-	return true
+	return in.MeetsStatuses(levels, c.Level, statuses)
 }
 
 // MeetsStatuses is Meets on a snapshot's level and statuses.
 func (in Initiative) MeetsStatuses(levels []string, level string, statuses map[string]string) bool {
-	if in.Level != "" && (level == "" || slices.Index(levels, level) < slices.Index(levels, in.Level)) {
+	if in.Level != "" && !Reaches(levels, level, in.Level) {
 		return false
 	}
 	for _, id := range in.Checks {

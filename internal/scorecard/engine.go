@@ -40,6 +40,7 @@ const costLimit = 1_000_000
 type Set struct {
 	levels      []string
 	checks      []compiled
+	index       map[string]int // check id → position in checks
 	initiatives []Initiative
 }
 
@@ -62,7 +63,7 @@ func (s *Set) WithInitiatives(ins []Initiative) error {
 		}
 		seen[in.ID] = true
 		for _, id := range in.Checks {
-			if s.byID(id).ID == "" {
+			if _, ok := s.Check(id); !ok {
 				errs = append(errs, fmt.Errorf("%s: no check %q", where, id))
 			}
 		}
@@ -186,6 +187,10 @@ func Compile(checks []Check, levels []string) (*Set, error) {
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
+	}
+	s.index = make(map[string]int, len(s.checks))
+	for i, c := range s.checks {
+		s.index[c.ID] = i
 	}
 	return s, nil
 }
@@ -362,11 +367,16 @@ func verdict(v ref.Val) (pass bool, failing []string, err error) {
 	return false, nil, fmt.Errorf("the check gave %s, not a bool or a list", v.Type().TypeName())
 }
 
-func (s *Set) byID(id string) Check {
-	for _, c := range s.checks {
-		if c.ID == id {
-			return c.Check
-		}
+// Check is the check with the id.
+func (s *Set) Check(id string) (Check, bool) {
+	i, ok := s.index[id]
+	if !ok {
+		return Check{}, false
 	}
-	return Check{}
+	return s.checks[i].Check, true
+}
+
+// Reaches says whether level stands at or above want on the ladder ("" reaches nothing).
+func Reaches(ladder []string, level, want string) bool {
+	return level != "" && slices.Index(ladder, level) >= slices.Index(ladder, want)
 }

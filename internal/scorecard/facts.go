@@ -76,19 +76,8 @@ func (f Facts) snippetData() map[string]any {
 	if len(f.Workloads) == 0 {
 		return d
 	}
-	w := &unstructured.Unstructured{Object: f.Workloads[0]}
-	d["Name"], d["Namespace"] = w.GetName(), w.GetNamespace()
-	var names []string
-	cs, _, _ := unstructured.NestedSlice(w.Object, "spec", "template", "spec", "containers")
-	for _, c := range cs {
-		if m, ok := c.(map[string]any); ok {
-			if n, ok := m["name"].(string); ok {
-				names = append(names, n)
-			}
-		}
-	}
-	d["Containers"] = names
-	d["Labels"] = podLabels(w.Object)
+	w := WorkloadsOf(f.Workloads[:1])[0]
+	d["Name"], d["Namespace"], d["Containers"], d["Labels"] = w.Name, w.Namespace, w.Containers, podLabels(f.Workloads[0])
 	return d
 }
 
@@ -196,9 +185,10 @@ func selectorAt(obj map[string]any, path ...string) (labels.Selector, bool) {
 	return sel, err == nil
 }
 
-// Workload names a workload, for the command that applies a fix to it.
+// Workload names a workload and its containers, for the fixes and the CI facts.
 type Workload struct {
 	Kind, Namespace, Name string
+	Containers, Images    []string // the pod template's containers and their images, in order
 }
 
 // WorkloadsOf names the workloads among objs.
@@ -206,7 +196,16 @@ func WorkloadsOf(objs []map[string]any) []Workload {
 	var out []Workload
 	for _, o := range objs {
 		u := unstructured.Unstructured{Object: o}
-		out = append(out, Workload{Kind: u.GetKind(), Namespace: u.GetNamespace(), Name: u.GetName()})
+		w := Workload{Kind: u.GetKind(), Namespace: u.GetNamespace(), Name: u.GetName(), Containers: []string{}}
+		cs, _, _ := unstructured.NestedSlice(o, "spec", "template", "spec", "containers")
+		for _, c := range cs {
+			if m, ok := c.(map[string]any); ok {
+				name, _ := m["name"].(string)
+				image, _ := m["image"].(string)
+				w.Containers, w.Images = append(w.Containers, name), append(w.Images, image)
+			}
+		}
+		out = append(out, w)
 	}
 	return out
 }

@@ -131,7 +131,7 @@ func TestSnippetsFixTheirChecks(t *testing.T) {
 		if r.Status != Fail || r.Snippet == "" {
 			continue
 		}
-		c := s.byID(r.Check)
+		c, _ := s.Check(r.Check)
 		o := objects(t, "testdata/bad.yaml")
 		ms, err := ReadManifests(r.Check, strings.NewReader(r.Snippet))
 		if c.SnippetKind != "apply" { // patches and catalog lines have no kind

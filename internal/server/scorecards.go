@@ -25,7 +25,6 @@ type scoreStore interface {
 	ActiveExemptions(ctx context.Context, now time.Time) ([]store.Exemption, error)
 	SaveSnapshots(ctx context.Context, day string, snaps []store.Snapshot) error
 	Snapshots(ctx context.Context, since, owner string) ([]store.Snapshot, error)
-	LatestSnapshotDay(ctx context.Context) (string, error)
 }
 
 // exemptionStore is what the exemptions' write path needs.
@@ -93,11 +92,7 @@ func (b *scoreboard) card(ref catalog.Ref) (scored, bool) {
 func (b *scoreboard) all() map[catalog.Ref]scored {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	out := make(map[catalog.Ref]scored, len(b.cards))
-	for k, v := range b.cards {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(b.cards)
 }
 
 // changes is closed at the next change of any card.
@@ -235,12 +230,15 @@ func (s *Server) readExemptions(ctx context.Context) {
 		s.Log.Warn("scorecards: exemptions not read", "err", err)
 		return
 	}
+	snap := b.snapshot()
+	if snap == nil {
+		return // nothing to exempt yet: read again once the catalog is followed
+	}
 	fresh := map[catalog.Ref]map[string]string{}
 	var next time.Time
-	snap := b.snapshot()
 	for _, x := range list {
 		parsed, err := catalog.ParseRef(x.Entity, "", "")
-		if err != nil || snap == nil {
+		if err != nil {
 			continue
 		}
 		rec, ok := snap.Get(parsed) // the catalog's own spelling of the reference, as the board keys it
@@ -258,7 +256,7 @@ func (s *Server) readExemptions(ctx context.Context) {
 	}
 	b.mu.Lock()
 	for ref := range b.subs {
-		if !maps.EqualFunc(fresh[ref], b.exempt[ref], func(a, c string) bool { return a == c }) {
+		if !maps.Equal(fresh[ref], b.exempt[ref]) {
 			b.dirty[ref] = true
 		}
 	}
@@ -376,8 +374,7 @@ func (s *Server) score(ctx context.Context, snap *catalog.Snapshot, rec *catalog
 func (s *Server) scoreFacts(ctx context.Context, snap *catalog.Snapshot, rec *catalog.Record, rules []alerts.Rule) scorecard.Facts {
 	e := rec.Entity
 	f := scorecard.Facts{Entity: entityJSON(e), Exempt: s.scores.exemptions(e.Ref())}
-	lifecycle, _ := e.Spec["lifecycle"].(string)
-	f.Production = lifecycle == "production"
+	f.Production = e.SpecString("lifecycle") == "production"
 	if books := s.entityRunbooks(snap, rec); len(books) > 0 {
 		for p := range books {
 			f.Runbook = map[string]any{"present": true, "path": p}
@@ -401,15 +398,16 @@ func (s *Server) scoreFacts(ctx context.Context, snap *catalog.Snapshot, rec *ca
 	for _, env := range objs.Environments {
 		f.Production = f.Production || s.actions.ProductionEnvironment(env)
 	}
-	// CI and delivery figures come from the database: shared for a minute, not read again
-	// on every pod event.
-	// Keyed by the images running too, so a deploy is judged at once.
+	// CI and delivery figures come from the database: shared for a minute, not read again on
+	// every pod event, and keyed by the images running, so a deploy is judged at once.
 	var images []string
-	for _, w := range objs.Workloads {
-		images = append(images, containerImages(w)...)
+	for _, w := range scorecard.WorkloadsOf(objs.Workloads) {
+		images = append(images, w.Images...)
 	}
+	slices.Sort(images)
+	images = slices.Compact(images)
 	key := "pipeline|" + e.Ref().Key() + "|" + strings.Join(images, ",")
-	f.Pipeline = s.ciFacts.get(key, ciFactsTTL, func() map[string]any { return s.pipelineFacts(ctx, e, objs) })
+	f.Pipeline = s.ciFacts.get(key, ciFactsTTL, func() map[string]any { return s.pipelineFacts(ctx, e, images) })
 	f.Delivery = s.ciFacts.get("delivery|"+e.Ref().Key(), ciFactsTTL, func() map[string]any { return s.deliveryFacts(ctx, e) })
 	f.CRDs, f.Reports = objs.CustomResources, objs.Reports
 	return scorecard.Assemble(f, scorecard.Objects{Workloads: objs.Workloads, Pods: objs.Pods, Others: objs.Others})
@@ -436,7 +434,7 @@ func (s *Server) deliveryFacts(ctx context.Context, e *catalog.Entity) map[strin
 
 // pipelineFacts says whether CI reports reach Portico for the service and, for each image it
 // runs, whether a reported run built it and passed a security scan.
-func (s *Server) pipelineFacts(ctx context.Context, e *catalog.Entity, objs cluster.ServiceObjects) map[string]any {
+func (s *Server) pipelineFacts(ctx context.Context, e *catalog.Entity, images []string) map[string]any {
 	projects := e.ProjectSlugs()
 	if s.Pipelines == nil || len(projects) == 0 {
 		return map[string]any{"reported": false, "images": []any{}}
@@ -447,12 +445,6 @@ func (s *Server) pipelineFacts(ctx context.Context, e *catalog.Entity, objs clus
 	if err != nil || len(runs) == 0 {
 		return map[string]any{"reported": false, "images": []any{}}
 	}
-	var images []string
-	for _, w := range objs.Workloads {
-		images = append(images, containerImages(w)...)
-	}
-	slices.Sort(images)
-	images = slices.Compact(images)
 	builds, err := s.Pipelines.BuildsOf(ctx, projects, images)
 	if err != nil {
 		return map[string]any{"reported": false, "images": []any{}}
@@ -463,22 +455,6 @@ func (s *Server) pipelineFacts(ctx context.Context, e *catalog.Entity, objs clus
 		out = append(out, map[string]any{"image": img, "built": built, "scanPassed": built && b.ScanPassed, "signed": built && b.Signed, "run": b.RunID})
 	}
 	return map[string]any{"reported": true, "images": out}
-}
-
-func containerImages(w map[string]any) []string {
-	var out []string
-	spec, _ := w["spec"].(map[string]any)
-	tpl, _ := spec["template"].(map[string]any)
-	ps, _ := tpl["spec"].(map[string]any)
-	cs, _ := ps["containers"].([]any)
-	for _, c := range cs {
-		if m, ok := c.(map[string]any); ok {
-			if img, ok := m["image"].(string); ok {
-				out = append(out, img)
-			}
-		}
-	}
-	return out
 }
 
 // entityJSON is the entity as its catalog-info.yaml reads.
@@ -537,8 +513,7 @@ func (s *Server) saveSnapshot(ctx context.Context) {
 	b.mu.Unlock()
 }
 
-// ScoredServices is how many services have a card on the scoreboard (for the benchmark and
-// the health page).
+// ScoredServices is how many services have a card on the scoreboard (for the benchmark).
 func (s *Server) ScoredServices() int {
 	s.scores.mu.RLock()
 	defer s.scores.mu.RUnlock()

@@ -8,10 +8,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/a-h/templ"
@@ -80,15 +80,13 @@ func (s *Server) handleScorecardPanel(c echo.Context) error {
 	r := rec.Entity.Ref()
 	vm.BadgeURL = badgePrefix + url.PathEscape(strings.ToLower(r.Kind)) + "/" + url.PathEscape(r.Namespace) + "/" + url.PathEscape(r.Name)
 	vm.BadgeMarkdown, vm.BadgePublic = "[![scorecard]("+s.BaseURL+vm.BadgeURL+")]("+s.BaseURL+entityHref(r)+")", s.PublicBadges
-	reached := true
 	for _, l := range s.Scorecards.Levels() {
-		reached = reached && levelAtLeast(s.Scorecards.Levels(), card.Card.Level, l)
-		vm.Ladder = append(vm.Ladder, components.LevelStep{Name: l, Reached: reached})
+		vm.Ladder = append(vm.Ladder, components.LevelStep{Name: l, Reached: scorecard.Reaches(s.Scorecards.Levels(), card.Card.Level, l)})
 	}
-	checks := checksByID(s.Scorecards)
 	w := firstWorkload(card.Workloads)
 	for _, r := range card.Card.Results {
-		cr := s.checkResult(checks[r.Check], r, w)
+		ch, _ := s.Scorecards.Check(r.Check)
+		cr := s.checkResult(ch, r, w)
 		switch r.Status {
 		case scorecard.Fail, scorecard.Error:
 			vm.Failing = append(vm.Failing, cr)
@@ -106,14 +104,12 @@ func (s *Server) handleScorecardPanel(c echo.Context) error {
 			vm.Flash.Title = exemptTitle(e)
 		}
 	}
-	if u := userFrom(c.Request().Context()); u != nil && s.ScoreStore != nil {
-		if d := s.Policy.Decide(*s.subject(c.Request().Context()), policy.Exempt, access.Target(snap, rec.Entity, "", "", "")); d.Allowed {
-			now := time.Now().UTC()
-			vm.CanExempt, vm.ExemptPost = true, base+"/exemptions"
-			vm.CSRF, _ = c.Get("csrf").(string)
-			vm.UntilMin, vm.UntilMax = now.AddDate(0, 0, 1).Format(time.DateOnly), now.Add(actions.MaxExemption).Format(time.DateOnly)
-			vm.UntilDefault = now.AddDate(0, 3, 0).Format(time.DateOnly)
-		}
+	if s.ScoreStore != nil && s.decide(c.Request().Context(), policy.Exempt, access.Target(snap, rec.Entity, "", "", "")).Allowed {
+		now := time.Now().UTC()
+		vm.CanExempt, vm.ExemptPost = true, base+"/exemptions"
+		vm.CSRF, _ = c.Get("csrf").(string)
+		vm.UntilMin, vm.UntilMax = now.AddDate(0, 0, 1).Format(time.DateOnly), now.Add(actions.MaxExemption).Format(time.DateOnly)
+		vm.UntilDefault = now.AddDate(0, 3, 0).Format(time.DateOnly)
 	}
 	return render(c, http.StatusOK, components.ScorecardView(vm))
 }
@@ -142,10 +138,7 @@ func (s *Server) exempt(c echo.Context, in exemptInput, invalid error) (audit.En
 		return audit.Entry{}, err
 	}
 	ctx := c.Request().Context()
-	known := false
-	for _, ch := range s.Scorecards.Checks() {
-		known = known || ch.ID == in.Check
-	}
+	_, known := s.Scorecards.Check(in.Check)
 	req := actions.ExemptRequest{Actor: s.actor(ctx), Entity: rec.Entity, Target: access.Target(snap, rec.Entity, "", "", ""), Check: in.Check, Known: known,
 		Reason: in.Reason, Until: in.Until, Revoke: in.Revoke, RequestID: c.Response().Header().Get(echo.HeaderXRequestID), SourceIP: c.RealIP(), Invalid: invalid}
 	e, err := s.exempts.Do(ctx, req)
@@ -237,46 +230,10 @@ func sameCard(a, b scorecard.Card) bool {
 	return true
 }
 
-// levelAtLeast says whether level reaches want on the ladder.
-func levelAtLeast(ladder []string, level, want string) bool {
-	li, wi := -1, -1
-	for i, l := range ladder {
-		if l == level {
-			li = i
-		}
-		if l == want {
-			wi = i
-		}
-	}
-	return li >= 0 && li >= wi
-}
-
-// checksByIDCached is checksByID of the set, computed once per set.
-func checksByIDCached(set *scorecard.Set) map[string]scorecard.Check {
-	if v, ok := checkIndexes.Load(set); ok {
-		return v.(map[string]scorecard.Check)
-	}
-	m := checksByID(set)
-	checkIndexes.Store(set, m)
-	return m
-}
-
-var checkIndexes sync.Map // *scorecard.Set → map[string]scorecard.Check
-
-func checksByID(set *scorecard.Set) map[string]scorecard.Check {
-	out := map[string]scorecard.Check{}
-	for _, c := range set.Checks() {
-		out[c.ID] = c
-	}
-	return out
-}
-
-// ownerOf is the entity's owner as a reference.
+// ownerOf is the entity's owner as a reference (zero without one).
 func ownerOf(e *catalog.Entity) catalog.Ref {
-	for _, rel := range e.Relations {
-		if rel.Type == catalog.RelOwnedBy {
-			return rel.Target
-		}
+	if owners := e.RelationsOf(catalog.RelOwnedBy); len(owners) > 0 {
+		return owners[0]
 	}
 	return catalog.Ref{}
 }
@@ -292,6 +249,18 @@ func firstWorkload(ws []scorecard.Workload) *scorecard.Workload {
 type scorecardsQuery struct {
 	Team, System, Lifecycle, Level, Check string
 	Page                                  int
+}
+
+// parseScorecardsQuery reads the filters of the scorecards page and API.
+func parseScorecardsQuery(c echo.Context) (scorecardsQuery, error) {
+	q := scorecardsQuery{Team: c.QueryParam("team"), System: c.QueryParam("system"), Lifecycle: c.QueryParam("lifecycle"),
+		Level: c.QueryParam("level"), Check: c.QueryParam("check"), Page: 1}
+	if p := c.QueryParam("page"); p != "" {
+		if _, err := fmt.Sscan(p, &q.Page); err != nil || q.Page < 1 {
+			return q, fmt.Errorf("%w: page must be a positive number", derrors.Invalid)
+		}
+	}
+	return q, nil
 }
 
 // scorecardRows is how many services one page of the matrix shows, and fixFirstServices
@@ -331,25 +300,23 @@ type scoreLine struct {
 	system                   catalog.Ref
 	lifecycle                string
 	production               bool
-	failingCheck             map[string]scorecard.Result
 }
 
 // newScoreLine is a service's line: its card and what the pages group it by.
 func newScoreLine(r *catalog.Record, card scored) *scoreLine {
-	l := &scoreLine{rec: r, card: card, owner: ownerOf(r.Entity), failingCheck: map[string]scorecard.Result{}, ref: r.Entity.Ref().String()}
+	l := &scoreLine{rec: r, card: card, owner: ownerOf(r.Entity), ref: r.Entity.Ref().String()}
 	if l.owner.Name != "" {
 		l.ownerKey = l.owner.String()
 	}
-	l.lifecycle, _ = r.Entity.Spec["lifecycle"].(string)
+	l.lifecycle = r.Entity.SpecString("lifecycle")
 	l.production = l.lifecycle == "production"
-	for _, rel := range r.Entity.Relations {
-		if rel.Type == catalog.RelPartOf && strings.EqualFold(rel.Target.Kind, catalog.KindSystem) {
-			l.system, l.systemKey = rel.Target, rel.Target.String()
+	for _, t := range r.Entity.RelationsOf(catalog.RelPartOf) {
+		if strings.EqualFold(t.Kind, catalog.KindSystem) {
+			l.system, l.systemKey = t, t.String()
 		}
 	}
 	for _, res := range card.Card.Results {
 		if res.Status == scorecard.Fail || res.Status == scorecard.Error {
-			l.failingCheck[res.Check] = res
 			l.failing = append(l.failing, res)
 		}
 	}
@@ -413,10 +380,8 @@ func (s *Server) scoreLines(c echo.Context, q scorecardsQuery) ([]*scoreLine, []
 			(q.Lifecycle != "" && l.lifecycle != q.Lifecycle) || (q.Level != "" && level != q.Level) {
 			continue
 		}
-		if q.Check != "" {
-			if _, failing := l.failingCheck[q.Check]; !failing {
-				continue
-			}
+		if q.Check != "" && !slices.ContainsFunc(l.failing, func(r scorecard.Result) bool { return r.Check == q.Check }) {
+			continue
 		}
 		shown = append(shown, l)
 	}
@@ -443,15 +408,12 @@ func summary(name components.Link, lines []*scoreLine, levels []string) componen
 
 // handleScorecardsPage is the matrix of services × checks, the rollups and "fix first".
 func (s *Server) handleScorecardsPage(c echo.Context) error {
-	q := scorecardsQuery{Team: c.QueryParam("team"), System: c.QueryParam("system"), Lifecycle: c.QueryParam("lifecycle"),
-		Level: c.QueryParam("level"), Check: c.QueryParam("check"), Page: 1}
-	if p := c.QueryParam("page"); p != "" {
-		if _, err := fmt.Sscan(p, &q.Page); err != nil || q.Page < 1 {
-			return fmt.Errorf("%w: page must be a positive number", derrors.Invalid)
-		}
+	q, err := parseScorecardsQuery(c)
+	if err != nil {
+		return err
 	}
 	// Everyone who may see the same services and asks the same question shares the page's
-	// body until a card changes (and for at most a few seconds, for the trend).
+	// body until a card changes (and for at most scorePageTTL, for the trend).
 	snap := s.Catalog.Snapshot()
 	s.scores.mu.RLock()
 	version := s.scores.version
@@ -528,7 +490,8 @@ func (s *Server) scorecardsVM(c echo.Context, q scorecardsQuery) components.Scor
 			}
 			fs := components.FixService{Entity: refLink(l.rec.Entity.Ref()), Failing: res.Failing}
 			if res.Snippet != "" && len(fix.Services) == 0 { // the first's YAML; the others' are on their pages
-				kind := checksByIDCached(s.Scorecards)[res.Check].SnippetKind
+				ch, _ := s.Scorecards.Check(res.Check)
+				kind := ch.SnippetKind
 				fs.Snippet, fs.SnippetKind = res.Snippet, kind
 				fs.Command = fixCommand(kind, firstWorkload(l.card.Workloads))
 			}
@@ -564,8 +527,8 @@ func (s *Server) scorecardsVM(c echo.Context, q scorecardsQuery) components.Scor
 		}
 	}
 	for _, l := range shown[min((q.Page-1)*scorecardRows, len(shown)):min(q.Page*scorecardRows, len(shown))] {
-		row := components.ScoreRow{Entity: refLink(l.rec.Entity.Ref()), Level: l.card.Card.Level, Score: l.card.Card.Score}
-		row.Entity.Label = orDefault(l.rec.Entity.Metadata.Title, l.rec.Entity.Metadata.Name)
+		row := components.ScoreRow{Entity: components.Link{Label: l.rec.Entity.DisplayName(), Href: entityHref(l.rec.Entity.Ref())},
+			Level: l.card.Card.Level, Score: l.card.Card.Score}
 		if l.owner.Name != "" {
 			row.Owner = refLink(l.owner)
 		}
@@ -646,8 +609,10 @@ func toAPICard(l *scoreLine) apiCard {
 // handleAPIScorecards is every visible service's card, the rollups and the checks; ?team=
 // (and the page's other filters) narrow it.
 func (s *Server) handleAPIScorecards(c echo.Context) error {
-	q := scorecardsQuery{Team: c.QueryParam("team"), System: c.QueryParam("system"), Lifecycle: c.QueryParam("lifecycle"),
-		Level: c.QueryParam("level"), Check: c.QueryParam("check")}
+	q, err := parseScorecardsQuery(c)
+	if err != nil {
+		return err
+	}
 	_, shown := s.scoreLines(c, q)
 	levels := s.Scorecards.Levels()
 	services := make([]apiCard, 0, len(shown))

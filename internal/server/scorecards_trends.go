@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -174,16 +175,15 @@ func (s *Server) handleInitiative(c echo.Context) error {
 	if vm.Total > 0 {
 		vm.Percent = meeting * 100 / vm.Total
 	}
-	checks := checksByID(s.Scorecards)
+	title := func(id string) string { ch, _ := s.Scorecards.Check(id); return ch.Title }
 	for _, id := range in.Checks {
-		vm.Checks = append(vm.Checks, checks[id].Title)
+		vm.Checks = append(vm.Checks, title(id))
 	}
 	for _, l := range remaining {
-		r := components.InitiativeService{Entity: refLink(l.rec.Entity.Ref()), Level: l.card.Card.Level}
-		r.Entity.Label = orDefault(l.rec.Entity.Metadata.Title, l.rec.Entity.Metadata.Name)
-		for _, res := range l.card.Card.Results {
-			if (res.Status == scorecard.Fail || res.Status == scorecard.Error) && (len(in.Checks) == 0 || contains(in.Checks, res.Check)) {
-				r.Failing = append(r.Failing, checks[res.Check].Title)
+		r := components.InitiativeService{Entity: components.Link{Label: l.rec.Entity.DisplayName(), Href: entityHref(l.rec.Entity.Ref())}, Level: l.card.Card.Level}
+		for _, res := range l.failing {
+			if len(in.Checks) == 0 || slices.Contains(in.Checks, res.Check) {
+				r.Failing = append(r.Failing, title(res.Check))
 			}
 		}
 		vm.Remaining = append(vm.Remaining, r)
@@ -251,15 +251,6 @@ func burnUp(in scorecard.Initiative, levels []string, rows []store.Snapshot, lin
 	c := chart.Layout(chart.Input{Title: "Burn-up", Unit: "count", Start: day(start), End: due, Step: 24 * time.Hour,
 		Series: []chart.Series{meeting, total}, Markers: []chart.Marker{{T: due.Add(-time.Hour), Label: "due " + in.Due, Class: "onset"}}})
 	return &c
-}
-
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }
 
 // trendFor is the scorecards page's trend: the company's, or the filtered team's.

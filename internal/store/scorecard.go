@@ -130,15 +130,3 @@ func (s *Store) Snapshots(ctx context.Context, since, owner string) ([]Snapshot,
 	}
 	return out, nil
 }
-
-// LatestSnapshotDay is the newest day with a snapshot ("" for none).
-func (s *Store) LatestSnapshotDay(ctx context.Context) (string, error) {
-	r, err := s.Client.ScorecardSnapshot.Query().Order(ent.Desc(scorecardsnapshot.FieldDay)).First(ctx)
-	if ent.IsNotFound(err) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("read snapshots: %w", err)
-	}
-	return r.Day, nil
-}

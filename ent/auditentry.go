@@ -34,6 +34,8 @@ type AuditEntry struct {
 	Groups []string `json:"groups,omitempty"`
 	// SourceIP holds the value of the "source_ip" field.
 	SourceIP string `json:"source_ip,omitempty"`
+	// where the request came from: ui (a page), api (the JSON API) or mcp:<client> (an AI assistant over MCP)
+	Channel string `json:"channel,omitempty"`
 	// Action holds the value of the "action" field.
 	Action string `json:"action,omitempty"`
 	// the action's parameters as JSON
@@ -70,7 +72,7 @@ func (*AuditEntry) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case auditentry.FieldID:
 			values[i] = new(sql.NullInt64)
-		case auditentry.FieldRequestID, auditentry.FieldIdempotencyKey, auditentry.FieldEntity, auditentry.FieldReason, auditentry.FieldActor, auditentry.FieldActorEmail, auditentry.FieldSourceIP, auditentry.FieldAction, auditentry.FieldParams, auditentry.FieldCluster, auditentry.FieldNamespace, auditentry.FieldKind, auditentry.FieldName, auditentry.FieldBefore, auditentry.FieldAfter, auditentry.FieldResult, auditentry.FieldError:
+		case auditentry.FieldRequestID, auditentry.FieldIdempotencyKey, auditentry.FieldEntity, auditentry.FieldReason, auditentry.FieldActor, auditentry.FieldActorEmail, auditentry.FieldSourceIP, auditentry.FieldChannel, auditentry.FieldAction, auditentry.FieldParams, auditentry.FieldCluster, auditentry.FieldNamespace, auditentry.FieldKind, auditentry.FieldName, auditentry.FieldBefore, auditentry.FieldAfter, auditentry.FieldResult, auditentry.FieldError:
 			values[i] = new(sql.NullString)
 		case auditentry.FieldStartedAt, auditentry.FieldFinishedAt:
 			values[i] = new(sql.NullTime)
@@ -145,6 +147,12 @@ func (_m *AuditEntry) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field source_ip", values[i])
 			} else if value.Valid {
 				_m.SourceIP = value.String
+			}
+		case auditentry.FieldChannel:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field channel", values[i])
+			} else if value.Valid {
+				_m.Channel = value.String
 			}
 		case auditentry.FieldAction:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -280,6 +288,9 @@ func (_m *AuditEntry) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("source_ip=")
 	builder.WriteString(_m.SourceIP)
+	builder.WriteString(", ")
+	builder.WriteString("channel=")
+	builder.WriteString(_m.Channel)
 	builder.WriteString(", ")
 	builder.WriteString("action=")
 	builder.WriteString(_m.Action)

@@ -108,6 +108,20 @@ func (_c *AuditEntryCreate) SetNillableSourceIP(v *string) *AuditEntryCreate {
 	return _c
 }
 
+// SetChannel sets the "channel" field.
+func (_c *AuditEntryCreate) SetChannel(v string) *AuditEntryCreate {
+	_c.mutation.SetChannel(v)
+	return _c
+}
+
+// SetNillableChannel sets the "channel" field if the given value is not nil.
+func (_c *AuditEntryCreate) SetNillableChannel(v *string) *AuditEntryCreate {
+	if v != nil {
+		_c.SetChannel(*v)
+	}
+	return _c
+}
+
 // SetAction sets the "action" field.
 func (_c *AuditEntryCreate) SetAction(v string) *AuditEntryCreate {
 	_c.mutation.SetAction(v)
@@ -311,6 +325,10 @@ func (_c *AuditEntryCreate) defaults() {
 		v := auditentry.DefaultSourceIP
 		_c.mutation.SetSourceIP(v)
 	}
+	if _, ok := _c.mutation.Channel(); !ok {
+		v := auditentry.DefaultChannel
+		_c.mutation.SetChannel(v)
+	}
 	if _, ok := _c.mutation.Params(); !ok {
 		v := auditentry.DefaultParams
 		_c.mutation.SetParams(v)
@@ -371,6 +389,9 @@ func (_c *AuditEntryCreate) check() error {
 	}
 	if _, ok := _c.mutation.SourceIP(); !ok {
 		return &ValidationError{Name: "source_ip", err: errors.New(`ent: missing required field "AuditEntry.source_ip"`)}
+	}
+	if _, ok := _c.mutation.Channel(); !ok {
+		return &ValidationError{Name: "channel", err: errors.New(`ent: missing required field "AuditEntry.channel"`)}
 	}
 	if _, ok := _c.mutation.Action(); !ok {
 		return &ValidationError{Name: "action", err: errors.New(`ent: missing required field "AuditEntry.action"`)}
@@ -467,6 +488,10 @@ func (_c *AuditEntryCreate) createSpec() (*AuditEntry, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.SourceIP(); ok {
 		_spec.SetField(auditentry.FieldSourceIP, field.TypeString, value)
 		_node.SourceIP = value
+	}
+	if value, ok := _c.mutation.Channel(); ok {
+		_spec.SetField(auditentry.FieldChannel, field.TypeString, value)
+		_node.Channel = value
 	}
 	if value, ok := _c.mutation.Action(); ok {
 		_spec.SetField(auditentry.FieldAction, field.TypeString, value)

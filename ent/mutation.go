@@ -66,6 +66,7 @@ type AuditEntryMutation struct {
 	groups          *[]string
 	appendgroups    []string
 	source_ip       *string
+	channel         *string
 	action          *string
 	params          *string
 	cluster         *string
@@ -496,6 +497,42 @@ func (m *AuditEntryMutation) OldSourceIP(ctx context.Context) (v string, err err
 // ResetSourceIP resets all changes to the "source_ip" field.
 func (m *AuditEntryMutation) ResetSourceIP() {
 	m.source_ip = nil
+}
+
+// SetChannel sets the "channel" field.
+func (m *AuditEntryMutation) SetChannel(s string) {
+	m.channel = &s
+}
+
+// Channel returns the value of the "channel" field in the mutation.
+func (m *AuditEntryMutation) Channel() (r string, exists bool) {
+	v := m.channel
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChannel returns the old "channel" field's value of the AuditEntry entity.
+// If the AuditEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditEntryMutation) OldChannel(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChannel is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChannel requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChannel: %w", err)
+	}
+	return oldValue.Channel, nil
+}
+
+// ResetChannel resets all changes to the "channel" field.
+func (m *AuditEntryMutation) ResetChannel() {
+	m.channel = nil
 }
 
 // SetAction sets the "action" field.
@@ -977,7 +1014,7 @@ func (m *AuditEntryMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *AuditEntryMutation) Fields() []string {
-	fields := make([]string, 0, 20)
+	fields := make([]string, 0, 21)
 	if m.request_id != nil {
 		fields = append(fields, auditentry.FieldRequestID)
 	}
@@ -1001,6 +1038,9 @@ func (m *AuditEntryMutation) Fields() []string {
 	}
 	if m.source_ip != nil {
 		fields = append(fields, auditentry.FieldSourceIP)
+	}
+	if m.channel != nil {
+		fields = append(fields, auditentry.FieldChannel)
 	}
 	if m.action != nil {
 		fields = append(fields, auditentry.FieldAction)
@@ -1062,6 +1102,8 @@ func (m *AuditEntryMutation) Field(name string) (ent.Value, bool) {
 		return m.Groups()
 	case auditentry.FieldSourceIP:
 		return m.SourceIP()
+	case auditentry.FieldChannel:
+		return m.Channel()
 	case auditentry.FieldAction:
 		return m.Action()
 	case auditentry.FieldParams:
@@ -1111,6 +1153,8 @@ func (m *AuditEntryMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldGroups(ctx)
 	case auditentry.FieldSourceIP:
 		return m.OldSourceIP(ctx)
+	case auditentry.FieldChannel:
+		return m.OldChannel(ctx)
 	case auditentry.FieldAction:
 		return m.OldAction(ctx)
 	case auditentry.FieldParams:
@@ -1199,6 +1243,13 @@ func (m *AuditEntryMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetSourceIP(v)
+		return nil
+	case auditentry.FieldChannel:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChannel(v)
 		return nil
 	case auditentry.FieldAction:
 		v, ok := value.(string)
@@ -1371,6 +1422,9 @@ func (m *AuditEntryMutation) ResetField(name string) error {
 		return nil
 	case auditentry.FieldSourceIP:
 		m.ResetSourceIP()
+		return nil
+	case auditentry.FieldChannel:
+		m.ResetChannel()
 		return nil
 	case auditentry.FieldAction:
 		m.ResetAction()

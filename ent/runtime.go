@@ -37,36 +37,40 @@ func init() {
 	auditentryDescSourceIP := auditentryFields[7].Descriptor()
 	// auditentry.DefaultSourceIP holds the default value on creation for the source_ip field.
 	auditentry.DefaultSourceIP = auditentryDescSourceIP.Default.(string)
+	// auditentryDescChannel is the schema descriptor for channel field.
+	auditentryDescChannel := auditentryFields[8].Descriptor()
+	// auditentry.DefaultChannel holds the default value on creation for the channel field.
+	auditentry.DefaultChannel = auditentryDescChannel.Default.(string)
 	// auditentryDescParams is the schema descriptor for params field.
-	auditentryDescParams := auditentryFields[9].Descriptor()
+	auditentryDescParams := auditentryFields[10].Descriptor()
 	// auditentry.DefaultParams holds the default value on creation for the params field.
 	auditentry.DefaultParams = auditentryDescParams.Default.(string)
 	// auditentryDescCluster is the schema descriptor for cluster field.
-	auditentryDescCluster := auditentryFields[10].Descriptor()
+	auditentryDescCluster := auditentryFields[11].Descriptor()
 	// auditentry.DefaultCluster holds the default value on creation for the cluster field.
 	auditentry.DefaultCluster = auditentryDescCluster.Default.(string)
 	// auditentryDescNamespace is the schema descriptor for namespace field.
-	auditentryDescNamespace := auditentryFields[11].Descriptor()
+	auditentryDescNamespace := auditentryFields[12].Descriptor()
 	// auditentry.DefaultNamespace holds the default value on creation for the namespace field.
 	auditentry.DefaultNamespace = auditentryDescNamespace.Default.(string)
 	// auditentryDescKind is the schema descriptor for kind field.
-	auditentryDescKind := auditentryFields[12].Descriptor()
+	auditentryDescKind := auditentryFields[13].Descriptor()
 	// auditentry.DefaultKind holds the default value on creation for the kind field.
 	auditentry.DefaultKind = auditentryDescKind.Default.(string)
 	// auditentryDescName is the schema descriptor for name field.
-	auditentryDescName := auditentryFields[13].Descriptor()
+	auditentryDescName := auditentryFields[14].Descriptor()
 	// auditentry.DefaultName holds the default value on creation for the name field.
 	auditentry.DefaultName = auditentryDescName.Default.(string)
 	// auditentryDescBefore is the schema descriptor for before field.
-	auditentryDescBefore := auditentryFields[14].Descriptor()
+	auditentryDescBefore := auditentryFields[15].Descriptor()
 	// auditentry.DefaultBefore holds the default value on creation for the before field.
 	auditentry.DefaultBefore = auditentryDescBefore.Default.(string)
 	// auditentryDescAfter is the schema descriptor for after field.
-	auditentryDescAfter := auditentryFields[15].Descriptor()
+	auditentryDescAfter := auditentryFields[16].Descriptor()
 	// auditentry.DefaultAfter holds the default value on creation for the after field.
 	auditentry.DefaultAfter = auditentryDescAfter.Default.(string)
 	// auditentryDescError is the schema descriptor for error field.
-	auditentryDescError := auditentryFields[17].Descriptor()
+	auditentryDescError := auditentryFields[18].Descriptor()
 	// auditentry.DefaultError holds the default value on creation for the error field.
 	auditentry.DefaultError = auditentryDescError.Default.(string)
 	pipelinecommitFields := schema.PipelineCommit{}.Fields()

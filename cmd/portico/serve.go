@@ -84,7 +84,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Anonymous: cfg.Auth.AnonymousAllowed(), BaseURL: baseURL(cfg), Policy: pol, Audit: audit.New(st.Client, log),
 		ActionsConfig:    server.ActionsConfig{MaxReplicas: cfg.Actions.MaxReplicas, ProductionEnvironments: cfg.Actions.ProductionEnvironments},
 		AuthRateLimit:    server.RateLimit{PerSecond: cfg.Server.RateLimits.Auth.PerSecond, Burst: cfg.Server.RateLimits.Auth.Burst},
-		WebhookRateLimit: server.RateLimit{PerSecond: cfg.Server.RateLimits.Webhooks.PerSecond, Burst: cfg.Server.RateLimits.Webhooks.Burst}}
+		WebhookRateLimit: server.RateLimit{PerSecond: cfg.Server.RateLimits.Webhooks.PerSecond, Burst: cfg.Server.RateLimits.Webhooks.Burst},
+		MCP: server.MCPConfig{Enabled: cfg.MCP.Enabled, Issuer: cfg.Auth.OIDC.Issuer, PerSecond: cfg.MCP.RateLimit.PerSecond, Burst: cfg.MCP.RateLimit.Burst,
+			Timeout: cfg.MCP.Timeout.D(), MaxOutput: cfg.MCP.MaxOutputKB << 10}}
 	if deps.TrustedProxies, err = cfg.Server.TrustedNets(); err != nil {
 		return err
 	}

@@ -29,6 +29,8 @@ const (
 	FieldGroups = "groups"
 	// FieldSourceIP holds the string denoting the source_ip field in the database.
 	FieldSourceIP = "source_ip"
+	// FieldChannel holds the string denoting the channel field in the database.
+	FieldChannel = "channel"
 	// FieldAction holds the string denoting the action field in the database.
 	FieldAction = "action"
 	// FieldParams holds the string denoting the params field in the database.
@@ -68,6 +70,7 @@ var Columns = []string{
 	FieldActorEmail,
 	FieldGroups,
 	FieldSourceIP,
+	FieldChannel,
 	FieldAction,
 	FieldParams,
 	FieldCluster,
@@ -101,6 +104,8 @@ var (
 	DefaultActorEmail string
 	// DefaultSourceIP holds the default value on creation for the "source_ip" field.
 	DefaultSourceIP string
+	// DefaultChannel holds the default value on creation for the "channel" field.
+	DefaultChannel string
 	// DefaultParams holds the default value on creation for the "params" field.
 	DefaultParams string
 	// DefaultCluster holds the default value on creation for the "cluster" field.
@@ -188,6 +193,11 @@ func ByActorEmail(opts ...sql.OrderTermOption) OrderOption {
 // BySourceIP orders the results by the source_ip field.
 func BySourceIP(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldSourceIP, opts...).ToFunc()
+}
+
+// ByChannel orders the results by the channel field.
+func ByChannel(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldChannel, opts...).ToFunc()
 }
 
 // ByAction orders the results by the action field.

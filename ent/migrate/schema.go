@@ -19,6 +19,7 @@ var (
 		{Name: "actor_email", Type: field.TypeString, Default: ""},
 		{Name: "groups", Type: field.TypeJSON},
 		{Name: "source_ip", Type: field.TypeString, Default: ""},
+		{Name: "channel", Type: field.TypeString, Default: ""},
 		{Name: "action", Type: field.TypeString},
 		{Name: "params", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "cluster", Type: field.TypeString, Default: ""},
@@ -41,7 +42,7 @@ var (
 			{
 				Name:    "auditentry_started_at",
 				Unique:  false,
-				Columns: []*schema.Column{AuditEntriesColumns[19]},
+				Columns: []*schema.Column{AuditEntriesColumns[20]},
 			},
 			{
 				Name:    "auditentry_actor",
@@ -51,7 +52,7 @@ var (
 			{
 				Name:    "auditentry_cluster_namespace_name",
 				Unique:  false,
-				Columns: []*schema.Column{AuditEntriesColumns[11], AuditEntriesColumns[12], AuditEntriesColumns[14]},
+				Columns: []*schema.Column{AuditEntriesColumns[12], AuditEntriesColumns[13], AuditEntriesColumns[15]},
 			},
 			{
 				Name:    "auditentry_entity",

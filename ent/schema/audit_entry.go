@@ -24,6 +24,8 @@ func (AuditEntry) Fields() []ent.Field {
 		field.String("actor_email").Default("").Immutable(),
 		field.JSON("groups", []string{}).Immutable(),
 		field.String("source_ip").Default("").Immutable(),
+		field.String("channel").Default("").Immutable().
+			Comment("where the request came from: ui (a page), api (the JSON API) or mcp:<client> (an AI assistant over MCP)"),
 		field.String("action").Immutable(),
 		field.Text("params").Default("").Immutable().Comment("the action's parameters as JSON"),
 		field.String("cluster").Default("").Immutable(),

@@ -97,6 +97,11 @@ type Request struct {
 	Invalid   error
 	RequestID string
 	SourceIP  string
+	// Channel is where the request came from, for the audit log: ui, api or mcp:<client>.
+	Channel string
+	// Agent marks requests made through the agent interface: the policy's agents section
+	// applies on top of the user's roles.
+	Agent bool
 }
 
 // Outcome is how an attempt ended.
@@ -166,7 +171,7 @@ func (s *Service) Do(ctx context.Context, r Request) (Outcome, error) {
 		return Outcome{}, fmt.Errorf("%w: Actions need the audit log, and this portal keeps none", derrors.Unavailable)
 	}
 	entry := audit.Entry{RequestID: r.RequestID, IdempotencyKey: in.Key, Actor: r.Actor.Label, ActorEmail: r.Actor.Email, Groups: r.Actor.Groups,
-		SourceIP: r.SourceIP, Action: string(in.Action), Params: in.params(), Reason: in.Reason, Entity: w.Entity.Ref().String(),
+		SourceIP: r.SourceIP, Channel: r.Channel, Action: string(in.Action), Params: in.params(), Reason: in.Reason, Entity: w.Entity.Ref().String(),
 		Cluster: w.ClusterName, Namespace: w.Deployment.Object.Namespace, Kind: "Deployment", Name: w.Deployment.Object.Name,
 		Before: rollout.Summary(w.Deployment.Object)}
 	if in.DryRun {
@@ -188,7 +193,11 @@ func (s *Service) Do(ctx context.Context, r Request) (Outcome, error) {
 		}
 		return Outcome{Entry: e}, err
 	}
-	if d := s.policy.Decide(r.Actor.Subject, in.Action, w.Target); !d.Allowed {
+	pol := s.policy
+	if r.Agent {
+		pol = pol.ForAgents()
+	}
+	if d := pol.Decide(r.Actor.Subject, in.Action, w.Target); !d.Allowed {
 		return refuse(audit.Denied, fmt.Errorf("%w: %s", derrors.Forbidden, d.Reason))
 	}
 	if r.Invalid != nil {

@@ -54,6 +54,7 @@ type ExemptRequest struct {
 	Invalid   error
 	RequestID string
 	SourceIP  string
+	Channel   string // ui, api or mcp:<client>
 }
 
 // Do grants or revokes, and returns the audit entry.
@@ -72,7 +73,7 @@ func (x *Exemptions) Do(ctx context.Context, r ExemptRequest) (audit.Entry, erro
 	}
 	p, _ := json.Marshal(params)
 	entry := audit.Entry{RequestID: r.RequestID, Actor: r.Actor.Label, ActorEmail: r.Actor.Email, Groups: r.Actor.Groups, SourceIP: r.SourceIP,
-		Action: string(policy.Exempt), Params: string(p), Reason: r.Reason, Entity: r.Entity.Ref().String(), Kind: "ScorecardCheck", Name: r.Check}
+		Channel: r.Channel, Action: string(policy.Exempt), Params: string(p), Reason: r.Reason, Entity: r.Entity.Ref().String(), Kind: "ScorecardCheck", Name: r.Check}
 	finish := func(e audit.Entry, result audit.Result, err error) (audit.Entry, error) {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()

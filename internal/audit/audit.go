@@ -39,6 +39,7 @@ type Entry struct {
 	ActorEmail     string    `json:"actorEmail,omitempty"`
 	Groups         []string  `json:"groups"`
 	SourceIP       string    `json:"sourceIp"`
+	Channel        string    `json:"channel,omitempty"` // ui, api or mcp:<client name>
 	Action         string    `json:"action"`
 	Params         string    `json:"params,omitempty"` // JSON
 	Reason         string    `json:"reason,omitempty"`
@@ -87,7 +88,7 @@ func (l *Log) Begin(ctx context.Context, e Entry) (Entry, error) {
 		e.Groups = []string{}
 	}
 	c := l.client.AuditEntry.Create().SetRequestID(e.RequestID).SetActor(e.Actor).SetActorEmail(e.ActorEmail).
-		SetGroups(e.Groups).SetSourceIP(e.SourceIP).SetAction(e.Action).SetParams(e.Params).SetReason(e.Reason).SetEntity(e.Entity).
+		SetGroups(e.Groups).SetSourceIP(e.SourceIP).SetChannel(e.Channel).SetAction(e.Action).SetParams(e.Params).SetReason(e.Reason).SetEntity(e.Entity).
 		SetCluster(e.Cluster).SetNamespace(e.Namespace).SetKind(e.Kind).SetName(e.Name).SetBefore(e.Before).SetStartedAt(time.Now().UTC())
 	if e.IdempotencyKey != "" {
 		c.SetIdempotencyKey(e.IdempotencyKey)
@@ -126,7 +127,7 @@ func (l *Log) Finish(ctx context.Context, id int, result Result, after string, c
 	}
 	if row, err := l.client.AuditEntry.Get(ctx, id); err == nil {
 		e := toEntry(row)
-		l.log.Info("audit", "audit_id", e.ID, "request_id", e.RequestID, "actor", e.Actor, "groups", e.Groups, "source_ip", e.SourceIP,
+		l.log.Info("audit", "audit_id", e.ID, "request_id", e.RequestID, "actor", e.Actor, "groups", e.Groups, "source_ip", e.SourceIP, "channel", e.Channel,
 			"action", e.Action, "params", e.Params, "reason", e.Reason, "entity", e.Entity, "cluster", e.Cluster, "namespace", e.Namespace,
 			"kind", e.Kind, "name", e.Name, "before", e.Before, "after", e.After, "result", string(e.Result), "error", e.Error,
 			"duration_ms", e.FinishedAt.Sub(e.StartedAt).Milliseconds())
@@ -210,7 +211,7 @@ func (l *Log) List(ctx context.Context, f Filter) ([]Entry, error) {
 }
 
 func toEntry(r *ent.AuditEntry) Entry {
-	e := Entry{ID: r.ID, RequestID: r.RequestID, Actor: r.Actor, ActorEmail: r.ActorEmail, Groups: r.Groups, SourceIP: r.SourceIP,
+	e := Entry{ID: r.ID, RequestID: r.RequestID, Actor: r.Actor, ActorEmail: r.ActorEmail, Groups: r.Groups, SourceIP: r.SourceIP, Channel: r.Channel,
 		Action: r.Action, Params: r.Params, Reason: r.Reason, Entity: r.Entity, Cluster: r.Cluster, Namespace: r.Namespace, Kind: r.Kind,
 		Name: r.Name, Before: r.Before, After: r.After, Result: Result(r.Result), Error: r.Error, StartedAt: r.StartedAt}
 	if r.IdempotencyKey != nil {

@@ -262,7 +262,7 @@ func (a *Authenticator) verifyRaw(ctx context.Context, p *oidc.Provider, raw, no
 			return User{}, fmt.Errorf("%w: ID token: %s is in the future (%s)", ErrLogin, c, time.Unix(int64(v), 0).UTC().Format(time.RFC3339))
 		}
 	}
-	u := User{Subject: idt.Subject}
+	u := User{Subject: idt.Subject, Expiry: idt.Expiry}
 	u.Email, _ = claims[a.cfg.EmailClaim].(string)
 	u.Name, _ = claims[a.cfg.NameClaim].(string)
 	switch g := claims[a.cfg.GroupsClaim].(type) {

@@ -22,6 +22,8 @@ type User struct {
 	Email   string   `json:"email,omitempty"`
 	Name    string   `json:"name,omitempty"`
 	Groups  []string `json:"groups,omitempty"`
+	// Expiry is when the bearer token that named the user expires (zero for sessions).
+	Expiry time.Time `json:"-"`
 }
 
 // Session is what the cookie carries.

@@ -29,7 +29,20 @@ type Config struct {
 	Catalog       Catalog       `yaml:"catalog"`
 	Runbooks      Runbooks      `yaml:"runbooks"`
 	Scorecards    Scorecards    `yaml:"scorecards"`
+	MCP           MCP           `yaml:"mcp"`
 	Log           Log           `yaml:"log"`
+}
+
+// MCP is the agent interface: Portico as an MCP server at /mcp for AI assistants, acting as
+// the user whose token they send. Which actions agents may take is the policy file's
+// agents section.
+type MCP struct {
+	Enabled bool `yaml:"enabled"`
+	// RateLimit bounds tool calls per user.
+	RateLimit RateLimit `yaml:"rateLimit"`
+	// Timeout bounds one tool call; MaxOutputKB one answer.
+	Timeout     Duration `yaml:"timeout"`
+	MaxOutputKB int      `yaml:"maxOutputKB"`
 }
 
 // Server configures the HTTP listener.
@@ -261,6 +274,7 @@ func Default() *Config {
 		Observability: Observability{CacheTTL: Duration(15 * time.Second),
 			Prometheus: Backend{Timeout: Duration(2 * time.Second)}, Alertmanager: Backend{Timeout: Duration(2 * time.Second)},
 			Jaeger: Backend{Timeout: Duration(2 * time.Second)}},
+		MCP: MCP{Enabled: true, RateLimit: RateLimit{PerSecond: 5, Burst: 30}, Timeout: Duration(20 * time.Second), MaxOutputKB: 256},
 		Log: Log{Level: "info", Format: "json"},
 	}
 }

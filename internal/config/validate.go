@@ -29,11 +29,27 @@ func (c *Config) Validate() error {
 	validateClusters(&p, c.Clusters)
 	c.Observability.validate(&p)
 	c.Actions.validate(&p)
+	c.MCP.validate(&p)
 	c.Log.validate(&p)
 	if len(p) > 0 {
 		return errors.New("invalid configuration: " + strings.Join(p, "; "))
 	}
 	return nil
+}
+
+func (m MCP) validate(p *problems) {
+	if !m.Enabled {
+		return
+	}
+	if l := m.RateLimit; l.PerSecond <= 0 || l.Burst <= 0 {
+		p.add("mcp.rateLimit", "perSecond and burst must be positive: tool calls are always rate limited per user")
+	}
+	if m.Timeout.D() <= 0 {
+		p.add("mcp.timeout", "must be positive, like 20s")
+	}
+	if m.MaxOutputKB < 1 || m.MaxOutputKB > 4096 {
+		p.add("mcp.maxOutputKB", "must be from 1 to 4096")
+	}
 }
 
 func (s Server) validate(p *problems) {

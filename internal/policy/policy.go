@@ -51,6 +51,18 @@ type Binding struct {
 type Policy struct {
 	Roles    map[string][]Action `yaml:"roles"`
 	Bindings []Binding           `yaml:"bindings"`
+	// Agents narrows what AI assistants (the MCP interface) may do on a user's behalf.
+	Agents Agents `yaml:"agents"`
+}
+
+// Agents limits the actions taken through the agent interface: they act as the user, so
+// never beyond the user's own roles, and can be held to less.
+type Agents struct {
+	// Actions turns action tools on (the default) or off; off, agents may only read.
+	Actions *bool `yaml:"actions"`
+	// Roles, when set, are the only roles whose actions agents may use: a user whose deploy
+	// right comes from another role may deploy in the UI but not through an agent.
+	Roles []string `yaml:"roles"`
 }
 
 // Subject is the signed-in user as the policy sees them.
@@ -131,6 +143,11 @@ func (p *Policy) Validate() error {
 			}
 		}
 	}
+	for i, r := range p.Agents.Roles {
+		if _, ok := p.Roles[r]; !ok {
+			errs = append(errs, fmt.Sprintf("agents.roles[%d]: unknown role %q", i, r))
+		}
+	}
 	for i, b := range p.Bindings {
 		if _, ok := p.Roles[b.Role]; !ok {
 			errs = append(errs, fmt.Sprintf("bindings[%d].role: unknown role %q", i, b.Role))
@@ -189,6 +206,41 @@ func (p *Policy) ViewsEverything(s Subject) bool {
 func (p *Policy) ViewsSomething(s Subject) bool {
 	for _, b := range p.Bindings {
 		if slices.Contains(p.Roles[b.Role], View) && b.Covers(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// ForAgents is the policy as it applies to requests made through the agent interface: roles
+// that agents may not use (Agents) keep only their right to view. Views are unchanged.
+func (p *Policy) ForAgents() *Policy {
+	off := p.Agents.Actions != nil && !*p.Agents.Actions
+	if !off && len(p.Agents.Roles) == 0 {
+		return p
+	}
+	out := &Policy{Roles: map[string][]Action{}, Bindings: p.Bindings, Agents: p.Agents}
+	for name, actions := range p.Roles {
+		if !off && slices.Contains(p.Agents.Roles, name) {
+			out.Roles[name] = actions
+			continue
+		}
+		if slices.Contains(actions, View) {
+			out.Roles[name] = []Action{View}
+		} else {
+			out.Roles[name] = nil
+		}
+	}
+	return out
+}
+
+// MayAnywhere reports whether some binding could let s do a, on some target: the bindings
+// covering s whose role has a, leaving out "services your team owns" unless owns (one of
+// s's teams owns a service). It decides which actions a front end offers at all; each
+// attempt is still decided in full.
+func (p *Policy) MayAnywhere(s Subject, a Action, owns bool) bool {
+	for _, b := range p.Bindings {
+		if slices.Contains(p.Roles[b.Role], a) && b.Covers(s) && (!b.Scope.Owned || owns) {
 			return true
 		}
 	}

@@ -125,3 +125,57 @@ bindings:
 		}
 	}
 }
+
+// TestAgents: the agent interface never acts beyond the user's roles, and the policy file can
+// hold it to fewer roles or to reading only.
+func TestAgents(t *testing.T) {
+	alice := Subject{User: "alice", Groups: []string{"team-payments"}, Teams: []string{"team-payments"}}
+	kemi := Subject{User: "kemi", Groups: []string{"sre-oncall"}}
+	oscar := Subject{User: "oscar", Groups: []string{"viewers"}}
+	payment := Target{Service: "payment", Owner: "team-payments", Environment: "production"}
+
+	p := Default()
+	if p.ForAgents() != p {
+		t.Error("with no agents section, agents have the user's rights")
+	}
+	for _, tt := range []struct {
+		s    Subject
+		a    Action
+		owns bool
+		want bool
+	}{{alice, Deploy, true, true}, {alice, Deploy, false, false}, {kemi, Rollback, false, true}, {kemi, Deploy, false, false},
+		{oscar, View, false, true}, {oscar, Restart, false, false}, {oscar, Deploy, false, false}} {
+		if got := p.MayAnywhere(tt.s, tt.a, tt.owns); got != tt.want {
+			t.Errorf("MayAnywhere(%s, %s) = %v, want %v", tt.s.User, tt.a, got, tt.want)
+		}
+	}
+
+	limited, err := Parse([]byte("agents: {roles: [oncall]}\nbindings:\n  - {groups: [\"*\"], role: viewer}\n  - {groups: [\"*\"], role: deployer, scope: {owned: true}}\n  - {groups: [sre-oncall], role: oncall}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ag := limited.ForAgents()
+	if ag.Decide(alice, Deploy, payment).Allowed || !limited.Decide(alice, Deploy, payment).Allowed {
+		t.Error("alice deploys in the UI (deployer) but not through an agent (only oncall is allowed there)")
+	}
+	if !ag.Decide(kemi, Rollback, payment).Allowed || !ag.Decide(alice, View, payment).Allowed {
+		t.Error("on-call's rollback and everyone's view stay")
+	}
+	if ag.MayAnywhere(alice, Deploy, true) || !ag.MayAnywhere(kemi, Restart, false) {
+		t.Error("MayAnywhere follows the agents' policy")
+	}
+
+	off, err := Parse([]byte("agents: {actions: false}\nbindings: [{groups: [portico-admins], role: admin}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jonas := Subject{User: "jonas", Groups: []string{"portico-admins"}}
+	for _, a := range Actions {
+		if got := off.ForAgents().Allows(jonas, a, payment); got != (a == View) {
+			t.Errorf("actions off: admin %s through an agent = %v", a, got)
+		}
+	}
+	if _, err := Parse([]byte("agents: {roles: [nosuch]}\nbindings: [{groups: [x], role: viewer}]\n")); err == nil || !strings.Contains(err.Error(), `agents.roles[0]: unknown role "nosuch"`) {
+		t.Errorf("unknown agent role: %v", err)
+	}
+}

@@ -206,3 +206,6 @@ func headingLevel(line string) int {
 	}
 	return n
 }
+
+// Markdown is the runbook's source, as its author wrote it.
+func (b *Runbook) Markdown() string { return string(b.source) }

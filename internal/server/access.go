@@ -54,7 +54,13 @@ func (s *Server) subject(ctx context.Context) *policy.Subject {
 	if u == nil {
 		return nil
 	}
-	return &policy.Subject{User: userLabel(u), Groups: u.Groups, Teams: s.teams.get(s.Catalog.Snapshot(), u)}
+	sub := s.subjectOf(u)
+	return &sub
+}
+
+// subjectOf is u as the policy sees them: their groups and their catalog teams.
+func (s *Server) subjectOf(u *auth.User) policy.Subject {
+	return policy.Subject{User: userLabel(u), Groups: u.Groups, Teams: s.teams.get(s.Catalog.Snapshot(), u)}
 }
 
 // kubeIdentity is who the portal impersonates for u: the e-mail (as API servers configured

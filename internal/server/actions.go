@@ -141,8 +141,9 @@ func (s *Server) workloadAt(snap *catalog.Snapshot, rec *catalog.Record, cluster
 
 // act hands the attempt to the write path with who is asking.
 func (s *Server) act(c echo.Context, w *workloadRef, f actionForm) (actions.Outcome, error) {
+	ch, viaAgent := channel(c)
 	return s.actions.Do(c.Request().Context(), actions.Request{Actor: s.actor(c.Request().Context()), Workload: w.Workload, Input: f.Input,
-		Invalid: f.invalid, RequestID: c.Response().Header().Get(echo.HeaderXRequestID), SourceIP: c.RealIP()})
+		Invalid: f.invalid, RequestID: c.Response().Header().Get(echo.HeaderXRequestID), SourceIP: c.RealIP(), Channel: ch, Agent: viaAgent})
 }
 
 // actor is the signed-in user as the write path sees them; nil when nobody is.
@@ -183,7 +184,8 @@ func (s *Server) auditHiddenAction(c echo.Context, ref catalog.Ref) {
 	if a == nil {
 		return
 	}
-	e := audit.Entry{RequestID: c.Response().Header().Get(echo.HeaderXRequestID), SourceIP: c.RealIP(), Action: c.Param("action"),
+	ch, _ := channel(c)
+	e := audit.Entry{RequestID: c.Response().Header().Get(echo.HeaderXRequestID), SourceIP: c.RealIP(), Channel: ch, Action: c.Param("action"),
 		Entity: ref.String(), Cluster: c.Param("cluster"), Namespace: c.Param("wns"), Kind: "Deployment", Name: c.Param("workload")}
 	if strings.HasSuffix(c.Path(), "/scorecard/exemptions") {
 		e.Action, e.Kind, e.Name, e.Cluster, e.Namespace = string(policy.Exempt), "ScorecardCheck", c.FormValue("check"), "", ""

@@ -12,6 +12,7 @@ import (
 
 	"github.com/portico-dev/portico/internal/access"
 	"github.com/portico-dev/portico/internal/alerts"
+	"github.com/portico-dev/portico/internal/api"
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/derrors"
 	"github.com/portico-dev/portico/web/components"
@@ -80,10 +81,18 @@ func (s *Server) handleAPIAlerts(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"items": items, "errors": res.Errors})
 }
 
-// handleAlertsPage is "firing now": every alert, grouped by the team owning its service.
-func (s *Server) handleAlertsPage(c echo.Context) error {
-	snap := s.Catalog.Snapshot()
-	res := s.Alerts.All(c.Request().Context())
+// ownedAlert is a firing or pending alert with the catalog service it is about (nil: none
+// matches) and the team owning that service.
+type ownedAlert struct {
+	alerts.Alert
+	owner *catalog.Record
+	team  components.Link
+}
+
+// visibleAlerts matches every alert to the first service whose matcher takes it and keeps
+// those the user may see: alerts of services they may view, and alerts of no catalog service
+// only for those who may view everything.
+func (s *Server) visibleAlerts(c echo.Context, snap *catalog.Snapshot, res alerts.Result) []ownedAlert {
 	type svc struct {
 		rec *catalog.Record
 		m   alerts.Matcher
@@ -94,10 +103,8 @@ func (s *Server) handleAlertsPage(c echo.Context) error {
 			svcs = append(svcs, svc{r, matcherOf(r.Entity)})
 		}
 	}
-	vm := components.AlertsPage{Errors: res.Errors, Refresh: c.Request().URL.RequestURI()}
-	groups := map[string]*components.AlertGroup{}
-	var order []string
 	sc := s.scope(c, snap)
+	var out []ownedAlert
 	for _, a := range res.Alerts {
 		var owner *catalog.Record
 		for _, x := range svcs {
@@ -106,11 +113,29 @@ func (s *Server) handleAlertsPage(c echo.Context) error {
 				break
 			}
 		}
-		// Alerts of services the user may not view are left out, and so are alerts of no
-		// catalog service unless the user may view everything.
 		if owner == nil && !sc.All() || owner != nil && !sc.Record(owner) {
 			continue
 		}
+		team := components.Link{Label: "No owning service in the catalog"}
+		if owner != nil {
+			team = components.Link{Label: access.Target(snap, owner.Entity, "", "", "").Owner}
+			for _, o := range snap.Related(owner.Entity, catalog.RelOwnedBy) {
+				team = components.Link{Label: o.Entity.DisplayName(), Href: entityHref(o.Entity.Ref())}
+			}
+		}
+		out = append(out, ownedAlert{Alert: a, owner: owner, team: team})
+	}
+	return out
+}
+
+// handleAlertsPage is "firing now": every alert, grouped by the team owning its service.
+func (s *Server) handleAlertsPage(c echo.Context) error {
+	snap := s.Catalog.Snapshot()
+	res := s.Alerts.All(c.Request().Context())
+	vm := components.AlertsPage{Errors: res.Errors, Refresh: c.Request().URL.RequestURI()}
+	groups := map[string]*components.AlertGroup{}
+	var order []string
+	for _, a := range s.visibleAlerts(c, snap, res) {
 		switch {
 		case a.Silenced:
 			vm.Silenced++
@@ -119,24 +144,19 @@ func (s *Server) handleAlertsPage(c echo.Context) error {
 		default:
 			vm.Pending++
 		}
-		row := s.alertRow(a)
-		team := components.Link{Label: "No owning service in the catalog"}
-		if owner != nil {
-			row.Service = components.Link{Label: owner.Entity.DisplayName(), Href: entityHref(owner.Entity.Ref())}
-			row.Triage = alertTriageHref(owner.Entity.Ref(), a)
-			team = components.Link{Label: access.Target(snap, owner.Entity, "", "", "").Owner}
-			for _, o := range snap.Related(owner.Entity, catalog.RelOwnedBy) {
-				team = components.Link{Label: o.Entity.DisplayName(), Href: entityHref(o.Entity.Ref())}
-			}
+		row := s.alertRow(a.Alert)
+		if a.owner != nil {
+			row.Service = components.Link{Label: a.owner.Entity.DisplayName(), Href: entityHref(a.owner.Entity.Ref())}
+			row.Triage = alertTriageHref(a.owner.Entity.Ref(), a.Alert)
 		}
 		if row.Service.Label == "" {
 			row.Service.Label = a.Labels["service"]
 		}
-		g, ok := groups[team.Label]
+		g, ok := groups[a.team.Label]
 		if !ok {
-			g = &components.AlertGroup{Team: team}
-			groups[team.Label] = g
-			order = append(order, team.Label)
+			g = &components.AlertGroup{Team: a.team}
+			groups[a.team.Label] = g
+			order = append(order, a.team.Label)
 		}
 		g.Rows = append(g.Rows, row)
 	}
@@ -144,6 +164,34 @@ func (s *Server) handleAlertsPage(c echo.Context) error {
 		vm.Groups = append(vm.Groups, *groups[k])
 	}
 	return s.page(c, http.StatusOK, components.Page{Title: "Firing now", Nav: "alerts"}, components.AlertsPageView(vm))
+}
+
+// handleAPIAlertList is GET /api/v1/alerts[?team=…][&state=firing]: every alert the user
+// may see, each with its service and team.
+func (s *Server) handleAPIAlertList(c echo.Context) error {
+	snap := s.Catalog.Snapshot()
+	team := strings.TrimPrefix(c.QueryParam("team"), "group:")
+	state := c.QueryParam("state")
+	if state != "" && state != "firing" && state != "pending" {
+		return fmt.Errorf("%w: state must be firing or pending", derrors.Invalid)
+	}
+	res := s.Alerts.All(c.Request().Context())
+	items := []api.Alert{}
+	for _, a := range s.visibleAlerts(c, snap, res) {
+		x := api.Alert{Alert: a.Alert, Fingerprint: a.Fingerprint()}
+		if a.owner != nil {
+			x.Entity, x.Team = a.owner.Entity.Ref().String(), access.Target(snap, a.owner.Entity, "", "", "").Owner
+		}
+		if team != "" && !strings.EqualFold(x.Team, team) || state != "" && a.State != state {
+			continue
+		}
+		items = append(items, x)
+	}
+	errs := res.Errors
+	if errs == nil {
+		errs = []string{}
+	}
+	return c.JSON(http.StatusOK, api.Alerts{Items: items, Errors: errs})
 }
 
 // alertTriageHref is the triage view of the service an alert is about, from its start.

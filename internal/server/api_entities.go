@@ -6,26 +6,12 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/portico-dev/portico/internal/api"
 	"github.com/portico-dev/portico/internal/catalog"
 )
 
-// apiEntity is an entity as the JSON API returns it: Backstage's shape, relations included,
-// plus where it came from and whether it is an orphan.
-type apiEntity struct {
-	*catalog.Entity
-	Orphan bool   `json:"orphan,omitempty"`
-	Source string `json:"source"`
-	File   string `json:"file"`
-}
-
-type entityList struct {
-	Items []apiEntity `json:"items"`
-	Total int         `json:"total"`
-	Next  string      `json:"next,omitempty"`
-}
-
-func toAPI(r *catalog.Record) apiEntity {
-	return apiEntity{Entity: r.Entity, Orphan: r.Orphan(), Source: r.Source, File: r.File}
+func toAPI(r *catalog.Record) api.Entity {
+	return api.Entity{Entity: r.Entity, Orphan: r.Orphan(), Source: r.Source, File: r.File}
 }
 
 func (s *Server) handleAPIEntityList(c echo.Context) error {
@@ -43,7 +29,7 @@ func (s *Server) handleAPIEntityList(c echo.Context) error {
 	snap := s.Catalog.Snapshot()
 	q.Visible = s.scope(c, snap).Filter() // totals and cursors count only what the user may view
 	res := snap.Search(q)
-	out := entityList{Items: make([]apiEntity, 0, len(res.Items)), Total: res.Total}
+	out := api.EntityList{Items: make([]api.Entity, 0, len(res.Items)), Total: res.Total}
 	for _, r := range res.Items {
 		out.Items = append(out.Items, toAPI(r))
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/portico-dev/portico/internal/access"
 	"github.com/portico-dev/portico/internal/actions"
+	"github.com/portico-dev/portico/internal/api"
 	"github.com/portico-dev/portico/internal/audit"
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/derrors"
@@ -61,7 +62,7 @@ func containsResult(r audit.Result) bool {
 
 func auditRowVM(e audit.Entry) components.AuditRow {
 	r := components.AuditRow{ID: e.ID, When: age(e.StartedAt) + " ago", WhenISO: e.StartedAt.UTC().Format(time.RFC3339), Actor: e.Actor,
-		SourceIP: e.SourceIP, Action: e.Action, Params: e.Params, Reason: e.Reason, Entity: e.Entity, Before: e.Before, After: e.After,
+		SourceIP: e.SourceIP, Channel: e.Channel, Action: e.Action, Params: e.Params, Reason: e.Reason, Entity: e.Entity, Before: e.Before, After: e.After,
 		Result: string(e.Result), Error: e.Error, RequestID: e.RequestID}
 	r.Params = paramsText(e.Params)
 	r.Target = strings.Trim(e.Cluster+" "+e.Namespace+"/"+e.Name, " /")
@@ -154,7 +155,7 @@ func (s *Server) handleAuditExport(c echo.Context) error {
 		w.Header().Set(echo.HeaderContentType, "text/csv; charset=utf-8")
 		cw = csv.NewWriter(w)
 		_ = cw.Write([]string{"id", "started_at", "finished_at", "request_id", "actor", "actor_email", "groups", "source_ip", "action", "params",
-			"reason", "entity", "cluster", "namespace", "kind", "name", "before", "after", "result", "error"})
+			"reason", "entity", "cluster", "namespace", "kind", "name", "before", "after", "result", "error", "channel"})
 	} else {
 		w.Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSONCharsetUTF8)
 		_, _ = w.Write([]byte("["))
@@ -180,7 +181,7 @@ func (s *Server) handleAuditExport(c echo.Context) error {
 				}
 				_ = cw.Write([]string{strconv.Itoa(e.ID), e.StartedAt.UTC().Format(time.RFC3339Nano), fin, e.RequestID, e.Actor, e.ActorEmail,
 					strings.Join(e.Groups, " "), e.SourceIP, e.Action, e.Params, e.Reason, e.Entity, e.Cluster, e.Namespace, e.Kind, e.Name,
-					e.Before, e.After, string(e.Result), e.Error})
+					e.Before, e.After, string(e.Result), e.Error, e.Channel})
 				continue
 			}
 			b, _ := json.Marshal(e)
@@ -216,14 +217,10 @@ func (s *Server) handleAPIAudit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := map[string]any{"items": rows}
 	if rows == nil {
-		out["items"] = []audit.Entry{}
+		rows = []audit.Entry{}
 	}
-	if next > 0 {
-		out["next"] = next
-	}
-	return c.JSON(http.StatusOK, out)
+	return c.JSON(http.StatusOK, api.AuditPage{Items: rows, Next: next})
 }
 
 // auditPage is one page of the entries matching f that are about entities the user may view

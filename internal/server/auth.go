@@ -42,7 +42,7 @@ func userFrom(ctx context.Context) *auth.User {
 
 // publicPath needs no session: operations, assets, signed webhooks and sign-in itself.
 func publicPath(p string) bool {
-	for _, prefix := range []string{"/healthz", "/readyz", "/metrics", "/static/", "/webhooks/", "/auth/"} {
+	for _, prefix := range []string{"/healthz", "/readyz", "/metrics", "/static/", "/webhooks/", "/auth/", "/.well-known/"} {
 		if p == prefix || strings.HasPrefix(p, prefix) {
 			return true
 		}
@@ -62,7 +62,18 @@ func (s *Server) public(p string) bool {
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		if tok, ok := bearerToken(req); ok && strings.HasPrefix(req.URL.Path, "/api/") {
+		if call := agentCallFrom(req.Context()); call != nil {
+			// An agent's in-process call: /mcp authenticated the caller already.
+			if call.Caller.User == nil && !s.Anonymous {
+				return fmt.Errorf("%w: Sign in to use Portico", derrors.Unauthenticated)
+			}
+			if call.Caller.User != nil {
+				c.SetRequest(req.WithContext(context.WithValue(req.Context(), userKey{}, call.Caller.User)))
+			}
+			return next(c)
+		}
+		mcp := req.URL.Path == mcpPath
+		if tok, ok := bearerToken(req); ok && (strings.HasPrefix(req.URL.Path, "/api/") || mcp) {
 			if s.Auth == nil {
 				return fmt.Errorf("%w: This portal has no identity provider to check bearer tokens with", derrors.Unauthenticated)
 			}
@@ -73,10 +84,22 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			if err != nil {
 				// The verifier's words (which check failed, expected values) go to the log only.
 				s.Log.Info("bearer token refused", "err", err, "remote", c.RealIP())
+				if mcp {
+					s.challenge(c, true)
+				}
 				return fmt.Errorf("%w: The bearer token is not valid: it may have expired, be meant for another application, or not come from the identity provider; get a new one", derrors.Unauthenticated)
 			}
 			c.SetRequest(req.WithContext(context.WithValue(req.Context(), userKey{}, &u)))
 			return next(c)
+		}
+		if mcp {
+			// MCP clients authenticate with a bearer token only: a browser's session cookie
+			// is no credential here.
+			if s.Anonymous {
+				return next(c)
+			}
+			s.challenge(c, false)
+			return fmt.Errorf("%w: Portico's MCP endpoint needs an OIDC token from the identity provider (Authorization: Bearer); see the resource metadata", derrors.Unauthenticated)
 		}
 		if s.Auth != nil {
 			if sess, err := s.Auth.Current(c.Response(), req); err == nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/portico-dev/portico/internal/access"
+	"github.com/portico-dev/portico/internal/api"
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/chart"
 	"github.com/portico-dev/portico/internal/delivery"
@@ -139,27 +140,19 @@ func (s *Server) handleAPIDora(c echo.Context) error {
 		return err
 	}
 	sum := dora.Compute(changes, time.Now(), doraWeeks, doraWindow)
-	type week struct {
-		Start                time.Time
-		Deploys, Failures    int
-		LeadTimeSeconds      float64
-		FailureRate          *float64
-		TimeToRestoreSeconds float64
-	}
-	out := map[string]any{"deploys": sum.Deploys, "deploysPerWeek": sum.PerWeek, "leadTimeSeconds": sum.LeadTime.Seconds(),
-		"timeToRestoreSeconds": sum.Restore.Seconds(), "failures": sum.Failures}
+	out := api.Delivery{Deploys: sum.Deploys, DeploysPerWeek: sum.PerWeek, LeadTimeSeconds: sum.LeadTime.Seconds(),
+		TimeToRestoreSeconds: sum.Restore.Seconds(), Failures: sum.Failures, Weeks: []api.Week{}}
 	if !math.IsNaN(sum.FailureRate) {
-		out["changeFailureRate"] = sum.FailureRate
+		fr := sum.FailureRate
+		out.ChangeFailureRate = &fr
 	}
-	var weeks []week
 	for _, w := range sum.Weeks {
-		x := week{Start: w.Start, Deploys: w.Deploys, Failures: w.Failures, LeadTimeSeconds: w.LeadTime.Seconds(), TimeToRestoreSeconds: w.Restore.Seconds()}
+		x := api.Week{Start: w.Start, Deploys: w.Deploys, Failures: w.Failures, LeadTimeSeconds: w.LeadTime.Seconds(), TimeToRestoreSeconds: w.Restore.Seconds()}
 		if !math.IsNaN(w.FailureRate) {
 			fr := w.FailureRate
 			x.FailureRate = &fr
 		}
-		weeks = append(weeks, x)
+		out.Weeks = append(out.Weeks, x)
 	}
-	out["weeks"] = weeks
 	return c.JSON(http.StatusOK, out)
 }

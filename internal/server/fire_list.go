@@ -12,6 +12,7 @@ import (
 
 	"github.com/portico-dev/portico/internal/access"
 	"github.com/portico-dev/portico/internal/alerts"
+	"github.com/portico-dev/portico/internal/api"
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/cluster"
 	"github.com/portico-dev/portico/internal/triage"
@@ -123,28 +124,14 @@ func (s *Server) onFire(ctx context.Context, snap *catalog.Snapshot, sc *access.
 func (s *Server) handleAPIFire(c echo.Context) error {
 	snap := s.Catalog.Snapshot()
 	in := s.incidents(c.Request().Context(), snap, s.scope(c, snap))
-	type suspect struct {
-		Kind       string  `json:"kind"`
-		Entity     string  `json:"entity"`
-		Summary    string  `json:"summary"`
-		Confidence float64 `json:"confidence"`
-	}
-	type item struct {
-		Entity  string     `json:"entity"`
-		Health  string     `json:"health"`
-		Onset   *time.Time `json:"onset"`
-		Alerts  []string   `json:"alerts"`
-		Suspect *suspect   `json:"suspect,omitempty"`
-		Affects []string   `json:"affects"`
-	}
-	items := []item{}
+	items := []api.Incident{}
 	for _, inc := range in.lead {
-		it := item{Entity: inc.rec.Entity.Ref().String(), Health: inc.level(), Onset: inc.onset, Alerts: []string{}, Affects: []string{}}
+		it := api.Incident{Entity: inc.rec.Entity.Ref().String(), Health: inc.level(), Onset: inc.onset, Alerts: []string{}, Affects: []string{}}
 		for _, a := range inc.alerts {
 			it.Alerts = append(it.Alerts, a.Name)
 		}
 		if inc.top != nil {
-			it.Suspect = &suspect{Kind: inc.top.Kind, Entity: inc.top.Subject.Entity, Summary: inc.top.Summary, Confidence: inc.top.Confidence}
+			it.Suspect = &api.Suspect{Kind: inc.top.Kind, Entity: inc.top.Subject.Entity, Summary: inc.top.Summary, Confidence: inc.top.Confidence}
 		}
 		for _, a := range in.affects[inc] {
 			it.Affects = append(it.Affects, a.rec.Entity.Ref().String())
@@ -155,7 +142,7 @@ func (s *Server) handleAPIFire(c echo.Context) error {
 	if missing == nil {
 		missing = []string{}
 	}
-	return c.JSON(http.StatusOK, map[string]any{"incidents": items, "services": in.services, "missing": missing})
+	return c.JSON(http.StatusOK, api.Fire{Incidents: items, Services: in.services, Missing: missing})
 }
 
 // worse orders incidents: down before degraded, critical alerts before others, more

@@ -12,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/portico-dev/portico/internal/api"
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/cluster"
 	"github.com/portico-dev/portico/internal/derrors"
@@ -81,6 +82,30 @@ func (s *Server) handleLogsShow(c echo.Context) error {
 		vm.FollowURL = c.Request().URL.Path + "/stream?" + base.Encode()
 	}
 	return s.page(c, http.StatusOK, components.Page{Title: "Logs · " + rec.Entity.DisplayName(), Nav: "catalog"}, components.LogsView(vm))
+}
+
+// handleAPILogs is GET /api/v1/entities/…/logs?cluster&namespace&pod|workload[&container]
+// [&tail][&previous=1].
+func (s *Server) handleAPILogs(c echo.Context) error {
+	_, q, r, err := s.logsRequest(c)
+	if err != nil {
+		return err
+	}
+	lines, err := s.Clusters.Logs(c.Request().Context(), q, r)
+	if errors.Is(err, cluster.ErrNotComponents) {
+		return fmt.Errorf("%w: %v", derrors.NotFound, err)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: The logs could not be read: %v", derrors.Unavailable, err)
+	}
+	out := api.Logs{Cluster: r.Cluster, Namespace: r.Namespace, Target: "pod " + r.Pod, Lines: lines, Capped: int64(len(lines)) >= r.Tail}
+	if r.Workload != "" {
+		out.Target = "all pods of " + r.Workload
+	}
+	if out.Lines == nil {
+		out.Lines = []cluster.LogLine{}
+	}
+	return c.JSON(http.StatusOK, out)
 }
 
 // handleLogsStream follows one pod's container, sending each new line as an SSE "line" event

@@ -68,7 +68,10 @@ func (s *Server) middleware() {
 		Skipper: func(c echo.Context) bool {
 			p := c.Request().URL.Path
 			_, bearer := bearerToken(c.Request())
-			return (bearer && strings.HasPrefix(p, "/api/")) || strings.HasPrefix(p, "/webhooks/") || strings.HasPrefix(p, "/static/")
+			// Agents' in-process calls and MCP requests carry no cookie: /mcp takes bearer
+			// tokens only (or anonymous reads).
+			return (bearer && strings.HasPrefix(p, "/api/")) || p == mcpPath || agentCallFrom(c.Request().Context()) != nil ||
+				strings.HasPrefix(p, "/webhooks/") || strings.HasPrefix(p, "/static/")
 		},
 	}))
 }

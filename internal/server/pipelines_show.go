@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/portico-dev/portico/internal/access"
+	"github.com/portico-dev/portico/internal/api"
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/delivery"
 	"github.com/portico-dev/portico/internal/dora"
@@ -129,11 +130,7 @@ func (s *Server) handleWherePanel(c echo.Context) error {
 // whatRunsWhere ties each workload's running image to the run and commit that built it, and
 // says how far the main branch has moved on since.
 func (s *Server) whatRunsWhere(ctx context.Context, e *catalog.Entity, projects []string) ([]components.WhereRow, error) {
-	rt, mapped, err := s.runtimeOf(e)
-	if !mapped || err != nil {
-		return nil, nil
-	}
-	where, err := delivery.WhatRunsWhere(ctx, s.Pipelines, rt, projects)
+	where, err := s.whereOf(ctx, e, projects)
 	if err != nil {
 		return nil, err
 	}
@@ -160,6 +157,41 @@ func (s *Server) whatRunsWhere(ctx context.Context, e *catalog.Entity, projects 
 		out = append(out, row)
 	}
 	return out, nil
+}
+
+// whereOf is each running image of the entity's workloads with the CI run that built it.
+func (s *Server) whereOf(ctx context.Context, e *catalog.Entity, projects []string) ([]delivery.Where, error) {
+	rt, mapped, err := s.runtimeOf(e)
+	if !mapped || err != nil {
+		return nil, nil
+	}
+	return delivery.WhatRunsWhere(ctx, s.Pipelines, rt, projects)
+}
+
+// handleAPIWhere is GET /api/v1/entities/…/where: what runs where, and what built it.
+func (s *Server) handleAPIWhere(c echo.Context) error {
+	_, rec, err := scopedEntity(c)
+	if err != nil {
+		return err
+	}
+	where, err := s.whereOf(c.Request().Context(), rec.Entity, rec.Entity.ProjectSlugs())
+	if err != nil {
+		return err
+	}
+	items := make([]api.Where, 0, len(where))
+	for _, w := range where {
+		x := api.Where{Cluster: w.Cluster, Environment: w.Environment, Namespace: w.Namespace, Workload: w.Workload, Image: w.Image}
+		if b := w.Build; b != nil {
+			x.Build = &api.Build{Project: b.Project, RunID: b.RunID, RunName: b.RunName, RunURL: b.RunURL, Commit: b.Commit, Branch: b.Branch,
+				Status: b.Status, ScanPassed: b.ScanPassed, Signed: b.Signed}
+		}
+		if w.AheadKnown {
+			n := w.Ahead
+			x.CommitsBehind = &n
+		}
+		items = append(items, x)
+	}
+	return c.JSON(http.StatusOK, api.WhereList{Items: items})
 }
 
 func shortSHA(s string) string {
@@ -266,23 +298,14 @@ func (s *Server) handleAPIRuns(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	type job struct {
-		ID, Name, Stage, Status, Image string
-		StartedAt, FinishedAt          *time.Time
-	}
-	type run struct {
-		Source, Project, ID, Name, URL, Branch, Commit, Author, Trigger, Status string
-		StartedAt, FinishedAt                                                   *time.Time
-		Jobs                                                                    []job
-	}
-	out := []run{}
+	out := []api.Run{}
 	for _, r := range runs {
-		x := run{Source: r.Source, Project: r.Project, ID: r.RunID, Name: r.Name, URL: r.URL, Branch: r.Branch, Commit: r.Commit, Author: r.Author,
-			Trigger: r.Trigger, Status: r.Status, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, Jobs: []job{}}
+		x := api.Run{Source: r.Source, Project: r.Project, ID: r.RunID, Name: r.Name, URL: r.URL, Branch: r.Branch, Commit: r.Commit, Author: r.Author,
+			Trigger: r.Trigger, Status: r.Status, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, Jobs: []api.Job{}}
 		for _, j := range r.Jobs {
-			x.Jobs = append(x.Jobs, job{ID: j.JobID, Name: j.Name, Stage: j.Stage, Status: j.Status, Image: j.Image, StartedAt: j.StartedAt, FinishedAt: j.FinishedAt})
+			x.Jobs = append(x.Jobs, api.Job{ID: j.JobID, Name: j.Name, Stage: j.Stage, Status: j.Status, Image: j.Image, StartedAt: j.StartedAt, FinishedAt: j.FinishedAt})
 		}
 		out = append(out, x)
 	}
-	return c.JSON(http.StatusOK, map[string]any{"items": out})
+	return c.JSON(http.StatusOK, api.Runs{Items: out})
 }

@@ -77,10 +77,19 @@ func (s *Server) routes() {
 	apiEnt.GET("/scorecard", s.handleAPIEntityScorecard)
 	apiEnt.POST("/scorecard/exemptions", s.handleAPIScorecardExempt)
 	apiEnt.POST("/workloads/:cluster/:wns/:workload/:action", s.handleAPIAction)
+	apiEnt.GET("/logs", s.handleAPILogs)
 	when(metrics, func() { apiEnt.GET("/metrics", s.handleAPIMetrics) })
-	when(alerts, func() { apiEnt.GET("/alerts", s.handleAPIAlerts) })
-	when(traces, func() { api.GET("/traces/:id", s.handleAPITrace) })
-	when(pipelines, func() { api.GET("/pipelines/runs", s.handleAPIRuns); api.GET("/dora", s.handleAPIDora) })
+	when(alerts, func() { apiEnt.GET("/alerts", s.handleAPIAlerts); api.GET("/alerts", s.handleAPIAlertList) })
+	when(traces, func() {
+		apiEnt.GET("/traces", s.handleAPITraces)
+		api.GET("/traces/:id", s.handleAPITrace)
+		api.GET("/traces/:id/critical-path", s.handleAPICriticalPath)
+	})
+	when(pipelines, func() {
+		api.GET("/pipelines/runs", s.handleAPIRuns)
+		api.GET("/dora", s.handleAPIDora)
+		apiEnt.GET("/where", s.handleAPIWhere)
+	})
 
 	hooks := e.Group("/webhooks", s.limit("webhooks", s.WebhookRateLimit))
 	hooks.POST("/git", s.handleWebhookGit)
@@ -94,6 +103,12 @@ func (s *Server) routes() {
 	signIn.GET("/login", s.handleLogin)
 	signIn.GET("/callback", s.handleCallback)
 	signIn.POST("/logout", s.handleLogout)
+
+	when(s.agent != nil, func() {
+		e.Any(mcpPath, s.handleMCP)
+		e.GET(resourceMetadata, s.handleResourceMetadata)
+		e.GET(resourceMetadata+mcpPath, s.handleResourceMetadata)
+	})
 
 	e.GET("/healthz", s.handleHealthz)
 	e.GET("/readyz", s.handleReadyz)

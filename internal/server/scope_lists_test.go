@@ -14,6 +14,7 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"github.com/portico-dev/portico/internal/api"
 	"github.com/portico-dev/portico/internal/audit"
 	"github.com/portico-dev/portico/internal/ingest"
 	"github.com/portico-dev/portico/internal/pipeline"
@@ -128,7 +129,7 @@ func TestListsShowOnlyWhatUserMayView(t *testing.T) {
 				path += "&cursor=" + next
 			}
 			_, body := getAsUser(t, ts, "oscar", path)
-			var res entityList
+			var res api.EntityList
 			if err := json.Unmarshal([]byte(body), &res); err != nil {
 				t.Fatal(err)
 			}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/portico-dev/portico/internal/access"
 	"github.com/portico-dev/portico/internal/actions"
+	"github.com/portico-dev/portico/internal/api"
 	"github.com/portico-dev/portico/internal/audit"
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/derrors"
@@ -139,7 +140,8 @@ func (s *Server) exempt(c echo.Context, in exemptInput, invalid error) (audit.En
 	}
 	ctx := c.Request().Context()
 	_, known := s.Scorecards.Check(in.Check)
-	req := actions.ExemptRequest{Actor: s.actor(ctx), Entity: rec.Entity, Target: access.Target(snap, rec.Entity, "", "", ""), Check: in.Check, Known: known,
+	ch, _ := channel(c)
+	req := actions.ExemptRequest{Channel: ch, Actor: s.actor(ctx), Entity: rec.Entity, Target: access.Target(snap, rec.Entity, "", "", ""), Check: in.Check, Known: known,
 		Reason: in.Reason, Until: in.Until, Revoke: in.Revoke, RequestID: c.Response().Header().Get(echo.HeaderXRequestID), SourceIP: c.RealIP(), Invalid: invalid}
 	e, err := s.exempts.Do(ctx, req)
 	if e.Result == audit.Succeeded {
@@ -588,17 +590,8 @@ func (s *Server) scoreFilters(q scorecardsQuery, all []*scoreLine, levels []stri
 }
 
 // apiCard is a service's scorecard in the JSON API.
-type apiCard struct {
-	Entity   catalog.Ref        `json:"entity"`
-	Owner    *catalog.Ref       `json:"owner,omitempty"`
-	Level    string             `json:"level"`
-	Score    int                `json:"score"`
-	Computed time.Time          `json:"computed"`
-	Results  []scorecard.Result `json:"results"`
-}
-
-func toAPICard(l *scoreLine) apiCard {
-	a := apiCard{Entity: l.rec.Entity.Ref(), Level: l.card.Card.Level, Score: l.card.Card.Score, Computed: l.card.At.UTC(), Results: l.card.Card.Results}
+func toAPICard(l *scoreLine) api.Card {
+	a := api.Card{Entity: l.rec.Entity.Ref(), Level: l.card.Card.Level, Score: l.card.Card.Score, Computed: l.card.At.UTC(), Results: l.card.Card.Results}
 	if l.owner.Name != "" {
 		o := l.owner
 		a.Owner = &o
@@ -615,7 +608,7 @@ func (s *Server) handleAPIScorecards(c echo.Context) error {
 	}
 	_, shown := s.scoreLines(c, q)
 	levels := s.Scorecards.Levels()
-	services := make([]apiCard, 0, len(shown))
+	services := make([]api.Card, 0, len(shown))
 	for _, l := range shown {
 		services = append(services, toAPICard(l))
 	}
@@ -624,8 +617,8 @@ func (s *Server) handleAPIScorecards(c echo.Context) error {
 	for _, lc := range sum.ByLevel {
 		byLevel[lc.Level] = lc.Count
 	}
-	return c.JSON(http.StatusOK, map[string]any{"levels": levels, "checks": s.Scorecards.Checks(), "services": services,
-		"summary": map[string]any{"score": sum.Score, "services": sum.Services, "byLevel": byLevel}})
+	return c.JSON(http.StatusOK, api.Scorecards{Levels: levels, Checks: s.Scorecards.Checks(), Services: services,
+		Summary: api.ScoreSummary{Score: sum.Score, Services: sum.Services, ByLevel: byLevel}})
 }
 
 // handleAPIEntityScorecard is one service's card.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/portico-dev/portico/internal/access"
 	"github.com/portico-dev/portico/internal/actions"
+	"github.com/portico-dev/portico/internal/agent"
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/derrors"
 	"github.com/portico-dev/portico/internal/ingest"
@@ -83,6 +84,8 @@ type Deps struct {
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the client; with
 	// none, the client is the connection's peer (a forged header is ignored).
 	TrustedProxies []*net.IPNet
+	// MCP is the agent interface at /mcp (off unless enabled).
+	MCP MCPConfig
 	// AuthRateLimit and WebhookRateLimit bound requests per client address to /auth/* and
 	// /webhooks/* (zero: no limit).
 	AuthRateLimit, WebhookRateLimit RateLimit
@@ -115,6 +118,7 @@ type Server struct {
 	scorePages shared[[]byte]
 	ciFacts    shared[map[string]any]
 	exempts    *actions.Exemptions
+	agent      *agent.Server // nil: /mcp is off
 }
 
 // New builds the server and its routes.
@@ -160,6 +164,9 @@ func New(d Deps) *Server {
 		xs = d.ScoreStore
 	}
 	s.exempts = actions.NewExemptions(d.Policy, d.Audit, xs)
+	if d.MCP.Enabled {
+		s.agent = s.newAgent()
+	}
 	e.HTTPErrorHandler = s.handleError
 	s.routes()
 	return s
@@ -215,7 +222,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		log.Info("request refused", "err", err)
 	}
 	path := c.Request().URL.Path
-	if strings.HasPrefix(path, "/api/") || strings.HasPrefix(path, "/webhooks/") {
+	if strings.HasPrefix(path, "/api/") || strings.HasPrefix(path, "/webhooks/") || path == mcpPath {
 		_ = c.JSON(status, map[string]any{"error": map[string]any{"status": status, "message": msg}})
 		return
 	}

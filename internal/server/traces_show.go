@@ -12,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/portico-dev/portico/internal/api"
 	"github.com/portico-dev/portico/internal/derrors"
 	"github.com/portico-dev/portico/internal/traces"
 	"github.com/portico-dev/portico/web/components"
@@ -43,16 +44,12 @@ func (s *Server) handleTraces(c echo.Context) error {
 		}
 		vm.Tabs = append(vm.Tabs, components.RangeLink{Label: t, Href: base + "?" + v.Encode(), Active: t == tab})
 	}
-	q := traces.Query{Service: service, Operation: vm.Operation, Lookback: lookback, Limit: 20, Order: tab, ErrorsOnly: tab == "failed"}
+	q, err := traceQuery(service, lookback, tab, vm.Operation, vm.MinDuration)
+	if err != nil {
+		return err
+	}
 	if panel {
 		q.Limit = 8
-	}
-	if vm.MinDuration != "" {
-		d, err := time.ParseDuration(vm.MinDuration)
-		if err != nil || d < 0 {
-			return fmt.Errorf("%w: Minimum duration %q is not a duration like 250ms or 2s", derrors.Invalid, vm.MinDuration)
-		}
-		q.MinDuration = d
 	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), s.Traces.Budget())
 	defer cancel()
@@ -82,6 +79,84 @@ func (s *Server) handleTraces(c echo.Context) error {
 	return s.page(c, http.StatusOK, components.Page{Title: "Traces of " + rec.Entity.DisplayName(), Nav: "catalog"}, components.TracesView(vm))
 }
 
+// traceQuery is a service's traces in one order (recent, slowest or failed), of an operation
+// and at least a duration when given.
+func traceQuery(service string, lookback time.Duration, order, operation, minDuration string) (traces.Query, error) {
+	q := traces.Query{Service: service, Operation: operation, Lookback: lookback, Limit: 20, Order: order, ErrorsOnly: order == "failed"}
+	if minDuration != "" {
+		d, err := time.ParseDuration(minDuration)
+		if err != nil || d < 0 {
+			return q, fmt.Errorf("%w: Minimum duration %q is not a duration like 250ms or 2s", derrors.Invalid, minDuration)
+		}
+		q.MinDuration = d
+	}
+	return q, nil
+}
+
+// handleAPITraces is GET /api/v1/entities/…/traces?order=recent|slowest|failed[&operation=…]
+// [&minDuration=…][&limit=…]: the service's traces, summarised.
+func (s *Server) handleAPITraces(c echo.Context) error {
+	_, rec, err := s.observedEntity(c, "traces")
+	if err != nil {
+		return err
+	}
+	order := orDefault(c.QueryParam("order"), "recent")
+	if order != "recent" && order != "slowest" && order != "failed" {
+		return fmt.Errorf("%w: order must be recent, slowest or failed", derrors.Invalid)
+	}
+	service, lookback := rec.Entity.JaegerService()
+	q, err := traceQuery(service, lookback, order, c.QueryParam("operation"), c.QueryParam("minDuration"))
+	if err != nil {
+		return err
+	}
+	if q.Limit, err = parsePositive(c.QueryParams(), "limit", 20, 50); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), s.Traces.Budget())
+	defer cancel()
+	found, err := s.Traces.Find(ctx, q)
+	if err != nil {
+		return fmt.Errorf("%w: %s", derrors.Unavailable, traces.Explain(err, s.Traces.Budget()))
+	}
+	if found == nil {
+		found = []traces.Summary{}
+	}
+	return c.JSON(http.StatusOK, api.Traces{Service: service, Order: order, Items: found})
+}
+
+// handleAPICriticalPath is GET /api/v1/traces/:id/critical-path.
+func (s *Server) handleAPICriticalPath(c echo.Context) error {
+	t, err := s.traceOf(c)
+	if err != nil {
+		return err
+	}
+	segs, contrib := traces.CriticalPath(t)
+	out := api.CriticalPath{TraceID: t.ID, Start: t.Start, Duration: t.Duration, Services: t.Services, Errors: t.Errors,
+		Segments: segs, Contributors: contrib}
+	if out.Segments == nil {
+		out.Segments, out.Contributors = []traces.Segment{}, []traces.Contributor{}
+	}
+	if out.Services == nil {
+		out.Services = []string{}
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// traceOf reads the trace named in the URL; an unknown ID is not found, Jaeger down unavailable.
+func (s *Server) traceOf(c echo.Context) (*traces.Trace, error) {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), s.Traces.Budget())
+	defer cancel()
+	t, err := s.Traces.Get(ctx, c.Param("id"))
+	if err != nil {
+		msg := traces.Explain(err, s.Traces.Budget())
+		if strings.HasPrefix(msg, "no such trace") || strings.Contains(err.Error(), "is not a trace ID") {
+			return nil, fmt.Errorf("%w: %s", derrors.NotFound, strings.TrimPrefix(msg, "Jaeger: "))
+		}
+		return nil, fmt.Errorf("%w: %s", derrors.Unavailable, msg)
+	}
+	return t, nil
+}
+
 func fmtDuration(d time.Duration) string {
 	switch {
 	case d == 0:
@@ -104,25 +179,17 @@ func fmtDuration(d time.Duration) string {
 
 // handleTrace is a trace's waterfall page.
 func (s *Server) handleTrace(c echo.Context) error {
-	ctx, cancel := context.WithTimeout(c.Request().Context(), s.Traces.Budget())
-	defer cancel()
-	t, err := s.Traces.Get(ctx, c.Param("id"))
+	t, err := s.traceOf(c)
 	if err != nil {
-		msg := traces.Explain(err, s.Traces.Budget())
-		if strings.HasPrefix(msg, "no such trace") || strings.Contains(err.Error(), "is not a trace ID") {
-			return fmt.Errorf("%w: %s", derrors.NotFound, strings.TrimPrefix(msg, "Jaeger: "))
-		}
-		return fmt.Errorf("%w: %s", derrors.Unavailable, msg)
+		return err
 	}
 	return s.page(c, http.StatusOK, components.Page{Title: "Trace " + t.ID, Nav: "catalog"}, components.TraceView(traceVM(t, s.Traces.UIURL(t.ID), c.QueryParam("from"))))
 }
 
 func (s *Server) handleAPITrace(c echo.Context) error {
-	ctx, cancel := context.WithTimeout(c.Request().Context(), s.Traces.Budget())
-	defer cancel()
-	t, err := s.Traces.Get(ctx, c.Param("id"))
+	t, err := s.traceOf(c)
 	if err != nil {
-		return fmt.Errorf("%w: %s", derrors.Unavailable, traces.Explain(err, s.Traces.Budget()))
+		return err
 	}
 	return c.JSON(http.StatusOK, t)
 }

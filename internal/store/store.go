@@ -92,7 +92,7 @@ func Open(ctx context.Context, driver, dsn string) (*Store, error) {
 // code: entries cannot be deleted, and an entry can be completed once (pending → a final
 // result) but its who/what/where never changes.
 func (s *Store) protectAudit(ctx context.Context) error {
-	immutable := []string{"request_id", "actor", "action", "params", "cluster", "namespace", "kind", "name", "before", "started_at", "entity", "reason", "source_ip"}
+	immutable := []string{"request_id", "actor", "action", "params", "cluster", "namespace", "kind", "name", "before", "started_at", "entity", "reason", "source_ip", "channel"}
 	var changed []string
 	for _, c := range immutable {
 		changed = append(changed, fmt.Sprintf("NEW.%s IS DISTINCT FROM OLD.%s", c, c))

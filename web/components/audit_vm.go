@@ -23,6 +23,7 @@ type AuditRow struct {
 	ID                 int
 	When, WhenISO      string
 	Actor, SourceIP    string
+	Channel            string // ui, api or mcp:<client>
 	Action, Params     string
 	Reason             string
 	Target, TargetHref string

@@ -47,9 +47,23 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("portico-dev", flag.ContinueOnError)
 	dir := fs.String("dir", ".dev", "state folder (logs, pids, certificates, databases)")
 	if len(args) == 0 {
-		return errors.New("usage: portico-dev up|down|status [--dir .dev]")
+		return errors.New("usage: portico-dev up|down|status [--dir .dev] | token USER")
 	}
 	cmd := args[0]
+	if cmd == "token" {
+		// A demo user's ID token from the stack's provider, for the JSON API and MCP clients.
+		if len(args) != 2 {
+			return errors.New("usage: portico-dev token USER (e.g. alice.nguyen)")
+		}
+		p := devstack.OIDCProvider{Issuer: "http://" + oidcAddr, ClientID: "portico", ClientSecret: "portico-dev-secret"}
+		tok, err := p.Tokens(args[1], "portico")
+		if err != nil {
+			return fmt.Errorf("no token for %s from the stack's provider (is make dev running?): %w", args[1], err)
+		}
+		id, _ := tok.Extra("id_token").(string)
+		fmt.Fprintln(out, id)
+		return nil
+	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -76,7 +90,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 		return nil
 	}
-	return fmt.Errorf("unknown command %q: use up, down or status", cmd)
+	return fmt.Errorf("unknown command %q: use up, down, status or token", cmd)
 }
 
 func down(dir string, out io.Writer) error {

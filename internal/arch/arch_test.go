@@ -30,6 +30,9 @@ func not(f func(string) bool) func(string) bool { return func(p string) bool { r
 func and(a, b func(string) bool) func(string) bool {
 	return func(p string) bool { return a(p) && b(p) }
 }
+func or(fs ...func(string) bool) func(string) bool {
+	return func(p string) bool { return slices.ContainsFunc(fs, func(f func(string) bool) bool { return f(p) }) }
+}
 
 var (
 	web       = under(module + "/web")
@@ -37,6 +40,9 @@ var (
 	internal  = under(module + "/internal")
 	httpLayer = under("github.com/labstack/echo/v4", "github.com/a-h/templ")
 	entPkgs   = under(module + "/ent")
+	stores    = under(module + "/internal/store")
+	agentPkg  = under(module + "/internal/agent")
+	apiTypes  = under(module + "/internal/api")
 	kubeTypes = under("k8s.io/api", "k8s.io/client-go", "k8s.io/apimachinery")
 	// What components may use besides the standard library: templ, and the pure layouts.
 	viewDeps = under("github.com/a-h/templ", module+"/internal/chart", module+"/internal/graph", module+"/web")
@@ -48,6 +54,8 @@ var rules = []rule{
 	{"domain packages do not import echo or templ", and(internal, not(server)), httpLayer},
 	{"the HTTP layer hands no ent rows to views", server, entPkgs},
 	{"the HTTP layer reads portal types from internal/cluster, not Kubernetes API objects", server, kubeTypes},
+	{"the agent interface acts only through the JSON API: not the HTTP layer, the stores or Kubernetes clients", agentPkg, or(server, entPkgs, stores, kubeTypes, httpLayer)},
+	{"the JSON API's wire types are types only: no HTTP layer, stores or clients", apiTypes, or(server, agentPkg, entPkgs, stores, kubeTypes, httpLayer)},
 	{"the triage ranking is pure: the standard library only, fed by the HTTP layer", under(module + "/internal/triage"), not(stdlib)},
 	{"components are pure functions of view models: templ, the standard library and the pure layouts only", web, and(not(stdlib), not(viewDeps))},
 }

@@ -7,6 +7,8 @@ package rollout
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -403,15 +405,33 @@ func Summary(d *appsv1.Deployment) string {
 }
 
 // templateDiff is the unified diff of the pod template and the change cause, as YAML.
+// Environment variable values are shown as a digest: a changed value shows as a change, but
+// no value (a password put in plain env, say) reaches the page, the API or an agent.
 func templateDiff(before, after *appsv1.Deployment) string {
 	view := func(d *appsv1.Deployment) string {
+		t := stripHash(&d.Spec.Template)
+		redactEnv(&t.Spec)
 		b, _ := yaml.Marshal(map[string]any{
 			"metadata": map[string]any{"annotations": map[string]string{ChangeCauseAnnotation: d.Annotations[ChangeCauseAnnotation]}},
-			"spec":     map[string]any{"template": stripHash(&d.Spec.Template)},
+			"spec":     map[string]any{"template": t},
 		})
 		return string(b)
 	}
 	return unified(view(before), view(after), "live", "after")
+}
+
+// redactEnv replaces every literal environment value of the pod's containers with a digest.
+func redactEnv(spec *corev1.PodSpec) {
+	for _, cs := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
+		for i := range cs {
+			for j := range cs[i].Env {
+				if v := cs[i].Env[j].Value; v != "" {
+					sum := sha256.Sum256([]byte(v))
+					cs[i].Env[j].Value = "‹redacted sha256:" + hex.EncodeToString(sum[:4]) + "›"
+				}
+			}
+		}
+	}
 }
 
 func lineDiff(what, before, after string) string {

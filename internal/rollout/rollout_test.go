@@ -335,3 +335,25 @@ func TestScaleWithAutoscaler(t *testing.T) {
 		}
 	}
 }
+
+// TestDiffRedactsEnvValues: a changed environment value shows as a changed digest, and no
+// value appears in the diff that pages, the API and agents show.
+func TestDiffRedactsEnvValues(t *testing.T) {
+	dep := func(pw string) *appsv1.Deployment {
+		return &appsv1.Deployment{Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "app", Image: "registry.acme.example/payment:1.0.0",
+			Env: []corev1.EnvVar{{Name: "DB_PASSWORD", Value: pw}, {Name: "API_KEY", ValueFrom: &corev1.EnvVarSource{
+				SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "payment"}, Key: "api-key"}}}},
+		}}}}}}
+	}
+	d := templateDiff(dep("hunter2"), dep("hunter3"))
+	if strings.Contains(d, "hunter") {
+		t.Fatalf("a value reached the diff:\n%s", d)
+	}
+	if !diffHas(d, "-", "value: ‹redacted sha256:") || !diffHas(d, "+", "value: ‹redacted sha256:") || !strings.Contains(d, "secretKeyRef") {
+		t.Errorf("the change should show as a changed digest, the secret reference as it is:\n%s", d)
+	}
+	if templateDiff(dep("same"), dep("same")) != "" {
+		t.Error("an unchanged value shows no change")
+	}
+}

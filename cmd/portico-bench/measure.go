@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -210,8 +209,7 @@ func load(requests, clients int, target func(int) string) (percentiles, error) {
 	}
 	close(next)
 	wg.Wait()
-	sort.Slice(durations, func(a, b int) bool { return durations[a] < durations[b] })
-	return percentiles{p50: durations[requests/2], p95: durations[requests*95/100], p99: durations[requests*99/100]}, firstErr
+	return percentilesOf(durations), firstErr
 }
 
 // pushToVisible commits to a real git repository, posts a signed push webhook to a running

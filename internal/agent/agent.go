@@ -296,11 +296,9 @@ func (s *Server) answer(summary string, out any) (*mcp.CallToolResult, error) {
 // tool registers a typed tool whose run function returns a summary and the structured
 // answer; each call has the configured timeout.
 func tool[In, Out any](s *Server, srv *mcp.Server, t *mcp.Tool, run func(ctx context.Context, req *mcp.CallToolRequest, in In) (string, Out, error)) {
-	sch, err := jsonschema.For[Out](schemaOptions)
-	if err != nil {
-		panic(fmt.Sprintf("tool %s: output schema: %v", t.Name, err)) // a test lists every tool
-	}
-	t.OutputSchema = sch
+	// The schemas go in as JSON, marshalled once: the SDK would marshal a *jsonschema.Schema
+	// by reflection on every tools/list, which made the list cost milliseconds.
+	t.InputSchema, t.OutputSchema = schemaJSON[In](t.Name), schemaJSON[Out](t.Name)
 	mcp.AddTool(srv, t, func(ctx context.Context, req *mcp.CallToolRequest, in In) (*mcp.CallToolResult, Out, error) {
 		ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 		defer cancel()
@@ -333,6 +331,18 @@ func levels() []any {
 		out = append(out, l.String())
 	}
 	return out
+}
+
+// schemaJSON is T's JSON schema, marshalled.
+func schemaJSON[T any](tool string) json.RawMessage {
+	sch, err := jsonschema.For[T](schemaOptions)
+	if err == nil {
+		var b []byte
+		if b, err = json.Marshal(sch); err == nil {
+			return b
+		}
+	}
+	panic(fmt.Sprintf("tool %s: schema of %T: %v", tool, *new(T), err)) // a test lists every tool
 }
 
 // readOnly are the annotations of every read tool.

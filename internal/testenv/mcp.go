@@ -19,6 +19,9 @@ func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(r)
 }
 
+// BearerClient is an HTTP client that sends token with every request.
+func BearerClient(token string) *http.Client { return &http.Client{Transport: bearerTransport{token}} }
+
 // MCPSession connects the MCP Go SDK's client, named client, to base's /mcp with token;
 // closed when the test ends.
 func MCPSession(tb testing.TB, base, token, client string) *mcp.ClientSession {
@@ -26,7 +29,7 @@ func MCPSession(tb testing.TB, base, token, client string) *mcp.ClientSession {
 	c := mcp.NewClient(&mcp.Implementation{Name: client, Version: "1.0"}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: base + "/mcp", HTTPClient: &http.Client{Transport: bearerTransport{token}},
+	cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: base + "/mcp", HTTPClient: BearerClient(token),
 		DisableStandaloneSSE: true, MaxRetries: -1}, nil)
 	if err != nil {
 		tb.Fatalf("connect to %s/mcp: %v", base, err)

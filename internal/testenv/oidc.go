@@ -31,6 +31,12 @@ func OIDC(tb testing.TB) *Provider {
 	return oidcProv
 }
 
+// StartOIDC is OIDC for programs that are not tests (the benchmarks); StopAll stops it.
+func StartOIDC() (*Provider, error) {
+	oidcOnce.Do(func() { oidcProv, oidcErr = startOIDC() })
+	return oidcProv, oidcErr
+}
+
 func startOIDC() (*Provider, error) {
 	if reuseStack() != "" {
 		return &Provider{Issuer: "http://127.0.0.1:5556", ClientID: "portico", ClientSecret: "portico-dev-secret"}, nil

@@ -269,11 +269,11 @@ func (s *Server) searchCatalog(ctx context.Context, req *mcp.CallToolRequest, in
 		}
 	}
 	set("q", in.Query)
-	set("kind", in.Kind)
-	set("owner", strings.TrimPrefix(in.Owner, "group:"))
-	set("system", in.System)
-	set("type", in.Type)
-	set("lifecycle", in.Lifecycle)
+	set("kind", strings.ToLower(in.Kind))
+	set("owner", facetRef(in.Owner, catalog.KindGroup))
+	set("system", facetRef(in.System, catalog.KindSystem))
+	set("type", strings.ToLower(in.Type))
+	set("lifecycle", strings.ToLower(in.Lifecycle))
 	set("cursor", in.Cursor)
 	for _, t := range in.Tags {
 		q.Add("tag", t)
@@ -304,6 +304,19 @@ func (s *Server) searchCatalog(ctx context.Context, req *mcp.CallToolRequest, in
 		b.WriteString("\n")
 	}
 	return b.String(), out, nil
+}
+
+// facetRef is an owner or system as the catalog's facets hold it (group:default/team-payments)
+// from what a person would type (team-payments, group:team-payments).
+func facetRef(s, kind string) string {
+	if strings.TrimSpace(s) == "" {
+		return ""
+	}
+	r, err := catalog.ParseRef(strings.TrimSpace(s), kind, catalog.DefaultNamespace)
+	if err != nil {
+		return s
+	}
+	return r.Key()
 }
 
 func summarize(e *catalog.Entity) EntitySummary {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -284,5 +285,34 @@ func TestMCPLimitsAndKubernetes(t *testing.T) {
 	}
 	if !slices.ContainsFunc([]string{"search_catalog"}, func(n string) bool { return tools[n] != nil }) {
 		t.Error("read tools stay")
+	}
+}
+
+// TestMCPAnonymous: where anonymous read-only browsing is on (no identity provider), MCP
+// clients read without a token and are offered no action; without it, nothing is reachable.
+func TestMCPAnonymous(t *testing.T) {
+	p := newTestPortalWithDeps(t, filepath.Join("..", "..", "catalog"), func(d *Deps) { d.MCP = MCPConfig{Enabled: true} })
+	cs := testenv.MCPSession(t, p.URL, "", "portico-test")
+	tools := testenv.ToolsOf(t, cs)
+	for _, a := range []string{"deploy", "rollback", "scale", "restart"} {
+		if tools[a] != nil {
+			t.Errorf("an anonymous caller is offered %s", a)
+		}
+	}
+	if _, text, isErr := testenv.CallTool(t, cs, "search_catalog", map[string]any{"owner": "team-payments", "kind": "component"}); isErr || !strings.Contains(text, "component:default/payment") {
+		t.Errorf("anonymous search: %s", text)
+	}
+	closed := newTestPortalWithDeps(t, filepath.Join("..", "..", "catalog"), func(d *Deps) { d.MCP, d.Anonymous = MCPConfig{Enabled: true}, false })
+	res, err := http.Post(closed.URL+"/mcp", "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusUnauthorized {
+		t.Errorf("no token, anonymous off: %d, want 401", res.StatusCode)
+	}
+	off := newTestPortalWithDeps(t, filepath.Join("..", "..", "catalog"), func(d *Deps) {})
+	if res, _ := off.get(t, "/mcp"); res.StatusCode != http.StatusNotFound {
+		t.Errorf("/mcp with MCP off: %d, want 404", res.StatusCode)
 	}
 }

@@ -154,30 +154,10 @@ func (s *Server) addReadTools(srv *mcp.Server) {
 		s.searchCatalog)
 	tool(s, srv, &mcp.Tool{Name: "get_entity", Annotations: readOnly("Get an entity"),
 		Description: "One catalog entity in Backstage's shape: metadata, spec, annotations, links and its relations (owner, system, dependencies, APIs)."},
-		func(ctx context.Context, req *mcp.CallToolRequest, in EntityRef) (string, api.Entity, error) {
-			var out api.Entity
-			p, err := entityPath(in.Ref)
-			if err == nil {
-				err = s.call(ctx, req, Call{Method: http.MethodGet, Path: p}, &out)
-			}
-			if err != nil {
-				return "", out, err
-			}
-			return entitySummary(out), out, nil
-		})
+		entityTool(s, "", func(_ string, e api.Entity) string { return entitySummary(e) }))
 	tool(s, srv, &mcp.Tool{Name: "service_runtime", Annotations: readOnly("Service runtime and health"),
 		Description: "A service's live state in every cluster: health and why, workloads with ready/desired replicas, rollout state, images, pods with restarts and waiting reasons, autoscalers. Same as GET /api/v1/entities/{ref}/runtime."},
-		func(ctx context.Context, req *mcp.CallToolRequest, in EntityRef) (string, cluster.Runtime, error) {
-			var out cluster.Runtime
-			p, err := entityPath(in.Ref)
-			if err == nil {
-				err = s.call(ctx, req, Call{Method: http.MethodGet, Path: p + "/runtime"}, &out)
-			}
-			if err != nil {
-				return "", out, err
-			}
-			return runtimeSummary(in.Ref, out), out, nil
-		})
+		entityTool(s, "/runtime", runtimeSummary))
 	tool(s, srv, &mcp.Tool{Name: "pod_logs", Annotations: readOnly("Pod logs"),
 		Description: "The last lines of one pod's container, or of every pod of a workload (at most 500 lines; long lines cut). Only pods of the named service can be read."},
 		s.podLogs)
@@ -185,18 +165,12 @@ func (s *Server) addReadTools(srv *mcp.Server) {
 		Description: "The on-call view of a service: what is wrong (health, alerts, error ratio), the change timeline (deploys, config, upstream problems) and the ranked suspects with evidence and the mitigations you may perform. Start here when something fails."},
 		func(ctx context.Context, req *mcp.CallToolRequest, in TriageIn) (string, triage.Result, error) {
 			var out triage.Result
-			p, err := entityPath(in.Ref)
-			if err == nil {
-				q := url.Values{}
-				if in.Alert != "" {
-					q.Set("alert", in.Alert)
-				}
-				err = s.call(ctx, req, Call{Method: http.MethodGet, Path: p + "/triage", Query: q}, &out)
+			q := url.Values{}
+			if in.Alert != "" {
+				q.Set("alert", in.Alert)
 			}
-			if err != nil {
-				return "", out, err
-			}
-			return triageSummary(in.Ref, out), out, nil
+			err := s.getUnder(ctx, req, in.Ref, "/triage", q, &out)
+			return triageSummary(in.Ref, out), out, err
 		})
 	tool(s, srv, &mcp.Tool{Name: "on_fire", Annotations: readOnly("What is on fire"),
 		Description: "Every service in trouble now, most urgent first, with its alerts, its likely cause and the services it affects."},
@@ -239,17 +213,7 @@ func (s *Server) addReadTools(srv *mcp.Server) {
 			s.pipelineRuns)
 		tool(s, srv, &mcp.Tool{Name: "what_runs_where", Annotations: readOnly("What runs where"),
 			Description: "For each cluster a service runs in: the image running, the CI run and commit that built it, whether its scan passed, and how far main has moved on."},
-			func(ctx context.Context, req *mcp.CallToolRequest, in EntityRef) (string, api.WhereList, error) {
-				var out api.WhereList
-				p, err := entityPath(in.Ref)
-				if err == nil {
-					err = s.call(ctx, req, Call{Method: http.MethodGet, Path: p + "/where"}, &out)
-				}
-				if err != nil {
-					return "", out, err
-				}
-				return whereSummary(in.Ref, out), out, nil
-			})
+			entityTool(s, "/where", whereSummary))
 		tool(s, srv, &mcp.Tool{Name: "delivery_metrics", Annotations: readOnly("Delivery metrics"),
 			Description: "DORA's four keys over twelve weeks for a service, a team or everyone: deploy frequency, lead time for changes, change failure rate and time to restore, with each week."},
 			s.deliveryMetrics)
@@ -258,6 +222,26 @@ func (s *Server) addReadTools(srv *mcp.Server) {
 		tool(s, srv, &mcp.Tool{Name: "audit_log", Annotations: readOnly("Audit log"),
 			Description: "Who did what, newest first: every deploy, rollback, scale, restart and exemption attempted through the portal (UI, API or an agent), with its result."},
 			s.auditLog)
+	}
+}
+
+// getUnder reads one route under an entity: GET /api/v1/entities/{ref}{suffix}.
+func (s *Server) getUnder(ctx context.Context, req *mcp.CallToolRequest, ref, suffix string, q url.Values, out any) error {
+	p, err := entityPath(ref)
+	if err != nil {
+		return err
+	}
+	return s.call(ctx, req, Call{Method: http.MethodGet, Path: p + suffix, Query: q}, out)
+}
+
+// entityTool is a tool answering one route under the entity it names, summarised.
+func entityTool[Out any](s *Server, suffix string, summary func(ref string, out Out) string) func(context.Context, *mcp.CallToolRequest, EntityRef) (string, Out, error) {
+	return func(ctx context.Context, req *mcp.CallToolRequest, in EntityRef) (string, Out, error) {
+		var out Out
+		if err := s.getUnder(ctx, req, in.Ref, suffix, nil, &out); err != nil {
+			return "", out, err
+		}
+		return summary(in.Ref, out), out, nil
 	}
 }
 
@@ -378,10 +362,6 @@ func runtimeSummary(ref string, rt cluster.Runtime) string {
 
 func (s *Server) podLogs(ctx context.Context, req *mcp.CallToolRequest, in LogsIn) (string, api.Logs, error) {
 	var out api.Logs
-	p, err := entityPath(in.Ref)
-	if err != nil {
-		return "", out, err
-	}
 	q := url.Values{"cluster": {in.Cluster}, "namespace": {in.Namespace}, "tail": {strconv.Itoa(bound(in.Tail, 100, maxLogLines))}}
 	for k, v := range map[string]string{"pod": in.Pod, "workload": in.Workload, "container": in.Container} {
 		if v != "" {
@@ -391,7 +371,7 @@ func (s *Server) podLogs(ctx context.Context, req *mcp.CallToolRequest, in LogsI
 	if in.Previous {
 		q.Set("previous", "1")
 	}
-	if err := s.call(ctx, req, Call{Method: http.MethodGet, Path: p + "/logs", Query: q}, &out); err != nil {
+	if err := s.getUnder(ctx, req, in.Ref, "/logs", q, &out); err != nil {
 		return "", out, err
 	}
 	var b strings.Builder
@@ -463,12 +443,8 @@ func fireSummary(f api.Fire) string {
 func (s *Server) scorecards(ctx context.Context, req *mcp.CallToolRequest, in ScorecardIn) (string, ScorecardsOut, error) {
 	var out ScorecardsOut
 	if in.Ref != "" {
-		p, err := entityPath(in.Ref)
-		if err != nil {
-			return "", out, err
-		}
 		var card api.Card
-		if err := s.call(ctx, req, Call{Method: http.MethodGet, Path: p + "/scorecard"}, &card); err != nil {
+		if err := s.getUnder(ctx, req, in.Ref, "/scorecard", nil, &card); err != nil {
 			return "", out, err
 		}
 		out.Services = []api.Card{card}
@@ -513,15 +489,11 @@ func (s *Server) scorecards(ctx context.Context, req *mcp.CallToolRequest, in Sc
 func (s *Server) alertsFiring(ctx context.Context, req *mcp.CallToolRequest, in AlertsIn) (string, AlertsOut, error) {
 	out := AlertsOut{Items: []api.Alert{}, Errors: []string{}}
 	if in.Ref != "" {
-		p, err := entityPath(in.Ref)
-		if err != nil {
-			return "", out, err
-		}
 		var one struct {
 			Items  []alerts.Alert `json:"items"`
 			Errors []string       `json:"errors"`
 		}
-		if err := s.call(ctx, req, Call{Method: http.MethodGet, Path: p + "/alerts"}, &one); err != nil {
+		if err := s.getUnder(ctx, req, in.Ref, "/alerts", nil, &one); err != nil {
 			return "", out, err
 		}
 		for _, a := range one.Items {
@@ -563,10 +535,6 @@ func (s *Server) alertsFiring(ctx context.Context, req *mcp.CallToolRequest, in 
 
 func (s *Server) serviceTraces(ctx context.Context, req *mcp.CallToolRequest, in TracesIn) (string, api.Traces, error) {
 	var out api.Traces
-	p, err := entityPath(in.Ref)
-	if err != nil {
-		return "", out, err
-	}
 	q := url.Values{"order": {orDefault(in.Order, "recent")}, "limit": {strconv.Itoa(bound(in.Limit, 10, maxTraces))}}
 	if in.Operation != "" {
 		q.Set("operation", in.Operation)
@@ -574,7 +542,7 @@ func (s *Server) serviceTraces(ctx context.Context, req *mcp.CallToolRequest, in
 	if in.MinDuration != "" {
 		q.Set("minDuration", in.MinDuration)
 	}
-	if err := s.call(ctx, req, Call{Method: http.MethodGet, Path: p + "/traces", Query: q}, &out); err != nil {
+	if err := s.getUnder(ctx, req, in.Ref, "/traces", q, &out); err != nil {
 		return "", out, err
 	}
 	var b strings.Builder
@@ -607,12 +575,8 @@ func (s *Server) pipelineRuns(ctx context.Context, req *mcp.CallToolRequest, in 
 		q.Add("project", in.Project)
 	}
 	if in.Ref != "" {
-		p, err := entityPath(in.Ref)
-		if err != nil {
-			return "", out, err
-		}
 		var e api.Entity
-		if err := s.call(ctx, req, Call{Method: http.MethodGet, Path: p}, &e); err != nil {
+		if err := s.getUnder(ctx, req, in.Ref, "", nil, &e); err != nil {
 			return "", out, err
 		}
 		slugs := e.ProjectSlugs()

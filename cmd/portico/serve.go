@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"k8s.io/klog/v2"
 	"log/slog"
 	"net"
 	"net/http"
@@ -57,6 +58,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}
 	log := newLogger(cfg.Log, stdout)
+	// client-go logs through klog (reflector errors, throttling): into the same log.
+	klog.SetSlogLogger(log.With("component", "client-go"))
 
 	st, err := store.Open(ctx, cfg.Database.Driver, cfg.Database.DSN)
 	if err != nil {

@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	yaml "go.yaml.in/yaml/v3"
+	"k8s.io/klog/v2"
 
 	"github.com/portico-dev/portico/internal/config"
 )
@@ -145,5 +148,22 @@ func TestDemoScorecards(t *testing.T) {
 	}
 	if n := len(set.Initiatives()); n != 2 {
 		t.Errorf("%d initiatives, want 2", n)
+	}
+}
+
+// TestClientGoLogsAreJSON: what client-go logs through klog (a reflector that cannot list,
+// say) comes out as lines of the portal's JSON log, not as klog's own text on stderr.
+func TestClientGoLogsAreJSON(t *testing.T) {
+	var buf bytes.Buffer
+	log := newLogger(config.Log{Level: "info", Format: "json"}, &buf)
+	klog.SetSlogLogger(log.With("component", "client-go"))
+	klog.ErrorS(errors.New("connection refused"), "Failed to watch", "reflector", "pods")
+	klog.Flush()
+	var line map[string]any
+	if err := json.Unmarshal(bytes.TrimSpace(buf.Bytes()), &line); err != nil {
+		t.Fatalf("not a JSON line: %q (%v)", buf.String(), err)
+	}
+	if line["msg"] != "Failed to watch" || line["component"] != "client-go" || line["reflector"] != "pods" {
+		t.Errorf("klog line = %v", line)
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/policy"
 )
@@ -26,13 +28,14 @@ type Authorizer struct {
 
 	mu     sync.Mutex
 	snap   *catalog.Snapshot
-	scopes map[string]*Scope // subject key → scope, for snap only
+	scopes *lru.Cache[string, *Scope] // subject key → scope, for snap only; least recently used out first
 }
 
 // New returns an Authorizer for p. With anonymous, requests without a subject may view
 // everything (read-only access is enforced elsewhere).
 func New(p *policy.Policy, anonymous bool) *Authorizer {
-	return &Authorizer{policy: p, anonymous: anonymous}
+	scopes, _ := lru.New[string, *Scope](maxCachedScopes) // errors only for a size under 1
+	return &Authorizer{policy: p, anonymous: anonymous, scopes: scopes}
 }
 
 // Scope is what one subject may view in one snapshot. Its methods are safe for concurrent use.
@@ -56,19 +59,19 @@ func (a *Authorizer) For(snap *catalog.Snapshot, sub *policy.Subject) *Scope {
 	}
 	key := sub.User + "\x00" + strings.Join(sub.Groups, ",") + "\x00" + strings.Join(sub.Teams, ",")
 	a.mu.Lock()
-	if a.snap == snap {
-		if sc, ok := a.scopes[key]; ok {
-			a.mu.Unlock()
-			return sc
-		}
+	if a.snap != snap {
+		a.snap = snap
+		a.scopes.Purge()
+	} else if sc, ok := a.scopes.Get(key); ok {
+		a.mu.Unlock()
+		return sc
 	}
 	a.mu.Unlock()
 	sc := a.compute(snap, *sub)
 	a.mu.Lock()
-	if a.snap != snap || len(a.scopes) >= maxCachedScopes {
-		a.snap, a.scopes = snap, map[string]*Scope{}
+	if a.snap == snap {
+		a.scopes.Add(key, sc)
 	}
-	a.scopes[key] = sc
 	a.mu.Unlock()
 	return sc
 }

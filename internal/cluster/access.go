@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2/expirable"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -33,14 +34,18 @@ type accessKey struct {
 	Access
 }
 
-type accessEntry struct {
-	v  Verdict
-	at time.Time
+// accessCache keeps the API server's answers for AccessTTL, the least recently used going
+// first past maxAccessAnswers.
+type accessCache struct {
+	once sync.Once
+	lru  *lru.LRU[accessKey, Verdict]
 }
 
-type accessCache struct {
-	mu sync.Mutex
-	m  map[accessKey]accessEntry
+const maxAccessAnswers = 10000
+
+func (a *accessCache) get() *lru.LRU[accessKey, Verdict] {
+	a.once.Do(func() { a.lru = lru.NewLRU[accessKey, Verdict](maxAccessAnswers, nil, AccessTTL) })
+	return a.lru
 }
 
 // Can asks the API server, with a SubjectAccessReview, whether id may do a; answers are
@@ -49,13 +54,9 @@ func (c *Cluster) Can(ctx context.Context, id Identity, a Access) (Verdict, erro
 	groups := c.PassedGroups(id.Groups)
 	slices.Sort(groups)
 	key := accessKey{user: id.User, groups: strings.Join(groups, "\x00"), Access: a}
-	now := time.Now()
-	c.access.mu.Lock()
-	if e, ok := c.access.m[key]; ok && now.Sub(e.at) < AccessTTL {
-		c.access.mu.Unlock()
-		return e.v, nil
+	if v, ok := c.access.get().Get(key); ok {
+		return v, nil
 	}
-	c.access.mu.Unlock()
 	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
 		User: id.User, Groups: append(groups, "system:authenticated"),
 		ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: a.Verb, Group: a.Group, Resource: a.Resource,
@@ -73,11 +74,6 @@ func (c *Cluster) Can(ctx context.Context, id Identity, a Access) (Verdict, erro
 		}
 		v.Reason = fmt.Sprintf("Kubernetes RBAC in %s does not let %s %s %s in namespace %s", c.DisplayName, id.User, a.Verb, res, a.Namespace)
 	}
-	c.access.mu.Lock()
-	if c.access.m == nil || len(c.access.m) > 10000 {
-		c.access.m = map[accessKey]accessEntry{}
-	}
-	c.access.m[key] = accessEntry{v: v, at: now}
-	c.access.mu.Unlock()
+	c.access.get().Add(key, v)
 	return v, nil
 }

@@ -132,11 +132,17 @@ func (c *Cluster) runtime(q Query, full bool) ClusterRuntime {
 	}
 	for _, obj := range selectObjects(c.idx.statefulSets, q.Namespace, q.Selector) {
 		s := obj.(*appsv1.StatefulSet)
-		cr.Workloads = append(cr.Workloads, c.podSet("StatefulSet", s.ObjectMeta, s.Spec.Template, deref(s.Spec.Replicas), s.Status.ReadyReplicas, s.Status.UpdatedReplicas, s.Status.AvailableReplicas))
+		w := c.podSet("StatefulSet", s.ObjectMeta, s.Spec.Template, deref(s.Spec.Replicas), s.Status.ReadyReplicas, s.Status.UpdatedReplicas, s.Status.AvailableReplicas)
+		w.Rollout, w.RolloutReason = statefulSetRollout(s)
+		w.Health = workloadHealth(w)
+		cr.Workloads = append(cr.Workloads, w)
 	}
 	for _, obj := range selectObjects(c.idx.daemonSets, q.Namespace, q.Selector) {
 		d := obj.(*appsv1.DaemonSet)
-		cr.Workloads = append(cr.Workloads, c.podSet("DaemonSet", d.ObjectMeta, d.Spec.Template, d.Status.DesiredNumberScheduled, d.Status.NumberReady, d.Status.UpdatedNumberScheduled, d.Status.NumberAvailable))
+		w := c.podSet("DaemonSet", d.ObjectMeta, d.Spec.Template, d.Status.DesiredNumberScheduled, d.Status.NumberReady, d.Status.UpdatedNumberScheduled, d.Status.NumberAvailable)
+		w.Rollout, w.RolloutReason = daemonSetRollout(d)
+		w.Health = workloadHealth(w)
+		cr.Workloads = append(cr.Workloads, w)
 	}
 	sort.Slice(cr.Workloads, func(i, j int) bool {
 		return cr.Workloads[i].Namespace+cr.Workloads[i].Name < cr.Workloads[j].Namespace+cr.Workloads[j].Name
@@ -188,16 +194,14 @@ func (c *Cluster) deployment(d *appsv1.Deployment) Workload {
 	return w
 }
 
+// podSet is a StatefulSet's or DaemonSet's workload; the caller sets its rollout state and
+// then its health.
 func (c *Cluster) podSet(kind string, m metav1.ObjectMeta, t corev1.PodTemplateSpec, desired, ready, updated, available int32) Workload {
-	w := Workload{Kind: kind, Namespace: m.Namespace, Name: m.Name, Desired: desired, Ready: ready, Updated: updated, Available: available, Images: images(t), Rollout: "complete"}
+	w := Workload{Kind: kind, Namespace: m.Namespace, Name: m.Name, Desired: desired, Ready: ready, Updated: updated, Available: available, Images: images(t)}
 	for _, p := range byOwner(c.idx.pods, string(m.UID)) {
 		w.Pods = append(w.Pods, pod(p.(*corev1.Pod)))
 	}
-	if updated < desired {
-		w.Rollout, w.RolloutReason = "progressing", fmt.Sprintf("%d of %d pods updated", updated, desired)
-	}
 	c.guards(&w, t.Labels)
-	w.Health = workloadHealth(w)
 	return w
 }
 
@@ -209,8 +213,14 @@ func images(t corev1.PodTemplateSpec) []string {
 	return out
 }
 
-// rolloutState reads the Deployment's conditions as kubectl rollout status does.
+// rolloutState reads a Deployment as kubectl rollout status does: nothing the status says
+// counts until the controller has observed the current spec (a fresh deploy is progressing,
+// whatever an earlier revision's deadline said); then an exceeded progress deadline is
+// stalled, and the replicas' counts say how far the rollout is.
 func rolloutState(d *appsv1.Deployment) (string, string) {
+	if d.Status.ObservedGeneration < d.Generation {
+		return "progressing", "waiting for the controller to see the new spec"
+	}
 	for _, c := range d.Status.Conditions {
 		if c.Type == appsv1.DeploymentProgressing && c.Reason == "ProgressDeadlineExceeded" {
 			return "stalled", "progress deadline exceeded: " + c.Message
@@ -218,14 +228,63 @@ func rolloutState(d *appsv1.Deployment) (string, string) {
 	}
 	want := deref(d.Spec.Replicas)
 	switch {
-	case d.Status.ObservedGeneration < d.Generation:
-		return "progressing", "waiting for the controller to see the new spec"
 	case d.Status.UpdatedReplicas < want:
 		return "progressing", fmt.Sprintf("%d of %d replicas updated", d.Status.UpdatedReplicas, want)
 	case d.Status.Replicas > d.Status.UpdatedReplicas:
 		return "progressing", fmt.Sprintf("%d old replicas pending termination", d.Status.Replicas-d.Status.UpdatedReplicas)
 	case d.Status.AvailableReplicas < d.Status.UpdatedReplicas:
 		return "progressing", fmt.Sprintf("%d of %d updated replicas available", d.Status.AvailableReplicas, d.Status.UpdatedReplicas)
+	}
+	return "complete", ""
+}
+
+// statefulSetRollout reads a StatefulSet as kubectl rollout status does, partitions
+// included; with the OnDelete strategy pods change only when deleted, so there is no
+// rollout to wait for, only how many run the new revision.
+func statefulSetRollout(s *appsv1.StatefulSet) (string, string) {
+	want := deref(s.Spec.Replicas)
+	if s.Spec.UpdateStrategy.Type == appsv1.OnDeleteStatefulSetStrategyType {
+		if s.Status.UpdatedReplicas < want {
+			return "complete", fmt.Sprintf("OnDelete: %d of %d pods run the new revision; the others change when deleted", s.Status.UpdatedReplicas, want)
+		}
+		return "complete", ""
+	}
+	if s.Status.ObservedGeneration == 0 || s.Status.ObservedGeneration < s.Generation {
+		return "progressing", "waiting for the controller to see the new spec"
+	}
+	if s.Status.ReadyReplicas < want {
+		return "progressing", fmt.Sprintf("waiting for %d pods to be ready", want-s.Status.ReadyReplicas)
+	}
+	if ru := s.Spec.UpdateStrategy.RollingUpdate; ru != nil && ru.Partition != nil && *ru.Partition > 0 {
+		if s.Status.UpdatedReplicas < want-*ru.Partition {
+			return "progressing", fmt.Sprintf("partitioned rollout: %d of %d new pods updated", s.Status.UpdatedReplicas, want-*ru.Partition)
+		}
+		return "complete", fmt.Sprintf("partitioned rollout complete: %d new pods, %d held back at partition %d", s.Status.UpdatedReplicas, *ru.Partition, *ru.Partition)
+	}
+	if s.Status.UpdateRevision != s.Status.CurrentRevision {
+		return "progressing", fmt.Sprintf("%d of %d pods at revision %s", s.Status.UpdatedReplicas, want, s.Status.UpdateRevision)
+	}
+	return "complete", ""
+}
+
+// daemonSetRollout reads a DaemonSet as kubectl rollout status does (OnDelete as for
+// StatefulSets).
+func daemonSetRollout(d *appsv1.DaemonSet) (string, string) {
+	want := d.Status.DesiredNumberScheduled
+	if d.Spec.UpdateStrategy.Type == appsv1.OnDeleteDaemonSetStrategyType {
+		if d.Status.UpdatedNumberScheduled < want {
+			return "complete", fmt.Sprintf("OnDelete: %d of %d pods run the new revision; the others change when deleted", d.Status.UpdatedNumberScheduled, want)
+		}
+		return "complete", ""
+	}
+	if d.Status.ObservedGeneration < d.Generation {
+		return "progressing", "waiting for the controller to see the new spec"
+	}
+	switch {
+	case d.Status.UpdatedNumberScheduled < want:
+		return "progressing", fmt.Sprintf("%d of %d new pods updated", d.Status.UpdatedNumberScheduled, want)
+	case d.Status.NumberAvailable < want:
+		return "progressing", fmt.Sprintf("%d of %d updated pods available", d.Status.NumberAvailable, want)
 	}
 	return "complete", ""
 }

@@ -109,3 +109,33 @@ func TestStopAllAfterCrash(t *testing.T) {
 		t.Errorf("pid files left: %v", left)
 	}
 }
+
+// TestStopAllLeavesAReusedPID: a pid file older than the process now holding its PID (the
+// kernel gave the number to another program since) is forgotten, and that program is not
+// signalled.
+func TestStopAllLeavesAReusedPID(t *testing.T) {
+	dir := t.TempDir()
+	other := exec.Command("sleep", "60")
+	other.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Process.Kill(); other.Wait() })
+	pidFile := filepath.Join(dir, "run", "prometheus.pid")
+	os.MkdirAll(filepath.Dir(pidFile), 0o755)
+	os.WriteFile(pidFile, []byte(fmt.Sprint(other.Process.Pid)), 0o644)
+	written := time.Now().Add(-time.Hour) // the stack that wrote it ran an hour ago
+	if err := os.Chtimes(pidFile, written, written); err != nil {
+		t.Fatal(err)
+	}
+	stopped, err := devstack.StopAll(dir)
+	if err != nil || len(stopped) != 0 {
+		t.Errorf("stopped = %v, %v; want nothing", stopped, err)
+	}
+	if err := other.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Errorf("the program holding the reused PID was signalled: %v", err)
+	}
+	if _, err := os.Stat(pidFile); !os.IsNotExist(err) {
+		t.Errorf("the stale pid file stays: %v", err)
+	}
+}

@@ -134,7 +134,7 @@ func StopAll(dir string) ([]string, error) {
 			continue
 		}
 		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		if err == nil && alive(pid) {
+		if err == nil && alive(pid) && startedBy(pid, f) {
 			stopPID(pid, 10*time.Second, nil)
 			rel, _ := filepath.Rel(dir, f)
 			rel = strings.TrimPrefix(strings.Replace(rel, "/run/", "/", 1), "run/")
@@ -183,6 +183,58 @@ func rssMB(pid int) float64 {
 
 // alive reports whether pid runs; a zombie (dead, not yet reaped by an init that may never
 // reap it) counts as dead.
+// startedBy reports whether pid is still the process whose start wrote pidFile: it started at
+// most a minute before the file was written, and not after. A PID the kernel has given to
+// another process since (the stack crashed, the machine ran on) fails, so it is not signalled.
+func startedBy(pid int, pidFile string) bool {
+	fi, err := os.Stat(pidFile)
+	if err != nil {
+		return false
+	}
+	started, ok := processStart(pid)
+	if !ok {
+		return false
+	}
+	written := fi.ModTime()
+	return !started.After(written.Add(time.Second)) && written.Sub(started) < time.Minute
+}
+
+// processStart is when pid started, from /proc: its start in clock ticks after boot, and the
+// boot time.
+func processStart(pid int) (time.Time, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return time.Time{}, false
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return time.Time{}, false
+	}
+	f := strings.Fields(string(b[i+1:])) // from field 3 (state) on
+	if len(f) < 20 {
+		return time.Time{}, false
+	}
+	ticks, err := strconv.ParseInt(f[19], 10, 64) // field 22: starttime
+	if err != nil {
+		return time.Time{}, false
+	}
+	st, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return time.Time{}, false
+	}
+	for _, line := range strings.Split(string(st), "\n") {
+		if v, ok := strings.CutPrefix(line, "btime "); ok {
+			boot, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return time.Time{}, false
+			}
+			const userHZ = 100 // USER_HZ, the unit of /proc's times on every Linux architecture Go runs on
+			return time.Unix(boot, 0).Add(time.Duration(ticks) * time.Second / userHZ), true
+		}
+	}
+	return time.Time{}, false
+}
+
 func alive(pid int) bool {
 	if pid <= 1 || syscall.Kill(pid, 0) != nil {
 		return false

@@ -18,6 +18,7 @@ import (
 	"text/template"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
@@ -122,14 +123,11 @@ type Client struct {
 	charts  []ChartDef
 	ttl     time.Duration
 	flights singleflight.Group
-	mu      sync.Mutex
-	cache   map[string]cached
+	cache   *lru.LRU[string, model.Matrix] // nil: nothing is shared (a TTL of 0)
 }
 
-type cached struct {
-	m  model.Matrix
-	at time.Time
-}
+// maxCached bounds the shared answers; the least recently used go first.
+const maxCached = 5000
 
 // New returns a client; charts nil means DefaultCharts.
 func New(cfg backend.Config, charts []ChartDef, ttl time.Duration) (*Client, error) {
@@ -144,7 +142,11 @@ func New(cfg backend.Config, charts []ChartDef, ttl time.Duration) (*Client, err
 	if charts == nil {
 		charts = DefaultCharts
 	}
-	return &Client{api: v1.NewAPI(c), cfg: cfg, charts: charts, ttl: ttl, cache: map[string]cached{}}, nil
+	cl := &Client{api: v1.NewAPI(c), cfg: cfg, charts: charts, ttl: ttl}
+	if ttl > 0 {
+		cl.cache = lru.NewLRU[string, model.Matrix](maxCached, nil, ttl)
+	}
+	return cl, nil
 }
 
 // API is the Prometheus HTTP API client, for the alerts.
@@ -228,14 +230,17 @@ func order(name string) int {
 // rangeQuery answers from the shared cache, or asks Prometheus once for all concurrent callers.
 func (c *Client) rangeQuery(ctx context.Context, q string, start, end time.Time, step time.Duration) (model.Matrix, error) {
 	key := fmt.Sprintf("%s|%d|%d|%d", q, start.Unix(), end.Unix(), step)
-	c.mu.Lock()
-	if e, ok := c.cache[key]; ok && time.Since(e.at) < c.ttl {
-		c.mu.Unlock()
-		return e.m, nil
+	if c.cache != nil {
+		if m, ok := c.cache.Get(key); ok {
+			return m, nil
+		}
 	}
-	c.mu.Unlock()
 	v, err, _ := c.flights.Do(key, func() (any, error) {
-		val, _, _, err := c.api.QueryRange(ctx, q, v1.Range{Start: start, End: end, Step: step})
+		// The query is answered for everyone waiting on it: not on the first caller's
+		// context, which ends when that viewer goes away, but within the backend's budget.
+		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.Timeout)
+		defer cancel()
+		val, _, _, err := c.api.QueryRange(qctx, q, v1.Range{Start: start, End: end, Step: step})
 		if err != nil {
 			return nil, err
 		}
@@ -243,12 +248,9 @@ func (c *Client) rangeQuery(ctx context.Context, q string, start, end time.Time,
 		if !ok {
 			return nil, fmt.Errorf("the query returned a %s, not a range of values", val.Type())
 		}
-		c.mu.Lock()
-		if len(c.cache) > 5000 {
-			c.cache = map[string]cached{}
+		if c.cache != nil {
+			c.cache.Add(key, m)
 		}
-		c.cache[key] = cached{m: m, at: time.Now()}
-		c.mu.Unlock()
 		return m, nil
 	})
 	if err != nil {
@@ -291,13 +293,19 @@ func podsRegex(t Target) string {
 	return ".+"
 }
 
+// promString escapes s for the inside of a double-quoted PromQL string, where a backslash
+// starts an escape: the regex "payment\.v2-.+" must be written "payment\\.v2-.+".
+func promString(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s)
+}
+
 func render(tmpl string, t Target, r Range) (string, error) {
 	tp, err := template.New("q").Parse(tmpl)
 	if err != nil {
 		return "", fmt.Errorf("the chart's query template is invalid: %v", err)
 	}
 	var b bytes.Buffer
-	err = tp.Execute(&b, placeholders{Name: t.Name, Namespace: t.Namespace, Labels: t.Labels, Pods: podsRegex(t), Window: r.RateWindow})
+	err = tp.Execute(&b, placeholders{Name: t.Name, Namespace: t.Namespace, Labels: t.Labels, Pods: promString(podsRegex(t)), Window: r.RateWindow})
 	if err != nil {
 		return "", fmt.Errorf("the chart's query template failed: %v", err)
 	}

@@ -1,10 +1,18 @@
 package metrics
 
 import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/common/model"
+
+	"github.com/portico-dev/portico/internal/backend"
 )
 
 func TestParseRules(t *testing.T) {
@@ -29,7 +37,7 @@ func TestLabelMatchersAndRender(t *testing.T) {
 	}
 	q, err := render(`rate(x{ {{.Labels}}, pod=~"{{.Pods}}" }[{{.Window}}]) in {{.Namespace}}`, Target{Name: "payment", Namespace: "payments",
 		Labels: `service="payment"`, Pods: []string{"payment-1.a", "payment-2"}}, RangeNamed("15m"))
-	if err != nil || q != `rate(x{ service="payment", pod=~"payment-1\.a|payment-2" }[1m]) in payments` {
+	if err != nil || q != `rate(x{ service="payment", pod=~"payment-1\\.a|payment-2" }[1m]) in payments` {
 		t.Errorf("render = %q %v", q, err)
 	}
 	if q, _ := render(`{{.Pods}}`, Target{Name: "maps"}, RangeNamed("1h")); q != "maps-.+" {
@@ -64,5 +72,54 @@ func TestRuleTitles(t *testing.T) {
 		if got := ruleTitle(tt.query); got != tt.want {
 			t.Errorf("ruleTitle(%s) = %q, want %q", tt.query, got, tt.want)
 		}
+	}
+}
+
+// TestSharedQuerySurvivesTheFirstViewerLeaving: two viewers wait on the same query; the one
+// whose request started it goes away, and the other still gets the answer.
+func TestSharedQuerySurvivesTheFirstViewerLeaving(t *testing.T) {
+	asked := make(chan struct{}, 4)
+	release := make(chan struct{})
+	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked <- struct{}{}
+		<-release
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"pod":"payment-1"},"values":[[1700000000,"1"]]}]}}`)
+	}))
+	defer prom.Close()
+	c, err := New(backend.Config{URL: prom.URL, Timeout: 30 * time.Second}, nil, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start, end := time.Unix(1700000000, 0), time.Unix(1700000060, 0)
+	first, leave := context.WithCancel(context.Background())
+	firstDone := make(chan error, 1)
+	go func() { _, err := c.rangeQuery(first, "up", start, end, time.Minute); firstDone <- err }()
+	<-asked // the first viewer's request reached Prometheus
+	secondDone := make(chan error, 1)
+	go func() { _, err := c.rangeQuery(context.Background(), "up", start, end, time.Minute); secondDone <- err }()
+	for range 100 { // let the second viewer join the flight
+		runtime.Gosched()
+	}
+	leave()
+	close(release)
+	if err := <-secondDone; err != nil {
+		t.Errorf("the second viewer failed because the first went away: %v", err)
+	}
+	<-firstDone
+	if len(asked) != 0 {
+		t.Errorf("Prometheus was asked %d more times; the viewers should share one query", len(asked))
+	}
+}
+
+// TestPodRegexIsAValidPromQLString: a name with a dot is escaped once for the regex and once
+// for the PromQL string it sits in.
+func TestPodRegexIsAValidPromQLString(t *testing.T) {
+	q, err := render(`up{pod=~"{{.Pods}}"}`, Target{Name: "payment.v2"}, RangeNamed("1h"))
+	if err != nil || q != `up{pod=~"payment\\.v2-.+"}` {
+		t.Errorf("render = %q %v", q, err)
+	}
+	if got := promString(`a"b\c`); got != `a\"b\\c` {
+		t.Errorf("promString = %q", got)
 	}
 }

@@ -26,6 +26,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/yaml"
 
 	"github.com/portico-dev/portico/internal/derrors"
@@ -116,6 +117,10 @@ func Restart(ctx context.Context, cs kubernetes.Interface, t Target, reason stri
 		d, err := current(ctx, cs, t)
 		if err != nil {
 			return Result{}, err
+		}
+		if d.Spec.Paused {
+			// As kubectl: a paused Deployment would take the stamp and roll nothing.
+			return Result{}, fmt.Errorf("%w: %s is paused, so a restart would replace no pod; resume it first", derrors.Invalid, d.Name)
 		}
 		patch := map[string]any{
 			"metadata": map[string]any{"resourceVersion": d.ResourceVersion, "annotations": t.with(ChangeCauseAnnotation, cause("restart", reason))},
@@ -269,16 +274,14 @@ func ScaleHPA(ctx context.Context, cs kubernetes.Interface, namespace, hpa strin
 // user's generation again, so a real concurrent edit of the spec still ends as a conflict.
 var errRaced = errors.New("raced")
 
+// retrying runs f again, with client-go's backoff for conflicts, while it loses races.
 func retrying(f func() (Result, error)) (Result, error) {
-	var (
-		res Result
-		err error
-	)
-	for range 5 {
-		if res, err = f(); !errors.Is(err, errRaced) {
-			return res, err
-		}
-	}
+	var res Result
+	err := retry.OnError(retry.DefaultRetry, func(err error) bool { return errors.Is(err, errRaced) }, func() error {
+		var err error
+		res, err = f()
+		return err
+	})
 	return res, err
 }
 

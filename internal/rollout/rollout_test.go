@@ -18,6 +18,7 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/portico-dev/portico/internal/cluster"
 	"github.com/portico-dev/portico/internal/derrors"
@@ -355,5 +356,55 @@ func TestDiffRedactsEnvValues(t *testing.T) {
 	}
 	if templateDiff(dep("same"), dep("same")) != "" {
 		t.Error("an unchanged value shows no change")
+	}
+}
+
+// TestRestartRefusesAPausedDeployment: as kubectl, a paused Deployment is not restarted (the
+// stamp would roll nothing), and nothing is written.
+func TestRestartRefusesAPausedDeployment(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "payment", 1)
+	ctx := context.Background()
+	d, err := f.admin.AppsV1().Deployments(f.ns).Get(ctx, "payment", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Spec.Paused = true
+	if d, err = f.admin.AppsV1().Deployments(f.ns).Update(ctx, d, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, dry := range []bool{true, false} {
+		_, err := Restart(ctx, f.owner, Target{Namespace: f.ns, Name: "payment"}, "stuck", dry)
+		if !errors.Is(err, derrors.Invalid) || !strings.Contains(err.Error(), "paused") {
+			t.Errorf("restart of a paused Deployment (dry run %v): %v", dry, err)
+		}
+	}
+	if now, _ := f.admin.AppsV1().Deployments(f.ns).Get(ctx, "payment", metav1.GetOptions{}); changed(d, now) {
+		t.Error("the refused restart changed the Deployment")
+	}
+}
+
+// TestRetryingOnlyRetriesRaces: a lost race is tried again (with client-go's backoff) a few
+// times and then reported; any other error at once.
+func TestRetryingOnlyRetriesRaces(t *testing.T) {
+	calls := 0
+	_, err := retrying(func() (Result, error) { calls++; return Result{}, errRaced })
+	if !errors.Is(err, errRaced) || calls != retry.DefaultRetry.Steps {
+		t.Errorf("always raced: %d calls, %v", calls, err)
+	}
+	calls = 0
+	res, err := retrying(func() (Result, error) {
+		calls++
+		if calls < 3 {
+			return Result{}, errRaced
+		}
+		return Result{Message: "done"}, nil
+	})
+	if err != nil || res.Message != "done" || calls != 3 {
+		t.Errorf("raced twice: %d calls, %v %v", calls, res, err)
+	}
+	calls = 0
+	if _, err := retrying(func() (Result, error) { calls++; return Result{}, derrors.Invalid }); !errors.Is(err, derrors.Invalid) || calls != 1 {
+		t.Errorf("another error: %d calls, %v", calls, err)
 	}
 }

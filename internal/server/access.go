@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/labstack/echo/v4"
 
 	"github.com/portico-dev/portico/internal/access"
@@ -22,17 +23,23 @@ import (
 type teamCache struct {
 	mu    sync.Mutex
 	snap  *catalog.Snapshot
-	teams map[string][]string // user key → team names
+	teams *lru.Cache[string, []string] // user key → team names, for snap only; least recently used out first
 }
+
+const maxCachedTeams = 10000
 
 func (tc *teamCache) get(snap *catalog.Snapshot, u *auth.User) []string {
 	key := u.Subject + "\x00" + u.Email + "\x00" + strings.Join(u.Groups, ",")
 	tc.mu.Lock()
-	if tc.snap == snap {
-		if t, ok := tc.teams[key]; ok {
-			tc.mu.Unlock()
-			return t
-		}
+	if tc.teams == nil {
+		tc.teams, _ = lru.New[string, []string](maxCachedTeams)
+	}
+	if tc.snap != snap {
+		tc.snap = snap
+		tc.teams.Purge()
+	} else if t, ok := tc.teams.Get(key); ok {
+		tc.mu.Unlock()
+		return t
 	}
 	tc.mu.Unlock()
 	var names []string
@@ -40,10 +47,9 @@ func (tc *teamCache) get(snap *catalog.Snapshot, u *auth.User) []string {
 		names = append(names, r.Entity.Metadata.Name)
 	}
 	tc.mu.Lock()
-	if tc.snap != snap || len(tc.teams) > 10000 {
-		tc.snap, tc.teams = snap, map[string][]string{}
+	if tc.snap == snap {
+		tc.teams.Add(key, names)
 	}
-	tc.teams[key] = names
 	tc.mu.Unlock()
 	return names
 }

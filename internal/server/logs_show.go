@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -127,7 +128,7 @@ func (s *Server) handleLogsStream(c echo.Context) error {
 		if err := components.LogLineView(logLineVM(l)).Render(c.Request().Context(), &buf); err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "event: line\ndata: %s\n\n", strings.ReplaceAll(buf.String(), "\n", "&#10;"))
+		_, _ = io.WriteString(w, sseEvent("line", buf.String()))
 		w.Flush()
 		return nil
 	})

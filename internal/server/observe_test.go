@@ -470,3 +470,18 @@ func brokenAddrs(t *testing.T) (dead func() string, hang string) {
 		return "127.0.0.1:" + strconv.Itoa(port)
 	}, l.Addr().String()
 }
+
+// TestChartsOfADottedName: a service whose name has a dot (Backstage names may) gets charts
+// from the real Prometheus, not "not valid PromQL".
+func TestChartsOfADottedName(t *testing.T) {
+	prom, _, _, _ := demoBackends(t)
+	c, err := metrics.New(prom, nil, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range c.Charts(context.Background(), metrics.Target{Name: "payment.v2", Labels: metrics.LabelMatchers("", "payment.v2")}, metrics.RangeNamed("15m"), time.Now()) {
+		if ch.Err != "" {
+			t.Errorf("chart %s of payment.v2: %s (queries %v)", ch.Name, ch.Err, ch.Queries)
+		}
+	}
+}

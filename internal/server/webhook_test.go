@@ -87,6 +87,38 @@ func TestWebhookGit(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Logf("push → visible in %s", time.Since(start).Round(time.Millisecond))
+
+	// GitLab cannot sign its push hooks: it sends the secret as X-Gitlab-Token.
+	gitlab := func(token, event string) int {
+		body := []byte(`{"object_kind":"push","ref":"refs/heads/main","project":{"git_http_url":"file://` + repoDir + `"}}`)
+		req, _ := http.NewRequest(http.MethodPost, p.URL+"/webhooks/git", bytes.NewReader(body))
+		req.Header.Set("X-Gitlab-Event", event)
+		req.Header.Set("X-Gitlab-Token", token)
+		res, err := p.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	commit("third")
+	if got := gitlab("wrong", "Push Hook"); got != http.StatusUnauthorized {
+		t.Errorf("GitLab push with a wrong token = %d, want 401", got)
+	}
+	if got := gitlab(webhookSecret, "Merge Request Hook"); got != http.StatusAccepted {
+		t.Errorf("another GitLab event = %d, want 202 (ignored)", got)
+	}
+	if d := description(t, p); d != "second" {
+		t.Fatalf("a refused or ignored GitLab hook changed the catalog: %q", d)
+	}
+	if got := gitlab(webhookSecret, "Push Hook"); got != http.StatusAccepted {
+		t.Fatalf("GitLab push with the token = %d, want 202", got)
+	}
+	for deadline := time.Now().Add(30 * time.Second); description(t, p) != "third"; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the GitLab push's change is not visible after 30 s")
+		}
+	}
 }
 
 func description(t *testing.T, p *testPortal) string {

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
@@ -83,8 +84,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	auditLog := audit.New(st.Client, log)
 	deps := server.Deps{Catalog: refresher, Runbooks: books, DB: st, ScoreStore: st, Log: log, WebhookSecrets: cfg.Catalog.WebhookSecrets, Version: version,
-		Anonymous: cfg.Auth.AnonymousAllowed(), BaseURL: baseURL(cfg), Policy: pol, Audit: audit.New(st.Client, log),
+		Anonymous: cfg.Auth.AnonymousAllowed(), BaseURL: baseURL(cfg), Policy: pol, Audit: auditLog,
 		ActionsConfig:    server.ActionsConfig{MaxReplicas: cfg.Actions.MaxReplicas, ProductionEnvironments: cfg.Actions.ProductionEnvironments},
 		AuthRateLimit:    server.RateLimit{PerSecond: cfg.Server.RateLimits.Auth.PerSecond, Burst: cfg.Server.RateLimits.Auth.Burst},
 		WebhookRateLimit: server.RateLimit{PerSecond: cfg.Server.RateLimits.Webhooks.PerSecond, Burst: cfg.Server.RateLimits.Webhooks.Burst},
@@ -100,13 +102,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		deps.Auth = a
 	}
+	var observer actions.Observer // nil without clusters: interrupted actions cannot be looked at
 	if len(cfg.Clusters) > 0 {
 		clusters, err := cluster.NewManager(clusterConfigs(cfg), log)
 		if err != nil {
 			return err
 		}
 		clusters.Start(runCtx)
-		deps.Clusters = clusters
+		deps.Clusters, observer = clusters, clusters
 	}
 	if err := observability(cfg, getenv, &deps); err != nil {
 		return err
@@ -116,7 +119,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	// The one write path, for the forms and the JSON API alike.
 	deps.Actions = actions.New(actions.Config{MaxReplicas: cfg.Actions.MaxReplicas, ProductionEnvironments: cfg.Actions.ProductionEnvironments,
-		RequireSecurityScan: cfg.Pipelines.RequireSecurityScan}, pol, deps.Audit, st, log)
+		RequireSecurityScan: cfg.Pipelines.RequireSecurityScan, Hook: crashHook(getenv("PORTICO_TEST_CRASH_AT"), log)}, pol, deps.Audit, st, log)
 	if deps.Scorecards, err = scorecards(cfg.Scorecards); err != nil {
 		return err
 	}
@@ -134,6 +137,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
 	go refresher.Run(runCtx, cfg.Catalog.RefreshInterval.D())
 	go srv.RunScorecards(runCtx)
+	go recoverInterrupted(runCtx, auditLog, observer, st, time.Now(), log)
 	go func() {
 		reloadRunbooks(runCtx, books, cfg.Catalog.RefreshInterval.D(), log)
 	}()
@@ -153,6 +157,44 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// recoverInterrupted completes the audit entries an earlier process left pending (it stopped
+// between an action's intent and its result), judging each from what the cluster shows once
+// it is old enough not to be in flight; it ends when none from before this start is left.
+func recoverInterrupted(ctx context.Context, log *audit.Log, obs actions.Observer, st *store.Store, started time.Time, l *slog.Logger) {
+	for {
+		done, waiting, err := actions.Recover(ctx, log, obs, st, started, time.Now(), l)
+		if err != nil {
+			l.Error("recovering interrupted actions", "err", err)
+		} else if done > 0 {
+			l.Info("interrupted actions completed", "completed", done, "waiting", waiting)
+		}
+		if err == nil && waiting == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(5 * time.Second):
+		}
+	}
+}
+
+// crashHook kills the process at the write path's named crash point: the crash tests' way of
+// stopping the portal between an action's audit intent and its result. Empty: no hook.
+func crashHook(point string, l *slog.Logger) func(string) {
+	if point == "" {
+		return nil
+	}
+	l.Warn("PORTICO_TEST_CRASH_AT is set: the portal kills itself at this crash point (tests only)", "point", point)
+	return func(p string) {
+		if p == point {
+			l.Warn("crash point reached: SIGKILL", "point", p)
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {} // the signal is on its way
+		}
+	}
 }
 
 func clusterConfigs(cfg *config.Config) []cluster.Config {

@@ -120,6 +120,10 @@ type Config struct {
 	// RequireSecurityScan refuses deploying to production an image whose CI run did not pass
 	// its security-scan stage (or was never reported).
 	RequireSecurityScan bool
+	// Hook, when set, is called at the write path's crash points: "intent-written" (the audit
+	// intent is stored, nothing is changed yet) and "change-made" (the cluster has the change,
+	// its result is not recorded). Crash tests kill the process there.
+	Hook func(point string)
 }
 
 // auditLog is what actions need from the audit log.
@@ -228,7 +232,9 @@ func (s *Service) Do(ctx context.Context, r Request) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, derrors.E(derrors.Unavailable, "The audit log cannot be written, so nothing was changed", err)
 	}
+	s.hook("intent-written")
 	res, runErr := s.run(ctx, w, r.Actor.Identity, in, e.ID)
+	s.hook("change-made")
 	result := audit.Succeeded
 	switch {
 	case errors.Is(runErr, derrors.Forbidden):
@@ -247,6 +253,12 @@ func (s *Service) Do(ctx context.Context, r Request) (Outcome, error) {
 		e.Error = runErr.Error()
 	}
 	return Outcome{Entry: e, Result: res}, runErr
+}
+
+func (s *Service) hook(point string) {
+	if s.cfg.Hook != nil {
+		s.cfg.Hook(point)
+	}
 }
 
 // Refuse records an attempt the front end refused before it could name a workload (the

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"fmt"
 	"path"
 	"slices"
@@ -60,6 +61,20 @@ type Deployment struct {
 	Object      *appsv1.Deployment
 	ReplicaSets []*appsv1.ReplicaSet
 	HPA         *autoscalingv2.HorizontalPodAutoscaler
+}
+
+// Observe shows the named Deployment as the cluster's caches hold it now: found is false when
+// it or the cluster is gone; an error says the caches are not synced yet.
+func (m *Manager) Observe(_ context.Context, clusterName, namespace, name string) (Deployment, bool, error) {
+	c := m.Cluster(clusterName)
+	if c == nil {
+		return Deployment{}, false, nil
+	}
+	if !c.Synced() {
+		return Deployment{}, false, fmt.Errorf("cluster %s: caches not synced yet", clusterName)
+	}
+	d, ok := c.Deployment(Query{Selector: labels.Everything()}, namespace, name)
+	return d, ok, nil
 }
 
 // Deployment finds the named Deployment among the objects q selects in this cluster; a

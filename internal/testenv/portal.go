@@ -62,6 +62,12 @@ func PortalBinary(tb testing.TB) string {
 type Portal struct {
 	URL string
 	Log string // path of its log file
+
+	addr, dir string
+	args, env []string
+	runs      int
+	cmd       *exec.Cmd
+	done      chan struct{}
 }
 
 // StartPortal runs the portal with env (PORTICO_* settings) on a free port and waits until it
@@ -83,25 +89,55 @@ func StartPortalWithConfig(tb testing.TB, configYAML string, env ...string) *Por
 
 func startPortal(tb testing.TB, args, env []string) *Portal {
 	tb.Helper()
-	bin := PortalBinary(tb)
 	port, err := ReservePort()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	dir := tb.TempDir()
-	logPath := filepath.Join(dir, "portico.log")
-	logf, err := os.Create(logPath)
+	p := &Portal{addr: fmt.Sprintf("127.0.0.1:%d", port), dir: tb.TempDir(), args: args, env: env}
+	p.URL = "http://" + p.addr
+	p.launch(tb, nil, true)
+	return p
+}
+
+// Exited is closed when the current process has exited (it may kill itself, say at a test's
+// crash point).
+func (p *Portal) Exited() <-chan struct{} { return p.done }
+
+// Kill ends the process with SIGKILL, as a crash or an OOM kill would, and waits for it.
+func (p *Portal) Kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+// Restart starts the portal again after it exited, on the same address and database, with
+// extraEnv added to its environment, and waits until it is ready.
+func (p *Portal) Restart(tb testing.TB, extraEnv ...string) {
+	tb.Helper()
+	select {
+	case <-p.done:
+	default:
+		tb.Fatal("Restart: the portal is still running (Kill it first)")
+	}
+	p.launch(tb, extraEnv, true)
+}
+
+// launch starts one process of the portal and waits until it is ready.
+func (p *Portal) launch(tb testing.TB, extraEnv []string, wait bool) {
+	tb.Helper()
+	bin := PortalBinary(tb)
+	p.runs++
+	p.Log = filepath.Join(p.dir, fmt.Sprintf("portico-%d.log", p.runs))
+	logf, err := os.Create(p.Log)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	cmd := exec.Command(bin, append([]string{"serve", "--addr", addr}, args...)...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "PORTICO_DATABASE_DSN="+filepath.Join(dir, "portico.db"), "PORTICO_LOG_FORMAT=text", "PORTICO_BASE_URL=http://"+addr)
-	cmd.Env = append(cmd.Env, env...)
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", p.addr}, p.args...)...)
+	cmd.Dir = p.dir
+	cmd.Env = append(os.Environ(), "PORTICO_DATABASE_DSN="+filepath.Join(p.dir, "portico.db"), "PORTICO_LOG_FORMAT=text", "PORTICO_BASE_URL=http://"+p.addr)
+	cmd.Env = append(append(cmd.Env, p.env...), extraEnv...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// The portal is handed its bound socket (LISTEN_FDS), so nothing can take the port first.
-	ln, err := devstack.Listen("portal", addr)
+	ln, err := devstack.Listen("portal", p.addr)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -118,7 +154,8 @@ func startPortal(tb testing.TB, args, env []string) *Portal {
 		tb.Fatal(err)
 	}
 	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
+	go func() { cmd.Wait(); logf.Close(); close(done) }()
+	p.cmd, p.done = cmd, done
 	tb.Cleanup(func() {
 		cmd.Process.Signal(os.Interrupt)
 		select {
@@ -126,23 +163,24 @@ func startPortal(tb testing.TB, args, env []string) *Portal {
 		case <-time.After(10 * time.Second):
 			cmd.Process.Kill()
 		}
-		logf.Close()
 	})
-	p := &Portal{URL: "http://" + addr, Log: logPath}
+	if !wait {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for {
 		select {
 		case <-done:
-			tb.Fatalf("portal exited at start:\n%s", tail(logPath, 30))
+			tb.Fatalf("portal exited at start:\n%s", tail(p.Log, 30))
 		case <-ctx.Done():
-			tb.Fatalf("portal not ready in 30 s:\n%s", tail(logPath, 30))
+			tb.Fatalf("portal not ready in 30 s:\n%s", tail(p.Log, 30))
 		case <-time.After(100 * time.Millisecond):
 		}
 		if res, err := http.Get(p.URL + "/readyz"); err == nil {
 			res.Body.Close()
 			if res.StatusCode == http.StatusOK {
-				return p
+				return
 			}
 		}
 	}

@@ -141,17 +141,17 @@ pipelines:
 	// 3. Restarted normally: every interrupted entry is completed from the cluster.
 	portal.Restart(t, "PORTICO_TEST_CRASH_AT=")
 	var entries []struct {
-		ID                   int
+		ID                    int
 		Action, Result, Error string
-		After                string
+		After                 string
 	}
 	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(time.Second) {
 		_, body, err := call(http.MethodGet, "/api/v1/audit?action=deploy", nil)
 		var page struct {
 			Items []struct {
-				ID                   int
+				ID                    int
 				Action, Result, Error string
-				After                string
+				After                 string
 			}
 		}
 		if err == nil && json.Unmarshal([]byte(body), &page) == nil && len(page.Items) == 2 && page.Items[0].Result != "pending" && page.Items[1].Result != "pending" {

@@ -84,7 +84,9 @@ func (o fakeObserver) Observe(_ context.Context, _, _, name string) (cluster.Dep
 
 type fakeExemptions []store.Exemption
 
-func (x fakeExemptions) ActiveExemptions(context.Context, time.Time) ([]store.Exemption, error) { return x, nil }
+func (x fakeExemptions) ActiveExemptions(context.Context, time.Time) ([]store.Exemption, error) {
+	return x, nil
+}
 
 // TestRecoverJudgesOnlyWhatIsSafe: entries still possibly in flight, begun after the start or
 // on a cluster not yet synced wait; the others are completed, none left pending.

@@ -5,7 +5,7 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build run dev dev-down dev-status stack-build test test-unit test-integration test-e2e generate check lint bench deps clean
+.PHONY: all build run dev dev-down dev-status stack-build test test-unit test-integration test-e2e generate check lint bench fuzz deps clean
 
 all: build
 
@@ -70,6 +70,16 @@ test-integration: deps
 
 test-e2e: deps
 	$(GO) test -count=1 ./e2e/...
+
+## fuzz: run every fuzz target for FUZZTIME each (seed corpora in testdata/fuzz run in make test)
+FUZZTIME ?= 30s
+FUZZ_TARGETS = catalog:FuzzReadCatalog pipeline:FuzzParseGitHub pipeline:FuzzParseGitLab pipeline:FuzzParseGeneric \
+	pipeline:FuzzVerifyToken ingest:FuzzVerifySignature ingest:FuzzParsePush policy:FuzzParse config:FuzzLoad \
+	cluster:FuzzQueryFor metrics:FuzzRules
+fuzz:
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "== $$fn ($$pkg) for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) ./internal/$$pkg || exit 1; done
 
 ## bench: the issue's numbers as a table (ingest, list latency vs a trivial handler, webhook)
 bench:

@@ -9,6 +9,8 @@ import (
 	"strconv"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/portico-dev/portico/internal/limits"
 )
 
 // document is one YAML document of a catalog file: its decoded value and its node tree, which
@@ -25,6 +27,10 @@ type document struct {
 
 var yamlLineRE = regexp.MustCompile(`line (\d+)`)
 
+// maxNodes bounds one document's values with its aliases expanded: real entities hold a few
+// hundred; an alias bomb holds billions.
+const maxNodes = 100000
+
 // parseDocuments splits a file into YAML documents. A syntax error fails the whole file, since
 // the documents after it cannot be trusted.
 func parseDocuments(file string, data []byte) ([]document, []Problem) {
@@ -38,6 +44,9 @@ func parseDocuments(file string, data []byte) ([]document, []Problem) {
 		}
 		if err != nil {
 			return nil, []Problem{yamlProblem(file, err)}
+		}
+		if err := limits.YAMLDepth(fmt.Sprintf("document %d", i+1), &n, limits.MaxDepth, maxNodes); err != nil {
+			return nil, []Problem{{File: file, Line: n.Line, Column: n.Column, Severity: SeverityError, Message: err.Error()}}
 		}
 		if len(n.Content) == 0 || (n.Content[0].Kind == yaml.ScalarNode && n.Content[0].Tag == "!!null") {
 			continue // an empty document, e.g. after a trailing ---

@@ -23,6 +23,9 @@ type Query struct {
 	Cluster      string
 }
 
+// maxSelector bounds a label selector annotation (Kubernetes' own are far shorter).
+const maxSelector = 4096
+
 // QueryFor reads the mapping annotations. A label selector wins over kubernetes-id; without
 // either the component is not mapped (ok is false).
 func QueryFor(annotations map[string]string) (q Query, ok bool, err error) {
@@ -34,6 +37,9 @@ func QueryFor(annotations map[string]string) (q Query, ok bool, err error) {
 		q.SelectorText = AnnotationID + "=" + annotations[AnnotationID]
 	default:
 		return q, false, nil
+	}
+	if len(q.SelectorText) > maxSelector {
+		return q, true, fmt.Errorf("%s is %d characters long, over the limit of %d", AnnotationSelector, len(q.SelectorText), maxSelector)
 	}
 	sel, err := labels.Parse(q.SelectorText)
 	if err != nil {

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/portico-dev/portico/internal/limits"
 )
 
 // Config is the whole configuration. The zero value is not valid; start from Default.
@@ -333,9 +335,18 @@ var unknownFieldRE = regexp.MustCompile(`line (\d+): field (\S+) not found in ty
 // sectionOf maps Go type names to the YAML path a user writes.
 var sectionOf = map[string]string{"Config": "", "Server": "server.", "Database": "database.", "Catalog": "catalog.",
 	"Source": "catalog.sources[].", "Runbooks": "runbooks.", "Scorecards": "scorecards.", "Log": "log.", "Cluster": "clusters[].", "Auth": "auth.", "OIDC": "auth.oidc.", "Actions": "actions.",
-	"Observability": "observability.", "Backend": "observability.<backend>.", "TLS": "observability.<backend>.tls.", "Chart": "observability.charts[].", "ChartQuery": "observability.charts[].queries[].", "Pipelines": "pipelines.", "WebhookSecrets": "pipelines.<provider>."}
+	"Observability": "observability.", "Backend": "observability.<backend>.", "TLS": "observability.<backend>.tls.", "Chart": "observability.charts[].", "ChartQuery": "observability.charts[].queries[].", "Pipelines": "pipelines.", "WebhookSecrets": "pipelines.<provider>.", "MCP": "mcp."}
 
 func (c *Config) decode(path string, data []byte) error {
+	if err := limits.Size(path, len(data), 1<<20); err != nil {
+		return err
+	}
+	var tree yaml.Node
+	if err := yaml.Unmarshal(data, &tree); err == nil {
+		if err := limits.YAMLDepth(path, &tree, limits.MaxDepth, 100000); err != nil {
+			return err
+		}
+	}
 	// Sources in the file replace the default source rather than adding to it.
 	c.Catalog.Sources = nil
 	dec := yaml.NewDecoder(bytes.NewReader(data))

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/portico-dev/portico/internal/limits"
 )
 
 // ErrBadSignature means a webhook was unsigned or signed with none of the configured secrets.
@@ -53,6 +55,12 @@ type Push struct {
 // ParsePush reads a GitHub push payload (GitLab's push hook has the same fields under
 // "project" and is accepted too).
 func ParsePush(body []byte) (Push, error) {
+	if err := limits.Size("the push payload", len(body), 1<<20); err != nil {
+		return Push{}, err
+	}
+	if err := limits.JSONDepth("the push payload", body, limits.MaxDepth); err != nil {
+		return Push{}, err
+	}
 	var p struct {
 		Ref        string `json:"ref"`
 		Repository struct {

@@ -354,6 +354,9 @@ func LabelMatchers(annotation, name string) string {
 // ParseRules reads the prometheus.io/rule annotation: "query|legendLabel" pairs separated by
 // commas outside brackets and quotes (queries contain commas: histogram_quantile(0.95, …)).
 func ParseRules(annotation string) []Query {
+	if len(annotation) > maxRulesAnnotation {
+		return nil // no charts from an annotation this long
+	}
 	var out []Query
 	for _, part := range splitTop(annotation) {
 		q, label, _ := strings.Cut(part, "|")
@@ -369,6 +372,9 @@ func ParseRules(annotation string) []Query {
 	}
 	return out
 }
+
+// maxRulesAnnotation bounds the prometheus.io/rule annotation.
+const maxRulesAnnotation = 16 << 10
 
 func splitTop(s string) []string {
 	var out []string

@@ -76,6 +76,9 @@ func ParseStatus(s string) (Status, error) {
 
 // ParseGeneric reads a generic event, strictly: unknown fields and bad values are errors.
 func ParseGeneric(body []byte, m *Mapper, now time.Time) (Event, error) {
+	if err := bounded("generic event", body); err != nil {
+		return Event{}, err
+	}
 	var g GenericEvent
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

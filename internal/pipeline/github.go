@@ -8,6 +8,9 @@ import (
 
 // ParseGitHub reads a GitHub delivery; event is its X-GitHub-Event header.
 func ParseGitHub(event string, body []byte, m *Mapper) (Event, error) {
+	if err := bounded("GitHub delivery", body); err != nil {
+		return Event{}, err
+	}
 	switch event {
 	case "workflow_run":
 		return githubRun(body)

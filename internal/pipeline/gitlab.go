@@ -8,6 +8,9 @@ import (
 
 // ParseGitLab reads a GitLab delivery; event is its X-Gitlab-Event header.
 func ParseGitLab(event string, body []byte, m *Mapper) (Event, error) {
+	if err := bounded("GitLab delivery", body); err != nil {
+		return Event{}, err
+	}
 	switch event {
 	case "Pipeline Hook":
 		return gitlabPipeline(body, m)

@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/portico-dev/portico/internal/limits"
 )
 
 // Status is a run's, job's or deployment's state.
@@ -202,6 +204,21 @@ var ErrIgnored = errors.New("event not used")
 
 // ErrMalformed means a delivery that cannot be read.
 var ErrMalformed = errors.New("malformed event")
+
+// MaxPayload bounds a delivery's body (the webhook handlers read no more).
+const MaxPayload = 1 << 20
+
+// bounded refuses a delivery over MaxPayload or nested deeper than limits.MaxDepth, as
+// malformed.
+func bounded(what string, body []byte) error {
+	if err := limits.Size(what, len(body), MaxPayload); err != nil {
+		return malformed("%v", err)
+	}
+	if err := limits.JSONDepth(what, body, limits.MaxDepth); err != nil {
+		return malformed("%v", err)
+	}
+	return nil
+}
 
 func malformed(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, a...))

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/portico-dev/portico/internal/limits"
 )
 
 // Action is something a user can do in the portal.
@@ -113,6 +115,15 @@ func Default() *Policy {
 // is an error), then validates it. Roles the file does not define keep their defaults, so a
 // file may hold bindings only.
 func Parse(data []byte) (*Policy, error) {
+	if err := limits.Size("the policy file", len(data), 1<<20); err != nil {
+		return nil, fmt.Errorf("invalid policy: %v", err)
+	}
+	var tree yaml.Node
+	if err := yaml.Unmarshal(data, &tree); err == nil {
+		if err := limits.YAMLDepth("the policy file", &tree, limits.MaxDepth, 100000); err != nil {
+			return nil, fmt.Errorf("invalid policy: %v", err)
+		}
+	}
 	var p Policy
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)

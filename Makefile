@@ -61,6 +61,7 @@ lint: check
 ## test: every test — unit, integration (real PostgreSQL, SQLite, git), e2e (real Chromium)
 test: deps check lint
 	$(GO) test -count=1 -timeout 20m ./...
+	cd deploy/local/demo && $(GO) test -count=1 ./...
 
 test-unit:
 	$(GO) test -short ./internal/catalog ./internal/config ./internal/runbooks ./internal/policy ./internal/pipeline ./internal/chart ./internal/dora ./internal/backend ./internal/metrics ./internal/triage

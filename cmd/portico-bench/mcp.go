@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -145,14 +144,4 @@ func mcpBench(ctx context.Context, dir string, m *cluster.Manager, sessions int,
 			ratio: fmt.Sprintf("%.1f× ping", float64(x.p95)/float64(base.p95)), ok: x.p95 <= k.budget})
 	}
 	return rows, nil
-}
-
-// percentilesOf sorts the samples and reads p50, p95 and p99 off them.
-func percentilesOf(d []time.Duration) percentiles {
-	if len(d) == 0 {
-		return percentiles{}
-	}
-	slices.Sort(d)
-	at := func(q int) time.Duration { return d[min(len(d)-1, len(d)*q/100)] }
-	return percentiles{p50: at(50), p95: at(95), p99: at(99)}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,7 +19,6 @@ import (
 	"time"
 
 	"github.com/portico-dev/portico/internal/auth"
-	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/ingest"
 	"github.com/portico-dev/portico/internal/policy"
 	"github.com/portico-dev/portico/internal/runbooks"
@@ -139,37 +139,24 @@ func (s signedIn) Bearer(context.Context, string) (auth.User, error) {
 
 type percentiles struct{ p50, p95, p99 time.Duration }
 
-// latency measures the trivial handler (/healthz) and the catalog list with varied searches
-// and facets, each with the same number of requests and clients, one after the other.
-func latency(base string, requests, clients int) (percentiles, percentiles, error) {
-	trivial, err := load(requests, clients, func(int) string { return base + "/healthz" })
-	if err != nil {
-		return percentiles{}, percentiles{}, err
+// listURL is the i-th of the catalog list's varied searches, facets, orders and pages.
+func listURL(base string, i int) string {
+	v := url.Values{}
+	switch i % 4 {
+	case 0:
+		v.Set("q", words[i%len(words)])
+	case 1:
+		v.Set("q", words[i%len(words)][:3])
+		v.Set("kind", "component")
+	case 2:
+		v.Set("owner", fmt.Sprintf("group:default/team-%s-%d", teams[i%len(teams)], i%200))
+		v.Set("sort", "name")
+	case 3:
+		v.Set("tag", teams[i%len(teams)])
+		v.Set("lifecycle", "production")
+		v.Set("page", fmt.Sprint(i%5+1))
 	}
-	list, err := listLatency(base, requests, clients)
-	return trivial, list, err
-}
-
-// listLatency is the catalog list with varied searches, facets, orders and pages.
-func listLatency(base string, requests, clients int) (percentiles, error) {
-	return load(requests, clients, func(i int) string {
-		v := url.Values{}
-		switch i % 4 {
-		case 0:
-			v.Set("q", words[i%len(words)])
-		case 1:
-			v.Set("q", words[i%len(words)][:3])
-			v.Set("kind", "component")
-		case 2:
-			v.Set("owner", fmt.Sprintf("group:default/team-%s-%d", teams[i%len(teams)], i%200))
-			v.Set("sort", "name")
-		case 3:
-			v.Set("tag", teams[i%len(teams)])
-			v.Set("lifecycle", "production")
-			v.Set("page", fmt.Sprint(i%5+1))
-		}
-		return base + "/catalog?" + v.Encode()
-	})
+	return base + "/catalog?" + v.Encode()
 }
 
 func load(requests, clients int, target func(int) string) (percentiles, error) {
@@ -276,9 +263,15 @@ func pushToVisible(ctx context.Context, dir string, log *slog.Logger) (time.Dura
 		if res.StatusCode != http.StatusAccepted {
 			return 0, fmt.Errorf("webhook answered %d", res.StatusCode)
 		}
-		for {
-			rec, ok := r.Snapshot().Get(catalog.Ref{Kind: "component", Namespace: "default", Name: "checkout"})
-			if ok && rec.Entity.Metadata.Description == want {
+		for { // as a user would see it: polling the JSON API
+			res, err := http.Get(ts.URL + "/api/v1/entities/component/default/checkout")
+			if err != nil {
+				return 0, err
+			}
+			var e struct{ Metadata struct{ Description string } }
+			_ = json.NewDecoder(res.Body).Decode(&e)
+			res.Body.Close()
+			if e.Metadata.Description == want {
 				break
 			}
 			if time.Since(start) > 30*time.Second {

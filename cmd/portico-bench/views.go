@@ -3,14 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sort"
-	"sync"
 	"time"
 )
 
@@ -107,38 +104,9 @@ func closedLoop(requests, clients int, target func(int) string) (percentiles, fl
 	return p, float64(requests) / time.Since(start).Seconds(), err
 }
 
-// openLoop sends requests at a fixed rate whatever the answers' pace, each timed from when
-// it was due, so a slow answer cannot hide the queue behind it.
+// openLoop is one kind of request in an open loop: a warm-up of a second is sent and dropped.
 func openLoop(rate int, dur time.Duration, target func(int) string) (percentiles, error) {
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 200, MaxConnsPerHost: 200}}
-	n := int(dur.Seconds() * float64(rate))
-	durations := make([]time.Duration, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for i := range n {
-		due := start.Add(time.Duration(i) * time.Second / time.Duration(rate))
-		time.Sleep(time.Until(due))
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res, err := client.Get(target(i))
-			if err == nil {
-				_, err = io.Copy(io.Discard, res.Body)
-				res.Body.Close()
-				if res.StatusCode != http.StatusOK {
-					err = fmt.Errorf("status %d for %s", res.StatusCode, target(i))
-				}
-			}
-			durations[i], errs[i] = time.Since(due), err
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return percentiles{}, err
-		}
-	}
-	sort.Slice(durations, func(a, b int) bool { return durations[a] < durations[b] })
-	return percentiles{p50: durations[n/2], p95: durations[n*95/100], p99: durations[n*99/100]}, nil
+	got, err := mix{rate: float64(rate), warmup: time.Second, window: dur, kinds: []string{"view"},
+		target: func(_ string, i int) string { return target(i) }}.run()
+	return got["view"].percentiles, err
 }

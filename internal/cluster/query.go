@@ -30,23 +30,25 @@ const maxSelector = 4096
 // either the component is not mapped (ok is false).
 func QueryFor(annotations map[string]string) (q Query, ok bool, err error) {
 	q.Namespace, q.Cluster = annotations[AnnotationNamespace], annotations[AnnotationCluster]
+	from := AnnotationSelector // the annotation the selector comes from, for the errors
 	switch {
 	case annotations[AnnotationSelector] != "":
 		q.SelectorText = annotations[AnnotationSelector]
 	case annotations[AnnotationID] != "":
-		q.SelectorText = AnnotationID + "=" + annotations[AnnotationID]
+		from, q.SelectorText = AnnotationID, AnnotationID+"="+annotations[AnnotationID]
 	default:
 		return q, false, nil
 	}
 	if len(q.SelectorText) > maxSelector {
-		return q, true, fmt.Errorf("%s is %d characters long, over the limit of %d", AnnotationSelector, len(q.SelectorText), maxSelector)
+		return q, true, fmt.Errorf("%s is %d characters long, over the limit of %d", from, len(q.SelectorText), maxSelector)
 	}
 	sel, err := labels.Parse(q.SelectorText)
 	if err != nil {
-		return q, true, fmt.Errorf("%s %q is not a valid label selector: %v", AnnotationSelector, q.SelectorText, err)
+		return q, true, fmt.Errorf("%s %q is not a valid label selector: %v", from, q.SelectorText, err)
 	}
 	if sel.Empty() {
-		return q, true, fmt.Errorf("the label selector %q selects everything; name the component's labels", q.SelectorText)
+		// (Found by fuzzing: a blank selector was reported without naming the annotation.)
+		return q, true, fmt.Errorf("%s %q selects everything; name the component's labels", from, q.SelectorText)
 	}
 	q.Selector = sel
 	return q, true, nil

@@ -21,10 +21,11 @@ func addFiles(f *testing.F, glob string, also func([]byte)) {
 // FuzzParseGitHub: any delivery under any event either parses or is ignored or malformed —
 // never a panic, never another kind of error.
 func FuzzParseGitHub(f *testing.F) {
+	// The octokit examples (100 KB each) as plain seeds; the corpus in testdata/fuzz holds
+	// small payloads of each event, which the fuzzer can mutate fast.
 	addFiles(f, "testdata/github/*.json", func(b []byte) {
-		for _, ev := range []string{"workflow_run", "workflow_job", "check_run", "push", "deployment", "deployment_status"} {
-			f.Add(ev, b)
-		}
+		ev := "workflow_run"
+		f.Add(ev, b)
 	})
 	f.Add("workflow_job", []byte(strings.Repeat(`{"a":`, 100)))
 	m, _ := NewMapper(nil)

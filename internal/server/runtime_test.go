@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/PuerkitoBio/goquery"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -21,6 +22,7 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	"github.com/portico-dev/portico/internal/cluster"
+	"github.com/portico-dev/portico/internal/devstack"
 	"github.com/portico-dev/portico/internal/testenv"
 )
 
@@ -320,4 +322,76 @@ func createService(ctx context.Context, t *testing.T, admin kubernetes.Interface
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestStaleClusterPage stops one real API server: the service's runtime page still shows that
+// cluster's last known workloads under the stale banner, the other cluster's without one, and
+// once the API server is back the banner goes by itself.
+func TestStaleClusterPage(t *testing.T) {
+	root, _ := testenv.RepoRoot()
+	bins, err := devstack.LocateBinaries(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ports, err := testenv.ReservePorts(5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	flaky, err := devstack.StartCluster(ctx, bins, t.TempDir(), devstack.ClusterSpec{Name: "flaky", Nodes: 1, EtcdPort: ports[0], EtcdPeerPort: ports[1],
+		APIPort: ports[2], ControllerMgr: ports[3], SchedulerPort: ports[4]}, false, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer flaky.Stop()
+	steady := testenv.Cluster(t)
+	ns := testenv.Namespace(t)
+	for _, c := range []*devstack.Cluster{flaky, steady} {
+		cs, _ := c.Admin()
+		_ = devstack.CreateNamespace(ctx, cs, ns)
+		createService(ctx, t, cs, ns, "maps", 1)
+	}
+	m, err := cluster.NewManager([]cluster.Config{{Name: "flaky", Environment: "staging", Kubeconfig: flaky.PortalKubeconfig},
+		{Name: "steady", Environment: "production", Kubeconfig: steady.PortalKubeconfig}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Start(ctx)
+	dir := writeFiles(t, map[string]string{"maps.yaml": "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: maps\n  annotations: {backstage.io/kubernetes-id: maps, backstage.io/kubernetes-namespace: " + ns + "}\nspec: {type: service, lifecycle: production, owner: team-geo}\n"})
+	p := newTestPortalWith(t, dir, m)
+	type view struct {
+		stale  []string // the stale banners
+		shown  int      // clusters showing the maps Deployment
+		status int
+	}
+	look := func() view {
+		res, body := p.get(t, "/catalog/component/default/maps/runtime")
+		d, _ := goquery.NewDocumentFromReader(strings.NewReader(body))
+		v := view{status: res.StatusCode, stale: texts(d.Find("[data-testid=stale]"))}
+		v.shown = strings.Count(body, ns+"/maps")
+		return v
+	}
+	wait := func(what string, ok func(view) bool) view {
+		t.Helper()
+		var v view
+		for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(250 * time.Millisecond) {
+			if v = look(); ok(v) {
+				return v
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("waited 2 minutes for %s; the page shows %+v", what, v)
+			}
+		}
+	}
+	wait("both clusters showing maps", func(v view) bool { return v.status == http.StatusOK && v.shown >= 2 && len(v.stale) == 0 })
+	flaky.StopAPIServer()
+	v := wait("the stale banner", func(v view) bool { return len(v.stale) == 1 })
+	if !strings.HasPrefix(v.stale[0], "Stale since ") || !strings.Contains(v.stale[0], "last known state") || v.shown < 2 {
+		t.Errorf("with flaky down: banner %q, maps shown in %d clusters (want its last known state beside steady's)", v.stale, v.shown)
+	}
+	if err := flaky.StartAPIServer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wait("the banner to go once the API server is back", func(v view) bool { return v.status == http.StatusOK && len(v.stale) == 0 && v.shown >= 2 })
 }

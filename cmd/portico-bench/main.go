@@ -79,6 +79,10 @@ func run(requests, clients int, only string) error {
 		}
 		rows = append(rows, r...)
 	}
+	// The demo stack (control plane, kwok, Prometheus, Jaeger, demo traffic) served the
+	// observe and triage parts; left running it would compete for the two cores with the
+	// parts after it, which measure nothing of it.
+	testenv.StopAll()
 	if only == "" || only == "pipelines" {
 		r, err := pipelinesBench(ctx, dir, log)
 		if err != nil {

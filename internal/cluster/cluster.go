@@ -16,6 +16,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/dynamic"
@@ -220,11 +221,24 @@ func (c *Cluster) Reachability() Reachability {
 func trimPod(p *corev1.Pod) {
 	p.Annotations = nil
 	p.Spec.Volumes, p.Spec.Tolerations, p.Spec.Affinity = nil, nil, nil
+	p.Spec.SecurityContext, p.Spec.TerminationGracePeriodSeconds, p.Spec.Priority, p.Spec.EnableServiceLinks, p.Spec.PreemptionPolicy = nil, nil, nil, nil, nil
+	p.Spec.ServiceAccountName, p.Spec.DeprecatedServiceAccount, p.Spec.SchedulerName, p.Spec.DNSPolicy = "", "", "", ""
+	p.Status.PodIP, p.Status.PodIPs, p.Status.HostIP, p.Status.HostIPs, p.Status.QOSClass = "", nil, "", nil, ""
+	// Of the conditions, the runtime view reads Ready and PodScheduled only.
+	var conds []corev1.PodCondition // a new array: the dropped ones' strings are freed
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady || c.Type == corev1.PodScheduled {
+			c.LastProbeTime = metav1.Time{}
+			conds = append(conds, c)
+		}
+	}
+	p.Status.Conditions = conds
 	p.Spec.InitContainers = trimContainers(p.Spec.InitContainers)
 	p.Spec.Containers = trimContainers(p.Spec.Containers)
 	for i := range p.Status.ContainerStatuses {
 		p.Status.ContainerStatuses[i].ImageID, p.Status.ContainerStatuses[i].ContainerID = "", ""
 		p.Status.ContainerStatuses[i].VolumeMounts = nil
+		p.Status.ContainerStatuses[i].AllocatedResources, p.Status.ContainerStatuses[i].Resources, p.Status.ContainerStatuses[i].User = nil, nil, nil
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"os"
 	"testing"
 	"time"
 
@@ -18,25 +17,9 @@ import (
 // serving the cached workloads marked stale, another cluster is unaffected, and when the API
 // server is back the caches resynchronise on their own.
 func TestUnreachableClusterIsStaleThenRecovers(t *testing.T) {
-	root, _ := testenv.RepoRoot()
-	bins, err := devstack.LocateBinaries(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ports, err := testenv.ReservePorts(5)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
+	own := testenv.OwnCluster(t, "flaky")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	own, err := devstack.StartCluster(ctx, bins, dir, devstack.ClusterSpec{Name: "flaky", Nodes: 1, EtcdPort: ports[0], EtcdPeerPort: ports[1],
-		APIPort: ports[2], ControllerMgr: ports[3], SchedulerPort: ports[4]}, false, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer own.Stop()
-	defer os.RemoveAll(dir)
 	other := testenv.Cluster(t)
 	ns := testenv.Namespace(t)
 	for _, c := range []*devstack.Cluster{own, other} {

@@ -328,23 +328,9 @@ func createService(ctx context.Context, t *testing.T, admin kubernetes.Interface
 // cluster's last known workloads under the stale banner, the other cluster's without one, and
 // once the API server is back the banner goes by itself.
 func TestStaleClusterPage(t *testing.T) {
-	root, _ := testenv.RepoRoot()
-	bins, err := devstack.LocateBinaries(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ports, err := testenv.ReservePorts(5)
-	if err != nil {
-		t.Fatal(err)
-	}
+	flaky := testenv.OwnCluster(t, "flaky")
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	flaky, err := devstack.StartCluster(ctx, bins, t.TempDir(), devstack.ClusterSpec{Name: "flaky", Nodes: 1, EtcdPort: ports[0], EtcdPeerPort: ports[1],
-		APIPort: ports[2], ControllerMgr: ports[3], SchedulerPort: ports[4]}, false, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer flaky.Stop()
 	steady := testenv.Cluster(t)
 	ns := testenv.Namespace(t)
 	for _, c := range []*devstack.Cluster{flaky, steady} {

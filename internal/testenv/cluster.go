@@ -7,6 +7,7 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/portico-dev/portico/internal/devstack"
 )
@@ -85,4 +86,29 @@ func Namespace(tb testing.TB) string {
 	}
 	tb.Cleanup(func() { _ = devstack.DeleteNamespace(context.Background(), cs, name) })
 	return name
+}
+
+// OwnCluster starts a control plane of the test's own (one node, no kwok) on
+// reserved ports: one the test may stop and start (the shared Cluster must stay up). It is
+// stopped when the test ends.
+func OwnCluster(tb testing.TB, name string) *devstack.Cluster {
+	tb.Helper()
+	root, _ := RepoRoot()
+	bins, err := devstack.LocateBinaries(root)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ports, err := ReservePorts(5)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := devstack.StartCluster(ctx, bins, tb.TempDir(), devstack.ClusterSpec{Name: name, Nodes: 1, EtcdPort: ports[0], EtcdPeerPort: ports[1],
+		APIPort: ports[2], ControllerMgr: ports[3], SchedulerPort: ports[4]}, false, io.Discard)
+	if err != nil {
+		tb.Fatalf("a control plane of the test's own: %v", err)
+	}
+	tb.Cleanup(c.Stop)
+	return c
 }

@@ -88,7 +88,7 @@ func percentilesOf(d []time.Duration) percentiles {
 	return percentiles{p50: at(50), p95: at(95), p99: at(99)}
 }
 
-// rateLabel says how a row was measured.
+// label says how a row was measured.
 func (m mix) label() string {
 	return fmt.Sprintf("open loop %.0f/s", m.rate)
 }

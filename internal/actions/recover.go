@@ -51,9 +51,6 @@ func Recover(ctx context.Context, log pendingLog, obs Observer, exemptions exemp
 		return 0, 0, err
 	}
 	for _, e := range pending {
-		if !e.StartedAt.Before(before) {
-			continue
-		}
 		if now.Sub(e.StartedAt) < InterruptedAfter {
 			waiting++
 			continue

@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -371,5 +370,3 @@ func entityPath(ref string) (string, error) {
 	}
 	return "/api/v1/entities/" + url.PathEscape(strings.ToLower(kind)) + "/" + url.PathEscape(ns) + "/" + url.PathEscape(name), nil
 }
-
-func has[T comparable](list []T, v T) bool { return slices.Contains(list, v) }

@@ -121,7 +121,6 @@ type Client struct {
 	api     v1.API
 	cfg     backend.Config
 	charts  []ChartDef
-	ttl     time.Duration
 	flights singleflight.Group
 	cache   *lru.LRU[string, model.Matrix] // nil: nothing is shared (a TTL of 0)
 }
@@ -142,7 +141,7 @@ func New(cfg backend.Config, charts []ChartDef, ttl time.Duration) (*Client, err
 	if charts == nil {
 		charts = DefaultCharts
 	}
-	cl := &Client{api: v1.NewAPI(c), cfg: cfg, charts: charts, ttl: ttl}
+	cl := &Client{api: v1.NewAPI(c), cfg: cfg, charts: charts}
 	if ttl > 0 {
 		cl.cache = lru.NewLRU[string, model.Matrix](maxCached, nil, ttl)
 	}

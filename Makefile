@@ -5,7 +5,7 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build run dev dev-down dev-status stack-build test test-unit test-integration test-e2e generate check lint bench fuzz deps clean
+.PHONY: all build run dev dev-down dev-status stack-build test test-unit test-integration test-e2e generate check lint bench soak fuzz deps clean
 
 all: build
 
@@ -85,6 +85,10 @@ fuzz:
 ## bench: the issue's numbers as a table (ingest, list latency vs a trivial handler, webhook)
 bench:
 	$(GO) run ./cmd/portico-bench
+
+## soak: faults under open-loop load against the whole local stack, a table per phase (SOAK_FLAGS, e.g. -rate 30 -fault 20s)
+soak:
+	$(GO) run ./cmd/portico-soak $(SOAK_FLAGS)
 
 clean:
 	rm -rf bin data e2e/artifacts

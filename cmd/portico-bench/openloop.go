@@ -4,9 +4,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"sync"
 	"time"
+
+	"github.com/portico-dev/portico/internal/loadgen"
 )
 
 // mix is what one open-loop run sends: named kinds of request, interleaved round-robin, so a
@@ -78,14 +79,10 @@ func (m mix) run() (map[string]samples, error) {
 	return out, nil
 }
 
-// percentilesOf sorts the samples and reads p50, p95 and p99 off them.
+// percentilesOf is the one percentile function every part (and the soak) uses.
 func percentilesOf(d []time.Duration) percentiles {
-	if len(d) == 0 {
-		return percentiles{}
-	}
-	slices.Sort(d)
-	at := func(q int) time.Duration { return d[min(len(d)-1, len(d)*q/100)] }
-	return percentiles{p50: at(50), p95: at(95), p99: at(99)}
+	p := loadgen.PercentilesOf(d)
+	return percentiles{p50: p.P50, p95: p.P95, p99: p.P99}
 }
 
 // label says how a row was measured.

@@ -48,8 +48,12 @@ func (a *accessCache) get() *lru.LRU[accessKey, Verdict] {
 	return a.lru
 }
 
+// accessReviewTimeout bounds one review: a hung API server must not hold a page up.
+const accessReviewTimeout = 2 * time.Second
+
 // Can asks the API server, with a SubjectAccessReview, whether id may do a; answers are
-// cached for AccessTTL. Errors (cluster down) are not cached.
+// cached for AccessTTL. Errors (cluster down) are not cached; a cluster the probe finds
+// unreachable is not asked at all.
 func (c *Cluster) Can(ctx context.Context, id Identity, a Access) (Verdict, error) {
 	groups := c.PassedGroups(id.Groups)
 	slices.Sort(groups)
@@ -57,6 +61,11 @@ func (c *Cluster) Can(ctx context.Context, id Identity, a Access) (Verdict, erro
 	if v, ok := c.access.get().Get(key); ok {
 		return v, nil
 	}
+	if r := c.Reachability(); r.Probed && !r.Reachable {
+		return Verdict{}, fmt.Errorf("cluster %s is unreachable (%s)", c.Name, r.Error)
+	}
+	ctx, cancel := context.WithTimeout(ctx, accessReviewTimeout)
+	defer cancel()
 	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
 		User: id.User, Groups: append(groups, "system:authenticated"),
 		ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: a.Verb, Group: a.Group, Resource: a.Resource,

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/portico-dev/portico/internal/devstack/kwok"
@@ -325,6 +326,17 @@ func (c *Cluster) StopAPIServer() {
 			return
 		}
 	}
+}
+
+// Signal sends sig to one of the cluster's processes by name ("kube-apiserver"): SIGSTOP
+// hangs it with its port open, so clients see timeouts rather than refused connections.
+func (c *Cluster) Signal(component string, sig syscall.Signal) error {
+	for _, p := range c.procs {
+		if p.name == component {
+			return syscall.Kill(p.cmd.Process.Pid, sig)
+		}
+	}
+	return fmt.Errorf("cluster %s has no running %s", c.Spec.Name, component)
 }
 
 // StartAPIServer starts the API server again after StopAPIServer.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 )
 
@@ -24,6 +25,11 @@ type Component struct {
 	// Kubeconfigs of a cluster: admin and the portal's own.
 	AdminKubeconfig  string `json:"adminKubeconfig,omitempty"`
 	PortalKubeconfig string `json:"portalKubeconfig,omitempty"`
+	// How it was started, so a fault-injection run can start it again (Restart). Its
+	// environment is not kept: it may hold secrets.
+	Bin     string   `json:"bin,omitempty"`
+	Args    []string `json:"args,omitempty"`
+	Serving bool     `json:"serving,omitempty"` // handed its bound listener (StartServing)
 }
 
 // State is what `portico-dev up` started, saved as state.json in the state folder.
@@ -151,7 +157,55 @@ func startComponent(ctx context.Context, dir, name, bin string, args, env []stri
 		p.stop(5 * time.Second)
 		return Component{}, err
 	}
-	return Component{Name: name, PID: p.cmd.Process.Pid, Addr: addr, Health: health, Log: p.logPath}, nil
+	return Component{Name: name, PID: p.cmd.Process.Pid, Addr: addr, Health: health, Log: p.logPath, Bin: bin, Args: args, Serving: ln != nil}, nil
+}
+
+// Signal sends sig to the component's process (SIGSTOP hangs it, SIGCONT resumes it).
+func (c Component) Signal(sig syscall.Signal) error {
+	if !c.Alive() {
+		return fmt.Errorf("%s (pid %d) is not running", c.Name, c.PID)
+	}
+	return syscall.Kill(c.PID, sig)
+}
+
+// Kill ends the component with SIGKILL, as a crash or an OOM kill would, and waits until it
+// is gone.
+func (c Component) Kill(timeout time.Duration) error {
+	_ = syscall.Kill(c.PID, syscall.SIGCONT) // a hung process dies as well
+	if err := c.Signal(syscall.SIGKILL); err != nil {
+		return err
+	}
+	for deadline := time.Now().Add(timeout); c.Alive(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s (pid %d) still runs %s after SIGKILL", c.Name, c.PID, timeout)
+		}
+	}
+	return nil
+}
+
+// Restart starts a component again after it stopped, with the program, arguments and address
+// it had (not its environment), and waits until it is healthy.
+func Restart(ctx context.Context, dir string, c Component, timeout time.Duration) (Component, error) {
+	if c.Alive() {
+		return c, fmt.Errorf("restart %s: it still runs (pid %d)", c.Name, c.PID)
+	}
+	if c.Bin == "" {
+		return c, fmt.Errorf("restart %s: how it was started is not recorded", c.Name)
+	}
+	var ln *net.TCPListener
+	if c.Serving {
+		var err error
+		if ln, err = Listen(c.Name, c.Addr); err != nil {
+			return c, err
+		}
+		defer ln.Close()
+	}
+	n, err := startComponent(ctx, dir, c.Name, c.Bin, c.Args, nil, ln, c.Addr, c.Health, timeout)
+	if err != nil {
+		return c, err
+	}
+	n.Ready, n.AdminKubeconfig, n.PortalKubeconfig = c.Ready, c.AdminKubeconfig, c.PortalKubeconfig
+	return n, nil
 }
 
 // RunningCluster describes a cluster of a stack started earlier by `portico-dev up` in dir,

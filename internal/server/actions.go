@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -113,11 +114,15 @@ func (s *Server) resolveWorkload(c echo.Context) (*workloadRef, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.workloadAt(snap, rec, c.Param("cluster"), c.Param("wns"), c.Param("workload"))
+	return s.workloadAt(c.Request().Context(), snap, rec, c.Param("cluster"), c.Param("wns"), c.Param("workload"))
 }
 
+// syncWait is how long a request waits for a cluster's caches still filling (a portal just
+// started), rather than answer "not synced yet" a moment before they are.
+const syncWait = 5 * time.Second
+
 // workloadAt resolves the entity's Deployment ns/name in the named cluster against the caches.
-func (s *Server) workloadAt(snap *catalog.Snapshot, rec *catalog.Record, clusterName, ns, name string) (*workloadRef, error) {
+func (s *Server) workloadAt(ctx context.Context, snap *catalog.Snapshot, rec *catalog.Record, clusterName, ns, name string) (*workloadRef, error) {
 	q, mapped, err := cluster.QueryFor(rec.Entity.Metadata.Annotations)
 	if err != nil || !mapped || s.Clusters == nil {
 		return nil, fmt.Errorf("%w: %s does not say where it runs", derrors.NotFound, rec.Entity.Ref().Short())
@@ -125,6 +130,13 @@ func (s *Server) workloadAt(snap *catalog.Snapshot, rec *catalog.Record, cluster
 	cl := s.Clusters.Cluster(clusterName)
 	if cl == nil {
 		return nil, fmt.Errorf("%w: There is no cluster %q", derrors.NotFound, clusterName)
+	}
+	if !cl.Synced() {
+		if r := cl.Reachability(); !r.Probed || r.Reachable {
+			wctx, cancel := context.WithTimeout(ctx, syncWait)
+			cl.WaitSynced(wctx)
+			cancel()
+		}
 	}
 	if !cl.Synced() {
 		return nil, fmt.Errorf("%w: The caches of cluster %s are not synced yet (it may be unreachable); try again shortly", derrors.Unavailable, cl.Name)

@@ -345,14 +345,14 @@ func TestStaleClusterPage(t *testing.T) {
 	}
 	m.Start(ctx)
 	dir := writeFiles(t, map[string]string{"maps.yaml": "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: maps\n  annotations: {backstage.io/kubernetes-id: maps, backstage.io/kubernetes-namespace: " + ns + "}\nspec: {type: service, lifecycle: production, owner: team-geo}\n"})
-	p := newTestPortalWith(t, dir, m)
+	p := newTestPortalWithDeps(t, dir, func(d *Deps) { d.Clusters, d.Auth = m, headerAuth{} })
 	type view struct {
 		stale  []string // the stale banners
 		shown  int      // clusters showing the maps Deployment
 		status int
 	}
 	look := func() view {
-		res, body := p.get(t, "/catalog/component/default/maps/runtime")
+		res, body := p.get(t, "/catalog/component/default/maps/runtime", "X-Test-User", "jonas")
 		d, _ := goquery.NewDocumentFromReader(strings.NewReader(body))
 		v := view{status: res.StatusCode, stale: texts(d.Find("[data-testid=stale]"))}
 		v.shown = strings.Count(body, ns+"/maps")
@@ -375,6 +375,12 @@ func TestStaleClusterPage(t *testing.T) {
 	v := wait("the stale banner", func(v view) bool { return len(v.stale) == 1 })
 	if !strings.HasPrefix(v.stale[0], "Stale since ") || !strings.Contains(v.stale[0], "last known state") || v.shown < 2 {
 		t.Errorf("with flaky down: banner %q, maps shown in %d clusters (want its last known state beside steady's)", v.stale, v.shown)
+	}
+	// Its workload page still opens; the actions say why they cannot be checked now, without
+	// asking the unreachable API server for each button.
+	res, body := p.get(t, "/catalog/component/default/maps/workloads/flaky/"+ns+"/maps", "X-Test-User", "jonas")
+	if res.StatusCode != http.StatusOK || !strings.Contains(body, "cluster flaky is unreachable") {
+		t.Errorf("workload page of the unreachable cluster = %d, want 200 saying the cluster is unreachable:\n%.2000s", res.StatusCode, body)
 	}
 	if err := flaky.StartAPIServer(ctx); err != nil {
 		t.Fatal(err)

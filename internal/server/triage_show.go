@@ -108,11 +108,11 @@ func (s *Server) mitigations(c echo.Context, snap *catalog.Snapshot, sc *access.
 		if !ok {
 			continue
 		}
-		w, err := s.workloadAt(snap, rec, m.Cluster, m.Namespace, m.Workload)
+		w, err := s.workloadAt(c.Request().Context(), snap, rec, m.Cluster, m.Namespace, m.Workload)
 		if err != nil {
 			continue
 		}
-		if st := s.actionState(c.Request().Context(), w, policy.Action(m.Action)); !st.Allowed {
+		if st := s.actionState(c.Request().Context(), w, policy.Action(m.Action), nil); !st.Allowed {
 			why = append(why, m.Label+": "+st.Why)
 			continue
 		}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 
@@ -97,8 +98,9 @@ func (s *Server) workloadVM(c echo.Context, w *workloadRef) components.WorkloadP
 		}
 		vm.Revisions = append(vm.Revisions, row)
 	}
-	vm.Deploy, vm.Rollback, vm.Scale, vm.Restart = s.actionState(ctx, w, policy.Deploy), s.actionState(ctx, w, policy.Rollback),
-		s.actionState(ctx, w, policy.Scale), s.actionState(ctx, w, policy.Restart)
+	asked := s.askAccess(ctx, w, policy.Deploy, policy.Rollback, policy.Scale, policy.Restart)
+	vm.Deploy, vm.Rollback, vm.Scale, vm.Restart = s.actionState(ctx, w, policy.Deploy, asked), s.actionState(ctx, w, policy.Rollback, asked),
+		s.actionState(ctx, w, policy.Scale, asked), s.actionState(ctx, w, policy.Restart, asked)
 	for i, en := range entries {
 		if i == 10 {
 			break
@@ -120,10 +122,54 @@ func kubeAccess(w *workloadRef, a policy.Action) cluster.Access {
 	return cluster.Access{Verb: "patch", Group: "apps", Resource: "deployments", Namespace: d.Namespace, Name: d.Name}
 }
 
+// accessAnswers are one page's access reviews, so a permission is asked about once per
+// page even when the review fails (a failure is not cached across pages).
+type accessAnswers map[cluster.Access]accessAnswer
+
+type accessAnswer struct {
+	v   cluster.Verdict
+	err error
+}
+
+// askAccess reviews the permissions the actions the policy allows need, each once (deploy,
+// rollback and restart need the same) and side by side, so a slow cluster costs a page one
+// review's timeout, not one per button.
+func (s *Server) askAccess(ctx context.Context, w *workloadRef, acts ...policy.Action) accessAnswers {
+	asked := accessAnswers{}
+	u := userFrom(ctx)
+	if u == nil {
+		return asked
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	seen := map[cluster.Access]bool{}
+	for _, a := range acts {
+		if !s.Policy.Decide(*s.subject(ctx), a, w.Target).Allowed {
+			continue // the button is disabled by the policy: nothing to ask the cluster
+		}
+		need := kubeAccess(w, a)
+		if seen[need] {
+			continue
+		}
+		seen[need] = true
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v, err := w.cl.Can(ctx, kubeIdentity(u), need)
+			mu.Lock()
+			asked[need] = accessAnswer{v, err}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return asked
+}
+
 // actionState says whether the user may use an action: Portico's policy first, then the
 // cluster's RBAC through a (cached) SubjectAccessReview, so a button is only enabled when
-// both would allow it, and a disabled one says which said no.
-func (s *Server) actionState(ctx context.Context, w *workloadRef, a policy.Action) components.ActionState {
+// both would allow it, and a disabled one says which said no. asked (may be nil) holds the
+// page's earlier answers.
+func (s *Server) actionState(ctx context.Context, w *workloadRef, a policy.Action, asked accessAnswers) components.ActionState {
 	u := userFrom(ctx)
 	if u == nil {
 		return components.ActionState{Why: "Sign in to " + string(a) + "."}
@@ -131,7 +177,15 @@ func (s *Server) actionState(ctx context.Context, w *workloadRef, a policy.Actio
 	if d := s.Policy.Decide(*s.subject(ctx), a, w.Target); !d.Allowed {
 		return components.ActionState{Why: "Portico's policy: " + d.Reason + "."}
 	}
-	v, err := w.cl.Can(ctx, kubeIdentity(u), kubeAccess(w, a))
+	need := kubeAccess(w, a)
+	ans, ok := asked[need]
+	if !ok {
+		ans.v, ans.err = w.cl.Can(ctx, kubeIdentity(u), need)
+		if asked != nil {
+			asked[need] = ans
+		}
+	}
+	v, err := ans.v, ans.err
 	if err != nil {
 		return components.ActionState{Why: "Could not check your Kubernetes permissions (" + err.Error() + ")."}
 	}

@@ -75,7 +75,7 @@ func Open(ctx context.Context, driver, dsn string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", driver, err)
 	}
-	client := ent.NewClient(ent.Driver(entsql.OpenDB(entDial, db)))
+	client := ent.NewClient(ent.Driver(resilient{entsql.OpenDB(entDial, db)}))
 	if err := client.Schema.Create(ctx); err != nil {
 		client.Close()
 		return nil, fmt.Errorf("migrate %s database: %w", driver, err)

@@ -89,19 +89,51 @@ func StartPortalWithConfig(tb testing.TB, configYAML string, env ...string) *Por
 
 func startPortal(tb testing.TB, args, env []string) *Portal {
 	tb.Helper()
-	port, err := ReservePort()
+	bin := PortalBinary(tb)
+	p, err := newPortal(bin, tb.TempDir(), args, env)
+	if err == nil {
+		tb.Cleanup(p.Stop)
+		err = p.launch(nil)
+	}
 	if err != nil {
 		tb.Fatal(err)
 	}
-	p := &Portal{addr: fmt.Sprintf("127.0.0.1:%d", port), dir: tb.TempDir(), args: args, env: env}
-	p.URL = "http://" + p.addr
-	p.launch(tb, nil, true)
 	return p
+}
+
+// LaunchPortal is StartPortalWithConfig for programs that are not tests (the soak): bin is a
+// built cmd/portico, dir its working folder. Stop it with Stop.
+func LaunchPortal(bin, dir, configYAML string, env ...string) (*Portal, error) {
+	path := filepath.Join(dir, "portico.yaml")
+	if err := os.WriteFile(path, []byte(configYAML), 0o644); err != nil {
+		return nil, err
+	}
+	p, err := newPortal(bin, dir, []string{"--config", path}, env)
+	if err != nil {
+		return nil, err
+	}
+	return p, p.launch(nil)
+}
+
+func newPortal(bin, dir string, args, env []string) (*Portal, error) {
+	port, err := ReservePort()
+	if err != nil {
+		return nil, err
+	}
+	p := &Portal{addr: fmt.Sprintf("127.0.0.1:%d", port), dir: dir, args: append([]string{bin}, args...), env: env}
+	p.URL = "http://" + p.addr
+	return p, nil
 }
 
 // Exited is closed when the current process has exited (it may kill itself, say at a test's
 // crash point).
 func (p *Portal) Exited() <-chan struct{} { return p.done }
+
+// PID is the current process's.
+func (p *Portal) PID() int { return p.cmd.Process.Pid }
+
+// Signal sends sig to the current process (SIGTERM: a graceful shutdown).
+func (p *Portal) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
 
 // Kill ends the process with SIGKILL, as a crash or an OOM kill would, and waits for it.
 func (p *Portal) Kill() {
@@ -109,29 +141,48 @@ func (p *Portal) Kill() {
 	<-p.done
 }
 
+// Stop ends the current process as a service manager would: SIGTERM, SIGKILL after 10 s.
+func (p *Portal) Stop() {
+	if p.cmd == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
 // Restart starts the portal again after it exited, on the same address and database, with
 // extraEnv added to its environment, and waits until it is ready.
 func (p *Portal) Restart(tb testing.TB, extraEnv ...string) {
 	tb.Helper()
+	if err := p.Relaunch(extraEnv...); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// Relaunch is Restart for programs.
+func (p *Portal) Relaunch(extraEnv ...string) error {
 	select {
 	case <-p.done:
 	default:
-		tb.Fatal("Restart: the portal is still running (Kill it first)")
+		return fmt.Errorf("restart: the portal is still running (kill it first)")
 	}
-	p.launch(tb, extraEnv, true)
+	return p.launch(extraEnv)
 }
 
 // launch starts one process of the portal and waits until it is ready.
-func (p *Portal) launch(tb testing.TB, extraEnv []string, wait bool) {
-	tb.Helper()
-	bin := PortalBinary(tb)
+func (p *Portal) launch(extraEnv []string) error {
 	p.runs++
 	p.Log = filepath.Join(p.dir, fmt.Sprintf("portico-%d.log", p.runs))
 	logf, err := os.Create(p.Log)
 	if err != nil {
-		tb.Fatal(err)
+		return err
 	}
-	cmd := exec.Command(bin, append([]string{"serve", "--addr", p.addr}, p.args...)...)
+	cmd := exec.Command(p.args[0], append([]string{"serve", "--addr", p.addr}, p.args[1:]...)...)
 	cmd.Dir = p.dir
 	cmd.Env = append(os.Environ(), "PORTICO_DATABASE_DSN="+filepath.Join(p.dir, "portico.db"), "PORTICO_LOG_FORMAT=text", "PORTICO_BASE_URL=http://"+p.addr)
 	cmd.Env = append(append(cmd.Env, p.env...), extraEnv...)
@@ -139,48 +190,40 @@ func (p *Portal) launch(tb testing.TB, extraEnv []string, wait bool) {
 	// The portal is handed its bound socket (LISTEN_FDS), so nothing can take the port first.
 	ln, err := devstack.Listen("portal", p.addr)
 	if err != nil {
-		tb.Fatal(err)
+		logf.Close()
+		return err
 	}
 	sock, err := ln.File()
 	ln.Close()
 	if err != nil {
-		tb.Fatal(err)
+		logf.Close()
+		return err
 	}
 	cmd.ExtraFiles = []*os.File{sock}
 	cmd.Env = append(cmd.Env, "LISTEN_FDS=1")
 	err = cmd.Start()
 	sock.Close()
 	if err != nil {
-		tb.Fatal(err)
+		logf.Close()
+		return err
 	}
 	done := make(chan struct{})
 	go func() { cmd.Wait(); logf.Close(); close(done) }()
 	p.cmd, p.done = cmd, done
-	tb.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-		}
-	})
-	if !wait {
-		return
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for {
 		select {
 		case <-done:
-			tb.Fatalf("portal exited at start:\n%s", tail(p.Log, 30))
+			return fmt.Errorf("portal exited at start:\n%s", tail(p.Log, 30))
 		case <-ctx.Done():
-			tb.Fatalf("portal not ready in 30 s:\n%s", tail(p.Log, 30))
+			return fmt.Errorf("portal not ready in 30 s:\n%s", tail(p.Log, 30))
 		case <-time.After(100 * time.Millisecond):
 		}
 		if res, err := http.Get(p.URL + "/readyz"); err == nil {
 			res.Body.Close()
 			if res.StatusCode == http.StatusOK {
-				return
+				return nil
 			}
 		}
 	}

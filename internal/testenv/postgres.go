@@ -77,40 +77,85 @@ func postgresBin() (string, error) {
 // StartPostgres starts a throwaway PostgreSQL server and returns the DSN of its postgres
 // database and a function that stops it and removes its files.
 func StartPostgres() (dsn string, stop func(), err error) {
-	type started struct {
-		dsn  string
-		stop func()
-	}
-	s, err := retryOnPortClash(func() (started, error) {
-		dsn, stop, err := startPostgres()
-		if err != nil && stop != nil {
-			stop()
-		}
-		return started{dsn, stop}, err
-	})
-	return s.dsn, s.stop, err
-}
-
-func startPostgres() (string, func(), error) {
-	bin, err := postgresBin()
+	s, err := StartPostgresServer()
 	if err != nil {
 		return "", nil, err
+	}
+	return s.DSN, s.Stop, nil
+}
+
+// PostgresServer is a throwaway PostgreSQL server a program controls (the soak restarts it).
+type PostgresServer struct {
+	DSN string // of its postgres database
+
+	run       func(args ...string) error
+	bin, data string
+	opts, log string
+	dir       string
+}
+
+// StartPostgresServer starts a throwaway PostgreSQL server (fsync off) on a reserved port.
+func StartPostgresServer() (*PostgresServer, error) {
+	return retryOnPortClash(func() (*PostgresServer, error) {
+		s, err := startPostgres()
+		if err != nil && s != nil {
+			s.Stop()
+		}
+		return s, err
+	})
+}
+
+// Stop stops the server at once and removes its files.
+func (s *PostgresServer) Stop() {
+	_ = s.run(filepath.Join(s.bin, "pg_ctl"), "-D", s.data, "-m", "immediate", "stop")
+	os.RemoveAll(s.dir)
+}
+
+// Restart stops the server the way a crash would (Halt) and starts it again on the same port.
+func (s *PostgresServer) Restart() error {
+	if err := s.Halt(); err != nil {
+		return err
+	}
+	return s.start()
+}
+
+// Halt stops the server the way a crash would (immediate: connections cut, no checkpoint),
+// keeping its files; Resume starts it again.
+func (s *PostgresServer) Halt() error {
+	return s.run(filepath.Join(s.bin, "pg_ctl"), "-D", s.data, "-m", "immediate", "stop")
+}
+
+// Resume starts the server again after Halt, on the same port, and waits until it accepts
+// connections.
+func (s *PostgresServer) Resume() error { return s.start() }
+
+func (s *PostgresServer) start() error {
+	if err := s.run(filepath.Join(s.bin, "pg_ctl"), "-D", s.data, "-l", s.log, "-o", s.opts, "-w", "-t", "30", "start"); err != nil {
+		return err
+	}
+	return nil
+}
+
+func startPostgres() (*PostgresServer, error) {
+	bin, err := postgresBin()
+	if err != nil {
+		return nil, err
 	}
 	dir, err := os.MkdirTemp("", "portico-pg-")
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	// initdb refuses to run as root: run the server as the postgres user then.
 	var asUser []string
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
-			return "", nil, fmt.Errorf("running as root needs the postgres user: %w", err)
+			return nil, fmt.Errorf("running as root needs the postgres user: %w", err)
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
 		if err := os.Chown(dir, uid, gid); err != nil {
-			return "", nil, err
+			return nil, err
 		}
 		asUser = []string{"runuser", "-u", "postgres", "--"}
 	}
@@ -123,26 +168,21 @@ func startPostgres() (string, func(), error) {
 		}
 		return nil
 	}
-	data := filepath.Join(dir, "data")
-	if err := run(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "-A", "trust", "--no-sync"); err != nil {
-		return "", nil, err
+	s := &PostgresServer{run: run, bin: bin, data: filepath.Join(dir, "data"), dir: dir, log: filepath.Join(dir, "postgres.log")}
+	if err := run(filepath.Join(bin, "initdb"), "-D", s.data, "-U", "postgres", "-A", "trust", "--no-sync"); err != nil {
+		return s, err
 	}
 	port, err := ReservePort()
 	if err != nil {
-		return "", nil, err
+		return s, err
 	}
-	logf := filepath.Join(dir, "postgres.log")
-	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", port, dir)
-	stop := func() {
-		_ = run(filepath.Join(bin, "pg_ctl"), "-D", data, "-m", "immediate", "stop")
-		os.RemoveAll(dir)
-	}
-	if err := run(filepath.Join(bin, "pg_ctl"), "-D", data, "-l", logf, "-o", opts, "-w", "-t", "30", "start"); err != nil {
+	s.opts = fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", port, dir)
+	if err := s.start(); err != nil {
 		// PostgreSQL words it "could not bind IPv4 address "127.0.0.1": Address already in use".
-		if b, _ := os.ReadFile(logf); strings.Contains(strings.ToLower(string(b)), "address already in use") {
-			return "", stop, fmt.Errorf("%w\nlog:\n%s", &devstack.PortInUseError{Component: "postgres", Port: port, Holder: devstack.PortHolder(port)}, tail(logf, 5))
+		if b, _ := os.ReadFile(s.log); strings.Contains(strings.ToLower(string(b)), "address already in use") {
+			return s, fmt.Errorf("%w\nlog:\n%s", &devstack.PortInUseError{Component: "postgres", Port: port, Holder: devstack.PortHolder(port)}, tail(s.log, 5))
 		}
-		return "", stop, fmt.Errorf("%v\nlog:\n%s", err, tail(logf, 20))
+		return s, fmt.Errorf("%v\nlog:\n%s", err, tail(s.log, 20))
 	}
 	dsn := fmt.Sprintf("host=127.0.0.1 port=%d user=postgres sslmode=disable", port)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -150,7 +190,8 @@ func startPostgres() (string, func(), error) {
 	db, _ := sql.Open("pgx", dsn+" dbname=postgres")
 	defer db.Close()
 	if err := db.PingContext(ctx); err != nil {
-		return "", stop, fmt.Errorf("PostgreSQL started but does not answer: %v\nlog:\n%s", err, tail(logf, 20))
+		return s, fmt.Errorf("PostgreSQL started but does not answer: %v\nlog:\n%s", err, tail(s.log, 20))
 	}
-	return dsn + " dbname=postgres", stop, nil
+	s.DSN = dsn + " dbname=postgres"
+	return s, nil
 }

@@ -26,6 +26,7 @@ type stack struct {
 	prov      *devstack.OIDCProvider
 	pg        *testenv.PostgresServer
 	portal    *testenv.Portal
+	signalled time.Time // when the portal was last stopped
 }
 
 const sessionKey = "soak-session-key-0123456789abcdef"

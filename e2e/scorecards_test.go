@@ -46,21 +46,27 @@ func (c demoCard) status(check string) (string, string) {
 // it green on the live card.
 func TestScorecardsOnDemo(t *testing.T) {
 	s := startTriageStack(t)
-	deadline := time.Now().Add(time.Minute)
-	var notification demoCard
-	for {
-		notification = s.card(t, "notification")
-		if st, _ := notification.status("readiness-probe"); st == "fail" || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
 	want := map[string]map[string]string{
 		"notification": {"readiness-probe": "fail", "liveness-probe": "fail", "pdb": "fail", "memory-limit": "pass", "network-policy": "pass", "tier-tag": "pass"},
 		"analytics":    {"replicas": "fail", "memory-limit": "fail", "readiness-probe": "fail"},
 		"user-profile": {"memory-limit": "fail", "readiness-probe": "pass"},
 		"payment":      {"readiness-probe": "pass", "liveness-probe": "pass", "pdb": "pass", "hpa": "pass", "network-policy": "pass", "alert-rules": "pass", "owner": "pass", "on-call": "pass"},
 	}
+	// The cards settle as the caches fill and Prometheus' rules are read: wait for them.
+	settled := func() bool {
+		for svc, checks := range want {
+			c := s.card(t, svc)
+			for check, st := range checks {
+				if got, _ := c.status(check); got != st {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	for deadline := time.Now().Add(time.Minute); !settled() && time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+	}
+	notification := s.card(t, "notification")
 	for svc, checks := range want {
 		c := s.card(t, svc)
 		for check, st := range checks {
@@ -79,7 +85,7 @@ func TestScorecardsOnDemo(t *testing.T) {
 		t.Fatalf("kubectl apply: %v\n%s", err, out)
 	}
 	defer s.kube(t, "-n", "messaging", "delete", "pdb", "notification", "--ignore-not-found")
-	deadline = time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if st, _ := s.card(t, "notification").status("pdb"); st == "pass" {
 			break

@@ -278,7 +278,14 @@ func (s *Server) followRules(ctx context.Context) {
 	}
 	b := s.scores
 	for {
-		if rules, err := s.AlertRules.Rules(ctx); err == nil {
+		// Every minute; every 5 s while Prometheus does not answer or has no rules yet (it
+		// may be starting), so a fresh start does not grade "no alert rules" for a minute.
+		next := time.Minute
+		rules, err := s.AlertRules.Rules(ctx)
+		if err != nil || len(rules) == 0 {
+			next = 5 * time.Second
+		}
+		if err == nil {
 			b.mu.Lock()
 			same := slices.EqualFunc(rules, b.rules, func(x, y alerts.Rule) bool { return x.Name == y.Name && x.Expr == y.Expr })
 			b.rules = rules
@@ -295,7 +302,7 @@ func (s *Server) followRules(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(time.Minute):
+		case <-time.After(next):
 		}
 	}
 }

@@ -5,7 +5,7 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build run dev dev-down dev-status stack-build test test-unit test-integration test-e2e generate check lint bench soak fuzz deps clean
+.PHONY: all build image run dev dev-down dev-status stack-build test test-unit test-integration test-e2e generate check lint bench soak fuzz deps clean
 
 all: build
 
@@ -17,6 +17,10 @@ generate:
 ## build: build bin/portico
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/portico ./cmd/portico
+
+## image: the container image without a Docker daemon, as an OCI layout and a tarball in bin/image (docker/podman load -i bin/image/portico.tar)
+image:
+	$(GO) run ./cmd/portico-image -out bin/image -version $(VERSION) -tag portico:$(VERSION)
 
 ## run: the portal alone on its embedded default (SQLite in ./data, ./catalog, ./runbooks, 127.0.0.1:8080)
 run: build

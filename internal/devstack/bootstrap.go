@@ -44,6 +44,16 @@ var portalRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{""}, Resources: []string{"groups"}, Verbs: []string{"impersonate"}, ResourceNames: ImpersonableGroups},
 }
 
+// PortalRules are the portal's own rules, as the Helm chart must grant them too (its test
+// compares the two).
+func PortalRules() []rbacv1.PolicyRule {
+	out := make([]rbacv1.PolicyRule, len(portalRules))
+	for i, r := range portalRules {
+		out[i] = *r.DeepCopy()
+	}
+	return out
+}
+
 // ImpersonableGroups are the identity provider's groups the portal may pass on to the
 // clusters: the demo teams, on-call, admins and viewers. A user's other groups are dropped.
 var ImpersonableGroups = []string{"team-identity", "team-payments", "team-messaging", "team-geo", "team-discovery",

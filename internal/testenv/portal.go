@@ -21,13 +21,22 @@ var (
 	binErr  error
 )
 
-// RepoRoot is the repository's top folder (where go.mod is).
+// RepoRoot is the repository's top folder: where the main module's go.mod is, found from the
+// current module's (a tool module such as deploy/helm sits below it).
 func RepoRoot() (string, error) {
 	out, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
 		return "", err
 	}
-	return filepath.Dir(strings.TrimSpace(string(out))), nil
+	dir := filepath.Dir(strings.TrimSpace(string(out)))
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "deploy", "local", "versions.env")); err == nil {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return dir, nil
+		}
+	}
 }
 
 // PortalBinary builds cmd/portico once per test binary and returns its path.

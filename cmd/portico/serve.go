@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"slices"
 	"strconv"
@@ -102,6 +103,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		deps.Auth = a
 	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	deps.Registry = reg
 	var observer actions.Observer // nil without clusters: interrupted actions cannot be looked at
 	if len(cfg.Clusters) > 0 {
 		clusters, err := cluster.NewManager(clusterConfigs(cfg), log)
@@ -109,9 +113,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 		clusters.Start(runCtx)
+		reg.MustRegister(clusters) // cache sync and reachability per cluster
 		deps.Clusters, observer = clusters, clusters
 	}
-	if err := observability(cfg, getenv, &deps); err != nil {
+	if err := observability(cfg, getenv, backend.NewMetrics(reg), &deps); err != nil {
 		return err
 	}
 	if err := pipelines(cfg, st, &deps); err != nil {
@@ -124,9 +129,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	deps.PublicBadges = cfg.Scorecards.PublicBadges
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	deps.Registry = reg
 	srv := server.New(deps)
 
 	ln, err := listen(cfg.Server.Addr, getenv)
@@ -143,6 +145,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}()
 	log.Info("portico serving", "url", "http://"+ln.Addr().String(), "database", st.Driver(), "version", version)
 
+	if cfg.Server.AdminAddr != "" {
+		admin, err := serveAdmin(runCtx, cfg.Server.AdminAddr)
+		if err != nil {
+			return err
+		}
+		log.Info("admin listener: Go's profiler at /debug/pprof/", "addr", admin)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- httpSrv.Serve(ln) }()
 	select {
@@ -206,10 +215,11 @@ func clusterConfigs(cfg *config.Config) []cluster.Config {
 	return out
 }
 
-// backendConfig reads a backend's settings and its secrets from the environment.
-func backendConfig(b config.Backend, getenv func(string) string) backend.Config {
+// backendConfig reads a backend's settings and its secrets from the environment; its calls
+// are timed into m under name.
+func backendConfig(name string, b config.Backend, getenv func(string) string, m *backend.Metrics) backend.Config {
 	c := backend.Config{URL: b.URL, UIURL: b.UIURL, Timeout: b.Timeout.D(), CAFile: b.TLS.CAFile, InsecureSkipVerify: b.TLS.InsecureSkipVerify,
-		Username: b.Username}
+		Username: b.Username, Name: name, Metrics: m}
 	if b.BearerTokenEnv != "" {
 		c.BearerToken = getenv(b.BearerTokenEnv)
 	}
@@ -220,7 +230,7 @@ func backendConfig(b config.Backend, getenv func(string) string) backend.Config 
 }
 
 // observability builds the clients of the configured backends; each is optional.
-func observability(cfg *config.Config, getenv func(string) string, deps *server.Deps) error {
+func observability(cfg *config.Config, getenv func(string) string, bm *backend.Metrics, deps *server.Deps) error {
 	o := cfg.Observability
 	var promAPI v1.API
 	if o.Prometheus.URL != "" {
@@ -232,7 +242,7 @@ func observability(cfg *config.Config, getenv func(string) string, deps *server.
 			}
 			charts = append(charts, d)
 		}
-		m, err := metrics.New(backendConfig(o.Prometheus, getenv), charts, o.CacheTTL.D())
+		m, err := metrics.New(backendConfig("prometheus", o.Prometheus, getenv, bm), charts, o.CacheTTL.D())
 		if err != nil {
 			return fmt.Errorf("observability.prometheus: %w", err)
 		}
@@ -241,7 +251,7 @@ func observability(cfg *config.Config, getenv func(string) string, deps *server.
 	if promAPI != nil || o.Alertmanager.URL != "" {
 		src := alerts.Source{Prometheus: promAPI, Budget: max(o.Prometheus.Timeout.D(), o.Alertmanager.Timeout.D())}
 		if o.Alertmanager.URL != "" {
-			am := backendConfig(o.Alertmanager, getenv)
+			am := backendConfig("alertmanager", o.Alertmanager, getenv, bm)
 			src.Alertmanager = &am
 		}
 		a, err := alerts.New(src)
@@ -254,7 +264,7 @@ func observability(cfg *config.Config, getenv func(string) string, deps *server.
 		}
 	}
 	if o.Jaeger.URL != "" {
-		t, err := traces.New(backendConfig(o.Jaeger, getenv))
+		t, err := traces.New(backendConfig("jaeger", o.Jaeger, getenv, bm))
 		if err != nil {
 			return fmt.Errorf("observability.jaeger: %w", err)
 		}
@@ -405,6 +415,25 @@ func newAuthenticator(cfg *config.Config, getenv func(string) string, states aut
 // listen binds the server's address, or takes the listener it was handed as file descriptor 3
 // when LISTEN_FDS=1 (systemd socket activation, and how the test and developer stacks start
 // the portal on a port no other program can take first).
+// serveAdmin serves Go's profiler on addr, a listener apart from the public one, until ctx
+// ends; it returns the address it listens on.
+func serveAdmin(ctx context.Context, addr string) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("admin listener (server.adminAddr) on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	go func() { <-ctx.Done(); _ = srv.Close() }()
+	return ln.Addr().String(), nil
+}
+
 func listen(addr string, getenv func(string) string) (net.Listener, error) {
 	if getenv("LISTEN_FDS") == "1" && (getenv("LISTEN_PID") == "" || getenv("LISTEN_PID") == strconv.Itoa(os.Getpid())) {
 		ln, err := net.FileListener(os.NewFile(3, "LISTEN_FDS"))

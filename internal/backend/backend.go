@@ -19,6 +19,9 @@ type Config struct {
 	InsecureSkipVerify bool
 	BearerToken        string
 	Username, Password string
+	// Name ("prometheus", "alertmanager", "jaeger") labels the calls Metrics records.
+	Name    string
+	Metrics *Metrics
 }
 
 // TLSConfig returns the client TLS settings, or nil for the defaults.
@@ -52,7 +55,11 @@ func (c Config) RoundTripper() (http.RoundTripper, error) {
 	if tc != nil {
 		tr.TLSClientConfig = tc
 	}
-	return authTransport{c: c, next: tr}, nil
+	var rt http.RoundTripper = authTransport{c: c, next: tr}
+	if c.Metrics != nil {
+		rt = observed{name: c.Name, m: c.Metrics, next: rt}
+	}
+	return rt, nil
 }
 
 type authTransport struct {

@@ -57,6 +57,9 @@ type Server struct {
 	TrustedProxies []string `yaml:"trustedProxies"`
 	// RateLimits bound requests per client address to sign-in and to the webhooks.
 	RateLimits RateLimits `yaml:"rateLimits"`
+	// AdminAddr serves Go's profiler (/debug/pprof/) on a listener of its own, never the
+	// public one; empty turns it off. Keep it on loopback (kubectl port-forward reaches it).
+	AdminAddr string `yaml:"adminAddr"`
 }
 
 // RateLimits are per-client-address limits: a steady rate per second and a burst.

@@ -154,8 +154,16 @@ func (s *Server) workloadAt(ctx context.Context, snap *catalog.Snapshot, rec *ca
 // act hands the attempt to the write path with who is asking.
 func (s *Server) act(c echo.Context, w *workloadRef, f actionForm) (actions.Outcome, error) {
 	ch, viaAgent := channel(c)
-	return s.actions.Do(c.Request().Context(), actions.Request{Actor: s.actor(c.Request().Context()), Workload: w.Workload, Input: f.Input,
+	out, err := s.actions.Do(c.Request().Context(), actions.Request{Actor: s.actor(c.Request().Context()), Workload: w.Workload, Input: f.Input,
 		Invalid: f.invalid, RequestID: c.Response().Header().Get(echo.HeaderXRequestID), SourceIP: c.RealIP(), Channel: ch, Agent: viaAgent})
+	if !f.Input.DryRun {
+		result := string(out.Entry.Result)
+		if result == "" {
+			result = "not recorded" // refused before the audit log could be written
+		}
+		s.actionsDone.WithLabelValues(string(f.Input.Action), result).Inc()
+	}
+	return out, err
 }
 
 // actor is the signed-in user as the write path sees them; nil when nobody is.

@@ -24,13 +24,22 @@ func (s *Server) middleware() {
 		Name: "portico_http_request_duration_seconds", Help: "HTTP request latency by route and method.",
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 	}, []string{"route", "method"})
-	s.Registry.MustRegister(requests, latency)
+	// Open live streams (SSE), by route: each is a held connection and a subscription.
+	streams := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "portico_sse_subscribers", Help: "Open server-sent event streams, by route.",
+	}, []string{"route"})
+	s.Registry.MustRegister(requests, latency, streams)
 
 	e.Pre(middleware.RemoveTrailingSlashWithConfig(middleware.TrailingSlashConfig{RedirectCode: http.StatusMovedPermanently}))
 	e.Use(middleware.RequestID())
 	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
+			if r := c.Path(); strings.HasSuffix(r, "/events") || strings.HasSuffix(r, "/stream") {
+				g := streams.WithLabelValues(r)
+				g.Inc()
+				defer g.Dec()
+			}
 			err := next(c)
 			if err != nil {
 				c.Error(err) // write the error page now so the status below is the real one

@@ -20,6 +20,7 @@ import (
 	"github.com/portico-dev/portico/internal/access"
 	"github.com/portico-dev/portico/internal/actions"
 	"github.com/portico-dev/portico/internal/agent"
+	"github.com/portico-dev/portico/internal/audit"
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/derrors"
 	"github.com/portico-dev/portico/internal/ingest"
@@ -106,19 +107,20 @@ type ActionsConfig struct {
 // Server serves the portal.
 type Server struct {
 	Deps
-	echo       *echo.Echo
-	access     *access.Authorizer
-	actions    *actions.Service
-	teams      teamCache
-	ciEvents   ciHub
-	services   jaegerIndex // components by the service name their traces carry
-	triages    shared[triageEntry]
-	fires      shared[incidents]
-	scores     *scoreboard
-	scorePages shared[[]byte]
-	ciFacts    shared[map[string]any]
-	exempts    *actions.Exemptions
-	agent      *agent.Server // nil: /mcp is off
+	echo        *echo.Echo
+	actionsDone *prometheus.CounterVec // outcomes of the write path, by action and result
+	access      *access.Authorizer
+	actions     *actions.Service
+	teams       teamCache
+	ciEvents    ciHub
+	services    jaegerIndex // components by the service name their traces carry
+	triages     shared[triageEntry]
+	fires       shared[incidents]
+	scores      *scoreboard
+	scorePages  shared[[]byte]
+	ciFacts     shared[map[string]any]
+	exempts     *actions.Exemptions
+	agent       *agent.Server // nil: /mcp is off
 }
 
 // New builds the server and its routes.
@@ -159,6 +161,15 @@ func New(d Deps) *Server {
 		s.actions = actions.New(actions.Config{MaxReplicas: d.ActionsConfig.MaxReplicas, ProductionEnvironments: d.ActionsConfig.ProductionEnvironments,
 			RequireSecurityScan: d.PipelineSecrets.RequireSecurityScan}, d.Policy, d.Audit, d.Pipelines, d.Log)
 	}
+	s.actionsDone = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "portico_actions_total", Help: "Deploys, rollbacks, scales and restarts asked for, by action and audited result.",
+	}, []string{"action", "result"})
+	for _, a := range []policy.Action{policy.Deploy, policy.Rollback, policy.Scale, policy.Restart} {
+		for _, r := range audit.Results { // present at 0, so rate() and alerts work before a first action
+			s.actionsDone.WithLabelValues(string(a), string(r))
+		}
+	}
+	d.Registry.MustRegister(s.actionsDone)
 	var xs exemptionStore
 	if d.ScoreStore != nil {
 		xs = d.ScoreStore

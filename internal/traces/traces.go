@@ -144,6 +144,14 @@ func New(cfg backend.Config) (*Client, error) {
 	if cfg.BearerToken != "" || cfg.Username != "" {
 		opts = append(opts, grpc.WithPerRPCCredentials(tokenCreds{token: cfg.BearerToken, user: cfg.Username, pass: cfg.Password, secure: tc != nil}))
 	}
+	if cfg.Metrics != nil {
+		opts = append(opts, grpc.WithUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, o ...grpc.CallOption) error {
+			start := time.Now()
+			err := invoker(ctx, method, req, reply, cc, o...)
+			cfg.Metrics.Observe(cfg.Name, time.Since(start), err != nil && !errors.Is(ctx.Err(), context.Canceled))
+			return err
+		}))
+	}
 	conn, err := grpc.NewClient(cfg.URL, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("jaeger: %w", err)

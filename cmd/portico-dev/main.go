@@ -304,6 +304,8 @@ func writePortalConfig(dir, root string, clusters []devstack.DemoCluster) error 
 	fmt.Fprintf(&b, "pipelines:\n  github: {secrets: [%s]}\n  generic: {secrets: [%s]}\n", devstack.DemoPipelineSecret, devstack.DemoPipelineSecret)
 	fmt.Fprintf(&b, "observability:\n  prometheus: {url: \"http://127.0.0.1:%d\"}\n  alertmanager: {url: \"http://127.0.0.1:%d\"}\n  jaeger: {url: \"127.0.0.1:%d\", uiURL: \"http://127.0.0.1:%d\"}\n",
 		p.Prometheus, p.Alertmanager, p.JaegerQueryGRPC, p.JaegerQueryHTTP)
+	// Portico's own traces go to the stack's Jaeger, beside the demo services'.
+	fmt.Fprintf(&b, "telemetry: {otlpEndpoint: \"http://127.0.0.1:%d\"}\n", p.OTLPHTTP)
 	b.WriteString("clusters:\n")
 	for _, c := range clusters {
 		env := c.Name

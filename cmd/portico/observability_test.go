@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -35,6 +36,7 @@ func TestObservingPortico(t *testing.T) {
 	}
 	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
 	portal := testenv.StartPortalWithConfig(t, fmt.Sprintf(`server: {adminAddr: %q}
+telemetry: {otlpEndpoint: %q}
 catalog:
   sources: [{name: demo, type: dir, path: %q, globs: ["**/*.yaml"]}]
 clusters:
@@ -43,7 +45,8 @@ observability:
   prometheus: {url: %q}
   alertmanager: {url: %q}
   jaeger: {url: %q}
-`, admin, filepath.Join(root, "catalog"), c.PortalKubeconfig, be.PrometheusURL, be.AlertmanagerURL, be.JaegerGRPC))
+`, admin, be.OTLPHTTP, filepath.Join(root, "catalog"), c.PortalKubeconfig, be.PrometheusURL, be.AlertmanagerURL, be.JaegerGRPC),
+		"OTEL_BSP_SCHEDULE_DELAY=200") // spans exported within 0.2 s
 	get := func(path string) (int, string) {
 		t.Helper()
 		res, err := http.Get(portal.URL + path)
@@ -108,6 +111,45 @@ observability:
 		cmd.Dir = dir
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+
+	// Portico's own traces, in Jaeger: the panel's request with its call to Prometheus inside
+	// it, the database's statements and the Kubernetes API's calls.
+	type span struct {
+		TraceID, SpanID, OperationName string
+		References                     []struct{ SpanID string }
+	}
+	var ops map[string]bool
+	var nested bool
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+		var got struct{ Data []struct{ Spans []span } }
+		res, err := http.Get(be.JaegerQueryURL + "/api/traces?service=portico&limit=200&lookback=1h")
+		if err == nil {
+			_ = json.NewDecoder(res.Body).Decode(&got)
+			res.Body.Close()
+		}
+		ops, nested = map[string]bool{}, false
+		for _, tr := range got.Data {
+			byID := map[string]string{}
+			for _, sp := range tr.Spans {
+				byID[sp.SpanID] = sp.OperationName
+				ops[strings.SplitN(sp.OperationName, " ", 2)[0]+" …"] = true
+				ops[sp.OperationName] = true
+			}
+			for _, sp := range tr.Spans {
+				for _, ref := range sp.References {
+					if strings.HasPrefix(sp.OperationName, "prometheus ") && byID[ref.SpanID] == "GET /catalog/:kind/:namespace/:name/metrics" {
+						nested = true
+					}
+				}
+			}
+		}
+		if nested && ops["db …"] && ops["kube …"] {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 30 s for Portico's traces in Jaeger (the metrics panel's request with its Prometheus calls inside: %v, db and kube spans); operations: %v", nested, ops)
 		}
 	}
 

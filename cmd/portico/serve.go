@@ -21,6 +21,7 @@ import (
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	"github.com/portico-dev/portico/internal/actions"
 	"github.com/portico-dev/portico/internal/alerts"
@@ -38,6 +39,7 @@ import (
 	"github.com/portico-dev/portico/internal/scorecard"
 	"github.com/portico-dev/portico/internal/server"
 	"github.com/portico-dev/portico/internal/store"
+	"github.com/portico-dev/portico/internal/telemetry"
 	"github.com/portico-dev/portico/internal/traces"
 )
 
@@ -62,6 +64,20 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	log := newLogger(cfg.Log, stdout)
 	// client-go logs through klog (reflector errors, throttling): into the same log.
 	klog.SetSlogLogger(log.With("component", "client-go"))
+
+	tcfg := telemetry.Config{Endpoint: cfg.Telemetry.OTLPEndpoint, SampleRatio: cfg.Telemetry.SampleRatio, Service: "portico", Version: version}
+	stopTracing, err := telemetry.Setup(ctx, tcfg)
+	if err != nil {
+		return fmt.Errorf("telemetry: %w", err)
+	}
+	defer func() {
+		fctx, done := context.WithTimeout(context.Background(), 5*time.Second)
+		defer done()
+		_ = stopTracing(fctx) // the last spans, flushed
+	}()
+	if tcfg.Enabled() {
+		log.Info("traces of Portico itself go over OTLP", "endpoint", tcfg.Endpoint, "sampleRatio", tcfg.SampleRatio)
+	}
 
 	st, err := store.Open(ctx, cfg.Database.Driver, cfg.Database.DSN)
 	if err != nil {
@@ -135,7 +151,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	httpSrv := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+	// Each request a server span (probes, metrics and static files excepted), continuing a
+	// caller's trace context.
+	traced := otelhttp.NewHandler(srv, "portico", otelhttp.WithFilter(func(r *http.Request) bool {
+		p := r.URL.Path
+		return p != "/healthz" && p != "/readyz" && p != "/metrics" && !strings.HasPrefix(p, "/static/")
+	}))
+	httpSrv := &http.Server{Handler: traced, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
 	go refresher.Run(runCtx, cfg.Catalog.RefreshInterval.D())
 	go srv.RunScorecards(runCtx)

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"os"
 	"time"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 )
 
 // Config is one backend as the clients need it (secrets already read from the environment).
@@ -55,7 +57,8 @@ func (c Config) RoundTripper() (http.RoundTripper, error) {
 	if tc != nil {
 		tr.TLSClientConfig = tc
 	}
-	var rt http.RoundTripper = authTransport{c: c, next: tr}
+	var rt http.RoundTripper = otelhttp.NewTransport(authTransport{c: c, next: tr},
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return c.Name + " " + r.Method + " " + r.URL.Path }))
 	if c.Metrics != nil {
 		rt = observed{name: c.Name, m: c.Metrics, next: rt}
 	}

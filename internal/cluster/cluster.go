@@ -4,10 +4,13 @@
 package cluster
 
 import (
+	"net/http"
+
 	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"log/slog"
 	"net"
 	"sync"
@@ -65,6 +68,13 @@ type Cluster struct {
 	version    string
 }
 
+// traced wraps the API server transport so each call is a client span (watches excepted: a
+// watch lasts minutes and belongs to no request).
+func traced(rt http.RoundTripper) http.RoundTripper {
+	return otelhttp.NewTransport(rt, otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Query().Get("watch") != "true" }),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return "kube " + r.Method + " " + r.URL.Path }))
+}
+
 // New builds a cluster's client and informers; nothing talks to the API server until Start.
 func New(cfg Config, log *slog.Logger) (*Cluster, error) {
 	rc, err := restConfig(cfg)
@@ -73,6 +83,7 @@ func New(cfg Config, log *slog.Logger) (*Cluster, error) {
 	}
 	rc.QPS, rc.Burst = 50, 100
 	rc.Timeout = 30 * time.Second
+	rc.Wrap(traced) // every call but the informers' long watches is a span of the trace it serves
 	cs, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", cfg.Name, err)

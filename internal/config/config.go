@@ -33,6 +33,15 @@ type Config struct {
 	Scorecards    Scorecards    `yaml:"scorecards"`
 	MCP           MCP           `yaml:"mcp"`
 	Log           Log           `yaml:"log"`
+	Telemetry     Telemetry     `yaml:"telemetry"`
+}
+
+// Telemetry sends Portico's own traces over OTLP/HTTP.
+type Telemetry struct {
+	// OTLPEndpoint is the collector's base URL (http://jaeger:4318); empty: the standard
+	// OTEL_EXPORTER_OTLP_ENDPOINT variable, and without it no traces.
+	OTLPEndpoint string  `yaml:"otlpEndpoint"`
+	SampleRatio  float64 `yaml:"sampleRatio"` // of new traces, 0 to 1
 }
 
 // MCP is the agent interface: Portico as an MCP server at /mcp for AI assistants, acting as
@@ -279,8 +288,9 @@ func Default() *Config {
 		Observability: Observability{CacheTTL: Duration(15 * time.Second),
 			Prometheus: Backend{Timeout: Duration(2 * time.Second)}, Alertmanager: Backend{Timeout: Duration(2 * time.Second)},
 			Jaeger: Backend{Timeout: Duration(2 * time.Second)}},
-		MCP: MCP{Enabled: true, RateLimit: RateLimit{PerSecond: 5, Burst: 30}, Timeout: Duration(20 * time.Second), MaxOutputKB: 256},
-		Log: Log{Level: "info", Format: "json"},
+		MCP:       MCP{Enabled: true, RateLimit: RateLimit{PerSecond: 5, Burst: 30}, Timeout: Duration(20 * time.Second), MaxOutputKB: 256},
+		Log:       Log{Level: "info", Format: "json"},
+		Telemetry: Telemetry{SampleRatio: 1},
 	}
 }
 

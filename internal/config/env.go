@@ -20,6 +20,7 @@ func list(v string) []string { return strings.Split(v, ",") }
 var Env = []EnvVar{
 	{"PORTICO_ADDR", "server.addr", func(c *Config, v string) error { c.Server.Addr = v; return nil }},
 	{"PORTICO_ADMIN_ADDR", "server.adminAddr", func(c *Config, v string) error { c.Server.AdminAddr = v; return nil }},
+	{"PORTICO_OTLP_ENDPOINT", "telemetry.otlpEndpoint", func(c *Config, v string) error { c.Telemetry.OTLPEndpoint = v; return nil }},
 	{"PORTICO_BASE_URL", "server.baseURL", func(c *Config, v string) error { c.Server.BaseURL = v; return nil }},
 	{"PORTICO_TRUSTED_PROXIES", "server.trustedProxies (comma-separated)", func(c *Config, v string) error { c.Server.TrustedProxies = list(v); return nil }},
 	{"PORTICO_DATABASE_DRIVER", "database.driver", func(c *Config, v string) error { c.Database.Driver = v; return nil }},

@@ -31,10 +31,20 @@ func (c *Config) Validate() error {
 	c.Actions.validate(&p)
 	c.MCP.validate(&p)
 	c.Log.validate(&p)
+	c.Telemetry.validate(&p)
 	if len(p) > 0 {
 		return errors.New("invalid configuration: " + strings.Join(p, "; "))
 	}
 	return nil
+}
+
+func (t Telemetry) validate(p *problems) {
+	if t.OTLPEndpoint != "" && !strings.HasPrefix(t.OTLPEndpoint, "http://") && !strings.HasPrefix(t.OTLPEndpoint, "https://") {
+		p.add("telemetry.otlpEndpoint", "%q must be an http:// or https:// URL (OTLP over HTTP, e.g. http://jaeger:4318)", t.OTLPEndpoint)
+	}
+	if t.SampleRatio < 0 || t.SampleRatio > 1 {
+		p.add("telemetry.sampleRatio", "must be between 0 and 1")
+	}
 }
 
 func (m MCP) validate(p *problems) {

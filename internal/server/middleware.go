@@ -10,6 +10,8 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 )
 
@@ -40,13 +42,17 @@ func (s *Server) middleware() {
 				g.Inc()
 				defer g.Dec()
 			}
-			err := next(c)
-			if err != nil {
-				c.Error(err) // write the error page now so the status below is the real one
-			}
 			route := c.Path()
 			if route == "" {
 				route = "unmatched"
+			}
+			// The server span (started around the handler by otelhttp) is named by its route.
+			span := trace.SpanFromContext(c.Request().Context())
+			span.SetName(c.Request().Method + " " + route)
+			span.SetAttributes(attribute.String("http.route", route))
+			err := next(c)
+			if err != nil {
+				c.Error(err) // write the error page now so the status below is the real one
 			}
 			status := c.Response().Status
 			requests.WithLabelValues(route, c.Request().Method, strconv.Itoa(status)).Inc()

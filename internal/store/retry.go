@@ -12,6 +12,10 @@ import (
 
 	entsql "entgo.io/ent/dialect/sql"
 	"github.com/jackc/pgx/v5/pgconn"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/portico-dev/portico/internal/derrors"
 )
@@ -27,7 +31,34 @@ const readRetries = 4
 // error. Writes are never retried here: one may have reached the database.
 type resilient struct{ *entsql.Driver }
 
+var tracer = otel.Tracer("github.com/portico-dev/portico/internal/store")
+
+// span starts a client span for one statement (its text cut at 300 characters; the values
+// are arguments, never in it).
+func (d resilient) span(ctx context.Context, query string) (context.Context, trace.Span) {
+	op, _, _ := strings.Cut(strings.TrimSpace(query), " ")
+	if len(query) > 300 {
+		query = query[:300]
+	}
+	return tracer.Start(ctx, "db "+strings.ToUpper(op), trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("db.system.name", d.Dialect()), attribute.String("db.query.text", query)))
+}
+
+func end(span trace.Span, err error) error {
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
+	return err
+}
+
 func (d resilient) Query(ctx context.Context, query string, args, v any) error {
+	ctx, span := d.span(ctx, query)
+	return end(span, d.query(ctx, query, args, v))
+}
+
+func (d resilient) query(ctx context.Context, query string, args, v any) error {
 	err := d.Driver.Query(ctx, query, args, v)
 	if !readOnly(query) {
 		return unavailable(err)
@@ -49,7 +80,8 @@ func (d resilient) Query(ctx context.Context, query string, args, v any) error {
 }
 
 func (d resilient) Exec(ctx context.Context, query string, args, v any) error {
-	return unavailable(d.Driver.Exec(ctx, query, args, v))
+	ctx, span := d.span(ctx, query)
+	return end(span, unavailable(d.Driver.Exec(ctx, query, args, v)))
 }
 
 func readOnly(query string) bool {

@@ -20,6 +20,7 @@ type Backends struct {
 	AlertmanagerURL string
 	JaegerQueryURL  string // HTTP API and UI
 	JaegerGRPC      string // api_v2 QueryService, host:port
+	OTLPHTTP        string // Jaeger's OTLP/HTTP receiver, base URL
 	DemoURL         string // demo traffic: /metrics and /faults
 }
 
@@ -80,7 +81,7 @@ func startObservabilityOnce(c *devstack.Cluster) (*Backends, error) {
 func backendsAt(p devstack.ObservabilityPorts) *Backends {
 	local := func(port int) string { return fmt.Sprintf("127.0.0.1:%d", port) }
 	return &Backends{PrometheusURL: "http://" + local(p.Prometheus), AlertmanagerURL: "http://" + local(p.Alertmanager),
-		JaegerQueryURL: "http://" + local(p.JaegerQueryHTTP), JaegerGRPC: local(p.JaegerQueryGRPC), DemoURL: "http://" + local(p.Demo)}
+		JaegerQueryURL: "http://" + local(p.JaegerQueryHTTP), JaegerGRPC: local(p.JaegerQueryGRPC), OTLPHTTP: "http://" + local(p.OTLPHTTP), DemoURL: "http://" + local(p.Demo)}
 }
 
 var (

@@ -14,6 +14,7 @@ import (
 
 	model "github.com/jaegertracing/jaeger-idl/model/v1"
 	"github.com/jaegertracing/jaeger-idl/proto-gen/api_v2"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -144,6 +145,7 @@ func New(cfg backend.Config) (*Client, error) {
 	if cfg.BearerToken != "" || cfg.Username != "" {
 		opts = append(opts, grpc.WithPerRPCCredentials(tokenCreds{token: cfg.BearerToken, user: cfg.Username, pass: cfg.Password, secure: tc != nil}))
 	}
+	opts = append(opts, grpc.WithStatsHandler(otelgrpc.NewClientHandler())) // each query a span of the request it serves
 	if cfg.Metrics != nil {
 		opts = append(opts, grpc.WithUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, o ...grpc.CallOption) error {
 			start := time.Now()

@@ -81,7 +81,9 @@ func (s *stack) phases(hold time.Duration, watcher *http.Client, startActor func
 			recovered: runtimeFresh},
 		// The alerts panel shows pending alerts from Prometheus beside Alertmanager's firing ones.
 		{name: "Prometheus killed, then started", hold: hold, affected: []string{"metrics panel", "alerts panel", "scorecard panel"},
-			inject: kill("prometheus"), restore: restart("prometheus"), recovered: page(pay+"/metrics?range=15m", clean, unavailable)},
+			inject: kill("prometheus"), restore: restart("prometheus"), recovered: func() bool {
+				return page(pay+"/metrics?range=15m", clean, unavailable)() && page(pay+"/alerts", clean, unavailable)()
+			}},
 		{name: "Jaeger hung (SIGSTOP), then resumed", hold: hold, affected: []string{"traces panel", "scorecard panel"},
 			inject: signal("jaeger", syscall.SIGSTOP), restore: signal("jaeger", syscall.SIGCONT), recovered: page(pay+"/traces?panel=1", clean, unavailable)},
 		{name: "Alertmanager killed, then started", hold: hold, affected: []string{"alerts panel", "scorecard panel"},

@@ -82,6 +82,9 @@ func New(src Source) (*Client, error) {
 // Budget is the panel's time budget.
 func (c *Client) Budget() time.Duration { return c.src.Budget }
 
+// errorTTL is how long an answer with a failed backend in it is shared.
+const errorTTL = time.Second
+
 // All returns every alert, from the cache when it is fresh.
 func (c *Client) All(ctx context.Context) Result {
 	c.mu.Lock()
@@ -97,6 +100,10 @@ func (c *Client) All(ctx context.Context) Result {
 		r := c.fetch(ctx)
 		c.mu.Lock()
 		c.last, c.at = r, time.Now()
+		if len(r.Errors) > 0 && c.src.TTL > errorTTL {
+			// A failed answer is kept only briefly, so the panel recovers with its backend.
+			c.at = c.at.Add(errorTTL - c.src.TTL)
+		}
 		c.mu.Unlock()
 		return r, nil
 	})

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -283,7 +284,7 @@ func (a *actor) deploy() {
 			ID int `json:"id"`
 		} `json:"audit"`
 	}
-	if res.StatusCode == http.StatusOK && jsonInto(b, &out) == nil && out.Audit.ID > 0 {
+	if res.StatusCode == http.StatusOK && json.Unmarshal(b, &out) == nil && out.Audit.ID > 0 {
 		a.acked = append(a.acked, out.Audit.ID)
 	} else {
 		a.failed = append(a.failed, fmt.Sprintf("%d %s", res.StatusCode, pageMessage(string(b))))

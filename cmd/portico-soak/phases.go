@@ -328,8 +328,6 @@ func growth(rs []report) growthCheck {
 		first.goroutines, last.goroutines, first.heapMB, last.heapMB, verdict), ok}
 }
 
-func jsonInto(b []byte, v any) error { return json.Unmarshal(b, v) }
-
 // lostAuditResults waits until the portal has completed every deploy left pending by the
 // stopped processes (start-up recovery judges an entry once it is old enough not to be in
 // flight anywhere), then counts what is lost: entries still pending and acknowledged deploys

@@ -153,10 +153,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	// Each request a server span (probes, metrics and static files excepted), continuing a
 	// caller's trace context.
-	traced := otelhttp.NewHandler(srv, "portico", otelhttp.WithFilter(func(r *http.Request) bool {
-		p := r.URL.Path
-		return p != "/healthz" && p != "/readyz" && p != "/metrics" && !strings.HasPrefix(p, "/static/")
-	}))
+	traced := otelhttp.NewHandler(srv, "portico", otelhttp.WithFilter(func(r *http.Request) bool { return !server.Operational(r.URL.Path) }))
 	httpSrv := &http.Server{Handler: traced, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
 	go refresher.Run(runCtx, cfg.Catalog.RefreshInterval.D())

@@ -60,7 +60,7 @@ type Client struct {
 	flights singleflight.Group
 	mu      sync.Mutex
 	last    Result
-	at      time.Time
+	until   time.Time // last is fresh until then
 }
 
 // New returns a client over the configured sources.
@@ -88,7 +88,7 @@ const errorTTL = time.Second
 // All returns every alert, from the cache when it is fresh.
 func (c *Client) All(ctx context.Context) Result {
 	c.mu.Lock()
-	if !c.at.IsZero() && time.Since(c.at) < c.src.TTL {
+	if time.Now().Before(c.until) {
 		r := c.last
 		c.mu.Unlock()
 		return r
@@ -99,11 +99,11 @@ func (c *Client) All(ctx context.Context) Result {
 		defer cancel()
 		r := c.fetch(ctx)
 		c.mu.Lock()
-		c.last, c.at = r, time.Now()
-		if len(r.Errors) > 0 && c.src.TTL > errorTTL {
-			// A failed answer is kept only briefly, so the panel recovers with its backend.
-			c.at = c.at.Add(errorTTL - c.src.TTL)
+		ttl := c.src.TTL
+		if len(r.Errors) > 0 {
+			ttl = min(ttl, errorTTL) // a failed answer is kept only briefly: the panel recovers with its backend
 		}
+		c.last, c.until = r, time.Now().Add(ttl)
 		c.mu.Unlock()
 		return r, nil
 	})

@@ -17,6 +17,12 @@ import (
 
 const contentSecurityPolicy = "default-src 'self'; img-src 'self' data: https:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
 
+// Operational says whether a path is one of the portal's own plumbing (probes, metrics, static
+// files), which the request log and the request traces leave out.
+func Operational(path string) bool {
+	return path == "/healthz" || path == "/readyz" || path == "/metrics" || strings.HasPrefix(path, "/static/")
+}
+
 func (s *Server) middleware() {
 	e := s.echo
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -57,7 +63,7 @@ func (s *Server) middleware() {
 			status := c.Response().Status
 			requests.WithLabelValues(route, c.Request().Method, strconv.Itoa(status)).Inc()
 			latency.WithLabelValues(route, c.Request().Method).Observe(time.Since(start).Seconds())
-			if !strings.HasPrefix(route, "/static") && route != "/metrics" && route != "/healthz" && route != "/readyz" {
+			if !Operational(route) {
 				s.Log.Info("request", "request_id", c.Response().Header().Get(echo.HeaderXRequestID),
 					"method", c.Request().Method, "path", c.Request().URL.Path, "route", route, "status", status,
 					"duration_ms", float64(time.Since(start).Microseconds())/1000, "remote", c.RealIP())

@@ -85,7 +85,8 @@ func (d resilient) Exec(ctx context.Context, query string, args, v any) error {
 }
 
 func readOnly(query string) bool {
-	return len(query) >= 6 && strings.EqualFold(strings.TrimSpace(query)[:6], "select")
+	q := strings.TrimSpace(query)
+	return len(q) >= 6 && strings.EqualFold(q[:6], "select")
 }
 
 // connectionLost says whether err is the connection failing rather than the statement: the

@@ -84,7 +84,7 @@ func TestConnectionLost(t *testing.T) {
 			t.Errorf("connectionLost(%v) = %v, want %v", c.err, got, c.lost)
 		}
 	}
-	if !readOnly("  select 1") || readOnly("INSERT INTO x VALUES (1) RETURNING id") || readOnly("sel") {
+	if !readOnly("  select 1") || readOnly("INSERT INTO x VALUES (1) RETURNING id") || readOnly("sel") || readOnly("     sel") {
 		t.Error("readOnly misreads a statement")
 	}
 }

@@ -72,11 +72,11 @@ type Portal struct {
 	URL string
 	Log string // path of its log file
 
-	addr, dir string
-	args, env []string
-	runs      int
-	cmd       *exec.Cmd
-	done      chan struct{}
+	bin, addr, dir string
+	args, env      []string
+	runs           int
+	cmd            *exec.Cmd
+	done           chan struct{}
 }
 
 // StartPortal runs the portal with env (PORTICO_* settings) on a free port and waits until it
@@ -129,7 +129,7 @@ func newPortal(bin, dir string, args, env []string) (*Portal, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Portal{addr: fmt.Sprintf("127.0.0.1:%d", port), dir: dir, args: append([]string{bin}, args...), env: env}
+	p := &Portal{bin: bin, addr: fmt.Sprintf("127.0.0.1:%d", port), dir: dir, args: args, env: env}
 	p.URL = "http://" + p.addr
 	return p, nil
 }
@@ -191,7 +191,7 @@ func (p *Portal) launch(extraEnv []string) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(p.args[0], append([]string{"serve", "--addr", p.addr}, p.args[1:]...)...)
+	cmd := exec.Command(p.bin, append([]string{"serve", "--addr", p.addr}, p.args...)...)
 	cmd.Dir = p.dir
 	cmd.Env = append(os.Environ(), "PORTICO_DATABASE_DSN="+filepath.Join(p.dir, "portico.db"), "PORTICO_LOG_FORMAT=text", "PORTICO_BASE_URL=http://"+p.addr)
 	cmd.Env = append(append(cmd.Env, p.env...), extraEnv...)

@@ -88,11 +88,19 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	rep, err := replicate(cfg, st, getenv, log)
+	if err != nil {
+		return err
+	}
 	refresher := ingest.NewRefresher(st, buildSources(cfg, getenv), ingest.Options{
 		Policy:      catalog.OrphanPolicy{Keep: cfg.Catalog.Orphans == "keep", Grace: cfg.Catalog.OrphanGrace.D()},
-		MaxFileSize: cfg.Catalog.MaxFileSize, Log: log,
+		MaxFileSize: cfg.Catalog.MaxFileSize, Log: log, Stored: rep.announced(log),
 	})
-	if err := refresher.Load(ctx); err != nil {
+	load := refresher.Load
+	if rep.ha {
+		load = refresher.Reload // ready at once when the leader has read every source
+	}
+	if err := load(ctx); err != nil {
 		return err
 	}
 	runCtx, cancel := context.WithCancel(ctx)
@@ -102,7 +110,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	auditLog := audit.New(st.Client, log)
-	deps := server.Deps{Catalog: refresher, Runbooks: books, DB: st, ScoreStore: st, Log: log, WebhookSecrets: cfg.Catalog.WebhookSecrets, Version: version,
+	deps := server.Deps{Catalog: replicatedCatalog{refresher, rep.bus, log}, Bus: rep.bus, Leading: rep.elect.Leading, Runbooks: books, DB: st, ScoreStore: st, Log: log, WebhookSecrets: cfg.Catalog.WebhookSecrets, Version: version,
 		Anonymous: cfg.Auth.AnonymousAllowed(), BaseURL: baseURL(cfg), Policy: pol, Audit: auditLog,
 		ActionsConfig:    server.ActionsConfig{MaxReplicas: cfg.Actions.MaxReplicas, ProductionEnvironments: cfg.Actions.ProductionEnvironments},
 		AuthRateLimit:    server.RateLimit{PerSecond: cfg.Server.RateLimits.Auth.PerSecond, Burst: cfg.Server.RateLimits.Auth.Burst},
@@ -121,6 +129,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(rep.elect) // portico_leader
 	deps.Registry = reg
 	var observer actions.Observer // nil without clusters: interrupted actions cannot be looked at
 	if len(cfg.Clusters) > 0 {
@@ -156,9 +165,21 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	traced := otelhttp.NewHandler(srv, "portico", otelhttp.WithFilter(func(r *http.Request) bool { return !server.Operational(r.URL.Path) }))
 	httpSrv := &http.Server{Handler: traced, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
-	go refresher.Run(runCtx, cfg.Catalog.RefreshInterval.D())
+	if rep.listen != nil {
+		go rep.listen(runCtx)
+	}
+	rep.followCatalog(runCtx, refresher, log)
+	// The background work: on this process alone, or on the replica holding the Lease.
+	go rep.elect.Run(runCtx, func(ctx context.Context) {
+		if rep.ha {
+			if err := refresher.Reload(ctx); err != nil { // where the last leader left the catalog
+				log.Error("reloading the stored catalog failed", "err", err)
+			}
+		}
+		go recoverInterrupted(ctx, auditLog, observer, st, rep.ha, log)
+		refresher.Run(ctx, cfg.Catalog.RefreshInterval.D())
+	})
 	go srv.RunScorecards(runCtx)
-	go recoverInterrupted(runCtx, auditLog, observer, st, time.Now(), log)
 	go func() {
 		reloadRunbooks(runCtx, books, cfg.Catalog.RefreshInterval.D(), log)
 	}()
@@ -189,16 +210,22 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 // recoverInterrupted completes the audit entries an earlier process left pending (it stopped
 // between an action's intent and its result), judging each from what the cluster shows once
-// it is old enough not to be in flight; it ends when none from before this start is left.
-func recoverInterrupted(ctx context.Context, log *audit.Log, obs actions.Observer, st *store.Store, started time.Time, l *slog.Logger) {
+// it is old enough not to be in flight. Alone, it ends when none from before this start is
+// left; with replicas (keep) it goes on, since any of them may die mid-action.
+func recoverInterrupted(ctx context.Context, log *audit.Log, obs actions.Observer, st *store.Store, keep bool, l *slog.Logger) {
+	started := time.Now()
 	for {
-		done, waiting, err := actions.Recover(ctx, log, obs, st, started, time.Now(), l)
+		before := started
+		if keep {
+			before = time.Now()
+		}
+		done, waiting, err := actions.Recover(ctx, log, obs, st, before, time.Now(), l)
 		if err != nil {
 			l.Error("recovering interrupted actions", "err", err)
 		} else if done > 0 {
 			l.Info("interrupted actions completed", "completed", done, "waiting", waiting)
 		}
-		if err == nil && waiting == 0 {
+		if err == nil && waiting == 0 && !keep {
 			return
 		}
 		select {

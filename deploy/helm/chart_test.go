@@ -174,6 +174,15 @@ func TestConfigTheChartWrites(t *testing.T) {
 		cfg.Clusters[1].Kubeconfig != "/etc/portico/clusters/staging/kubeconfig" || !slices.Equal(cfg.Clusters[1].ImpersonateGroups, []string{"portico-admins", "sre-oncall"}) {
 		t.Errorf("loaded: database %s, clusters %+v", cfg.Database.Driver, cfg.Clusters)
 	}
+	// Autoscaled, so several replicas: one leads, on a Lease in the release's namespace.
+	if ha := cfg.HighAvailability; !ha.Enabled || ha.Cluster != "production" || ha.Namespace != "portico" || ha.LeaseName != "portico" {
+		t.Errorf("highAvailability = %+v", ha)
+	}
+	for _, want := range []string{"POD_NAME", "POD_NAMESPACE"} {
+		if _, ok := env[want]; !ok {
+			t.Errorf("the container has no %s (the replica's name in the Lease)", want)
+		}
+	}
 	mounts := map[string]string{}
 	for _, m := range c["volumeMounts"].([]any) {
 		m := m.(map[string]any)
@@ -206,12 +215,16 @@ func TestPodSecurity(t *testing.T) {
 			t.Errorf("%s path = %q, want %s", probe, got, path)
 		}
 	}
-	if find(objs, "PodDisruptionBudget") != nil || find(objs, "NetworkPolicy") == nil || find(objs, "Ingress") != nil || find(objs, "ServiceMonitor") != nil {
-		t.Errorf("defaults (one replica) render %v", kinds(objs))
+	if find(objs, "PodDisruptionBudget") == nil || find(objs, "NetworkPolicy") == nil || find(objs, "Ingress") != nil || find(objs, "ServiceMonitor") != nil {
+		t.Errorf("defaults (two replicas) render %v, want a PodDisruptionBudget and a NetworkPolicy", kinds(objs))
 	}
-	objs, err = render(t, load(t), map[string]any{"replicaCount": 2}, "portico")
-	if err != nil || find(objs, "PodDisruptionBudget") == nil {
-		t.Errorf("two replicas render %v (%v), want a PodDisruptionBudget", kinds(objs), err)
+	objs, err = render(t, load(t), map[string]any{"replicaCount": 1}, "portico")
+	if err != nil || find(objs, "PodDisruptionBudget") != nil {
+		t.Errorf("one replica renders %v (%v), want no PodDisruptionBudget", kinds(objs), err)
+	}
+	cm := find(objs, "ConfigMap")
+	if data, _, _ := unstructured.NestedString(cm.Object, "data", "portico.yaml"); strings.Contains(data, "highAvailability") {
+		t.Errorf("one replica elects no leader, yet its portico.yaml says:\n%s", data)
 	}
 }
 
@@ -250,8 +263,8 @@ func TestRBACIsWhatPorticoNeeds(t *testing.T) {
 	}
 	var lease rbacv1.Role
 	_ = runtime.DefaultUnstructuredConverter.FromUnstructured(find(objs, "Role").Object, &lease)
-	if len(lease.Rules) != 1 || !slices.Equal(lease.Rules[0].Resources, []string{"leases"}) {
-		t.Errorf("the namespaced Role = %+v, want Lease access only", lease.Rules)
+	if !reflect.DeepEqual(lease.Rules, devstack.LeaseRules()) {
+		t.Errorf("the namespaced Role = %+v, want the portal's Lease rules %+v", lease.Rules, devstack.LeaseRules())
 	}
 }
 
@@ -274,6 +287,8 @@ func TestSchemaRefusesBadValues(t *testing.T) {
 		{"an ingress without a host", map[string]any{"ingress": map[string]any{"enabled": true, "host": ""}}, "host"},
 		{"a secret without its key", map[string]any{"secrets": map[string]any{"sessionKey": map[string]any{"name": "s", "key": ""}}}, "sessionKey"},
 		{"clusters in the config", map[string]any{"config": map[string]any{"clusters": []any{}}}, "config.clusters is written by the chart"},
+		{"replicas without the cluster they run in", map[string]any{"clusters": []any{map[string]any{"name": "staging",
+			"kubeconfigSecret": map[string]any{"name": "k", "key": "kubeconfig"}}}}, "list that cluster in clusters with inCluster: true"},
 	} {
 		_, err := render(t, c, tc.vals, "portico")
 		t.Logf("%s: %v", tc.name, err)

@@ -77,7 +77,7 @@ func traced(rt http.RoundTripper) http.RoundTripper {
 
 // New builds a cluster's client and informers; nothing talks to the API server until Start.
 func New(cfg Config, log *slog.Logger) (*Cluster, error) {
-	rc, err := restConfig(cfg)
+	rc, err := RESTConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", cfg.Name, err)
 	}
@@ -113,7 +113,9 @@ func newWithClient(cfg Config, cs kubernetes.Interface, log *slog.Logger) *Clust
 	return c
 }
 
-func restConfig(cfg Config) (*rest.Config, error) {
+// RESTConfig is how Portico reaches the cluster as itself: its in-cluster service account or
+// its kubeconfig (for its own objects, such as the Lease its replicas elect a leader with).
+func RESTConfig(cfg Config) (*rest.Config, error) {
 	if cfg.InCluster {
 		return rest.InClusterConfig()
 	}

@@ -34,6 +34,31 @@ type Config struct {
 	MCP           MCP           `yaml:"mcp"`
 	Log           Log           `yaml:"log"`
 	Telemetry     Telemetry     `yaml:"telemetry"`
+	// HighAvailability runs several replicas on one PostgreSQL, one of them (elected with a
+	// Kubernetes Lease) doing the background work.
+	HighAvailability HighAvailability `yaml:"highAvailability"`
+}
+
+// HighAvailability elects the replica that refreshes the catalog's sources, saves the
+// scorecards' snapshots and completes interrupted actions; the others serve, and hear each
+// other's changes through PostgreSQL.
+type HighAvailability struct {
+	Enabled bool `yaml:"enabled"`
+	// Cluster names the configured cluster holding the Lease, reached as Portico itself
+	// (never as a user); default: the one with inCluster.
+	Cluster string `yaml:"cluster"`
+	// Namespace and LeaseName say which Lease (default: $POD_NAMESPACE, else default; portico).
+	Namespace string `yaml:"namespace"`
+	LeaseName string `yaml:"leaseName"`
+	// Identity is this replica's name in the Lease, unique among them (default: $POD_NAME,
+	// else the host name and process id).
+	Identity string `yaml:"identity"`
+	// LeaseDuration is how long the others wait for a silent leader before taking over; the
+	// leader gives up the work when it has not renewed for RenewDeadline; candidates try every
+	// RetryPeriod.
+	LeaseDuration Duration `yaml:"leaseDuration"`
+	RenewDeadline Duration `yaml:"renewDeadline"`
+	RetryPeriod   Duration `yaml:"retryPeriod"`
 }
 
 // Telemetry sends Portico's own traces over OTLP/HTTP.
@@ -291,6 +316,8 @@ func Default() *Config {
 		MCP:       MCP{Enabled: true, RateLimit: RateLimit{PerSecond: 5, Burst: 30}, Timeout: Duration(20 * time.Second), MaxOutputKB: 256},
 		Log:       Log{Level: "info", Format: "json"},
 		Telemetry: Telemetry{SampleRatio: 1},
+		HighAvailability: HighAvailability{LeaseName: "portico", LeaseDuration: Duration(15 * time.Second),
+			RenewDeadline: Duration(10 * time.Second), RetryPeriod: Duration(2 * time.Second)},
 	}
 }
 
@@ -342,6 +369,9 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 }
 
 var sourceNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// dnsLabelRE is a Kubernetes name (RFC 1123 label).
+var dnsLabelRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 
 var unknownFieldRE = regexp.MustCompile(`line (\d+): field (\S+) not found in type config\.(\w+)`)
 

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -43,6 +44,23 @@ func TestLoad(t *testing.T) {
 		{name: "git source without url", file: "catalog:\n  sources: [{name: a, type: git}]\n", wantErr: "catalog.sources[0].url: required"},
 		{name: "bad duration", file: "catalog: {refreshInterval: soon}\n", wantErr: "not a duration"},
 		{name: "bad addr env", env: map[string]string{"PORTICO_ADDR": "nope"}, wantErr: "server.addr"},
+		{name: "replicas need postgres", file: "highAvailability: {enabled: true}\nclusters: [{name: home, inCluster: true}]\n",
+			wantErr: "highAvailability.enabled: replicas share one PostgreSQL"},
+		{name: "lease cluster must be configured", file: "database: {driver: postgres, dsn: postgres://db/portico}\nhighAvailability: {enabled: true, cluster: nowhere}\n",
+			wantErr: `highAvailability.cluster: "nowhere" is not a configured cluster`},
+		{name: "lease cluster needed", file: "database: {driver: postgres, dsn: postgres://db/portico}\nhighAvailability: {enabled: true}\nclusters: [{name: a, kubeconfig: a.yaml}]\n",
+			wantErr: "highAvailability.cluster: name the configured cluster"},
+		{name: "lease timings", file: "database: {driver: postgres, dsn: postgres://db/portico}\nclusters: [{name: home, inCluster: true}]\nhighAvailability: {enabled: true, leaseDuration: 5s, renewDeadline: 10s}\n",
+			wantErr: "need leaseDuration > renewDeadline > retryPeriod > 0"},
+		{name: "lease name", file: "database: {driver: postgres, dsn: postgres://db/portico}\nclusters: [{name: home, inCluster: true}]\nhighAvailability: {enabled: true, leaseName: Portico_Lease}\n",
+			wantErr: "highAvailability.leaseName"},
+		{name: "replicas on the in-cluster cluster", file: "database: {driver: postgres, dsn: postgres://db/portico}\nclusters: [{name: a, kubeconfig: a.yaml}, {name: home, inCluster: true}]\nhighAvailability: {enabled: true}\n",
+			check: func(c *Config) string {
+				if lc, err := c.HighAvailability.LeaseCluster(c.Clusters); err != nil || lc.Name != "home" || c.HighAvailability.LeaseDuration.D() != 15*time.Second {
+					return fmt.Sprintf("lease cluster %v %v, duration %s", lc.Name, err, c.HighAvailability.LeaseDuration.D())
+				}
+				return ""
+			}},
 		{name: "oidc without session key", file: "auth: {oidc: {issuer: http://idp, clientID: portico}}\nserver: {baseURL: http://x}\n", wantErr: "auth.sessionKeyEnv: required"},
 		{name: "anonymous defaults", check: func(c *Config) string {
 			if !c.Auth.AnonymousAllowed() {

@@ -42,6 +42,7 @@ var Env = []EnvVar{
 	{"PORTICO_GITLAB_WEBHOOK_SECRETS", "pipelines.gitlab.secrets (comma-separated)", func(c *Config, v string) error { c.Pipelines.GitLab.Secrets = list(v); return nil }},
 	{"PORTICO_PIPELINE_WEBHOOK_SECRETS", "pipelines.generic.secrets (comma-separated)", func(c *Config, v string) error { c.Pipelines.Generic.Secrets = list(v); return nil }},
 	{"PORTICO_RUNBOOKS_DIR", "runbooks.dir", func(c *Config, v string) error { c.Runbooks.Dir = v; return nil }},
+	{"PORTICO_HA_IDENTITY", "highAvailability.identity", func(c *Config, v string) error { c.HighAvailability.Identity = v; return nil }},
 	{"PORTICO_LOG_LEVEL", "log.level", func(c *Config, v string) error { c.Log.Level = v; return nil }},
 	{"PORTICO_LOG_FORMAT", "log.format", func(c *Config, v string) error { c.Log.Format = v; return nil }},
 }

@@ -32,10 +32,55 @@ func (c *Config) Validate() error {
 	c.MCP.validate(&p)
 	c.Log.validate(&p)
 	c.Telemetry.validate(&p)
+	c.HighAvailability.validate(&p, c.Database, c.Clusters)
 	if len(p) > 0 {
 		return errors.New("invalid configuration: " + strings.Join(p, "; "))
 	}
 	return nil
+}
+
+func (h HighAvailability) validate(p *problems, db Database, clusters []Cluster) {
+	if !h.Enabled {
+		return
+	}
+	if db.Driver != "postgres" {
+		p.add("highAvailability.enabled", "replicas share one PostgreSQL: set database.driver to postgres (SQLite is one process's)")
+	}
+	if _, err := h.LeaseCluster(clusters); err != nil {
+		p.add("highAvailability.cluster", "%v", err)
+	}
+	if h.LeaseName == "" || !dnsLabelRE.MatchString(h.LeaseName) {
+		p.add("highAvailability.leaseName", "%q is not a Kubernetes object name (lower-case letters, digits and -)", h.LeaseName)
+	}
+	if h.Namespace != "" && !dnsLabelRE.MatchString(h.Namespace) {
+		p.add("highAvailability.namespace", "%q is not a namespace name", h.Namespace)
+	}
+	// client-go's own rules: the leader must give up before the others may take over.
+	if !(h.LeaseDuration.D() > h.RenewDeadline.D() && h.RenewDeadline.D() > h.RetryPeriod.D() && h.RetryPeriod.D() > 0) {
+		p.add("highAvailability", "need leaseDuration > renewDeadline > retryPeriod > 0 (have %s, %s, %s)",
+			h.LeaseDuration.D(), h.RenewDeadline.D(), h.RetryPeriod.D())
+	}
+}
+
+// LeaseCluster is the cluster holding the Lease: the one named, else the one in-cluster.
+func (h HighAvailability) LeaseCluster(clusters []Cluster) (Cluster, error) {
+	var in []Cluster
+	for _, c := range clusters {
+		if h.Cluster != "" && c.Name == h.Cluster {
+			return c, nil
+		}
+		if c.InCluster {
+			in = append(in, c)
+		}
+	}
+	switch {
+	case h.Cluster != "":
+		return Cluster{}, fmt.Errorf("%q is not a configured cluster", h.Cluster)
+	case len(in) == 1:
+		return in[0], nil
+	default:
+		return Cluster{}, errors.New("name the configured cluster that holds the Lease (no single cluster has inCluster: true)")
+	}
 }
 
 func (t Telemetry) validate(p *problems) {

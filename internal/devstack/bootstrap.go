@@ -44,6 +44,15 @@ var portalRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{""}, Resources: []string{"groups"}, Verbs: []string{"impersonate"}, ResourceNames: ImpersonableGroups},
 }
 
+// leaseRules are the portal's rules in its own namespace: the Lease its replicas elect the
+// one doing background work with.
+var leaseRules = []rbacv1.PolicyRule{
+	{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch"}},
+}
+
+// LeaseRules are the portal's rules in its namespace, as the Helm chart's Role grants them.
+func LeaseRules() []rbacv1.PolicyRule { return []rbacv1.PolicyRule{*leaseRules[0].DeepCopy()} }
+
 // PortalRules are the portal's own rules, as the Helm chart must grant them too (its test
 // compares the two).
 func PortalRules() []rbacv1.PolicyRule {
@@ -107,6 +116,10 @@ func (c *Cluster) bootstrap(ctx context.Context, p *pki) error {
 		return err
 	}
 	if err := applyClusterRoleBinding(ctx, cs, "portico", "portico",
+		rbacv1.Subject{Kind: "ServiceAccount", Name: PortalServiceAccount, Namespace: PortalNamespace}); err != nil {
+		return err
+	}
+	if err := applyRole(ctx, cs, PortalNamespace, "portico-leader", leaseRules,
 		rbacv1.Subject{Kind: "ServiceAccount", Name: PortalServiceAccount, Namespace: PortalNamespace}); err != nil {
 		return err
 	}

@@ -106,6 +106,27 @@ func applyClusterRole(ctx context.Context, cs kubernetes.Interface, name string,
 	return nil
 }
 
+// applyRole creates or updates a Role in namespace and binds it to subject.
+func applyRole(ctx context.Context, cs kubernetes.Interface, namespace, name string, rules []rbacv1.PolicyRule, subject rbacv1.Subject) error {
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace}, Rules: rules}
+	_, err := cs.RbacV1().Roles(namespace).Create(ctx, role, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		_, err = cs.RbacV1().Roles(namespace).Update(ctx, role, metav1.UpdateOptions{})
+	}
+	if err != nil {
+		return fmt.Errorf("role %s/%s: %w", namespace, name, err)
+	}
+	b := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
+		RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name}, Subjects: []rbacv1.Subject{subject}}
+	if err := ensure(ctx, func() error {
+		_, err := cs.RbacV1().RoleBindings(namespace).Create(ctx, b, metav1.CreateOptions{})
+		return err
+	}); err != nil {
+		return fmt.Errorf("role binding %s/%s: %w", namespace, name, err)
+	}
+	return nil
+}
+
 func applyClusterRoleBinding(ctx context.Context, cs kubernetes.Interface, name, role string, subject rbacv1.Subject) error {
 	b := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name},
 		RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role}, Subjects: []rbacv1.Subject{subject}}

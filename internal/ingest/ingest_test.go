@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -310,5 +311,54 @@ func TestRunbookOfBrokenFileIsKept(t *testing.T) {
 	r.Refresh(ctx, "d")
 	if _, ok := r.Snapshot().Document("d", "ledger/runbook.md"); ok {
 		t.Error("a runbook nothing links to should be dropped")
+	}
+}
+
+// A replica that does not read the sources (another leads) follows the stored catalog: it is
+// ready only once every configured source has been read by some replica, and each reload
+// replaces what it had (a removed entity goes). The reader says what it stored.
+func TestFollowerReloadsTheStoredCatalog(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, "postgres")
+	dir := t.TempDir()
+	write := func(name, body string) {
+		if err := os.WriteFile(filepath.Join(dir, name+".yaml"), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("ledger", component("ledger", "v1"))
+	write("fx", component("fx-rates", "v1"))
+	src := &DirSource{SourceName: "d", Dir: dir, Globs: []string{"*.yaml"}}
+	var stored []string
+	leader := NewRefresher(st, []Source{src}, Options{Stored: func(s string) { stored = append(stored, s) }})
+	follower := NewRefresher(st, []Source{src}, Options{})
+	if err := follower.Reload(ctx); err != nil || follower.Ready() {
+		t.Fatalf("before any replica read the source the follower is ready=%v (%v)", follower.Ready(), err)
+	}
+	if err := leader.Refresh(ctx, "d"); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(stored, []string{"d"}) {
+		t.Errorf("stored hook heard %v", stored)
+	}
+	if err := follower.Reload(ctx); err != nil || !follower.Ready() {
+		t.Fatalf("after the leader read the source: ready=%v (%v)", follower.Ready(), err)
+	}
+	if d, ok := description(t, follower, "fx-rates"); !ok || d != "v1" {
+		t.Errorf("the follower's fx-rates: %q %v", d, ok)
+	}
+	os.Remove(filepath.Join(dir, "fx.yaml"))
+	write("ledger", component("ledger", "v2"))
+	if err := leader.Refresh(ctx, "d"); err != nil {
+		t.Fatal(err)
+	}
+	if err := follower.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := description(t, follower, "ledger"); d != "v2" {
+		t.Errorf("the follower's ledger after a reload: %q", d)
+	}
+	if _, ok := description(t, follower, "fx-rates"); ok {
+		t.Error("an entity the leader deleted is still on the follower")
 	}
 }

@@ -29,6 +29,7 @@ type Refresher struct {
 	policy      catalog.OrphanPolicy
 	maxFileSize int64
 	log         *slog.Logger
+	stored      func(source string)
 
 	trigger chan string
 
@@ -48,15 +49,21 @@ type Options struct {
 	Policy      catalog.OrphanPolicy
 	MaxFileSize int64
 	Log         *slog.Logger
+	// Stored is told the name of each source whose entities or status were just stored
+	// (after the lock is let go), so other replicas can reload them.
+	Stored func(source string)
 }
 
 // NewRefresher returns a refresher over the sources; call Load before serving.
 func NewRefresher(st catalogStore, sources []Source, opt Options) *Refresher {
-	r := &Refresher{store: st, sources: sources, policy: opt.Policy, maxFileSize: opt.MaxFileSize, log: opt.Log,
+	r := &Refresher{store: st, sources: sources, policy: opt.Policy, maxFileSize: opt.MaxFileSize, log: opt.Log, stored: opt.Stored,
 		trigger: make(chan string, 64), records: map[string][]catalog.Record{}, problems: map[string][]catalog.Problem{},
 		docs: map[string]map[string][]byte{}, status: map[string]store.SourceStatus{}, changed: make(chan struct{})}
 	if r.log == nil {
 		r.log = slog.Default()
+	}
+	if r.stored == nil {
+		r.stored = func(string) {}
 	}
 	r.snap.Store(catalog.NewSnapshot(nil, nil))
 	return r
@@ -77,12 +84,30 @@ func (r *Refresher) Ready() bool { return r.ready.Load() }
 
 // Load publishes the catalog stored by earlier runs, so the portal serves at once.
 func (r *Refresher) Load(ctx context.Context) error {
+	_, err := r.load(ctx)
+	return err
+}
+
+// Reload replaces the catalog with the one stored now, for a replica that does not read the
+// sources itself (another leads): it is ready once every configured source has been read
+// by some replica.
+func (r *Refresher) Reload(ctx context.Context) error {
+	all, err := r.load(ctx)
+	if err == nil && all {
+		r.ready.Store(true)
+	}
+	return err
+}
+
+// load publishes what is stored and reports whether every configured source has a status.
+func (r *Refresher) load(ctx context.Context) (bool, error) {
 	stored, err := r.store.Load(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.records, r.problems, r.status = map[string][]catalog.Record{}, map[string][]catalog.Problem{}, map[string]store.SourceStatus{}
 	for _, rec := range stored.Records {
 		r.records[rec.Source] = append(r.records[rec.Source], rec)
 	}
@@ -93,8 +118,16 @@ func (r *Refresher) Load(ctx context.Context) error {
 		r.status[s.Name] = s
 	}
 	r.docs = stored.Documents
+	if r.docs == nil {
+		r.docs = map[string]map[string][]byte{}
+	}
 	r.publishLocked()
-	return nil
+	for _, s := range r.sources {
+		if r.status[s.Name()].RefreshedAt.IsZero() {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // Statuses returns each configured source's last refresh, in configuration order.
@@ -123,22 +156,26 @@ func (r *Refresher) RefreshAll(ctx context.Context) {
 			r.log.Error("catalog refresh failed", "source", s.Name(), "err", err)
 		}
 	}
-	if err := r.retireRemovedSources(ctx); err != nil {
+	if retired, err := r.retireRemovedSources(ctx); err != nil {
 		r.log.Error("retiring entities of removed sources failed", "err", err)
+	} else {
+		for _, name := range retired {
+			r.stored(name)
+		}
 	}
 	r.ready.Store(true)
 }
 
 // retireRemovedSources treats a source that is no longer configured as one that emits nothing:
 // its entities become orphans and go after the grace period, like any others.
-func (r *Refresher) retireRemovedSources(ctx context.Context) error {
+func (r *Refresher) retireRemovedSources(ctx context.Context) ([]string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	configured := map[string]bool{}
 	for _, s := range r.sources {
 		configured[s.Name()] = true
 	}
-	changed := false
+	var retired []string
 	for name, prev := range r.records {
 		if configured[name] {
 			continue
@@ -146,19 +183,19 @@ func (r *Refresher) retireRemovedSources(ctx context.Context) error {
 		merged := catalog.Merge(prev, &catalog.Reading{}, time.Now().UTC().Truncate(time.Millisecond), r.policy)
 		st := store.SourceStatus{Name: name, RefreshedAt: time.Now(), Entities: len(merged), Error: "source removed from the configuration"}
 		if err := r.store.SaveSource(ctx, name, merged, nil, nil, st); err != nil {
-			return err
+			return retired, err
 		}
 		r.records[name], r.problems[name] = merged, nil
 		delete(r.docs, name)
 		if len(merged) == 0 {
 			delete(r.records, name)
 		}
-		changed = true
+		retired = append(retired, name)
 	}
-	if changed {
+	if len(retired) > 0 {
 		r.publishLocked()
 	}
-	return nil
+	return retired, nil
 }
 
 // Refresh reads one source by name now.
@@ -210,7 +247,14 @@ func (r *Refresher) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
+// refresh reads one source, stores and publishes what it found, and says it was stored.
 func (r *Refresher) refresh(ctx context.Context, src Source) error {
+	err := r.read(ctx, src)
+	r.stored(src.Name())
+	return err
+}
+
+func (r *Refresher) read(ctx context.Context, src Source) error {
 	start := time.Now()
 	fsys, rev, openErr := src.Open(ctx)
 	r.mu.Lock()

@@ -9,8 +9,8 @@ import (
 )
 
 // ciHub tells open pipeline panels that a delivery for their projects arrived, so the stage
-// strips follow a run live. It is per process: a panel on another replica still refreshes
-// itself every 30 seconds.
+// strips follow a run live. It hears deliveries stored by any replica (through the bus); a
+// panel whose replica missed one still refreshes itself every 30 seconds.
 type ciHub struct {
 	mu   sync.Mutex
 	subs map[chan struct{}][]string
@@ -32,10 +32,17 @@ func (h *ciHub) subscribe(projects []string) (<-chan struct{}, func()) {
 }
 
 func (h *ciHub) notify(project string) {
+	h.signal(func(projects []string) bool { return slices.Contains(projects, project) })
+}
+
+// notifyAll tells every open panel.
+func (h *ciHub) notifyAll() { h.signal(func([]string) bool { return true }) }
+
+func (h *ciHub) signal(concerns func(projects []string) bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for ch, projects := range h.subs {
-		if slices.Contains(projects, project) {
+		if concerns(projects) {
 			select {
 			case ch <- struct{}{}:
 			default: // a change is already pending for this panel

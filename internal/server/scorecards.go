@@ -485,7 +485,7 @@ func stringMap(m map[string]string) map[string]any {
 
 // saveSnapshot writes today's snapshot of every card, once the scoreboard holds them all.
 func (s *Server) saveSnapshot(ctx context.Context) {
-	if s.ScoreStore == nil {
+	if s.ScoreStore == nil || !s.Leading() { // one replica keeps the history
 		return
 	}
 	b := s.scores

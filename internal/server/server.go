@@ -24,6 +24,7 @@ import (
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/derrors"
 	"github.com/portico-dev/portico/internal/ingest"
+	"github.com/portico-dev/portico/internal/notify"
 	"github.com/portico-dev/portico/internal/pipeline"
 	"github.com/portico-dev/portico/internal/policy"
 	"github.com/portico-dev/portico/internal/runbooks"
@@ -90,7 +91,22 @@ type Deps struct {
 	// AuthRateLimit and WebhookRateLimit bound requests per client address to /auth/* and
 	// /webhooks/* (zero: no limit).
 	AuthRateLimit, WebhookRateLimit RateLimit
+	// Bus tells every replica of a change made on this one (a CI delivery); nil: this
+	// process only.
+	Bus bus
+	// Leading reports whether this replica does the background work (the scorecards' daily
+	// snapshots); nil: it always does.
+	Leading func() bool
 }
+
+// bus carries change notices to the other replicas and theirs to this one.
+type bus interface {
+	Publish(ctx context.Context, topic, key string) error
+	Subscribe(topic string, fn func(notify.Notice))
+}
+
+// topicCI is the notice of a stored CI delivery; its key is the delivery's project.
+const topicCI = "ci"
 
 // RateLimit is a token bucket per client address: PerSecond, up to Burst at once.
 type RateLimit struct {
@@ -134,6 +150,12 @@ func New(d Deps) *Server {
 	if d.Policy == nil {
 		d.Policy = policy.Default()
 	}
+	if d.Bus == nil {
+		d.Bus = &notify.Local{}
+	}
+	if d.Leading == nil {
+		d.Leading = func() bool { return true }
+	}
 	if d.ActionsConfig.MaxReplicas == 0 {
 		d.ActionsConfig.MaxReplicas = 50
 	}
@@ -157,6 +179,13 @@ func New(d Deps) *Server {
 		d.Scorecards = set
 	}
 	s := &Server{Deps: d, echo: e, access: access.New(d.Policy, d.Anonymous), actions: d.Actions, scores: newScoreboard()}
+	d.Bus.Subscribe(topicCI, func(n notify.Notice) {
+		if n.Resync {
+			s.ciEvents.notifyAll() // deliveries may have come in unheard: every panel reloads
+			return
+		}
+		s.ciEvents.notify(n.Key)
+	})
 	if s.actions == nil {
 		s.actions = actions.New(actions.Config{MaxReplicas: d.ActionsConfig.MaxReplicas, ProductionEnvironments: d.ActionsConfig.ProductionEnvironments,
 			RequireSecurityScan: d.PipelineSecrets.RequireSecurityScan}, d.Policy, d.Audit, d.Pipelines, d.Log)

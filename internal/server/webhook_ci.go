@@ -102,7 +102,10 @@ func (s *Server) handleWebhookCI(provider string) echo.HandlerFunc {
 		if dup {
 			return c.JSON(http.StatusOK, map[string]any{"duplicate": true, "delivery": delivery})
 		}
-		s.ciEvents.notify(ev.Project)
+		if err := s.Bus.Publish(req.Context(), topicCI, ev.Project); err != nil {
+			// Stored, and this replica's panels have it; the others' refresh on their own.
+			s.Log.Warn("CI delivery not announced to the other replicas", "project", ev.Project, "err", err)
+		}
 		return c.JSON(http.StatusAccepted, map[string]any{"stored": ev.Kind, "project": ev.Project, "delivery": delivery})
 	}
 }

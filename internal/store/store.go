@@ -76,16 +76,45 @@ func Open(ctx context.Context, driver, dsn string) (*Store, error) {
 		return nil, fmt.Errorf("connect to %s database: %w", driver, err)
 	}
 	client := ent.NewClient(ent.Driver(resilient{entsql.OpenDB(entDial, db)}))
-	if err := client.Schema.Create(ctx); err != nil {
-		client.Close()
-		return nil, fmt.Errorf("migrate %s database: %w", driver, err)
-	}
 	st := &Store{Client: client, db: db, driver: driver}
-	if err := st.protectAudit(ctx); err != nil {
+	if err := st.migrate(ctx); err != nil {
 		client.Close()
 		return nil, err
 	}
 	return st, nil
+}
+
+// migrationLock is the PostgreSQL advisory lock replicas take around their schema migration,
+// so two starting at once do not both create the same table or trigger.
+const migrationLock = 0x706f727469636f // "portico"
+
+// migrate brings the schema up to date and protects the audit log, one replica at a time.
+func (s *Store) migrate(ctx context.Context) error {
+	if s.driver == "postgres" {
+		conn, err := s.db.Conn(ctx) // the lock is the session's: hold one connection for it
+		if err != nil {
+			return fmt.Errorf("migrate postgres database: %w", err)
+		}
+		defer conn.Close()
+		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", migrationLock); err != nil {
+			return fmt.Errorf("migrate postgres database: take the migration lock: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLock) //nolint:errcheck // closing the session drops it too
+	}
+	if err := s.Client.Schema.Create(ctx); err != nil {
+		return fmt.Errorf("migrate %s database: %w", s.driver, err)
+	}
+	return s.protectAudit(ctx)
+}
+
+// Notify sends payload to every session listening on channel (PostgreSQL's NOTIFY); on
+// SQLite, which has one process, it does nothing.
+func (s *Store) Notify(ctx context.Context, channel, payload string) error {
+	if s.driver != "postgres" {
+		return nil
+	}
+	_, err := s.db.ExecContext(ctx, "SELECT pg_notify($1, $2)", channel, payload)
+	return err
 }
 
 // protectAudit makes the audit log append-only in the database itself, not only in the

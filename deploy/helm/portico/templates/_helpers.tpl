@@ -50,6 +50,18 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- $clusters = append $clusters $c -}}
 {{- end -}}
 {{- $_ := set $cfg "clusters" $clusters -}}
+{{- /* Several replicas: one, elected on a Lease in the release's namespace, does the background work. */ -}}
+{{- if or .Values.autoscaling.enabled (gt (int .Values.replicaCount) 1) -}}
+{{- $home := list -}}
+{{- range .Values.clusters -}}{{- if .inCluster -}}{{- $home = append $home .name -}}{{- end -}}{{- end -}}
+{{- $ha := dict "enabled" true "namespace" .Release.Namespace "leaseName" (include "portico.fullname" .) -}}
+{{- if eq (len $home) 1 -}}
+{{- $_ := set $ha "cluster" (first $home) -}}
+{{- else -}}
+{{- fail "several replicas elect a leader on a Lease in the cluster Portico runs in: list that cluster in clusters with inCluster: true" -}}
+{{- end -}}
+{{- $_ := set $cfg "highAvailability" (mergeOverwrite $ha (default dict $cfg.highAvailability)) -}}
+{{- end -}}
 {{- toYaml $cfg -}}
 {{- end -}}
 

@@ -69,7 +69,7 @@ highAvailability: {enabled: true, cluster: east, namespace: %s, leaseName: %s, l
 	// One leads (the first: it was alone when it started); the other follows.
 	leaderIdx := waitForLeader(t, portals, time.Minute)
 	survivor := portals[1-leaderIdx]
-	if leads(survivor.URL) {
+	if testenv.Leads(survivor.URL) {
 		t.Fatal("both replicas lead")
 	}
 
@@ -135,10 +135,11 @@ highAvailability: {enabled: true, cluster: east, namespace: %s, leaseName: %s, l
 	inFlight := peak()
 
 	// The survivor takes the Lease over and reads the sources again.
-	took := waitFor(t, 3*leaseDuration+10*time.Second, "the survivor leads", func() bool { return leads(survivor.URL) })
+	took := waitFor(t, 3*leaseDuration+10*time.Second, "the survivor leads", func() bool { return testenv.Leads(survivor.URL) })
 	waitFor(t, 3*leaseDuration+10*time.Second, "the survivor refreshes the catalog", func() bool {
 		stored, err := st.Load(ctx)
-		return err == nil && len(stored.Sources) == 1 && stored.Sources[0].RefreshedAt.After(killed.Add(took))
+		// After the kill, only the survivor can have read it.
+		return err == nil && len(stored.Sources) == 1 && stored.Sources[0].RefreshedAt.After(killed)
 	})
 	resumed := time.Since(killed)
 	t.Logf("leader killed: the survivor led after %s and refreshed the catalog %s after the kill (Lease %s)",
@@ -168,18 +169,12 @@ highAvailability: {enabled: true, cluster: east, namespace: %s, leaseName: %s, l
 	expectEvent(t, events, "a delivery posted to the survivor, on its SSE stream")
 }
 
-// leads reports whether the portal says it does the background work.
-func leads(base string) bool {
-	status, body := get(base + "/metrics")
-	return status == http.StatusOK && strings.Contains(body, "\nportico_leader 1\n")
-}
-
 func waitForLeader(t *testing.T, portals []*testenv.Portal, within time.Duration) int {
 	t.Helper()
 	idx := -1
 	waitFor(t, within, "a replica leads", func() bool {
 		for i, p := range portals {
-			if leads(p.URL) {
+			if testenv.Leads(p.URL) {
 				idx = i
 				return true
 			}

@@ -125,3 +125,15 @@ func (p *RoundRobin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	http.Error(w, "no backend is up", http.StatusBadGateway)
 }
+
+// Leads reports whether the portal at base says it does the background work (its
+// portico_leader gauge is 1).
+func Leads(base string) bool {
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		return false
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode == http.StatusOK && bytes.Contains(b, []byte("\nportico_leader 1\n"))
+}

@@ -21,7 +21,7 @@ import (
 func main() {
 	requests := flag.Int("requests", 4000, "requests per latency measurement")
 	clients := flag.Int("clients", 20, "concurrent clients")
-	only := flag.String("only", "", "run one part: catalog, views, cluster (with scorecards), access, observe, triage or pipelines (default all)")
+	only := flag.String("only", "", "run one part: catalog, views, cluster (with scorecards), access, observe, triage, pipelines, failover or scale (default all)")
 	flag.Parse()
 	if err := run(*requests, *clients, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "portico-bench:", err)
@@ -87,6 +87,13 @@ func run(requests, clients int, only string) error {
 		r, err := pipelinesBench(ctx, dir, log)
 		if err != nil {
 			return fmt.Errorf("pipelines: %w", err)
+		}
+		rows = append(rows, r...)
+	}
+	if only == "" || only == "failover" {
+		r, err := failoverBench(ctx, dir)
+		if err != nil {
+			return fmt.Errorf("failover: %w", err)
 		}
 		rows = append(rows, r...)
 	}

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/portico-dev/portico/internal/devstack"
 	"github.com/portico-dev/portico/internal/ingest"
 	"github.com/portico-dev/portico/internal/store"
@@ -59,7 +61,7 @@ clusters:
   - {name: east, environment: staging, kubeconfig: %q}
 pipelines:
   generic: {secrets: [ha-secret]}
-highAvailability: {enabled: true, cluster: east, namespace: %s, leaseName: %s, leaseDuration: %s, renewDeadline: 4s, retryPeriod: 1s}
+highAvailability: {enabled: true, cluster: east, namespace: %s, leaseName: %s, leaseDuration: %s, renewDeadline: 4s, retryPeriod: 400ms}
 `, cat, c.PortalKubeconfig, devstack.PortalNamespace, lease, leaseDuration)
 	env := []string{"PORTICO_DATABASE_DSN=" + dsn}
 	first := testenv.StartPortalWithConfig(t, cfg, env...)
@@ -167,6 +169,26 @@ highAvailability: {enabled: true, cluster: east, namespace: %s, leaseName: %s, l
 	// The survivor's SSE client hears a delivery posted to the survivor.
 	postDelivery(t, survivor.URL, "2")
 	expectEvent(t, events, "a delivery posted to the survivor, on its SSE stream")
+
+	// The killed replica comes back as a follower; a graceful stop of the leader hands the
+	// Lease over (released, not left to expire) and the other takes the work.
+	killedOne := portals[leaderIdx]
+	killedOne.Restart(t)
+	admin, err := c.Admin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := admin.CoordinationV1().Leases(devstack.PortalNamespace).Get(ctx, lease, metav1.GetOptions{})
+	if err != nil || held.Spec.HolderIdentity == nil || *held.Spec.HolderIdentity == "" {
+		t.Fatalf("the Lease before the graceful stop: %+v %v", held, err)
+	}
+	holder := *held.Spec.HolderIdentity
+	survivor.Stop()
+	after, err := admin.CoordinationV1().Leases(devstack.PortalNamespace).Get(ctx, lease, metav1.GetOptions{})
+	if err != nil || (after.Spec.HolderIdentity != nil && *after.Spec.HolderIdentity == holder) {
+		t.Errorf("after a graceful stop the Lease is still held by the stopped replica %s (%v)", holder, err)
+	}
+	waitFor(t, 3*leaseDuration, "the restarted replica leads", func() bool { return testenv.Leads(killedOne.URL) })
 }
 
 func waitForLeader(t *testing.T, portals []*testenv.Portal, within time.Duration) int {

@@ -170,7 +170,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	rep.followCatalog(runCtx, refresher, log)
 	// The background work: on this process alone, or on the replica holding the Lease.
-	go rep.elect.Run(runCtx, func(ctx context.Context) {
+	background := func(ctx context.Context) {
 		if rep.ha {
 			if err := refresher.Reload(ctx); err != nil { // where the last leader left the catalog
 				log.Error("reloading the stored catalog failed", "err", err)
@@ -178,7 +178,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		go recoverInterrupted(ctx, auditLog, observer, st, rep.ha, log)
 		refresher.Run(ctx, cfg.Catalog.RefreshInterval.D())
-	})
+	}
+	elected := make(chan struct{}) // closed when the election is over (the Lease released)
+	go func() {
+		defer close(elected)
+		rep.elect.Run(runCtx, background)
+	}()
 	go srv.RunScorecards(runCtx)
 	go func() {
 		reloadRunbooks(runCtx, books, cfg.Catalog.RefreshInterval.D(), log)
@@ -204,6 +209,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	defer done()
 	if err := httpSrv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", err)
+	}
+	cancel()
+	select { // a leader hands its Lease over, so another replica takes over at once
+	case <-elected:
+	case <-shutCtx.Done():
+		log.Warn("the background work did not stop before the shutdown timeout")
 	}
 	return nil
 }

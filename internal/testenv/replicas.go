@@ -95,8 +95,14 @@ func (p *RoundRobin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out.RequestURI = ""
 		out.URL.Scheme, out.URL.Host = p.backends[i].Scheme, p.backends[i].Host
 		out.Host = p.backends[i].Host
-		out.Body = io.NopCloser(bytes.NewReader(body))
-		out.ContentLength = int64(len(body))
+		// A body the transport can replay: a request sent on a kept-alive connection the
+		// backend's death has just closed is resent on a new one (and then skips the backend).
+		out.Body, out.GetBody, out.ContentLength = http.NoBody, nil, 0
+		if len(body) > 0 {
+			out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+			out.Body, _ = out.GetBody()
+			out.ContentLength = int64(len(body))
+		}
 		p.begin(i)
 		res, err := p.tr.RoundTrip(out)
 		if err != nil {

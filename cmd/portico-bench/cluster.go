@@ -193,6 +193,14 @@ func heap() uint64 {
 
 // populate creates, per service, a Deployment, its ReplicaSet and 20 pods bound to nodes.
 func populate(ctx context.Context, cs kubernetes.Interface) error {
+	if err := benchNamespacesIn(ctx, cs); err != nil {
+		return err
+	}
+	return populateServices(ctx, cs, 0, benchServices)
+}
+
+// benchNamespacesIn creates the services' namespaces, each with its default ServiceAccount.
+func benchNamespacesIn(ctx context.Context, cs kubernetes.Interface) error {
 	for n := 0; n < benchNamespaces; n++ {
 		ns := fmt.Sprintf("team-%d", n)
 		if err := devstack.CreateNamespace(ctx, cs, ns); err != nil {
@@ -210,8 +218,13 @@ func populate(ctx context.Context, cs kubernetes.Interface) error {
 			}
 		}
 	}
+	return nil
+}
+
+// populateServices creates services from to to (exclusive), 24 at a time.
+func populateServices(ctx context.Context, cs kubernetes.Interface, from, to int) error {
 	var wg sync.WaitGroup
-	errc := make(chan error, benchServices)
+	errc := make(chan error, to-from)
 	next := make(chan int)
 	for w := 0; w < 24; w++ {
 		wg.Add(1)
@@ -224,7 +237,7 @@ func populate(ctx context.Context, cs kubernetes.Interface) error {
 			}
 		}()
 	}
-	for i := 0; i < benchServices; i++ {
+	for i := from; i < to; i++ {
 		next <- i
 	}
 	close(next)
@@ -266,11 +279,16 @@ func createService(ctx context.Context, cs kubernetes.Interface, i int) error {
 
 // benchPortal serves a catalog of the 1,000 services with the cluster caches.
 func benchPortal(ctx context.Context, dir, name string, m *cluster.Manager, log *slog.Logger) (*server.Server, *httptest.Server, error) {
-	catDir := filepath.Join(dir, "services")
+	return benchPortalOf(ctx, dir, name, benchServices, m, log)
+}
+
+// benchPortalOf serves a catalog of the first services services with the cluster caches.
+func benchPortalOf(ctx context.Context, dir, name string, services int, m *cluster.Manager, log *slog.Logger) (*server.Server, *httptest.Server, error) {
+	catDir := filepath.Join(dir, name+"-services")
 	if err := os.MkdirAll(catDir, 0o755); err != nil {
 		return nil, nil, err
 	}
-	for i := 0; i < benchServices; i++ {
+	for i := 0; i < services; i++ {
 		body := fmt.Sprintf("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: svc-%d\n  annotations: {backstage.io/kubernetes-id: svc-%d, backstage.io/kubernetes-namespace: team-%d}\nspec: {type: service, lifecycle: production, owner: team-%d}\n", i, i, i%benchNamespaces, i%benchNamespaces)
 		if err := os.WriteFile(filepath.Join(catDir, "svc-"+strconv.Itoa(i)+".yaml"), []byte(body), 0o644); err != nil {
 			return nil, nil, err

@@ -90,6 +90,13 @@ func run(requests, clients int, only string) error {
 		}
 		rows = append(rows, r...)
 	}
+	if only == "" || only == "scale" {
+		r, err := scaleBench(ctx, dir, log)
+		if err != nil {
+			return fmt.Errorf("scale: %w", err)
+		}
+		rows = append(rows, r...)
+	}
 	if only == "" || only == "failover" {
 		r, err := failoverBench(ctx, dir)
 		if err != nil {

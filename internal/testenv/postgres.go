@@ -46,16 +46,29 @@ func PostgresDSN(tb testing.TB) string {
 	if pgErr != nil {
 		tb.Fatalf("PostgreSQL is required for this test and could not start: %v", pgErr)
 	}
-	name := fmt.Sprintf("portico_test_%d_%d", os.Getpid(), pgSeq.Add(1))
-	db, err := sql.Open("pgx", pgBase)
+	dsn, err := createDatabase(context.Background(), pgBase, fmt.Sprintf("portico_test_%d_%d", os.Getpid(), pgSeq.Add(1)))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer db.Close()
-	if _, err := db.Exec("CREATE DATABASE " + name); err != nil {
-		tb.Fatalf("create database: %v", err)
+	return dsn
+}
+
+// createDatabase creates an empty database on the server of dsn and returns its DSN.
+func createDatabase(ctx context.Context, dsn, name string) (string, error) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return "", err
 	}
-	return withDatabase(pgBase, name)
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", fmt.Errorf("create database %s: %w", name, err)
+	}
+	return withDatabase(dsn, name), nil
+}
+
+// Database creates an empty database named name on the server and returns its DSN.
+func (s *PostgresServer) Database(ctx context.Context, name string) (string, error) {
+	return createDatabase(ctx, s.DSN, name)
 }
 
 func withDatabase(dsn, name string) string {

@@ -43,24 +43,10 @@ const (
 // 20,000 pods: Portico's cached runtime view against the same data fetched per request with
 // label-selected LIST calls, memory per cached pod, cold start and change → SSE latency.
 func clusterBench(ctx context.Context, dir string, requests, clients int, log *slog.Logger) ([]row, error) {
-	root, err := testenv.RepoRoot()
-	if err != nil {
-		return nil, err
-	}
-	bins, err := devstack.LocateBinaries(root)
-	if err != nil {
-		return nil, err
-	}
-	ports, err := testenv.ReservePorts(5)
-	if err != nil {
-		return nil, err
-	}
 	// The objects are created directly, as a snapshot of a busy cluster: the controllers that
 	// would reconcile them (and delete pods whose ReplicaSets they do not manage) stay off.
-	spec := devstack.ClusterSpec{Name: "bench", Nodes: 3, EtcdPort: ports[0], EtcdPeerPort: ports[1], APIPort: ports[2], ControllerMgr: ports[3], SchedulerPort: ports[4],
-		Controllers: "*,-node-ipam-controller,-persistentvolume-binder-controller,-deployment-controller,-replicaset-controller,-garbage-collector-controller,-disruption-controller"}
 	fmt.Fprintln(os.Stderr, "cluster: starting a control plane…")
-	c, err := devstack.StartCluster(ctx, bins, filepath.Join(dir, "cluster"), spec, false, io.Discard)
+	c, err := startControlPlane(ctx, filepath.Join(dir, "cluster"), "bench", 3, snapshotControllers)
 	if err != nil {
 		return nil, err
 	}
@@ -181,6 +167,30 @@ func clusterBench(ctx context.Context, dir string, requests, clients int, log *s
 			ratio: fmt.Sprintf("%.0f× faster than LIST, %.1f× trivial", ratio, float64(cached.p99)/float64(floor.p99)), ok: cached.p99 <= 20*time.Millisecond && ratio >= 20},
 		{name: "API change → SSE event p95 (20 changes)", db: "-", value: ms(sse), budget: "≤ 1s", ok: sse <= time.Second},
 	}...), nil
+}
+
+// snapshotControllers leave off the controllers that would reconcile objects created as a
+// snapshot (and delete pods whose ReplicaSets they do not manage).
+const snapshotControllers = "*,-node-ipam-controller,-persistentvolume-binder-controller,-deployment-controller,-replicaset-controller,-garbage-collector-controller,-disruption-controller"
+
+// startControlPlane starts etcd, an API server, a controller manager (controllers: its
+// --controllers; empty: the defaults), a scheduler and kwok with nodes nodes, on reserved ports.
+func startControlPlane(ctx context.Context, dir, name string, nodes int, controllers string) (*devstack.Cluster, error) {
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	bins, err := devstack.LocateBinaries(root)
+	if err != nil {
+		return nil, err
+	}
+	ports, err := testenv.ReservePorts(6)
+	if err != nil {
+		return nil, err
+	}
+	spec := devstack.ClusterSpec{Name: name, Nodes: nodes, EtcdPort: ports[0], EtcdPeerPort: ports[1], APIPort: ports[2],
+		ControllerMgr: ports[3], SchedulerPort: ports[4], KwokPort: ports[5], Controllers: controllers}
+	return devstack.StartCluster(ctx, bins, dir, spec, false, io.Discard)
 }
 
 func heap() uint64 {

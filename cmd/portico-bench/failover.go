@@ -30,18 +30,8 @@ func failoverBench(ctx context.Context, dir string) ([]row, error) {
 	if err != nil {
 		return nil, err
 	}
-	bins, err := devstack.LocateBinaries(root)
-	if err != nil {
-		return nil, err
-	}
-	ports, err := testenv.ReservePorts(6)
-	if err != nil {
-		return nil, err
-	}
 	fmt.Fprintln(os.Stderr, "failover: a control plane, PostgreSQL and two portal processes…")
-	spec := devstack.ClusterSpec{Name: "failover", Nodes: 1, EtcdPort: ports[0], EtcdPeerPort: ports[1], APIPort: ports[2],
-		ControllerMgr: ports[3], SchedulerPort: ports[4], KwokPort: ports[5]}
-	c, err := devstack.StartCluster(ctx, bins, filepath.Join(dir, "failover"), spec, false, io.Discard)
+	c, err := startControlPlane(ctx, filepath.Join(dir, "failover"), "failover", 1, "")
 	if err != nil {
 		return nil, err
 	}
@@ -118,16 +108,9 @@ highAvailability: {enabled: true, cluster: failover, namespace: %s, leaseName: p
 	var worstExcess int64 = -1 << 62
 	var failedAll, inFlightAll int64
 	for round := range failoverKills {
-		leader := -1
-		for deadline := time.Now().Add(2 * lease); leader < 0; time.Sleep(100 * time.Millisecond) {
-			for i, p := range portals {
-				if testenv.Leads(p.URL) {
-					leader = i
-				}
-			}
-			if time.Now().After(deadline) {
-				return nil, fmt.Errorf("round %d: no replica leads", round+1)
-			}
+		leader, err := leaderOf(portals, 2*lease)
+		if err != nil {
+			return nil, fmt.Errorf("round %d: %w", round+1, err)
 		}
 		time.Sleep(3 * time.Second) // load on both
 		survivor := portals[1-leader]
@@ -164,16 +147,9 @@ highAvailability: {enabled: true, cluster: failover, namespace: %s, leaseName: p
 	}
 	// A graceful stop (a rolling upgrade's SIGTERM) releases the Lease: the other takes over
 	// at its next try, not after the Lease's duration.
-	leader := -1
-	for deadline := time.Now().Add(2 * lease); leader < 0; time.Sleep(100 * time.Millisecond) {
-		for i, p := range portals {
-			if testenv.Leads(p.URL) {
-				leader = i
-			}
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("after the kills: no replica leads")
-		}
+	leader, err := leaderOf(portals, 2*lease)
+	if err != nil {
+		return nil, fmt.Errorf("after the kills: %w", err)
 	}
 	failedBefore := lb.Failed(0) + lb.Failed(1)
 	stopped := time.Now()
@@ -201,4 +177,18 @@ highAvailability: {enabled: true, cluster: failover, namespace: %s, leaseName: p
 		{name: fmt.Sprintf("failover: requests failed over %d kills (balancer, 20 clients)", failoverKills), db: "postgres",
 			value: fmt.Sprintf("%d failed, %d in flight on the killed", failedAll, inFlightAll), budget: "≤ those in flight", ok: worstExcess <= 0},
 	}, nil
+}
+
+// leaderOf is the index of the portal that leads, waiting up to within for one to.
+func leaderOf(portals []*testenv.Portal, within time.Duration) (int, error) {
+	for deadline := time.Now().Add(within); ; time.Sleep(100 * time.Millisecond) {
+		for i, p := range portals {
+			if testenv.Leads(p.URL) {
+				return i, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return -1, fmt.Errorf("no replica leads after %s", within)
+		}
+	}
 }

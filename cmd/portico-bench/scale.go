@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -14,7 +13,6 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/portico-dev/portico/internal/cluster"
-	"github.com/portico-dev/portico/internal/devstack"
 	"github.com/portico-dev/portico/internal/ingest"
 	"github.com/portico-dev/portico/internal/store"
 	"github.com/portico-dev/portico/internal/testenv"
@@ -130,23 +128,8 @@ func budgetIf(cond bool, budget string) string {
 // handler. At 5,000 pods the same API server is also watched as 10 clusters: the portal's
 // side of 10 clusters (10 sets of caches, every view across 10).
 func clusterScale(ctx context.Context, dir string, log *slog.Logger) ([]row, error) {
-	root, err := testenv.RepoRoot()
-	if err != nil {
-		return nil, err
-	}
-	bins, err := devstack.LocateBinaries(root)
-	if err != nil {
-		return nil, err
-	}
-	ports, err := testenv.ReservePorts(6)
-	if err != nil {
-		return nil, err
-	}
-	spec := devstack.ClusterSpec{Name: "scale", Nodes: 3, EtcdPort: ports[0], EtcdPeerPort: ports[1], APIPort: ports[2], ControllerMgr: ports[3],
-		SchedulerPort: ports[4], KwokPort: ports[5],
-		Controllers: "*,-node-ipam-controller,-persistentvolume-binder-controller,-deployment-controller,-replicaset-controller,-garbage-collector-controller,-disruption-controller"}
 	fmt.Fprintln(os.Stderr, "scale: starting a control plane…")
-	c, err := devstack.StartCluster(ctx, bins, filepath.Join(dir, "scale-cluster"), spec, false, io.Discard)
+	c, err := startControlPlane(ctx, filepath.Join(dir, "scale-cluster"), "scale", 3, snapshotControllers)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/portico-dev/portico/internal/testenv"
 )
 
@@ -65,6 +68,10 @@ func TestRuntimeAndHealth(t *testing.T) {
 	rt := wait("3 ready pods, healthy", func(rt Runtime) bool {
 		return len(rt.Clusters[0].Workloads) == 1 && rt.Clusters[0].Workloads[0].Ready == 3 && rt.Health.Level == Healthy
 	})
+	// The Deployment, its ReplicaSet and 3 pods were created while the caches watched.
+	if n := lagSamples(t, m, "prod"); n < 5 {
+		t.Errorf("portico_cluster_watch_lag_seconds{cluster=prod} has %d samples, want ≥ 5 (a Deployment, a ReplicaSet, 3 pods)", n)
+	}
 	w := rt.Clusters[0].Workloads[0]
 	if len(w.Pods) != 3 || w.Revision != "1" || w.Images[0] != "registry.acme.example/checkout:1.0.0" || w.Rollout != "complete" {
 		t.Errorf("workload = %+v", w)
@@ -136,5 +143,41 @@ func waitRuntime(ctx context.Context, t *testing.T, m *Manager, q Query, what st
 			t.Fatalf("timed out waiting for %s; last runtime %+v", what, rt)
 		case <-time.After(100 * time.Millisecond):
 		}
+	}
+}
+
+func lagSamples(t *testing.T, m *Manager, cluster string) uint64 {
+	t.Helper()
+	var out dto.Metric
+	if err := m.lag.WithLabelValues(cluster).(prometheus.Metric).Write(&out); err != nil {
+		t.Fatal(err)
+	}
+	return out.GetHistogram().GetSampleCount()
+}
+
+func TestObserveLag(t *testing.T) {
+	now := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name    string
+		created time.Time
+		want    uint64
+	}{
+		{"created a second ago", now.Add(-time.Second), 1},
+		{"created an hour ago: a relist, not lag", now.Add(-time.Hour), 0},
+		{"no creation time", time.Time{}, 0},
+		{"a clock ahead of ours", now.Add(time.Minute), 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lag"})
+			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", CreationTimestamp: metav1.NewTime(tc.created)}}
+			observeLag(h, pod, now)
+			var out dto.Metric
+			if err := h.Write(&out); err != nil {
+				t.Fatal(err)
+			}
+			if got := out.GetHistogram().GetSampleCount(); got != tc.want {
+				t.Errorf("samples = %d, want %d", got, tc.want)
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -11,17 +12,18 @@ import (
 type Manager struct {
 	clusters []*Cluster
 	hub      *hub
+	lag      *prometheus.HistogramVec // portico_cluster_watch_lag_seconds, by cluster
 }
 
 // NewManager builds the clusters' clients and informers.
 func NewManager(cfgs []Config, log *slog.Logger) (*Manager, error) {
-	m := &Manager{hub: newHub()}
+	m := &Manager{hub: newHub(), lag: newLagHistogram()}
 	for _, cfg := range cfgs {
 		c, err := New(cfg, log)
 		if err != nil {
 			return nil, err
 		}
-		c.watch(m.hub)
+		c.watch(m.hub, m.lag.WithLabelValues(c.Name))
 		m.clusters = append(m.clusters, c)
 	}
 	return m, nil

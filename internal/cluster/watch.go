@@ -2,6 +2,9 @@ package cluster
 
 import (
 	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
@@ -79,8 +82,8 @@ func (h *hub) notifyAll(cluster string) {
 	}
 }
 
-// watch registers the hub on the cluster's informers.
-func (c *Cluster) watch(h *hub) {
+// watch registers the hub on the cluster's informers, and lag on their adds.
+func (c *Cluster) watch(h *hub, lag prometheus.Observer) {
 	if c.crds != nil {
 		// A report concerns its namespace; a resource appearing or going concerns everyone.
 		c.crds.notify = func(obj any) {
@@ -91,14 +94,36 @@ func (c *Cluster) watch(h *hub) {
 			h.notify(c.Name, obj, false)
 		}
 	}
-	handler := func(labelled bool) cache.ResourceEventHandlerFuncs {
+	handler := func(labelled bool) cache.ResourceEventHandlerDetailedFuncs {
 		f := func(obj any) { h.notify(c.Name, obj, labelled) }
-		return cache.ResourceEventHandlerFuncs{AddFunc: f, DeleteFunc: f, UpdateFunc: func(_, obj any) { f(obj) }}
+		add := func(obj any, initial bool) {
+			if !initial {
+				observeLag(lag, obj, time.Now())
+			}
+			f(obj)
+		}
+		return cache.ResourceEventHandlerDetailedFuncs{AddFunc: add, DeleteFunc: f, UpdateFunc: func(_, obj any) { f(obj) }}
 	}
 	for _, inf := range []cache.SharedIndexInformer{c.idx.deployments, c.idx.replicaSets, c.idx.statefulSets, c.idx.daemonSets, c.idx.pods, c.idx.services} {
 		_, _ = inf.AddEventHandler(handler(true))
 	}
 	for _, inf := range []cache.SharedIndexInformer{c.idx.hpas, c.idx.pdbs, c.idx.ingresses} {
 		_, _ = inf.AddEventHandler(handler(false))
+	}
+}
+
+// observeLag records how long obj, created while the cache watched, took to reach it. An add
+// of an object created long ago is a relist (the watch was lost), not a measure of the watch.
+func observeLag(lag prometheus.Observer, obj any, now time.Time) {
+	a, err := meta.Accessor(obj)
+	if err != nil {
+		return
+	}
+	created := a.GetCreationTimestamp().Time
+	if created.IsZero() {
+		return
+	}
+	if d := now.Sub(created); d >= 0 && d <= 5*time.Minute {
+		lag.Observe(d.Seconds())
 	}
 }

@@ -197,6 +197,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		log.Info("admin listener: Go's profiler at /debug/pprof/", "addr", admin)
 	}
+	httpSrv.RegisterOnShutdown(srv.EndStreams) // live streams would hold the shutdown to its timeout
 	errc := make(chan error, 1)
 	go func() { errc <- httpSrv.Serve(ln) }()
 	select {

@@ -69,11 +69,31 @@ func TestServeAndShutdown(t *testing.T) {
 		t.Fatalf("payment: %v %v", err, res)
 	}
 	res.Body.Close()
+	// A browser's live stream stays open until the shutdown ends it (it would otherwise hold
+	// the shutdown to its timeout, which serve reports as an error).
+	stream, err := http.Get(url + "/catalog/component/default/payment/scorecard/events")
+	if err != nil || stream.StatusCode != 200 || stream.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("live stream: %v %v", err, stream)
+	}
+	streamEnded := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(io.Discard, stream.Body)
+		streamEnded <- err
+	}()
 	cancel()
 	select {
 	case err := <-done:
 		if err != nil {
 			t.Errorf("serve returned %v after shutdown, want nil", err)
+		}
+		select {
+		case err := <-streamEnded:
+			if err != nil {
+				t.Errorf("the live stream ended with %v, want its end (EOF)", err)
+			}
+		case <-time.After(10 * time.Second): // gives up rather than hangs
+			t.Error("the live stream is still open after serve returned")
+			stream.Body.Close()
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("serve did not stop")

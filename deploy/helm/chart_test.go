@@ -215,6 +215,13 @@ func TestPodSecurity(t *testing.T) {
 			t.Errorf("%s path = %q, want %s", probe, got, path)
 		}
 	}
+	// A stopping pod serves on until the endpoints have dropped it, then shuts down in time.
+	if got, _, _ := unstructured.NestedFloat64(c, "lifecycle", "preStop", "sleep", "seconds"); got != 5 {
+		t.Errorf("preStop sleep = %v s, want 5", got)
+	}
+	if got := pod["terminationGracePeriodSeconds"]; got != float64(30) {
+		t.Errorf("terminationGracePeriodSeconds = %v, want 30 (the delay + 25 s)", got)
+	}
 	if find(objs, "PodDisruptionBudget") == nil || find(objs, "NetworkPolicy") == nil || find(objs, "Ingress") != nil || find(objs, "ServiceMonitor") != nil {
 		t.Errorf("defaults (two replicas) render %v, want a PodDisruptionBudget and a NetworkPolicy", kinds(objs))
 	}

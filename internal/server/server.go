@@ -137,6 +137,8 @@ type Server struct {
 	ciFacts     shared[map[string]any]
 	exempts     *actions.Exemptions
 	agent       *agent.Server // nil: /mcp is off
+	draining    context.Context  // done once the server shuts down: live streams end
+	endStreams  context.CancelFunc
 }
 
 // New builds the server and its routes.
@@ -179,6 +181,7 @@ func New(d Deps) *Server {
 		d.Scorecards = set
 	}
 	s := &Server{Deps: d, echo: e, access: access.New(d.Policy, d.Anonymous), actions: d.Actions, scores: newScoreboard()}
+	s.draining, s.endStreams = context.WithCancel(context.Background())
 	d.Bus.Subscribe(topicCI, func(n notify.Notice) {
 		if n.Resync {
 			s.ciEvents.notifyAll() // deliveries may have come in unheard: every panel reloads

@@ -136,8 +136,8 @@ type Server struct {
 	scorePages  shared[[]byte]
 	ciFacts     shared[map[string]any]
 	exempts     *actions.Exemptions
-	agent       *agent.Server // nil: /mcp is off
-	draining    context.Context  // done once the server shuts down: live streams end
+	agent       *agent.Server   // nil: /mcp is off
+	draining    context.Context // done once the server shuts down: live streams end
 	endStreams  context.CancelFunc
 }
 

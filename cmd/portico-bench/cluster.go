@@ -206,7 +206,7 @@ func populate(ctx context.Context, cs kubernetes.Interface) error {
 	if err := benchNamespacesIn(ctx, cs); err != nil {
 		return err
 	}
-	return populateServices(ctx, cs, 0, benchServices)
+	return populateServices(ctx, cs, "bench", 0, benchServices)
 }
 
 // benchNamespacesIn creates the services' namespaces, each with its default ServiceAccount.
@@ -231,8 +231,9 @@ func benchNamespacesIn(ctx context.Context, cs kubernetes.Interface) error {
 	return nil
 }
 
-// populateServices creates services from to to (exclusive), 24 at a time.
-func populateServices(ctx context.Context, cs kubernetes.Interface, from, to int) error {
+// populateServices creates services from to to (exclusive), 24 at a time, their pods bound
+// to the nodes of the named cluster (devstack names them <cluster>-node-<i>).
+func populateServices(ctx context.Context, cs kubernetes.Interface, cluster string, from, to int) error {
 	var wg sync.WaitGroup
 	errc := make(chan error, to-from)
 	next := make(chan int)
@@ -241,7 +242,7 @@ func populateServices(ctx context.Context, cs kubernetes.Interface, from, to int
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				if err := createService(ctx, cs, i); err != nil {
+				if err := createService(ctx, cs, cluster, i); err != nil {
 					errc <- err
 				}
 			}
@@ -256,7 +257,7 @@ func populateServices(ctx context.Context, cs kubernetes.Interface, from, to int
 	return <-errc
 }
 
-func createService(ctx context.Context, cs kubernetes.Interface, i int) error {
+func createService(ctx context.Context, cs kubernetes.Interface, cluster string, i int) error {
 	name, ns := fmt.Sprintf("svc-%d", i), fmt.Sprintf("team-%d", i%benchNamespaces)
 	l := map[string]string{"app.kubernetes.io/name": name, "backstage.io/kubernetes-id": name}
 	replicas := int32(podsPerService)
@@ -279,7 +280,7 @@ func createService(ctx context.Context, cs kubernetes.Interface, i int) error {
 		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-abc-%d", name, j), Labels: l,
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: rs.Name, UID: rs.UID, Controller: &yes}}},
 			Spec: tmpl.Spec}
-		p.Spec.NodeName = fmt.Sprintf("bench-node-%d", j%3)
+		p.Spec.NodeName = fmt.Sprintf("%s-node-%d", cluster, j%3)
 		if _, err := cs.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
 			return err
 		}

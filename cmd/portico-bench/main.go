@@ -21,7 +21,7 @@ import (
 func main() {
 	requests := flag.Int("requests", 4000, "requests per latency measurement")
 	clients := flag.Int("clients", 20, "concurrent clients")
-	only := flag.String("only", "", "run one part: catalog, views, cluster (with scorecards), access, observe, triage, pipelines, failover or scale (default all)")
+	only := flag.String("only", "", "run one part: catalog, views, cluster (with scorecards), access, observe, triage, pipelines, failover, scale or platform (default all)")
 	flag.Parse()
 	if err := run(*requests, *clients, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "portico-bench:", err)
@@ -103,6 +103,9 @@ func run(requests, clients int, only string) error {
 			return fmt.Errorf("failover: %w", err)
 		}
 		rows = append(rows, r...)
+	}
+	if only == "" || only == "platform" {
+		rows = append(rows, reachBench()...)
 	}
 	if only == "" || only == "access" {
 		r, err := accessBench(ctx, dir, log)

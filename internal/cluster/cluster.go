@@ -82,7 +82,10 @@ func New(cfg Config, log *slog.Logger) (*Cluster, error) {
 		return nil, fmt.Errorf("cluster %s: %w", cfg.Name, err)
 	}
 	rc.QPS, rc.Burst = 50, 100
-	rc.Timeout = 30 * time.Second
+	// No client-wide timeout: it would also cut the informers' watches (and the watch-list
+	// that fills a cache, longer than 30 s on a large cluster) and followed logs, every 30 s.
+	// bounded gives every other request the same 30 s instead.
+	rc.Wrap(bounded(requestTimeout))
 	rc.Wrap(traced) // every call but the informers' long watches is a span of the trace it serves
 	cs, err := kubernetes.NewForConfig(rc)
 	if err != nil {

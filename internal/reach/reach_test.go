@@ -67,7 +67,7 @@ func TestReach(t *testing.T) {
 		name: "no policy: open both ways", of: "payment",
 		wantCallers: []string{"checkout", "inventory", "storefront"}, wantCallees: []string{"checkout", "inventory", "storefront"},
 	}, {
-		name: "default deny in shop: nothing may call checkout or payment",
+		name:     "default deny in shop: nothing may call checkout or payment",
 		policies: []*networkingv1.NetworkPolicy{np("shop", "default-deny", nil, ingressOnly, nil, nil)},
 		of:       "payment", wantCallers: nil, wantCallees: []string{"inventory", "storefront"},
 		wantBlocked: []string{"checkout→payment: payment's ingress policies (shop/default-deny) admit no connection from checkout", "storefront→checkout: checkout's ingress"},
@@ -139,9 +139,9 @@ func TestReach(t *testing.T) {
 		of: "payment", wantCallers: []string{"checkout", "inventory", "storefront"}, wantCallees: []string{"checkout", "inventory", "storefront"},
 		wantAdmits: "every pod and address", wantPorts: "TCP 443",
 	}, {
-		name: "a policy of another namespace selects nothing here",
+		name:     "a policy of another namespace selects nothing here",
 		policies: []*networkingv1.NetworkPolicy{np("stock", "deny-all", nil, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}, nil, nil)},
-		of: "payment", wantCallers: []string{"checkout", "storefront"}, wantCallees: []string{"checkout", "storefront"},
+		of:       "payment", wantCallers: []string{"checkout", "storefront"}, wantCallees: []string{"checkout", "storefront"},
 		wantBlocked: []string{"checkout→inventory: inventory's ingress policies (stock/deny-all)"},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -20,9 +20,11 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 )
 
-// Service is one catalog service's pods in the cluster.
+// Service is one catalog service's pods in the cluster: one per workload when it runs
+// several (an API and a worker), all with the same Ref.
 type Service struct {
 	Ref       string            // the catalog's entity reference
+	Workload  string            // e.g. "Deployment checkout-worker"; may be empty
 	Namespace string            // the pods' namespace
 	Labels    map[string]string // the pods' labels (their template's)
 	DependsOn []string          // refs of the services it declares it calls
@@ -40,7 +42,7 @@ type Input struct {
 // Graph is the computed reach of every service in one cluster.
 type Graph struct {
 	services []Service
-	byRef    map[string]int
+	byRef    map[string][]int // a service's workloads
 	policies []policy
 	// For each service: the policies selecting it per direction (indexes into policies).
 	ingressBy, egressBy [][]int
@@ -69,10 +71,10 @@ type rule struct {
 // Compute resolves every policy against the services.
 func Compute(in Input) *Graph {
 	n := len(in.Services)
-	g := &Graph{services: in.Services, byRef: make(map[string]int, n), ingressBy: make([][]int, n), egressBy: make([][]int, n),
+	g := &Graph{services: in.Services, byRef: make(map[string][]int, n), ingressBy: make([][]int, n), egressBy: make([][]int, n),
 		inFrom: make([]bitset, n), outTo: make([]bitset, n)}
 	for i, s := range in.Services {
-		g.byRef[s.Ref] = i
+		g.byRef[s.Ref] = append(g.byRef[s.Ref], i)
 	}
 	nsLabels := func(ns string) labels.Set {
 		set := labels.Set{"kubernetes.io/metadata.name": ns}
@@ -130,12 +132,21 @@ func (g *Graph) union(policies []int, rules func(*policy) []rule, n int) bitset 
 	return out
 }
 
-// Allowed says whether the policies let from's pods open a connection to to's pods on some
-// port; false when either is not a service of the graph.
+// Allowed says whether the policies let some of from's pods open a connection to some of
+// to's pods on some port; false when either is not a service of the graph.
 func (g *Graph) Allowed(from, to string) bool {
-	a, ok1 := g.byRef[from]
-	b, ok2 := g.byRef[to]
-	return ok1 && ok2 && g.allowed(a, b)
+	return g.anyAllowed(g.byRef[from], g.byRef[to])
+}
+
+func (g *Graph) anyAllowed(from, to []int) bool {
+	for _, a := range from {
+		for _, b := range to {
+			if g.allowed(a, b) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (g *Graph) allowed(a, b int) bool {
@@ -197,28 +208,40 @@ type Block struct {
 
 // Of describes ref's reach; ok is false when ref is not a service of the graph.
 func (g *Graph) Of(ref string) (r Reach, ok bool) {
-	i, ok := g.byRef[ref]
+	mine, ok := g.byRef[ref]
 	if !ok {
 		return Reach{}, false
 	}
 	r.Service = ref
-	for _, pi := range g.ingressBy[i] {
-		r.IngressPolicies = append(r.IngressPolicies, g.policies[pi].name)
-		r.Admits = append(r.Admits, g.words(g.policies[pi], g.policies[pi].inRules)...)
+	seen := map[int]bool{}
+	for _, i := range mine {
+		for _, pi := range g.ingressBy[i] {
+			if !seen[pi] {
+				r.IngressPolicies = append(r.IngressPolicies, g.policies[pi].name)
+				r.Admits = append(r.Admits, g.words(g.policies[pi], g.policies[pi].inRules)...)
+			}
+			seen[pi] = true
+		}
 	}
-	for _, pi := range g.egressBy[i] {
-		r.EgressPolicies = append(r.EgressPolicies, g.policies[pi].name)
-		r.Allows = append(r.Allows, g.words(g.policies[pi], g.policies[pi].outRule)...)
+	clear(seen)
+	for _, i := range mine {
+		for _, pi := range g.egressBy[i] {
+			if !seen[pi] {
+				r.EgressPolicies = append(r.EgressPolicies, g.policies[pi].name)
+				r.Allows = append(r.Allows, g.words(g.policies[pi], g.policies[pi].outRule)...)
+			}
+			seen[pi] = true
+		}
 	}
-	for j := range g.services {
-		if j == i {
+	for other, theirs := range g.byRef {
+		if other == ref {
 			continue
 		}
-		if g.allowed(j, i) {
-			r.Callers = append(r.Callers, g.services[j].Ref)
+		if g.anyAllowed(theirs, mine) {
+			r.Callers = append(r.Callers, other)
 		}
-		if g.allowed(i, j) {
-			r.Callees = append(r.Callees, g.services[j].Ref)
+		if g.anyAllowed(mine, theirs) {
+			r.Callees = append(r.Callees, other)
 		}
 	}
 	sort.Strings(r.Callers)
@@ -252,13 +275,20 @@ func (g *Graph) words(p policy, rules []rule) []Rule {
 // policies refuse, saying which side refuses it.
 func (g *Graph) Blocked() []Block {
 	var out []Block
-	for a, s := range g.services {
+	done := map[[2]string]bool{}
+	for _, s := range g.services {
 		for _, dep := range s.DependsOn {
-			b, ok := g.byRef[dep]
-			if !ok || g.allowed(a, b) {
+			key := [2]string{s.Ref, dep}
+			to, ok := g.byRef[dep]
+			if !ok || done[key] {
 				continue
 			}
-			out = append(out, Block{From: s.Ref, To: dep, Why: g.why(a, b)})
+			done[key] = true
+			from := g.byRef[s.Ref]
+			if g.anyAllowed(from, to) {
+				continue
+			}
+			out = append(out, Block{From: s.Ref, To: dep, Why: g.why(from[0], to[0])})
 		}
 	}
 	return out

@@ -197,3 +197,22 @@ func TestRuleWordsNameServices(t *testing.T) {
 		t.Error("an unknown service has a reach")
 	}
 }
+
+// A service of several workloads reaches what any of them reaches, and is listed once.
+func TestServiceOfSeveralWorkloads(t *testing.T) {
+	svcs := append(shop(), Service{Ref: "checkout", Workload: "Deployment checkout-worker", Namespace: "shop",
+		Labels: map[string]string{"app": "checkout-worker"}, DependsOn: []string{"payment", "inventory"}})
+	g := Compute(Input{Services: svcs, Namespaces: namespaces, Policies: []*networkingv1.NetworkPolicy{
+		np("shop", "payment-from-worker", map[string]string{"app": "payment"}, nil,
+			[]networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{pods(map[string]string{"app": "checkout-worker"})}}}, nil)}})
+	if !g.Allowed("checkout", "payment") || g.Allowed("storefront", "payment") {
+		t.Errorf("checkout→payment %v, storefront→payment %v: want the worker's pods admitted only", g.Allowed("checkout", "payment"), g.Allowed("storefront", "payment"))
+	}
+	r, _ := g.Of("payment")
+	if !reflect.DeepEqual(r.Callers, []string{"checkout"}) {
+		t.Errorf("callers = %v, want checkout once", r.Callers)
+	}
+	if b := g.Blocked(); len(b) != 0 {
+		t.Errorf("blocked = %+v, want none: checkout's worker may call payment", b)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/portico-dev/portico/internal/audit"
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/cluster"
+	"github.com/portico-dev/portico/internal/reach"
 	"github.com/portico-dev/portico/internal/scorecard"
 	"github.com/portico-dev/portico/internal/traces"
 )
@@ -221,4 +222,20 @@ type Error struct {
 		Status  int    `json:"status"`
 		Message string `json:"message"`
 	} `json:"error"`
+}
+
+// Network is GET /api/v1/entities/…/network: the component's network reach, from the
+// NetworkPolicies of each cluster where it runs.
+type Network struct {
+	Clusters []NetworkCluster `json:"clusters"`
+}
+
+// NetworkCluster is the reach in one cluster. Stale says the cluster is unreachable and
+// this is its last known state.
+type NetworkCluster struct {
+	Cluster     string      `json:"cluster"`
+	Environment string      `json:"environment,omitempty"`
+	Stale       bool        `json:"stale,omitempty"`
+	Policies    int         `json:"policies"` // NetworkPolicies in the cluster
+	Reach       reach.Reach `json:"reach"`
 }

@@ -57,6 +57,7 @@ var rules = []rule{
 	{"the agent interface acts only through the JSON API: not the HTTP layer, the stores or Kubernetes clients", agentPkg, or(server, entPkgs, stores, kubeTypes, httpLayer)},
 	{"the JSON API's wire types are types only: no HTTP layer, stores or clients", apiTypes, or(server, agentPkg, entPkgs, stores, kubeTypes, httpLayer)},
 	{"the triage ranking is pure: the standard library only, fed by the HTTP layer", under(module + "/internal/triage"), not(stdlib)},
+	{"network reach is pure: Kubernetes API types and the standard library, no clients", under(module + "/internal/reach"), and(not(stdlib), not(under("k8s.io/api", "k8s.io/apimachinery")))},
 	{"the replicas' bus and leader election are leaves: they know nothing of what they carry or run", under(module+"/internal/notify", module+"/internal/leader"), internal},
 	{"components are pure functions of view models: templ, the standard library and the pure layouts only", web, and(not(stdlib), not(viewDeps))},
 }

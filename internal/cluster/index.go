@@ -25,6 +25,7 @@ var indexedLabels = []string{"backstage.io/kubernetes-id", "app.kubernetes.io/na
 type indexers struct {
 	deployments, replicaSets, statefulSets, daemonSets, pods cache.SharedIndexInformer
 	services, ingresses, hpas, pdbs, netpols, events, nodes  cache.SharedIndexInformer
+	namespaces                                               cache.SharedIndexInformer // their labels, for policies' namespace selectors
 }
 
 func newIndexers(f informers.SharedInformerFactory) indexers {
@@ -46,6 +47,7 @@ func newIndexers(f informers.SharedInformerFactory) indexers {
 		netpols:      f.Networking().V1().NetworkPolicies().Informer(),
 		events:       add(f.Core().V1().Events().Informer(), cache.Indexers{indexByInvolved: involvedIndex}),
 		nodes:        f.Core().V1().Nodes().Informer(),
+		namespaces:   f.Core().V1().Namespaces().Informer(),
 	}
 }
 

@@ -183,27 +183,31 @@ func (g *Graph) ports(policies []int, rules func(*policy) []rule, peer int) []po
 
 // Reach is one service's reach in words.
 type Reach struct {
-	Service string
+	Service string `json:"service"`
 	// IngressPolicies and EgressPolicies name (namespace/name) the policies selecting its
 	// pods; none means that direction is open.
-	IngressPolicies, EgressPolicies []string
-	Callers, Callees                []string // services that may call it, that it may call (both sides' policies)
-	Admits, Allows                  []Rule   // its ingress and egress rules, in words
-	Blocked                         []Block  // declared dependencies the policies block, either way
+	IngressPolicies []string `json:"ingressPolicies"`
+	EgressPolicies  []string `json:"egressPolicies"`
+	Callers         []string `json:"callers"` // services that may call it (both sides' policies)
+	Callees         []string `json:"callees"` // services it may call
+	Admits          []Rule   `json:"admits"`  // its ingress rules, in words
+	Allows          []Rule   `json:"allows"`  // its egress rules, in words
+	Blocked         []Block  `json:"blocked"` // declared dependencies the policies block, either way
 }
 
 // Rule is one rule of a policy in words.
 type Rule struct {
-	Policy   string   // namespace/name
-	Peers    string   // "pods labelled app=checkout in namespace shop", "every pod and address"
-	Ports    string   // "TCP 8080", "every port"
-	Services []string // the catalog's services among the peers
+	Policy   string   `json:"policy"`             // namespace/name
+	Peers    string   `json:"peers"`              // "pods labelled app=checkout in namespace shop", "every pod and address"
+	Ports    string   `json:"ports"`              // "TCP 8080", "every port"
+	Services []string `json:"services,omitempty"` // the catalog's services among the peers
 }
 
 // Block is a declared dependency the policies would refuse.
 type Block struct {
-	From, To string
-	Why      string
+	From string `json:"from"`
+	To   string `json:"to"`
+	Why  string `json:"why"`
 }
 
 // Of describes ref's reach; ok is false when ref is not a service of the graph.

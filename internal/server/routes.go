@@ -73,6 +73,7 @@ func (s *Server) routes() {
 	apiEnt := api.Group("/entities/:kind/:namespace/:name", s.entityScope)
 	apiEnt.GET("", s.handleAPIEntityShow)
 	apiEnt.GET("/runtime", s.handleAPIRuntime)
+	apiEnt.GET("/network", s.handleAPINetwork)
 	apiEnt.GET("/triage", s.handleAPITriage)
 	apiEnt.GET("/scorecard", s.handleAPIEntityScorecard)
 	apiEnt.POST("/scorecard/exemptions", s.handleAPIScorecardExempt)

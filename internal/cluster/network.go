@@ -1,0 +1,76 @@
+package cluster
+
+import (
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+
+	"github.com/portico-dev/portico/internal/reach"
+)
+
+// NetworkComponent is a catalog component as network reach needs it.
+type NetworkComponent struct {
+	Ref       string
+	Query     Query
+	DependsOn []string // refs of the components it declares it calls
+}
+
+// ClusterReach is the network reach computed in one cluster.
+type ClusterReach struct {
+	Cluster, DisplayName, Environment string
+	Reachability                      Reachability
+	Graph                             *reach.Graph
+	Policies                          int // NetworkPolicies in the cluster
+}
+
+// Reach computes, in every cluster q allows, the reach of the components from the caches:
+// each component's workloads (their pod templates' labels and namespace), the cluster's
+// NetworkPolicies and its namespaces' labels.
+func (m *Manager) Reach(comps []NetworkComponent, only string) []ClusterReach {
+	var out []ClusterReach
+	for _, c := range m.clusters {
+		if only != "" && only != c.Name {
+			continue
+		}
+		in := c.reachInput(comps)
+		out = append(out, ClusterReach{Cluster: c.Name, DisplayName: c.DisplayName, Environment: c.Environment,
+			Reachability: c.Reachability(), Graph: reach.Compute(in), Policies: len(in.Policies)})
+	}
+	return out
+}
+
+// reachInput reads the caches; the objects stay shared with them: read only.
+func (c *Cluster) reachInput(comps []NetworkComponent) reach.Input {
+	var in reach.Input
+	for _, comp := range comps {
+		q := comp.Query
+		if q.Selector == nil || (q.Cluster != "" && q.Cluster != c.Name) {
+			continue
+		}
+		add := func(kind, ns, name string, tmpl corev1.PodTemplateSpec) {
+			in.Services = append(in.Services, reach.Service{Ref: comp.Ref, Workload: kind + " " + name, Namespace: ns,
+				Labels: tmpl.Labels, DependsOn: comp.DependsOn})
+		}
+		for _, obj := range selectObjects(c.idx.deployments, q.Namespace, q.Selector) {
+			d := obj.(*appsv1.Deployment)
+			add("Deployment", d.Namespace, d.Name, d.Spec.Template)
+		}
+		for _, obj := range selectObjects(c.idx.statefulSets, q.Namespace, q.Selector) {
+			s := obj.(*appsv1.StatefulSet)
+			add("StatefulSet", s.Namespace, s.Name, s.Spec.Template)
+		}
+		for _, obj := range selectObjects(c.idx.daemonSets, q.Namespace, q.Selector) {
+			d := obj.(*appsv1.DaemonSet)
+			add("DaemonSet", d.Namespace, d.Name, d.Spec.Template)
+		}
+	}
+	for _, obj := range c.idx.netpols.GetStore().List() {
+		in.Policies = append(in.Policies, obj.(*networkingv1.NetworkPolicy))
+	}
+	in.Namespaces = map[string]map[string]string{}
+	for _, obj := range c.idx.namespaces.GetStore().List() {
+		ns := obj.(*corev1.Namespace)
+		in.Namespaces[ns.Name] = ns.Labels
+	}
+	return in
+}

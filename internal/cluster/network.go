@@ -11,6 +11,7 @@ import (
 // NetworkComponent is a catalog component as network reach needs it.
 type NetworkComponent struct {
 	Ref       string
+	Name      string // how people call it
 	Query     Query
 	DependsOn []string // refs of the components it declares it calls
 }
@@ -48,7 +49,7 @@ func (c *Cluster) reachInput(comps []NetworkComponent) reach.Input {
 			continue
 		}
 		add := func(kind, ns, name string, tmpl corev1.PodTemplateSpec) {
-			in.Services = append(in.Services, reach.Service{Ref: comp.Ref, Workload: kind + " " + name, Namespace: ns,
+			in.Services = append(in.Services, reach.Service{Ref: comp.Ref, Name: comp.Name, Workload: kind + " " + name, Namespace: ns,
 				Labels: tmpl.Labels, DependsOn: comp.DependsOn})
 		}
 		for _, obj := range selectObjects(c.idx.deployments, q.Namespace, q.Selector) {

@@ -24,10 +24,18 @@ import (
 // several (an API and a worker), all with the same Ref.
 type Service struct {
 	Ref       string            // the catalog's entity reference
+	Name      string            // how people call it, in words; Ref when empty
 	Workload  string            // e.g. "Deployment checkout-worker"; may be empty
 	Namespace string            // the pods' namespace
 	Labels    map[string]string // the pods' labels (their template's)
 	DependsOn []string          // refs of the services it declares it calls
+}
+
+func (s Service) name() string {
+	if s.Name != "" {
+		return s.Name
+	}
+	return s.Ref
 }
 
 // Input is what the computation needs of one cluster.
@@ -299,14 +307,14 @@ func (g *Graph) Blocked() []Block {
 }
 
 func (g *Graph) why(a, b int) string {
-	from, to := g.services[a], g.services[b]
+	from, to := g.services[a].name(), g.services[b].name()
 	switch {
 	case !g.outTo[a].has(b):
-		return fmt.Sprintf("%s's egress policies (%s) allow no connection to %s's pods", from.Ref, g.names(g.egressBy[a]), to.Ref)
+		return fmt.Sprintf("%s's egress policies (%s) allow no connection to %s's pods", from, g.names(g.egressBy[a]), to)
 	case !g.inFrom[b].has(a):
-		return fmt.Sprintf("%s's ingress policies (%s) admit no connection from %s's pods", to.Ref, g.names(g.ingressBy[b]), from.Ref)
+		return fmt.Sprintf("%s's ingress policies (%s) admit no connection from %s's pods", to, g.names(g.ingressBy[b]), from)
 	}
-	return fmt.Sprintf("%s's egress and %s's ingress policies open no port in common", from.Ref, to.Ref)
+	return fmt.Sprintf("%s's egress and %s's ingress policies open no port in common", from, to)
 }
 
 func (g *Graph) names(policies []int) string {

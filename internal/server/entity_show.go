@@ -109,6 +109,7 @@ func (s *Server) entityVM(snap *catalog.Snapshot, sc *access.Scope, rec *catalog
 	vm.Relations = relationGroups(snap, sc, e)
 	if _, mapped, _ := cluster.QueryFor(e.Metadata.Annotations); mapped || strings.EqualFold(e.Kind, catalog.KindComponent) {
 		vm.RuntimeURL = entityHref(e.Ref()) + "/runtime"
+		vm.NetworkURL = entityHref(e.Ref()) + "/network"
 	}
 	vm.Observe = s.observeVM(e)
 	switch strings.ToLower(e.Kind) {

@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -10,6 +11,8 @@ import (
 	"github.com/portico-dev/portico/internal/catalog"
 	"github.com/portico-dev/portico/internal/cluster"
 	"github.com/portico-dev/portico/internal/derrors"
+	"github.com/portico-dev/portico/internal/reach"
+	"github.com/portico-dev/portico/web/components"
 )
 
 // networkComponents are the catalog's components mapped to clusters, with the dependencies
@@ -25,7 +28,7 @@ func networkComponents(snap *catalog.Snapshot) []cluster.NetworkComponent {
 		if !mapped || err != nil {
 			continue
 		}
-		nc := cluster.NetworkComponent{Ref: e.Ref().String(), Query: q}
+		nc := cluster.NetworkComponent{Ref: e.Ref().String(), Name: e.Metadata.Name, Query: q}
 		for _, r := range e.Relations {
 			if r.Type == catalog.RelDependsOn {
 				nc.DependsOn = append(nc.DependsOn, r.Target.String())
@@ -71,4 +74,60 @@ func (s *Server) handleAPINetwork(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, n)
+}
+
+// handleNetworkPanel is the runtime tab's network reach panel.
+func (s *Server) handleNetworkPanel(c echo.Context) error {
+	snap, rec, err := scopedEntity(c)
+	if err != nil {
+		return err
+	}
+	n, err := s.networkOf(snap, rec.Entity)
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, components.NetworkView(networkVM(snap, n)))
+}
+
+func networkVM(snap *catalog.Snapshot, n api.Network) components.NetworkPanel {
+	vm := components.NetworkPanel{Empty: "Nothing of this component runs in a configured cluster."}
+	link := func(ref string) components.Link {
+		r, err := catalog.ParseRef(ref, "Component", "default")
+		if err != nil {
+			return components.Link{Label: ref}
+		}
+		l := components.Link{Label: r.Name}
+		if !strings.EqualFold(r.Namespace, catalog.DefaultNamespace) {
+			l.Label = r.Namespace + "/" + r.Name
+		}
+		if _, ok := snap.Get(r); ok {
+			l.Href = entityHref(r)
+		}
+		return l
+	}
+	links := func(refs []string) []components.Link {
+		out := make([]components.Link, 0, len(refs))
+		for _, r := range refs {
+			out = append(out, link(r))
+		}
+		return out
+	}
+	rules := func(rs []reach.Rule) []components.NetworkRule {
+		out := make([]components.NetworkRule, 0, len(rs))
+		for _, r := range rs {
+			out = append(out, components.NetworkRule{Policy: r.Policy, Peers: r.Peers, Ports: r.Ports, Services: links(r.Services)})
+		}
+		return out
+	}
+	for _, cl := range n.Clusters {
+		r := cl.Reach
+		nc := components.NetworkCluster{Name: cl.Cluster, Environment: cl.Environment, Stale: cl.Stale, Policies: cl.Policies,
+			IngressPolicies: r.IngressPolicies, EgressPolicies: r.EgressPolicies, Callers: links(r.Callers), Callees: links(r.Callees),
+			Admits: rules(r.Admits), Allows: rules(r.Allows)}
+		for _, b := range r.Blocked {
+			nc.Blocked = append(nc.Blocked, components.NetworkBlock{From: link(b.From), To: link(b.To), Why: b.Why})
+		}
+		vm.Clusters = append(vm.Clusters, nc)
+	}
+	return vm
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/PuerkitoBio/goquery"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -91,6 +93,26 @@ func TestNetworkReach(t *testing.T) {
 	if pay, _ := get("payment"); len(pay.Clusters) != 1 || strings.Join(pay.Clusters[0].Reach.Callers, ",") != "component:default/checkout" ||
 		pay.Clusters[0].Reach.Admits[0].Peers != "pods labelled app.kubernetes.io/name=checkout in namespace "+shop {
 		t.Errorf("payment's reach = %+v, want checkout as its one caller, in words", pay)
+	}
+	// The runtime tab's panel says the same in words, with links to the services.
+	res, err := p.Client().Get(p.URL + "/catalog/component/default/checkout/network")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	doc, err := goquery.NewDocumentFromReader(bytes.NewReader(page))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(strings.Fields(doc.Find(`[data-testid="network-blocked"]`).Text()), " "); !strings.Contains(got, "Blocked dependency: checkout → inventory is declared in the catalog, but inventory's ingress policies ("+stock+"/inventory-own-namespace) admit no connection from checkout's pods") {
+		t.Errorf("blocked notice = %q", got)
+	}
+	if href, _ := doc.Find(`[data-testid="network-callees"] a`).Attr("href"); href != "/catalog/component/default/payment" {
+		t.Errorf("callees link to %q, want payment's page", href)
+	}
+	if got := doc.Find(`[data-testid="network-callers"]`).Text(); !strings.Contains(got, "no policy selects its pods for ingress") {
+		t.Errorf("checkout's callers = %q: no policy selects it, so anything may call it", got)
 	}
 	if _, code := get("unmapped"); code != http.StatusNotFound {
 		t.Errorf("an unmapped component's network: %d, want 404", code)

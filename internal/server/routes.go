@@ -37,6 +37,7 @@ func (s *Server) routes() {
 	entity.GET("", s.handleEntityShow)
 	entity.GET("/runtime", s.handleRuntimeShow)
 	entity.GET("/runtime/events", s.handleRuntimeEvents, s.streaming)
+	entity.GET("/network", s.handleNetworkPanel)
 	entity.GET("/logs", s.handleLogsShow)
 	entity.GET("/logs/stream", s.handleLogsStream, s.streaming)
 	entity.GET("/workloads/:cluster/:wns/:workload", s.handleWorkloadShow)

@@ -31,6 +31,7 @@ type Entity struct {
 	JSONHref    string
 	Problems    []ProblemRow
 	RuntimeURL  string // the live runtime panel, for components that run somewhere
+	NetworkURL  string // the network reach panel, beside it
 	Observe     Observe
 	APIs        []RelationGroup // the APIs a component provides and consumes
 	Tab         string          // overview, runtime, delivery, observability, api, relations

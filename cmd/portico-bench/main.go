@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -21,7 +22,7 @@ import (
 func main() {
 	requests := flag.Int("requests", 4000, "requests per latency measurement")
 	clients := flag.Int("clients", 20, "concurrent clients")
-	only := flag.String("only", "", "run one part: catalog, views, cluster (with scorecards), access, observe, triage, pipelines, failover, scale or platform (default all)")
+	only := flag.String("only", "", "run one part: catalog, views, cluster (with scorecards), access, observe, triage, pipelines, failover, scale (scale-catalog, scale-cluster: one half) or platform (default all)")
 	flag.Parse()
 	if err := run(*requests, *clients, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "portico-bench:", err)
@@ -90,8 +91,8 @@ func run(requests, clients int, only string) error {
 		}
 		rows = append(rows, r...)
 	}
-	if only == "" || only == "scale" {
-		r, err := scaleBench(ctx, dir, log)
+	if only == "" || strings.HasPrefix(only, "scale") {
+		r, err := scaleBench(ctx, dir, only, log)
 		if err != nil {
 			return fmt.Errorf("scale: %w", err)
 		}

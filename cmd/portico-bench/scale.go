@@ -21,16 +21,23 @@ import (
 // scaleBench shows how one replica's cost grows: the runtime view at 5,000, 20,000 and 50,000
 // pods in one cluster and at 10 clusters, and the catalog at 10,000, 50,000 and 100,000
 // entities on SQLite and PostgreSQL.
-func scaleBench(ctx context.Context, dir string, log *slog.Logger) ([]row, error) {
-	rows, err := catalogScale(ctx, dir, log)
-	if err != nil {
-		return nil, fmt.Errorf("catalog: %w", err)
+func scaleBench(ctx context.Context, dir, only string, log *slog.Logger) ([]row, error) {
+	var rows []row
+	if only != "scale-cluster" {
+		r, err := catalogScale(ctx, dir, log)
+		if err != nil {
+			return nil, fmt.Errorf("catalog: %w", err)
+		}
+		rows = append(rows, r...)
 	}
-	more, err := clusterScale(ctx, dir, log)
-	if err != nil {
-		return nil, fmt.Errorf("cluster: %w", err)
+	if only != "scale-catalog" {
+		r, err := clusterScale(ctx, dir, log)
+		if err != nil {
+			return nil, fmt.Errorf("cluster: %w", err)
+		}
+		rows = append(rows, r...)
 	}
-	return append(rows, more...), nil
+	return rows, nil
 }
 
 // catalogScale ingests each size into a fresh database, and reports the ingest, the heap per

@@ -215,6 +215,16 @@ func TestPodSecurity(t *testing.T) {
 			t.Errorf("%s path = %q, want %s", probe, got, path)
 		}
 	}
+	// The Go runtime knows the container's memory limit.
+	memLimit := false
+	for _, e := range c["env"].([]any) {
+		e := e.(map[string]any)
+		res, _, _ := unstructured.NestedString(e, "valueFrom", "resourceFieldRef", "resource")
+		memLimit = memLimit || (e["name"] == "GOMEMLIMIT" && res == "limits.memory")
+	}
+	if !memLimit {
+		t.Errorf("env = %v: want GOMEMLIMIT from limits.memory", c["env"])
+	}
 	// A stopping pod serves on until the endpoints have dropped it, then shuts down in time.
 	if got, _, _ := unstructured.NestedFloat64(c, "lifecycle", "preStop", "sleep", "seconds"); got != 5 {
 		t.Errorf("preStop sleep = %v s, want 5", got)

@@ -90,6 +90,17 @@ function announce(root) {
   });
 }
 document.addEventListener("DOMContentLoaded", function () { announce(document); });
+// After an action the page shows its outcome (the flash, which takes focus) and the user waits
+// on the rollout: say where it stands once the flash has been read, even if it is already
+// done and nothing will change again. An update said before then wins.
+document.addEventListener("DOMContentLoaded", function () {
+  if (!document.querySelector("[data-testid=flash]")) return;
+  setTimeout(function () {
+    const el = document.querySelector("[data-live]");
+    const region = document.getElementById("live");
+    if (el && region && region.textContent === "") region.textContent = el.getAttribute("data-live");
+  }, 1000);
+});
 document.addEventListener("htmx:load", function (e) { announce(e.detail.elt); });
 
 // Focus survives a swap. When the focused element is inside what htmx replaces, the same

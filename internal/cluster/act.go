@@ -6,7 +6,6 @@ import (
 	"path"
 	"slices"
 	"strconv"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -22,18 +21,13 @@ type Identity struct {
 	Groups []string
 }
 
-// actionTimeout bounds each request a user's action makes, so a hung API server fails the
-// action (audited as failed) instead of holding it.
-const actionTimeout = 30 * time.Second
-
 // As returns a client that impersonates id, so the API server's RBAC judges the user's own
-// rights. Groups the cluster is not configured to pass on are dropped.
+// rights. Its requests are bounded like the portal's own (bounded, in New's transport). Groups the cluster is not configured to pass on are dropped.
 func (c *Cluster) As(id Identity) (kubernetes.Interface, error) {
 	if c.rest == nil {
 		return nil, fmt.Errorf("cluster %s: no client configuration to impersonate with", c.Name)
 	}
 	rc := rest.CopyConfig(c.rest)
-	rc.Timeout = actionTimeout
 	rc.Impersonate = rest.ImpersonationConfig{UserName: id.User, Groups: c.PassedGroups(id.Groups)}
 	return kubernetes.NewForConfig(rc)
 }

@@ -18,10 +18,10 @@ type NetworkComponent struct {
 
 // ClusterReach is the network reach computed in one cluster.
 type ClusterReach struct {
-	Cluster, DisplayName, Environment string
-	Reachability                      Reachability
-	Graph                             *reach.Graph
-	Policies                          int // NetworkPolicies in the cluster
+	Cluster, Environment string
+	Reachability         Reachability
+	Graph                *reach.Graph
+	Policies             int // NetworkPolicies in the cluster
 }
 
 // Reach computes, in every cluster q allows, the reach of the components from the caches:
@@ -34,7 +34,7 @@ func (m *Manager) Reach(comps []NetworkComponent, only string) []ClusterReach {
 			continue
 		}
 		in := c.reachInput(comps)
-		out = append(out, ClusterReach{Cluster: c.Name, DisplayName: c.DisplayName, Environment: c.Environment,
+		out = append(out, ClusterReach{Cluster: c.Name, Environment: c.Environment,
 			Reachability: c.Reachability(), Graph: reach.Compute(in), Policies: len(in.Policies)})
 	}
 	return out

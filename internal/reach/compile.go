@@ -13,11 +13,10 @@ import (
 
 // compiler resolves policies' selectors against the services, each selector once.
 type compiler struct {
-	services   []Service
-	byNS       map[string][]int // service indexes by namespace
-	namespaces []string         // the services' namespaces, sorted
-	nsLabels   func(ns string) labels.Set
-	n          int
+	services []Service
+	byNS     map[string][]int      // service indexes by namespace
+	nsLabels map[string]labels.Set // the services' namespaces' labels
+	n        int
 }
 
 func (c *compiler) policy(np *networkingv1.NetworkPolicy) policy {
@@ -97,14 +96,14 @@ func (c *compiler) peer(ns string, peer networkingv1.NetworkPolicyPeer, into bit
 			return "nothing (an invalid namespace selector)"
 		}
 		namespaces = namespaces[:0]
-		for _, other := range c.namespaces {
-			if sel.Matches(c.nsLabels(other)) {
+		for other, set := range c.nsLabels {
+			if sel.Matches(set) {
 				namespaces = append(namespaces, other)
 			}
 		}
 		where = "in every namespace"
 		if !sel.Empty() {
-			where = "in namespaces labelled " + describeSelector(peer.NamespaceSelector)
+			where = "in namespaces labelled " + metav1.FormatLabelSelector(peer.NamespaceSelector)
 		}
 	}
 	for _, other := range namespaces {
@@ -117,7 +116,7 @@ func (c *compiler) peer(ns string, peer networkingv1.NetworkPolicyPeer, into bit
 	if pods.Empty() {
 		return "every pod " + where
 	}
-	return "pods labelled " + describeSelector(peer.PodSelector) + " " + where
+	return "pods labelled " + metav1.FormatLabelSelector(peer.PodSelector) + " " + where
 }
 
 // port is one port or range a rule opens. A named port stands for whatever number the pods

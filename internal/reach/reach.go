@@ -16,7 +16,6 @@ import (
 	"strings"
 
 	networkingv1 "k8s.io/api/networking/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 )
 
@@ -84,23 +83,20 @@ func Compute(in Input) *Graph {
 	for i, s := range in.Services {
 		g.byRef[s.Ref] = append(g.byRef[s.Ref], i)
 	}
-	nsLabels := func(ns string) labels.Set {
-		set := labels.Set{"kubernetes.io/metadata.name": ns}
-		for k, v := range in.Namespaces[ns] {
-			set[k] = v
-		}
-		return set
-	}
 	byNS := map[string][]int{}
 	for i, s := range in.Services {
 		byNS[s.Namespace] = append(byNS[s.Namespace], i)
 	}
-	namespaces := make([]string, 0, len(byNS))
+	// The services' namespaces with their labels, each set built once for every selector.
+	nsLabels := make(map[string]labels.Set, len(byNS))
 	for ns := range byNS {
-		namespaces = append(namespaces, ns)
+		set := labels.Set{"kubernetes.io/metadata.name": ns}
+		for k, v := range in.Namespaces[ns] {
+			set[k] = v
+		}
+		nsLabels[ns] = set
 	}
-	sort.Strings(namespaces)
-	c := compiler{services: in.Services, byNS: byNS, namespaces: namespaces, nsLabels: nsLabels, n: n}
+	c := compiler{services: in.Services, byNS: byNS, nsLabels: nsLabels, n: n}
 	for _, np := range in.Policies {
 		p := c.policy(np)
 		idx := len(g.policies)
@@ -225,26 +221,8 @@ func (g *Graph) Of(ref string) (r Reach, ok bool) {
 		return Reach{}, false
 	}
 	r.Service = ref
-	seen := map[int]bool{}
-	for _, i := range mine {
-		for _, pi := range g.ingressBy[i] {
-			if !seen[pi] {
-				r.IngressPolicies = append(r.IngressPolicies, g.policies[pi].name)
-				r.Admits = append(r.Admits, g.words(g.policies[pi], g.policies[pi].inRules)...)
-			}
-			seen[pi] = true
-		}
-	}
-	clear(seen)
-	for _, i := range mine {
-		for _, pi := range g.egressBy[i] {
-			if !seen[pi] {
-				r.EgressPolicies = append(r.EgressPolicies, g.policies[pi].name)
-				r.Allows = append(r.Allows, g.words(g.policies[pi], g.policies[pi].outRule)...)
-			}
-			seen[pi] = true
-		}
-	}
+	r.IngressPolicies, r.Admits = g.selecting(mine, g.ingressBy, func(p *policy) []rule { return p.inRules })
+	r.EgressPolicies, r.Allows = g.selecting(mine, g.egressBy, func(p *policy) []rule { return p.outRule })
 	for other, theirs := range g.byRef {
 		if other == ref {
 			continue
@@ -258,12 +236,25 @@ func (g *Graph) Of(ref string) (r Reach, ok bool) {
 	}
 	sort.Strings(r.Callers)
 	sort.Strings(r.Callees)
-	for _, b := range g.Blocked() {
-		if b.From == ref || b.To == ref {
-			r.Blocked = append(r.Blocked, b)
+	r.Blocked = g.blocked(func(from, to string) bool { return from == ref || to == ref })
+	return r, true
+}
+
+// selecting names the policies selecting any of the workloads in one direction (by), each
+// once, and says their rules in words.
+func (g *Graph) selecting(workloads []int, by [][]int, rules func(*policy) []rule) (names []string, words []Rule) {
+	seen := map[int]bool{}
+	for _, i := range workloads {
+		for _, pi := range by[i] {
+			if seen[pi] {
+				continue
+			}
+			seen[pi] = true
+			names = append(names, g.policies[pi].name)
+			words = append(words, g.words(g.policies[pi], rules(&g.policies[pi]))...)
 		}
 	}
-	return r, true
+	return names, words
 }
 
 func (g *Graph) words(p policy, rules []rule) []Rule {
@@ -286,13 +277,18 @@ func (g *Graph) words(p policy, rules []rule) []Rule {
 // Blocked lists every declared dependency (DependsOn between services of the graph) that the
 // policies refuse, saying which side refuses it.
 func (g *Graph) Blocked() []Block {
+	return g.blocked(func(string, string) bool { return true })
+}
+
+// blocked checks the declared dependencies concern picks.
+func (g *Graph) blocked(concern func(from, to string) bool) []Block {
 	var out []Block
 	done := map[[2]string]bool{}
 	for _, s := range g.services {
 		for _, dep := range s.DependsOn {
 			key := [2]string{s.Ref, dep}
 			to, ok := g.byRef[dep]
-			if !ok || done[key] {
+			if !ok || done[key] || !concern(s.Ref, dep) {
 				continue
 			}
 			done[key] = true
@@ -323,12 +319,4 @@ func (g *Graph) names(policies []int) string {
 		out[i] = g.policies[pi].name
 	}
 	return strings.Join(out, ", ")
-}
-
-// Services returns the graph's services in the order given.
-func (g *Graph) Services() []Service { return g.services }
-
-// describeSelector writes a label selector for people: "app=checkout", "every pod".
-func describeSelector(s *metav1.LabelSelector) string {
-	return metav1.FormatLabelSelector(s)
 }

@@ -170,6 +170,16 @@ func TestReach(t *testing.T) {
 					t.Errorf("blocked = %+v, want %s because %q", blocked, pair, why)
 				}
 			}
+			// The service's own reach holds exactly the blocks it is part of.
+			var mine []Block
+			for _, b := range blocked {
+				if b.From == tc.of || b.To == tc.of {
+					mine = append(mine, b)
+				}
+			}
+			if !reflect.DeepEqual(r.Blocked, mine) {
+				t.Errorf("%s's blocked = %+v, want %+v", tc.of, r.Blocked, mine)
+			}
 			if tc.wantAdmits != "" {
 				if len(r.Admits) == 0 || r.Admits[0].Peers != tc.wantAdmits || r.Admits[0].Ports != tc.wantPorts {
 					t.Errorf("admits = %+v, want %q on %q", r.Admits, tc.wantAdmits, tc.wantPorts)

@@ -30,8 +30,9 @@ func networkComponents(snap *catalog.Snapshot) []cluster.NetworkComponent {
 		}
 		nc := cluster.NetworkComponent{Ref: e.Ref().String(), Name: e.Metadata.Name, Query: q}
 		for _, r := range e.Relations {
-			if r.Type == catalog.RelDependsOn {
-				nc.DependsOn = append(nc.DependsOn, r.Target.String())
+			// The target's own ref: a relation may spell it in another case.
+			if dep, ok := snap.Get(r.Target); ok && r.Type == catalog.RelDependsOn {
+				nc.DependsOn = append(nc.DependsOn, dep.Entity.Ref().String())
 			}
 		}
 		out = append(out, nc)

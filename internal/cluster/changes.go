@@ -128,25 +128,30 @@ type NodeProblem struct {
 	Since                    time.Time
 }
 
-// NodeProblems are the cluster's unhealthy nodes, by name.
+// NodeProblems are the cluster's unhealthy nodes, by name, each with its first trouble.
 func (c *Cluster) NodeProblems() map[string]NodeProblem {
 	out := map[string]NodeProblem{}
 	for _, obj := range c.idx.nodes.GetStore().List() {
 		n := obj.(*corev1.Node)
-		for _, cond := range n.Status.Conditions {
-			bad := cond.Type == corev1.NodeReady && cond.Status != corev1.ConditionTrue ||
-				cond.Type != corev1.NodeReady && cond.Status == corev1.ConditionTrue && strings.HasSuffix(string(cond.Type), "Pressure")
-			if !bad {
-				continue
-			}
-			name := string(cond.Type)
-			if cond.Type == corev1.NodeReady {
-				name = "NotReady"
-			}
-			out[n.Name] = NodeProblem{Name: n.Name, Condition: name, Message: cond.Message, Since: cond.LastTransitionTime.Time}
-			if cond.Type == corev1.NodeReady {
-				break // not ready says it all
-			}
+		if t := nodeTroubles(n); len(t) > 0 {
+			out[n.Name] = t[0]
+		}
+	}
+	return out
+}
+
+// nodeTroubles are a node's failing conditions: not ready alone (it says it all), else each
+// pressure or network condition that holds.
+func nodeTroubles(n *corev1.Node) []NodeProblem {
+	var out []NodeProblem
+	for _, cond := range n.Status.Conditions {
+		p := NodeProblem{Name: n.Name, Condition: string(cond.Type), Message: cond.Message, Since: cond.LastTransitionTime.Time}
+		switch {
+		case cond.Type == corev1.NodeReady && cond.Status != corev1.ConditionTrue:
+			p.Condition = "NotReady"
+			return []NodeProblem{p}
+		case cond.Type != corev1.NodeReady && nodeConditionsBad[cond.Type] == cond.Status:
+			out = append(out, p)
 		}
 	}
 	return out

@@ -54,6 +54,7 @@ type Cluster struct {
 	idx     indexers
 	config  *configWatch // nil for clusters built on a given client
 	crds    *crdWatch    // nil for clusters built on a given client
+	cp      *controlPlaneWatch
 	log     *slog.Logger
 
 	synced atomic.Bool
@@ -113,6 +114,7 @@ func newWithClient(cfg Config, cs kubernetes.Interface, log *slog.Logger) *Clust
 	f := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithTransform(stripForCache))
 	c := &Cluster{Config: cfg, client: cs, factory: f, log: log.With("cluster", cfg.Name)}
 	c.idx = newIndexers(f)
+	c.cp = newControlPlaneWatch(cs)
 	return c
 }
 
@@ -155,6 +157,7 @@ func stripForCache(obj any) (any, error) {
 // the caches: Synced says when they are.
 func (c *Cluster) Start(ctx context.Context) {
 	c.factory.Start(ctx.Done())
+	c.cp.start(ctx)
 	if c.config != nil {
 		c.config.start(ctx)
 	}
@@ -260,7 +263,8 @@ func trimPod(p *corev1.Pod) {
 
 func trimContainers(cs []corev1.Container) []corev1.Container {
 	for i := range cs {
-		cs[i] = corev1.Container{Name: cs[i].Name, Image: cs[i].Image, Resources: cs[i].Resources, Ports: cs[i].Ports}
+		// RestartPolicy tells sidecars from init containers, which count differently in requests.
+		cs[i] = corev1.Container{Name: cs[i].Name, Image: cs[i].Image, Resources: cs[i].Resources, Ports: cs[i].Ports, RestartPolicy: cs[i].RestartPolicy}
 	}
 	return cs
 }

@@ -16,6 +16,8 @@ const (
 	indexByLabel    = "label"    // "key=value"
 	indexByOwner    = "owner"    // owner UID
 	indexByInvolved = "involved" // events: "Kind/namespace/name" of the object they are about
+	indexByType     = "type"     // events: Normal or Warning
+	indexByNode     = "node"     // pods: the node they are bound to
 )
 
 // indexedLabels are the label keys worth an index: Backstage's kubernetes-id and the
@@ -39,13 +41,13 @@ func newIndexers(f informers.SharedInformerFactory) indexers {
 		replicaSets:  add(f.Apps().V1().ReplicaSets().Informer(), byLabelAndOwner),
 		statefulSets: add(f.Apps().V1().StatefulSets().Informer(), byLabelAndOwner),
 		daemonSets:   add(f.Apps().V1().DaemonSets().Informer(), byLabelAndOwner),
-		pods:         add(f.Core().V1().Pods().Informer(), byLabelAndOwner),
+		pods:         add(f.Core().V1().Pods().Informer(), cache.Indexers{indexByLabel: labelIndex, indexByOwner: ownerIndex, indexByNode: nodeIndex}),
 		services:     add(f.Core().V1().Services().Informer(), byLabelAndOwner),
 		ingresses:    f.Networking().V1().Ingresses().Informer(),
 		hpas:         f.Autoscaling().V2().HorizontalPodAutoscalers().Informer(),
 		pdbs:         f.Policy().V1().PodDisruptionBudgets().Informer(),
 		netpols:      f.Networking().V1().NetworkPolicies().Informer(),
-		events:       add(f.Core().V1().Events().Informer(), cache.Indexers{indexByInvolved: involvedIndex}),
+		events:       add(f.Core().V1().Events().Informer(), cache.Indexers{indexByInvolved: involvedIndex, indexByType: eventTypeIndex}),
 		nodes:        f.Core().V1().Nodes().Informer(),
 		namespaces:   f.Core().V1().Namespaces().Informer(),
 	}
@@ -83,6 +85,20 @@ func involvedIndex(obj any) ([]string, error) {
 		return nil, nil
 	}
 	return []string{e.InvolvedObject.Kind + "/" + e.InvolvedObject.Namespace + "/" + e.InvolvedObject.Name}, nil
+}
+
+func eventTypeIndex(obj any) ([]string, error) {
+	if e, ok := obj.(*corev1.Event); ok {
+		return []string{e.Type}, nil
+	}
+	return nil, nil
+}
+
+func nodeIndex(obj any) ([]string, error) {
+	if p, ok := obj.(*corev1.Pod); ok && p.Spec.NodeName != "" {
+		return []string{p.Spec.NodeName}, nil
+	}
+	return nil, nil
 }
 
 // selectObjects returns the cached objects in ns (all namespaces when empty) matching sel,

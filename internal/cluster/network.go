@@ -8,12 +8,12 @@ import (
 	"github.com/portico-dev/portico/internal/reach"
 )
 
-// NetworkComponent is a catalog component as network reach needs it.
-type NetworkComponent struct {
+// Component is a catalog component mapped to clusters, as the cluster-wide views need it.
+type Component struct {
 	Ref       string
 	Name      string // how people call it
 	Query     Query
-	DependsOn []string // refs of the components it declares it calls
+	DependsOn []string // refs of the components it declares it calls (for network reach)
 }
 
 // ClusterReach is the network reach computed in one cluster.
@@ -27,7 +27,7 @@ type ClusterReach struct {
 // Reach computes, in every cluster q allows, the reach of the components from the caches:
 // each component's workloads (their pod templates' labels and namespace), the cluster's
 // NetworkPolicies and its namespaces' labels.
-func (m *Manager) Reach(comps []NetworkComponent, only string) []ClusterReach {
+func (m *Manager) Reach(comps []Component, only string) []ClusterReach {
 	var out []ClusterReach
 	for _, c := range m.clusters {
 		if only != "" && only != c.Name {
@@ -41,28 +41,12 @@ func (m *Manager) Reach(comps []NetworkComponent, only string) []ClusterReach {
 }
 
 // reachInput reads the caches; the objects stay shared with them: read only.
-func (c *Cluster) reachInput(comps []NetworkComponent) reach.Input {
+func (c *Cluster) reachInput(comps []Component) reach.Input {
 	var in reach.Input
 	for _, comp := range comps {
-		q := comp.Query
-		if q.Selector == nil || (q.Cluster != "" && q.Cluster != c.Name) {
-			continue
-		}
-		add := func(kind, ns, name string, tmpl corev1.PodTemplateSpec) {
-			in.Services = append(in.Services, reach.Service{Ref: comp.Ref, Name: comp.Name, Workload: kind + " " + name, Namespace: ns,
-				Labels: tmpl.Labels, DependsOn: comp.DependsOn})
-		}
-		for _, obj := range selectObjects(c.idx.deployments, q.Namespace, q.Selector) {
-			d := obj.(*appsv1.Deployment)
-			add("Deployment", d.Namespace, d.Name, d.Spec.Template)
-		}
-		for _, obj := range selectObjects(c.idx.statefulSets, q.Namespace, q.Selector) {
-			s := obj.(*appsv1.StatefulSet)
-			add("StatefulSet", s.Namespace, s.Name, s.Spec.Template)
-		}
-		for _, obj := range selectObjects(c.idx.daemonSets, q.Namespace, q.Selector) {
-			d := obj.(*appsv1.DaemonSet)
-			add("DaemonSet", d.Namespace, d.Name, d.Spec.Template)
+		for _, w := range c.workloadsOf(comp.Query) {
+			in.Services = append(in.Services, reach.Service{Ref: comp.Ref, Name: comp.Name, Workload: w.kind + " " + w.name, Namespace: w.namespace,
+				Labels: w.template.Labels, DependsOn: comp.DependsOn})
 		}
 	}
 	for _, obj := range c.idx.netpols.GetStore().List() {
@@ -74,4 +58,32 @@ func (c *Cluster) reachInput(comps []NetworkComponent) reach.Input {
 		in.Namespaces[ns.Name] = ns.Labels
 	}
 	return in
+}
+
+// workloadRef is one of a component's workloads, shared with the caches: read only.
+type workloadRef struct {
+	kind, namespace, name string
+	template              *corev1.PodTemplateSpec
+}
+
+// workloadsOf lists the Deployments, StatefulSets and DaemonSets q selects in this cluster
+// (none when q names another cluster).
+func (c *Cluster) workloadsOf(q Query) []workloadRef {
+	if q.Selector == nil || (q.Cluster != "" && q.Cluster != c.Name) {
+		return nil
+	}
+	var out []workloadRef
+	for _, obj := range selectObjects(c.idx.deployments, q.Namespace, q.Selector) {
+		d := obj.(*appsv1.Deployment)
+		out = append(out, workloadRef{"Deployment", d.Namespace, d.Name, &d.Spec.Template})
+	}
+	for _, obj := range selectObjects(c.idx.statefulSets, q.Namespace, q.Selector) {
+		s := obj.(*appsv1.StatefulSet)
+		out = append(out, workloadRef{"StatefulSet", s.Namespace, s.Name, &s.Spec.Template})
+	}
+	for _, obj := range selectObjects(c.idx.daemonSets, q.Namespace, q.Selector) {
+		d := obj.(*appsv1.DaemonSet)
+		out = append(out, workloadRef{"DaemonSet", d.Namespace, d.Name, &d.Spec.Template})
+	}
+	return out
 }

@@ -63,7 +63,8 @@ type Pod struct {
 	Restarts        int32     `json:"restarts"`
 	Created         time.Time `json:"created"`
 	Node            string    `json:"node,omitempty"`
-	Reason          string    `json:"reason,omitempty"` // why it is not serving
+	Reason          string    `json:"reason,omitempty"`      // why it is not serving
+	NodeProblem     string    `json:"nodeProblem,omitempty"` // what is wrong with its node (not ready, under pressure)
 	LastTermination string    `json:"lastTermination,omitempty"`
 	ExitCode        int32     `json:"exitCode,omitempty"`
 	Hash            string    `json:"templateHash,omitempty"`
@@ -107,11 +108,12 @@ type Ingress struct {
 
 // Event is a recent Warning event about the component's objects.
 type Event struct {
-	Object  string    `json:"object"`
-	Reason  string    `json:"reason"`
-	Message string    `json:"message"`
-	Count   int32     `json:"count"`
-	Last    time.Time `json:"last"`
+	Object    string    `json:"object"`
+	Namespace string    `json:"namespace,omitempty"`
+	Reason    string    `json:"reason"`
+	Message   string    `json:"message"`
+	Count     int32     `json:"count"`
+	Last      time.Time `json:"last"`
 }
 
 // Runtime answers what runs for q in this cluster, from the caches.
@@ -183,7 +185,7 @@ func (c *Cluster) deployment(d *appsv1.Deployment) Workload {
 	for _, rs := range byOwner(c.idx.replicaSets, string(d.UID)) {
 		rev := Revision(rs.(*appsv1.ReplicaSet))
 		for _, p := range byOwner(c.idx.pods, string(rs.(*appsv1.ReplicaSet).UID)) {
-			pv := pod(p.(*corev1.Pod))
+			pv := c.pod(p.(*corev1.Pod))
 			pv.Revision = rev
 			w.Pods = append(w.Pods, pv)
 		}
@@ -199,7 +201,7 @@ func (c *Cluster) deployment(d *appsv1.Deployment) Workload {
 func (c *Cluster) podSet(kind string, m metav1.ObjectMeta, t corev1.PodTemplateSpec, desired, ready, updated, available int32) Workload {
 	w := Workload{Kind: kind, Namespace: m.Namespace, Name: m.Name, Desired: desired, Ready: ready, Updated: updated, Available: available, Images: images(t)}
 	for _, p := range byOwner(c.idx.pods, string(m.UID)) {
-		w.Pods = append(w.Pods, pod(p.(*corev1.Pod)))
+		w.Pods = append(w.Pods, c.pod(p.(*corev1.Pod)))
 	}
 	c.guards(&w, t.Labels)
 	return w
@@ -318,6 +320,19 @@ func (c *Cluster) guards(w *Workload, podLabels map[string]string) {
 	}
 }
 
+// pod is pod with what is wrong with its node: a pod failing its readiness on a node that is
+// not ready fails because of the node.
+func (c *Cluster) pod(p *corev1.Pod) Pod {
+	out := pod(p)
+	if podActive(p) {
+		out.NodeProblem = c.nodeProblemOf(out.Node)
+	}
+	if out.NodeProblem != "" && (out.Reason == "failing readiness" || out.Reason == "" && !out.Ready) {
+		out.Reason = out.NodeProblem
+	}
+	return out
+}
+
 func pod(p *corev1.Pod) Pod {
 	out := Pod{Name: p.Name, Phase: string(p.Status.Phase), Node: p.Spec.NodeName, Created: p.CreationTimestamp.Time, Hash: p.Labels["pod-template-hash"]}
 	for _, c := range p.Spec.Containers {
@@ -366,6 +381,17 @@ func workloadHealth(w Workload) Health {
 	h := Health{Healthy, fmt.Sprintf("%d/%d ready", w.Ready, w.Desired)}
 	if first != "" {
 		h = Health{Degraded, fmt.Sprintf("%s (%d of %d pods)", first, reasons[first], len(w.Pods))}
+	}
+	onTroubled, problem := 0, ""
+	for _, p := range w.Pods {
+		if p.NodeProblem != "" {
+			if onTroubled++; problem == "" {
+				problem = p.NodeProblem
+			}
+		}
+	}
+	if onTroubled > 0 {
+		h = worst(h, Health{Degraded, fmt.Sprintf("%d of %d pods on a troubled node: %s", onTroubled, len(w.Pods), problem)})
 	}
 	switch {
 	case w.Rollout == "stalled":
@@ -450,30 +476,12 @@ func routesTo(ing *networkingv1.Ingress, svc string) bool {
 
 // events returns recent Warning events about the workloads and their pods, newest first.
 func (c *Cluster) events(ws []Workload) []Event {
-	var out []Event
-	lookup := func(kind, ns, name string) {
-		objs, _ := c.idx.events.GetIndexer().ByIndex(indexByInvolved, kind+"/"+ns+"/"+name)
-		for _, obj := range objs {
-			e := obj.(*corev1.Event)
-			if e.Type != corev1.EventTypeWarning {
-				continue
-			}
-			last := e.LastTimestamp.Time
-			if last.IsZero() {
-				last = e.EventTime.Time
-			}
-			out = append(out, Event{Object: kind + "/" + name, Reason: e.Reason, Message: e.Message, Count: e.Count, Last: last})
-		}
-	}
+	var objs []*corev1.Event
 	for _, w := range ws {
-		lookup(w.Kind, w.Namespace, w.Name)
+		objs = append(objs, c.eventsAbout(w.Kind, w.Namespace, w.Name)...)
 		for _, p := range w.Pods {
-			lookup("Pod", w.Namespace, p.Name)
+			objs = append(objs, c.eventsAbout("Pod", w.Namespace, p.Name)...)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Last.After(out[j].Last) })
-	if len(out) > 20 {
-		out = out[:20]
-	}
-	return out
+	return c.warnings(objs, 20)
 }

@@ -26,10 +26,13 @@ const (
 	Rollback Action = "rollback"
 	// Exempt excuses a service from a scorecard check for a while (or ends that).
 	Exempt Action = "exempt"
+	// Cordon marks a cluster's node unschedulable, or schedulable again (uncordon). Its target
+	// is a node: bindings scoped to a cluster or environment apply, "owned" ones never do.
+	Cordon Action = "cordon"
 )
 
 // Actions lists every action, for validation and the UI.
-var Actions = []Action{View, Restart, Scale, Deploy, Rollback, Exempt}
+var Actions = []Action{View, Restart, Scale, Deploy, Rollback, Exempt, Cordon}
 
 // Scope limits where a binding applies. Empty fields match anything; Owned limits it to
 // services owned by one of the subject's teams.
@@ -92,15 +95,15 @@ type Decision struct {
 
 // Default is the policy Portico starts with: every signed-in user may view; owners may
 // operate and deploy their own services; the on-call rotation may operate and roll back any
-// service; admins may do anything.
+// service and cordon nodes; admins may do anything.
 func Default() *Policy {
 	return &Policy{
 		Roles: map[string][]Action{
 			"viewer":   {View},
 			"operator": {View, Restart, Scale},
 			"deployer": {View, Restart, Scale, Deploy, Rollback},
-			"oncall":   {View, Restart, Scale, Rollback},
-			"admin":    {View, Restart, Scale, Deploy, Rollback, Exempt},
+			"oncall":   {View, Restart, Scale, Rollback, Cordon},
+			"admin":    {View, Restart, Scale, Deploy, Rollback, Exempt, Cordon},
 		},
 		Bindings: []Binding{
 			{Groups: []string{"*"}, Role: "viewer"},

@@ -17,8 +17,8 @@ import (
 
 // networkComponents are the catalog's components mapped to clusters, with the dependencies
 // they declare: what network reach is computed over.
-func networkComponents(snap *catalog.Snapshot) []cluster.NetworkComponent {
-	var out []cluster.NetworkComponent
+func networkComponents(snap *catalog.Snapshot) []cluster.Component {
+	var out []cluster.Component
 	for _, rec := range snap.Records() {
 		e := rec.Entity
 		if e.Kind != "Component" {
@@ -28,7 +28,7 @@ func networkComponents(snap *catalog.Snapshot) []cluster.NetworkComponent {
 		if !mapped || err != nil {
 			continue
 		}
-		nc := cluster.NetworkComponent{Ref: e.Ref().String(), Name: e.Metadata.Name, Query: q}
+		nc := cluster.Component{Ref: e.Ref().String(), Name: e.Metadata.Name, Query: q}
 		for _, r := range e.Relations {
 			// The target's own ref: a relation may spell it in another case.
 			if dep, ok := snap.Get(r.Target); ok && r.Type == catalog.RelDependsOn {

@@ -27,7 +27,7 @@ type clusterService interface {
 	Cluster(name string) *cluster.Cluster
 	Objects(q cluster.Query, withPods bool) cluster.ServiceObjects
 	CustomResources() map[string]bool
-	Reach(comps []cluster.NetworkComponent, only string) []cluster.ClusterReach
+	Reach(comps []cluster.Component, only string) []cluster.ClusterReach
 }
 
 // runtimeOf maps an entity to its workloads. mapped is false for entities that do not say

@@ -268,7 +268,8 @@ func clusterConfigs(cfg *config.Config) []cluster.Config {
 	out := make([]cluster.Config, 0, len(cfg.Clusters))
 	for _, c := range cfg.Clusters {
 		out = append(out, cluster.Config{Name: c.Name, DisplayName: c.DisplayName, Environment: c.Environment,
-			Kubeconfig: c.Kubeconfig, Context: c.Context, InCluster: c.InCluster, ImpersonateGroups: c.ImpersonateGroups, WatchSecrets: c.WatchSecrets})
+			Kubeconfig: c.Kubeconfig, Context: c.Context, InCluster: c.InCluster, ImpersonateGroups: c.ImpersonateGroups, WatchSecrets: c.WatchSecrets,
+			APIServerMetrics: c.APIServerMetrics})
 	}
 	return out
 }

@@ -43,6 +43,9 @@ type Config struct {
 	// WatchSecrets also dates changes to the Secrets workloads read (their metadata only;
 	// the portal's identity then needs list and watch on secrets).
 	WatchSecrets bool
+	// APIServerMetrics selects the cluster's API server series in Prometheus (PromQL label
+	// matchers).
+	APIServerMetrics string
 }
 
 // Cluster is one cluster's informers and reachability.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
@@ -70,6 +71,9 @@ type controlPlaneWatch struct {
 	client  kubernetes.Interface
 	factory informers.SharedInformerFactory // kube-system only: node heartbeats stay out
 	leases  cache.SharedIndexInformer
+	// autoscaler is the cluster autoscaler's status ConfigMap, alone.
+	caFactory  informers.SharedInformerFactory
+	autoscaler cache.SharedIndexInformer
 
 	mu        sync.Mutex
 	checks    []HealthCheck
@@ -81,6 +85,9 @@ type controlPlaneWatch struct {
 func newControlPlaneWatch(cs kubernetes.Interface) *controlPlaneWatch {
 	f := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace("kube-system"), informers.WithTransform(stripForCache))
 	w := &controlPlaneWatch{client: cs, factory: f, leases: f.Coordination().V1().Leases().Informer()}
+	w.caFactory = informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace("kube-system"),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = "metadata.name=" + AutoscalerConfigMap }))
+	w.autoscaler = w.caFactory.Core().V1().ConfigMaps().Informer()
 	// A portal without the right to read Leases (an older chart) shows why rather than
 	// nothing; the informer keeps retrying and clears it when it may.
 	_ = w.leases.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) {
@@ -98,6 +105,7 @@ func newControlPlaneWatch(cs kubernetes.Interface) *controlPlaneWatch {
 // and reads the checks every checksEvery.
 func (w *controlPlaneWatch) start(ctx context.Context) {
 	w.factory.Start(ctx.Done())
+	w.caFactory.Start(ctx.Done())
 	go func() {
 		for {
 			w.readChecks(ctx)

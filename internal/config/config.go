@@ -268,6 +268,10 @@ type Cluster struct {
 	// WatchSecrets dates changes to the Secrets workloads read, for triage (metadata only;
 	// needs list and watch on secrets for the portal's identity).
 	WatchSecrets bool `yaml:"watchSecrets"`
+	// APIServerMetrics are the PromQL label matchers that select this cluster's API server
+	// series in Prometheus, for the cluster page's latency and error charts; default
+	// job="apiserver" (right when each cluster has its own Prometheus).
+	APIServerMetrics string `yaml:"apiServerMetrics"`
 }
 
 // Runbooks configures the runbook folder.
@@ -333,6 +337,9 @@ func (c *Config) withDefaults() {
 	for i := range c.Clusters {
 		if c.Clusters[i].DisplayName == "" {
 			c.Clusters[i].DisplayName = c.Clusters[i].Name
+		}
+		if c.Clusters[i].APIServerMetrics == "" {
+			c.Clusters[i].APIServerMetrics = `job="apiserver"`
 		}
 	}
 }

@@ -50,6 +50,16 @@ var leaseRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch"}},
 }
 
+// controlPlaneRules are the portal's rules in kube-system: reading the Leases the control
+// plane's components elect their leaders with, for the cluster page (nothing else there).
+var controlPlaneRules = []rbacv1.PolicyRule{
+	{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "list", "watch"}},
+}
+
+// ControlPlaneRules are the portal's rules in kube-system, as the Helm chart's Role there
+// grants them.
+func ControlPlaneRules() []rbacv1.PolicyRule { return []rbacv1.PolicyRule{*controlPlaneRules[0].DeepCopy()} }
+
 // LeaseRules are the portal's rules in its namespace, as the Helm chart's Role grants them.
 func LeaseRules() []rbacv1.PolicyRule { return []rbacv1.PolicyRule{*leaseRules[0].DeepCopy()} }
 
@@ -120,6 +130,10 @@ func (c *Cluster) bootstrap(ctx context.Context, p *pki) error {
 		return err
 	}
 	if err := applyRole(ctx, cs, PortalNamespace, "portico-leader", leaseRules,
+		rbacv1.Subject{Kind: "ServiceAccount", Name: PortalServiceAccount, Namespace: PortalNamespace}); err != nil {
+		return err
+	}
+	if err := applyRole(ctx, cs, "kube-system", "portico-control-plane", controlPlaneRules,
 		rbacv1.Subject{Kind: "ServiceAccount", Name: PortalServiceAccount, Namespace: PortalNamespace}); err != nil {
 		return err
 	}

@@ -199,7 +199,7 @@ func (c *Cluster) startControllerManager(ctx context.Context, bins *Binaries, p 
 		"--kubeconfig", kc, "--authentication-kubeconfig", kc, "--authorization-kubeconfig", kc,
 		"--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(c.Spec.ControllerMgr),
 		"--service-account-private-key-file", saKey, "--root-ca-file", p.path("ca.crt"),
-		"--use-service-account-credentials", "--leader-elect=false",
+		"--use-service-account-credentials",
 		// nodeipam needs a pod CIDR per node and kwok has none; no volumes here.
 		"--controllers", c.controllers(),
 		"--cluster-name", c.Spec.Name, "--v", "1",
@@ -215,10 +215,12 @@ func (c *Cluster) startScheduler(ctx context.Context, bins *Binaries, p *pki, de
 	if err != nil {
 		return err
 	}
+	// Leader election stays on (its default), as in real clusters: the Leases the scheduler and
+	// the controller manager renew are what the cluster page judges them by.
 	proc, err := c.run("kube-scheduler", bins.Scheduler, []string{
 		"--kubeconfig", kc, "--authentication-kubeconfig", kc, "--authorization-kubeconfig", kc,
 		"--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(c.Spec.SchedulerPort),
-		"--leader-elect=false", "--v", "1",
+		"--v", "1",
 	}, detach)
 	if err != nil {
 		return err
@@ -318,9 +320,11 @@ func httpCheck(url string, p *pki) func(context.Context) error {
 
 // StopAPIServer stops the cluster's API server (the rest keeps running), so tests can see
 // how clients behave while a cluster is unreachable.
-func (c *Cluster) StopAPIServer() {
+func (c *Cluster) StopAPIServer() { c.stopComponent("kube-apiserver") }
+
+func (c *Cluster) stopComponent(name string) {
 	for i, p := range c.procs {
-		if p.name == "kube-apiserver" {
+		if p.name == name {
 			p.stop(10 * time.Second)
 			c.procs = append(c.procs[:i], c.procs[i+1:]...)
 			return
@@ -337,6 +341,15 @@ func (c *Cluster) Signal(component string, sig syscall.Signal) error {
 		}
 	}
 	return fmt.Errorf("cluster %s has no running %s", c.Spec.Name, component)
+}
+
+// StopScheduler stops the cluster's scheduler (the rest keeps running): its Lease goes stale
+// and nothing new is scheduled, as when a real scheduler dies.
+func (c *Cluster) StopScheduler() { c.stopComponent("kube-scheduler") }
+
+// StartScheduler starts the scheduler again after StopScheduler.
+func (c *Cluster) StartScheduler(ctx context.Context) error {
+	return c.startScheduler(ctx, c.bins, c.pki, c.detach)
 }
 
 // StartAPIServer starts the API server again after StopAPIServer.

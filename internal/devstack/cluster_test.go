@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -139,23 +140,32 @@ func TestFaultsInPlace(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ready := func() corev1.ConditionStatus {
+	condition := func(typ corev1.NodeConditionType) corev1.ConditionStatus {
 		n, err := cs.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
 		if err != nil {
 			return ""
 		}
 		for _, c := range n.Status.Conditions {
-			if c.Type == corev1.NodeReady {
+			if c.Type == typ {
 				return c.Status
 			}
 		}
 		return ""
 	}
+	ready := func() corev1.ConditionStatus { return condition(corev1.NodeReady) }
 	waitFor(ctx, t, node+" ready", func() bool { return ready() == corev1.ConditionTrue })
 	label("notready")
 	waitFor(ctx, t, node+" not ready", func() bool { return ready() == corev1.ConditionFalse })
 	label("")
 	waitFor(ctx, t, node+" ready again", func() bool { return ready() == corev1.ConditionTrue })
+	for _, pressure := range []corev1.NodeConditionType{corev1.NodeMemoryPressure, corev1.NodeDiskPressure} {
+		label(strings.ToLower(string(pressure)))
+		waitFor(ctx, t, node+" under "+string(pressure), func() bool {
+			return condition(pressure) == corev1.ConditionTrue && ready() == corev1.ConditionTrue
+		})
+		label("")
+		waitFor(ctx, t, node+" without "+string(pressure), func() bool { return condition(pressure) == corev1.ConditionFalse })
+	}
 }
 
 // TestPortalIdentityIsLimited checks the portal's ServiceAccount can read workloads but not

@@ -27,6 +27,10 @@ var (
 		rbacv1.PolicyRule{APIGroups: []string{"autoscaling"}, Resources: []string{"horizontalpodautoscalers"}, Verbs: []string{"update", "patch"}},
 	)
 	deployerRules = operatorRules
+	// On-call cordons and uncordons nodes (admins, as cluster admins, may anyway).
+	nodeOperatorRules = []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"get", "list", "watch", "patch"}},
+	}
 )
 
 // Demo role names.
@@ -34,13 +38,14 @@ const (
 	RoleViewer   = "acme:viewer"
 	RoleOperator = "acme:operator"
 	RoleDeployer = "acme:deployer"
+	RoleNodeOps  = "acme:node-operator"
 )
 
 // SeedRBAC gives the demo teams their rights: each owning team is a deployer in its
-// services' namespaces, sre-oncall an operator everywhere, viewers and every signed-in user
-// readers, portico-admins cluster admins.
+// services' namespaces, sre-oncall an operator everywhere who may also cordon nodes, viewers
+// and every signed-in user readers, portico-admins cluster admins.
 func SeedRBAC(ctx context.Context, cs kubernetes.Interface, catalogDir string) error {
-	for name, rules := range map[string][]rbacv1.PolicyRule{RoleViewer: readRules, RoleOperator: operatorRules, RoleDeployer: deployerRules} {
+	for name, rules := range map[string][]rbacv1.PolicyRule{RoleViewer: readRules, RoleOperator: operatorRules, RoleDeployer: deployerRules, RoleNodeOps: nodeOperatorRules} {
 		if err := applyClusterRole(ctx, cs, name, rules); err != nil {
 			return err
 		}
@@ -54,6 +59,7 @@ func SeedRBAC(ctx context.Context, cs kubernetes.Interface, catalogDir string) e
 	}{
 		{"acme:authenticated-view", RoleViewer, group("system:authenticated")},
 		{"acme:oncall", RoleOperator, group("sre-oncall")},
+		{"acme:oncall-nodes", RoleNodeOps, group("sre-oncall")},
 		{"acme:admins", "cluster-admin", group("portico-admins")},
 	} {
 		if err := applyClusterRoleBinding(ctx, cs, b.name, b.role, b.subject); err != nil {

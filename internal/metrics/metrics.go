@@ -157,12 +157,30 @@ func (c *Client) Budget() time.Duration { return c.cfg.Timeout }
 // Charts runs every chart's queries in parallel within the budget. A chart whose query fails
 // or times out carries the reason; the others are still returned.
 func (c *Client) Charts(ctx context.Context, t Target, r Range, now time.Time) []Chart {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	defer cancel()
 	defs := slices.Clone(c.charts)
 	for i, q := range t.Rules {
 		defs = append(defs, ChartDef{Name: fmt.Sprintf("rule-%d", i), Title: ruleTitle(q.Query), Unit: "", Queries: []Query{q}})
 	}
+	return c.ChartsOf(ctx, defs, t, r, now)
+}
+
+// APIServerCharts are a Kubernetes API server's request rate, error ratio and latency (long
+// requests — watches, exec — left out), from its own metrics; {{.Labels}} selects one
+// cluster's API server series.
+var APIServerCharts = []ChartDef{
+	{Name: "apiserver-rate", Title: "API requests", Unit: "reqps", Queries: []Query{
+		{Query: `sum by (verb) (rate(apiserver_request_total{ {{.Labels}}, verb!~"WATCH|CONNECT" }[{{.Window}}]))`, Legend: "{{.verb}}"}}},
+	{Name: "apiserver-errors", Title: "API error ratio (5xx)", Unit: "ratio", Queries: []Query{
+		{Query: `sum(rate(apiserver_request_total{ {{.Labels}}, code=~"5.." }[{{.Window}}])) / sum(rate(apiserver_request_total{ {{.Labels}} }[{{.Window}}]))`, Legend: "errors"}}},
+	{Name: "apiserver-latency", Title: "API latency", Unit: "seconds", Queries: []Query{
+		{Query: `histogram_quantile(0.5, sum by (le) (rate(apiserver_request_duration_seconds_bucket{ {{.Labels}}, verb!~"WATCH|CONNECT" }[{{.Window}}])))`, Legend: "p50"},
+		{Query: `histogram_quantile(0.99, sum by (le) (rate(apiserver_request_duration_seconds_bucket{ {{.Labels}}, verb!~"WATCH|CONNECT" }[{{.Window}}])))`, Legend: "p99"}}},
+}
+
+// ChartsOf runs the given charts' queries for t, in parallel within the budget, like Charts.
+func (c *Client) ChartsOf(ctx context.Context, defs []ChartDef, t Target, r Range, now time.Time) []Chart {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
 	end := now.Truncate(r.Step) // viewers within one step share the cached answers
 	start := end.Add(-r.Dur)
 	out := make([]Chart, len(defs))

@@ -2,7 +2,7 @@
 // scale, restart. Every change is made with the user's own (impersonated) client, carries a
 // resourceVersion precondition so a concurrent edit is a conflict rather than an overwrite,
 // is applied with Portico's field manager, and can be run as a server-side dry run that
-// returns the diff of what would change.
+// returns the diff of what would change. Nodes are cordoned and uncordoned here too.
 package rollout
 
 import (

@@ -14,7 +14,7 @@ func (s *Server) handleClustersList(c echo.Context) error {
 	var vm components.Clusters
 	if s.Clusters != nil {
 		for _, o := range s.Clusters.Overviews() {
-			card := components.ClusterCard{Name: o.DisplayName, Environment: o.Environment, Version: o.Reachability.Version,
+			card := components.ClusterCard{Name: o.Name, DisplayName: o.DisplayName, Environment: o.Environment, Version: o.Reachability.Version,
 				Nodes: o.Nodes, NodesReady: o.NodesReady, OK: o.Reachability.Reachable, Reachability: "API reachable"}
 			switch {
 			case !o.Reachability.Probed:

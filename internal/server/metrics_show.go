@@ -7,7 +7,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/portico-dev/portico/internal/catalog"
-	"github.com/portico-dev/portico/internal/chart"
 	"github.com/portico-dev/portico/internal/metrics"
 	"github.com/portico-dev/portico/web/components"
 )
@@ -42,20 +41,7 @@ func (s *Server) handleMetricsPanel(c echo.Context) error {
 	for _, x := range metrics.Ranges {
 		vm.Ranges = append(vm.Ranges, components.RangeLink{Label: x.Name, Href: base + "?range=" + x.Name, Active: x.Name == r.Name})
 	}
-	for _, ch := range charts {
-		in := chart.Input{Title: ch.Title, Unit: ch.Unit, Start: ch.Start, End: ch.End, Step: r.Step, Err: ch.Err}
-		if len(ch.Queries) > 0 {
-			in.Href = s.Metrics.GraphURL(ch.Queries, r)
-		}
-		for _, se := range ch.Series {
-			cs := chart.Series{Name: se.Name, Points: make([]chart.Point, len(se.Points))}
-			for i, p := range se.Points {
-				cs.Points[i] = chart.Point{T: p.T, V: p.V}
-			}
-			in.Series = append(in.Series, cs)
-		}
-		vm.Charts = append(vm.Charts, chart.Layout(in))
-	}
+	vm.Charts = s.chartsVM(charts, r)
 	return render(c, http.StatusOK, components.MetricsView(vm))
 }
 

@@ -15,31 +15,6 @@ import (
 	"github.com/portico-dev/portico/web/components"
 )
 
-// networkComponents are the catalog's components mapped to clusters, with the dependencies
-// they declare: what network reach is computed over.
-func networkComponents(snap *catalog.Snapshot) []cluster.Component {
-	var out []cluster.Component
-	for _, rec := range snap.Records() {
-		e := rec.Entity
-		if e.Kind != "Component" {
-			continue
-		}
-		q, mapped, err := cluster.QueryFor(e.Metadata.Annotations)
-		if !mapped || err != nil {
-			continue
-		}
-		nc := cluster.Component{Ref: e.Ref().String(), Name: e.Metadata.Name, Query: q}
-		for _, r := range e.Relations {
-			// The target's own ref: a relation may spell it in another case.
-			if dep, ok := snap.Get(r.Target); ok && r.Type == catalog.RelDependsOn {
-				nc.DependsOn = append(nc.DependsOn, dep.Entity.Ref().String())
-			}
-		}
-		out = append(out, nc)
-	}
-	return out
-}
-
 // networkOf is the component's reach in each cluster where it runs.
 func (s *Server) networkOf(snap *catalog.Snapshot, e *catalog.Entity) (api.Network, error) {
 	out := api.Network{Clusters: []api.NetworkCluster{}}
@@ -54,7 +29,7 @@ func (s *Server) networkOf(snap *catalog.Snapshot, e *catalog.Entity) (api.Netwo
 		return out, nil
 	}
 	ref := e.Ref().String()
-	for _, cr := range s.Clusters.Reach(networkComponents(snap), q.Cluster) {
+	for _, cr := range s.Clusters.Reach(s.components(snap), q.Cluster) {
 		r, ok := cr.Graph.Of(ref)
 		if !ok {
 			continue // it does not run there

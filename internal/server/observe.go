@@ -19,6 +19,7 @@ import (
 // metricsService is what the server needs from Prometheus.
 type metricsService interface {
 	Charts(ctx context.Context, t metrics.Target, r metrics.Range, now time.Time) []metrics.Chart
+	ChartsOf(ctx context.Context, defs []metrics.ChartDef, t metrics.Target, r metrics.Range, now time.Time) []metrics.Chart
 	GraphURL(queries []string, r metrics.Range) string
 	Signals(ctx context.Context, t metrics.Target, r metrics.Range, now time.Time) metrics.Signals
 }

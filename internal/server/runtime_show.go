@@ -102,6 +102,9 @@ func clusterRuntimeVM(cr cluster.ClusterRuntime, logsBase string) components.Clu
 		}
 		for i := range wv.Pods {
 			wv.Pods[i].LogsHref = logs("pod", wv.Pods[i].Name)
+			if wv.Pods[i].Node != "" {
+				wv.Pods[i].NodeHref = nodeHref(cr.Name, wv.Pods[i].Node)
+			}
 		}
 		vm.Workloads = append(vm.Workloads, wv)
 	}

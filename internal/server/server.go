@@ -128,6 +128,7 @@ type Server struct {
 	access      *access.Authorizer
 	actions     *actions.Service
 	teams       teamCache
+	comps       componentCache
 	ciEvents    ciHub
 	services    jaegerIndex // components by the service name their traces carry
 	triages     shared[triageEntry]

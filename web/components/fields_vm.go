@@ -112,18 +112,18 @@ type Workload struct {
 
 // PodRow is one pod.
 type PodRow struct {
-	Name, Phase, Node, Age, Reason, LastTermination string
-	Ready                                           bool
-	Restarts                                        int32
-	LogsHref                                        string
+	Name, Phase, Node, NodeHref, Age, Reason, LastTermination string
+	Ready                                                     bool
+	Restarts                                                  int32
+	LogsHref                                                  string
 }
 
 // ClusterCard is one cluster's overview.
 type ClusterCard struct {
-	Name, Environment, Version, Reachability, Error string
-	OK                                              bool
-	Nodes, NodesReady                               int
-	Pods                                            []Field
+	Name, DisplayName, Environment, Version, Reachability, Error string
+	OK                                                           bool
+	Nodes, NodesReady                                            int
+	Pods                                                         []Field
 }
 
 // HPABounds is the autoscaler that manages a workload.

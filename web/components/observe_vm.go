@@ -17,9 +17,24 @@ type TriageBanner struct {
 
 // MetricsPanel is a service's charts over a range.
 type MetricsPanel struct {
-	URL    string
-	Ranges []RangeLink
-	Charts []Chart
+	URL       string
+	ID, Title string // the panel's element id and heading: metrics, Metrics unless set
+	Ranges    []RangeLink
+	Charts    []Chart
+}
+
+func (p MetricsPanel) id() string {
+	if p.ID == "" {
+		return "metrics"
+	}
+	return p.ID
+}
+
+func (p MetricsPanel) title() string {
+	if p.Title == "" {
+		return "Metrics"
+	}
+	return p.Title
 }
 
 // AlertsPanel lists a service's alerts, or says what could not be read.

@@ -278,10 +278,22 @@ func TestRBACIsWhatPorticoNeeds(t *testing.T) {
 			t.Errorf("a rule grants too much: %+v", r)
 		}
 	}
-	var lease rbacv1.Role
-	_ = runtime.DefaultUnstructuredConverter.FromUnstructured(find(objs, "Role").Object, &lease)
-	if !reflect.DeepEqual(lease.Rules, devstack.LeaseRules()) {
-		t.Errorf("the namespaced Role = %+v, want the portal's Lease rules %+v", lease.Rules, devstack.LeaseRules())
+	roles := map[string][]rbacv1.PolicyRule{}
+	for _, o := range objs {
+		if o.GetKind() == "Role" {
+			var r rbacv1.Role
+			_ = runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &r)
+			roles[r.Namespace] = r.Rules
+		}
+	}
+	if got := roles[""]; !reflect.DeepEqual(got, devstack.LeaseRules()) {
+		t.Errorf("the Role in Portico's namespace = %+v, want the portal's Lease rules %+v", got, devstack.LeaseRules())
+	}
+	if got := roles["kube-system"]; !reflect.DeepEqual(got, devstack.ControlPlaneRules()) {
+		t.Errorf("the Role in kube-system = %+v, want the portal's control-plane rules %+v", got, devstack.ControlPlaneRules())
+	}
+	if len(roles) != 2 {
+		t.Errorf("Roles in %d namespaces, want Portico's and kube-system", len(roles))
 	}
 }
 

@@ -45,8 +45,9 @@ type LeaderLease struct {
 	Duration    time.Duration `json:"-"`
 	Seconds     int64         `json:"durationSeconds"`
 	Transitions int32         `json:"transitions"`
-	// State: fresh (renewed within its duration), stale (not), or missing (no Lease: the
-	// component runs without leader election, or the provider hides it).
+	// State: fresh (renewed within its duration), stale (its holder stopped renewing it: it
+	// crashed or hangs), released (no holder: the leader stopped and none took over), or
+	// missing (no Lease: the component runs without leader election, or the provider hides it).
 	State string `json:"state"`
 	// Age is how long ago it was renewed, as of the answer.
 	Age        time.Duration `json:"-"`
@@ -59,8 +60,9 @@ var LeaderComponents = []string{"kube-scheduler", "kube-controller-manager"}
 // Lease states.
 const (
 	LeaseFresh   = "fresh"
-	LeaseStale   = "stale"
-	LeaseMissing = "missing"
+	LeaseStale    = "stale"
+	LeaseReleased = "released"
+	LeaseMissing  = "missing"
 )
 
 // checksEvery is how often the API server's checks are read again.
@@ -219,6 +221,9 @@ func leaseState(l *coordinationv1.Lease, now time.Time) LeaderLease {
 			out.State = LeaseFresh
 		}
 	}
+	if out.Holder == "" {
+		out.State = LeaseReleased
+	}
 	out.Seconds, out.AgeSeconds = int64(out.Duration.Seconds()), int64(out.Age.Seconds())
 	return out
 }
@@ -241,8 +246,11 @@ func controlPlaneHealth(cp ControlPlane) Health {
 		h = worst(h, Health{Down, "failing: " + strings.Join(failed, ", ")})
 	}
 	for _, l := range cp.Leases {
-		if l.State == LeaseStale {
+		switch l.State {
+		case LeaseStale:
 			h = worst(h, Health{Degraded, l.Component + " has not renewed its Lease for " + l.Age.String()})
+		case LeaseReleased:
+			h = worst(h, Health{Degraded, l.Component + " has no leader: its Lease was released " + l.Age.String() + " ago"})
 		}
 	}
 	return h

@@ -58,6 +58,7 @@ type Cluster struct {
 	config  *configWatch // nil for clusters built on a given client
 	crds    *crdWatch    // nil for clusters built on a given client
 	cp      *controlPlaneWatch
+	usage   *nodeUsage // what each node's pods request, kept as the pod cache changes
 	log     *slog.Logger
 
 	synced atomic.Bool
@@ -118,6 +119,7 @@ func newWithClient(cfg Config, cs kubernetes.Interface, log *slog.Logger) *Clust
 	c := &Cluster{Config: cfg, client: cs, factory: f, log: log.With("cluster", cfg.Name)}
 	c.idx = newIndexers(f)
 	c.cp = newControlPlaneWatch(cs)
+	c.usage = newNodeUsage(c.idx.pods)
 	return c
 }
 

@@ -126,9 +126,9 @@ func allocation(allocatable, requested int64) Allocation {
 	return a
 }
 
-// summarise reads a node and its pods (from the node index) into its summary.
-func (c *Cluster) summarise(n *corev1.Node, pods []any) NodeSummary {
-	s := NodeSummary{Name: n.Name, Ready: string(corev1.ConditionUnknown), Unschedulable: n.Spec.Unschedulable,
+// summarise reads a node and what its active pods request into its summary.
+func (c *Cluster) summarise(n *corev1.Node, used usage) NodeSummary {
+	s := NodeSummary{Name: n.Name, Ready: string(corev1.ConditionUnknown), Unschedulable: n.Spec.Unschedulable, Pods: used.pods,
 		KubeletVersion: n.Status.NodeInfo.KubeletVersion, Created: n.CreationTimestamp.Time, PodCapacity: n.Status.Allocatable.Pods().Value()}
 	for k := range n.Labels {
 		if role, ok := strings.CutPrefix(k, "node-role.kubernetes.io/"); ok && role != "" {
@@ -151,18 +151,8 @@ func (c *Cluster) summarise(n *corev1.Node, pods []any) NodeSummary {
 		}
 		s.Taints = append(s.Taints, taint+":"+string(t.Effect))
 	}
-	var cpu, mem int64
-	for _, obj := range pods {
-		p := obj.(*corev1.Pod)
-		if !podActive(p) {
-			continue
-		}
-		s.Pods++
-		pc, pm := podRequests(p)
-		cpu, mem = cpu+pc, mem+pm
-	}
-	s.CPU = allocation(n.Status.Allocatable.Cpu().MilliValue(), cpu)
-	s.Memory = allocation(n.Status.Allocatable.Memory().Value(), mem)
+	s.CPU = allocation(n.Status.Allocatable.Cpu().MilliValue(), used.cpu)
+	s.Memory = allocation(n.Status.Allocatable.Memory().Value(), used.mem)
 	s.Problems = nodeProblems(n)
 	s.Health = nodeHealth(n, s.Problems)
 	return s
@@ -174,8 +164,7 @@ func (c *Cluster) Nodes() []NodeSummary {
 	out := make([]NodeSummary, 0, len(objs))
 	for _, obj := range objs {
 		n := obj.(*corev1.Node)
-		pods, _ := c.idx.pods.GetIndexer().ByIndex(indexByNode, n.Name)
-		out = append(out, c.summarise(n, pods))
+		out = append(out, c.summarise(n, c.usage.of(n.Name)))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
@@ -190,7 +179,7 @@ func (c *Cluster) Node(name string, service func(p *corev1.Pod) string) (NodeDet
 	}
 	n := obj.(*corev1.Node)
 	pods, _ := c.idx.pods.GetIndexer().ByIndex(indexByNode, n.Name)
-	d := NodeDetail{NodeSummary: c.summarise(n, pods), OS: strings.TrimSpace(n.Status.NodeInfo.OSImage + " " + n.Status.NodeInfo.OperatingSystem + "/" + n.Status.NodeInfo.Architecture),
+	d := NodeDetail{NodeSummary: c.summarise(n, c.usage.of(n.Name)), OS: strings.TrimSpace(n.Status.NodeInfo.OSImage + " " + n.Status.NodeInfo.OperatingSystem + "/" + n.Status.NodeInfo.Architecture),
 		Runtime: n.Status.NodeInfo.ContainerRuntimeVersion, Cordoned: n.Annotations[AnnotationCordonAudit], ResourceVersion: n.ResourceVersion}
 	for _, a := range n.Status.Addresses {
 		d.Addresses = append(d.Addresses, fmt.Sprintf("%s %s", a.Type, a.Address))

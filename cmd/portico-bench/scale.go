@@ -158,7 +158,7 @@ func clusterScale(ctx context.Context, dir string, log *slog.Logger) ([]row, err
 	for _, services := range []int{250, 1000, 2500} {
 		pods := services * podsPerService
 		t0 := time.Now()
-		if err := populateServices(ctx, admin, "scale", created, services); err != nil {
+		if err := populateServices(ctx, admin, "scale", 3, created, services); err != nil {
 			return nil, err
 		}
 		created = services

@@ -162,7 +162,11 @@ func up(ctx context.Context, dir string, out io.Writer) error {
 		if spec.Environment != "production" {
 			weight = 0.1 // staging sees a trickle of test traffic
 		}
-		demoClusters = append(demoClusters, devstack.DemoCluster{Name: spec.Name, Kubeconfig: c.PortalKubeconfig, Weight: weight})
+		scrape, err := c.APIServerScrape()
+		if err != nil {
+			return err
+		}
+		demoClusters = append(demoClusters, devstack.DemoCluster{Name: spec.Name, Kubeconfig: c.PortalKubeconfig, Weight: weight, APIServer: scrape})
 	}
 	obs, err := devstack.Observability(ctx, bins, dir, devstack.DefaultObservabilityPorts, demoClusters, "http://"+portalAddr)
 	if err != nil {
@@ -309,7 +313,7 @@ func writePortalConfig(dir, root string, clusters []devstack.DemoCluster) error 
 	b.WriteString("clusters:\n")
 	for _, c := range clusters {
 		env := c.Name
-		fmt.Fprintf(&b, "  - {name: %s, environment: %s, kubeconfig: %q, impersonateGroups: [%s]}\n", c.Name, env, c.Kubeconfig,
+		fmt.Fprintf(&b, "  - {name: %s, environment: %s, kubeconfig: %q, apiServerMetrics: 'job=\"apiserver-%s\"', impersonateGroups: [%s]}\n", c.Name, env, c.Kubeconfig, c.Name,
 			strings.Join(devstack.ImpersonableGroups, ", "))
 	}
 	return os.WriteFile(filepath.Join(dir, "portico.yaml"), []byte(b.String()), 0o644)

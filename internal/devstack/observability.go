@@ -89,6 +89,14 @@ scrape_configs:
   - job_name: prometheus
     static_configs:
       - targets: ["127.0.0.1:{{.Ports.Prometheus}}"]
+{{- range .Clusters}}{{if .APIServer}}
+  - job_name: apiserver-{{.Name}}
+    scheme: https
+    tls_config: {ca_file: "{{.APIServer.CA}}", cert_file: "{{.APIServer.Cert}}", key_file: "{{.APIServer.Key}}"}
+    static_configs:
+      - targets: ["{{.APIServer.Target}}"]
+        labels: {cluster: {{.Name}}}
+{{- end}}{{end}}
 `))
 
 var alertmanagerConfig = `# Alertmanager for the local stack: groups alerts per service; no notifications leave the machine.
@@ -186,7 +194,7 @@ func Observability(ctx context.Context, bins *Binaries, dir string, ports Observ
 		return nil, err
 	}
 	pcfg, err := write("prometheus.yml", func(b *strings.Builder) error {
-		return prometheusConfig.Execute(b, map[string]any{"Ports": ports})
+		return prometheusConfig.Execute(b, map[string]any{"Ports": ports, "Clusters": clusters})
 	})
 	if err != nil {
 		return nil, err
@@ -244,4 +252,25 @@ func Observability(ctx context.Context, bins *Binaries, dir string, ports Observ
 type DemoCluster struct {
 	Name, Kubeconfig string
 	Weight           float64
+	// APIServer, when set, is scraped by Prometheus as job apiserver-<Name>.
+	APIServer *Scrape
+}
+
+// Scrape is an HTTPS metrics endpoint with the client certificate that may read it.
+type Scrape struct {
+	Target        string // host:port
+	CA, Cert, Key string // file paths
+}
+
+// APIServerScrape issues the certificate Prometheus reads the API server's /metrics with
+// (group system:monitoring, which the built-in RBAC lets read /metrics and nothing else).
+func (c *Cluster) APIServerScrape() (*Scrape, error) {
+	if c.pki == nil {
+		return nil, fmt.Errorf("cluster %s: its certificates are not at hand", c.Spec.Name)
+	}
+	cert, key, err := c.pki.issue("prometheus", "prometheus", []string{"system:monitoring"}, false)
+	if err != nil {
+		return nil, err
+	}
+	return &Scrape{Target: fmt.Sprintf("127.0.0.1:%d", c.Spec.APIPort), CA: c.pki.path("ca.crt"), Cert: cert, Key: key}, nil
 }

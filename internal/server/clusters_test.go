@@ -20,8 +20,10 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/portico-dev/portico/internal/audit"
+	"github.com/portico-dev/portico/internal/backend"
 	"github.com/portico-dev/portico/internal/cluster"
 	"github.com/portico-dev/portico/internal/devstack/kwok"
+	"github.com/portico-dev/portico/internal/metrics"
 	"github.com/portico-dev/portico/internal/testenv"
 )
 
@@ -360,5 +362,37 @@ func TestSchedulerLeaseGoesStale(t *testing.T) {
 	eventually(t, "the scheduler's Lease released", func() (bool, string) {
 		s, h := state()
 		return s == "released" && strings.Contains(h, "kube-scheduler has no leader"), s + " " + h
+	})
+}
+
+// TestAPIServerCharts: the local stack's Prometheus scrapes the test cluster's API server
+// with a system:monitoring certificate, and the cluster page's panel charts its requests,
+// errors and latency from it.
+func TestAPIServerCharts(t *testing.T) {
+	be := testenv.Observability(t)
+	tc := testenv.Cluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	m, err := cluster.NewManager([]cluster.Config{{Name: "east", Environment: "staging", Kubeconfig: tc.PortalKubeconfig,
+		APIServerMetrics: `job="apiserver-` + tc.Spec.Name + `"`}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Start(ctx)
+	m.Clusters()[0].WaitSynced(ctx)
+	prom, err := metrics.New(backend.Config{URL: be.PrometheusURL, Timeout: 5 * time.Second}, nil, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newTestPortalWithDeps(t, writeFiles(t, map[string]string{"c.yaml": "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: {name: team-a}\nspec: {type: team, children: []}\n"}),
+		func(d *Deps) { d.Clusters, d.Metrics = m, prom })
+	if p.doc(t, "/clusters/east", http.StatusOK).Find("[data-testid=apiserver-loading]").Length() != 1 {
+		t.Fatal("the cluster page has no API server panel")
+	}
+	eventually(t, "API server charts with data", func() (bool, string) {
+		d := p.doc(t, "/clusters/east/apiserver?range=15m", http.StatusOK)
+		panel := d.Find("[data-testid=apiserver]")
+		rate, latency := panel.Find("[data-testid='chart-API requests']"), panel.Find("[data-testid='chart-API latency']")
+		return rate.Find("path.line").Length() > 0 && latency.Find("path.line").Length() > 0 && panel.Find("[data-testid=chart-error]").Length() == 0, panel.Text()
 	})
 }

@@ -69,7 +69,12 @@ func startObservabilityOnce(c *devstack.Cluster) (*Backends, error) {
 	for i, t := range targets {
 		*t = ports[i]
 	}
-	clusters := []devstack.DemoCluster{{Name: c.Spec.Name, Kubeconfig: c.PortalKubeconfig, Weight: 1}}
+	scrape, err := c.APIServerScrape()
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	clusters := []devstack.DemoCluster{{Name: c.Spec.Name, Kubeconfig: c.PortalKubeconfig, Weight: 1, APIServer: scrape}}
 	if _, err := devstack.Observability(context.Background(), bins, dir, p, clusters, "http://127.0.0.1:8080"); err != nil {
 		stop()
 		return nil, err

@@ -59,7 +59,7 @@ var LeaderComponents = []string{"kube-scheduler", "kube-controller-manager"}
 
 // Lease states.
 const (
-	LeaseFresh   = "fresh"
+	LeaseFresh    = "fresh"
 	LeaseStale    = "stale"
 	LeaseReleased = "released"
 	LeaseMissing  = "missing"

@@ -3,10 +3,12 @@ package cluster
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/cache"
 	resourcehelper "k8s.io/component-helpers/resource"
@@ -117,6 +119,17 @@ func podRequests(p *corev1.Pod) (int64, int64) {
 	r := resourcehelper.PodRequests(p, resourcehelper.PodResourcesOptions{})
 	return r.Cpu().MilliValue(), r.Memory().Value()
 }
+
+// FormatMillicores writes CPU as Kubernetes quantities do: whole cores, else millicores.
+func FormatMillicores(milli int64) string {
+	if milli%1000 == 0 {
+		return strconv.FormatInt(milli/1000, 10)
+	}
+	return strconv.FormatInt(milli, 10) + "m"
+}
+
+// FormatBytes writes memory as a binary quantity (Ki, Mi, Gi).
+func FormatBytes(b int64) string { return resource.NewQuantity(b, resource.BinarySI).String() }
 
 func allocation(allocatable, requested int64) Allocation {
 	a := Allocation{Allocatable: allocatable, Requested: requested}

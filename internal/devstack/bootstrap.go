@@ -58,7 +58,9 @@ var controlPlaneRules = []rbacv1.PolicyRule{
 
 // ControlPlaneRules are the portal's rules in kube-system, as the Helm chart's Role there
 // grants them.
-func ControlPlaneRules() []rbacv1.PolicyRule { return []rbacv1.PolicyRule{*controlPlaneRules[0].DeepCopy()} }
+func ControlPlaneRules() []rbacv1.PolicyRule {
+	return []rbacv1.PolicyRule{*controlPlaneRules[0].DeepCopy()}
+}
 
 // LeaseRules are the portal's rules in its namespace, as the Helm chart's Role grants them.
 func LeaseRules() []rbacv1.PolicyRule { return []rbacv1.PolicyRule{*leaseRules[0].DeepCopy()} }

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/portico-dev/portico/internal/access"
 	"github.com/portico-dev/portico/internal/actions"
@@ -218,7 +216,7 @@ func clusterLiveVM(name string, snap *catalog.Snapshot, sc *access.Scope, st clu
 	}
 	for _, n := range st.Nodes {
 		vm.Nodes = append(vm.Nodes, nodeRow(name, n))
-		if n.Ready == string(corev1.ConditionTrue) {
+		if n.Ready == "True" {
 			vm.NodesReady++
 		}
 		if n.Unschedulable {
@@ -249,25 +247,14 @@ func eventRows(events []cluster.Event) []components.EventRow {
 	return out
 }
 
-func cpuText(milli int64) string {
-	if milli%1000 == 0 {
-		return strconv.FormatInt(milli/1000, 10)
-	}
-	return strconv.FormatInt(milli, 10) + "m"
-}
-
-func memText(b int64) string {
-	return resource.NewQuantity(b, resource.BinarySI).String()
-}
-
 func usage(a cluster.Allocation, text func(int64) string) components.Usage {
 	return components.Usage{Text: fmt.Sprintf("%s / %s (%d%%)", text(a.Requested), text(a.Allocatable), a.Percent), Percent: a.Percent}
 }
 
 func nodeRow(clusterName string, n cluster.NodeSummary) components.NodeRow {
 	return components.NodeRow{Name: n.Name, Href: nodeHref(clusterName, n.Name), Health: badge(n.Health), Ready: n.Ready, Problems: n.Problems,
-		Cordoned: n.Unschedulable, Taints: n.Taints, Roles: n.Roles, Kubelet: n.KubeletVersion, CPU: usage(n.CPU, cpuText),
-		Memory: usage(n.Memory, memText), Pods: fmt.Sprintf("%d / %d", n.Pods, n.PodCapacity), Age: age(n.Created)}
+		Cordoned: n.Unschedulable, Taints: n.Taints, Roles: n.Roles, Kubelet: n.KubeletVersion, CPU: usage(n.CPU, cluster.FormatMillicores),
+		Memory: usage(n.Memory, cluster.FormatBytes), Pods: fmt.Sprintf("%d / %d", n.Pods, n.PodCapacity), Age: age(n.Created)}
 }
 
 // handleAPIServerPanel charts the cluster's API server from Prometheus.
@@ -391,7 +378,7 @@ func (s *Server) nodeVM(c echo.Context, cl *cluster.Cluster, d cluster.NodeDetai
 	}
 	for _, p := range d.PodsOn {
 		row := components.NodePodRow{Namespace: p.Namespace, Name: p.Name, Owner: p.Owner, Phase: p.Phase, Ready: p.Ready, Restarts: p.Restarts,
-			Reason: p.Reason, CPU: cpuText(p.CPU), Memory: memText(p.Memory)}
+			Reason: p.Reason, CPU: cluster.FormatMillicores(p.CPU), Memory: cluster.FormatBytes(p.Memory)}
 		if l, ok := serviceLink(snap, sc, p.Service); ok {
 			row.Service = l
 		}

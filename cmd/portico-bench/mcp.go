@@ -50,7 +50,7 @@ func mcpBench(ctx context.Context, dir string, m *cluster.Manager, sessions int,
 		return nil, err
 	}
 	defer st.Close()
-	r := ingest.NewRefresher(st, []ingest.Source{&ingest.DirSource{SourceName: "bench", Dir: filepath.Join(dir, "services"), Globs: []string{"*.yaml"}}}, ingest.Options{Log: log})
+	r := ingest.NewRefresher(st, []ingest.Source{&ingest.DirSource{SourceName: "bench", Dir: filepath.Join(dir, "cluster-services"), Globs: []string{"*.yaml"}}}, ingest.Options{Log: log})
 	if err := r.Refresh(ctx, "bench"); err != nil {
 		return nil, err
 	}

@@ -110,6 +110,7 @@ func (s *Server) entityVM(snap *catalog.Snapshot, sc *access.Scope, rec *catalog
 	if _, mapped, _ := cluster.QueryFor(e.Metadata.Annotations); mapped || strings.EqualFold(e.Kind, catalog.KindComponent) {
 		vm.RuntimeURL = entityHref(e.Ref()) + "/runtime"
 		vm.NetworkURL = entityHref(e.Ref()) + "/network"
+		vm.AutoscalingURL = entityHref(e.Ref()) + "/autoscaling"
 	}
 	vm.Observe = s.observeVM(e)
 	switch strings.ToLower(e.Kind) {

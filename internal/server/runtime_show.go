@@ -28,6 +28,7 @@ type clusterService interface {
 	Objects(q cluster.Query, withPods bool) cluster.ServiceObjects
 	CustomResources() map[string]bool
 	Reach(comps []cluster.Component, only string) []cluster.ClusterReach
+	Autoscaling(q cluster.Query) []cluster.ClusterAutoscaling
 }
 
 // runtimeOf maps an entity to its workloads. mapped is false for entities that do not say

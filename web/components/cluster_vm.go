@@ -46,17 +46,17 @@ type LeaseRow struct {
 
 // NodeRow is a node in the cluster page's table, and the head of its own page.
 type NodeRow struct {
-	Name, Href     string
-	Health         HealthBadge
-	Ready          string
-	Problems       []string
-	Cordoned       bool
-	Taints         []string
-	Roles          []string
-	Kubelet        string
-	CPU, Memory    Usage
-	Pods           string // "12 / 110"
-	Age            string
+	Name, Href  string
+	Health      HealthBadge
+	Ready       string
+	Problems    []string
+	Cordoned    bool
+	Taints      []string
+	Roles       []string
+	Kubelet     string
+	CPU, Memory Usage
+	Pods        string // "12 / 110"
+	Age         string
 }
 
 // Usage is requested against allocatable, as words and a bar.

@@ -32,10 +32,34 @@ step() { # name version dir binaries... -- go build flags and packages...
   echo "build: $name $version: done in $(( $(date +%s) - t0 ))s"
 }
 
+# crds copies the mesh projects' published CustomResourceDefinitions out of their Go modules:
+# Istio's (istio.io/api) and Gateway API's standard HTTPRoute (sigs.k8s.io/gateway-api).
+crds() {
+  local out="$CACHE/crds-$ISTIO_API_VERSION-$GATEWAY_API_VERSION"
+  if [ -f "$out/.complete" ]; then
+    echo "build: crds $ISTIO_API_VERSION $GATEWAY_API_VERSION: cached in $out"
+    return
+  fi
+  echo "build: crds: copying Istio's and Gateway API's CRDs from their modules…"
+  local t0; t0=$(date +%s)
+  local tmp; tmp=$(mktemp -d)
+  (cd "$tmp" && go mod init crds >/dev/null 2>&1 &&
+    istio=$(go mod download -json "istio.io/api@$ISTIO_API_VERSION" | sed -n 's/.*"Dir": "\(.*\)",/\1/p') &&
+    gw=$(go mod download -json "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" | sed -n 's/.*"Dir": "\(.*\)",/\1/p') &&
+    mkdir -p "$out" &&
+    cp "$istio/kubernetes/customresourcedefinitions.gen.yaml" "$out/istio.yaml" &&
+    cp "$gw/config/crd/standard/gateway.networking.k8s.io_httproutes.yaml" "$out/gateway-api-httproutes.yaml" &&
+    cp "$gw/config/crd/standard/gateway.networking.k8s.io_gateways.yaml" "$out/gateway-api-gateways.yaml")
+  chmod -R u+w "$out"
+  rm -rf "$tmp"
+  touch "$out/.complete"
+  echo "build: crds: done in $(( $(date +%s) - t0 ))s"
+}
+
 kube_ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37 -X k8s.io/component-base/version.gitTreeState=clean -X k8s.io/client-go/pkg/version.gitVersion=$KUBE_VERSION"
 
 want=("$@")
-[ ${#want[@]} -gt 0 ] || want=(etcd kube kubectl kwok jaeger oidc demo)
+[ ${#want[@]} -gt 0 ] || want=(etcd kube kubectl kwok jaeger oidc demo crds)
 for c in "${want[@]}"; do
   case $c in
     etcd)   step etcd "$ETCD_VERSION" etcd server=etcd -- -ldflags "-s -w" go.etcd.io/etcd/server/v3 ;;
@@ -48,6 +72,7 @@ for c in "${want[@]}"; do
     oidc)   step oidc "$OIDC_VERSION-$(cat "$here/tools/oidc/"*.go "$here/tools/oidc/go.sum" | sha256sum | cut -c1-10)" oidc oidc -- -ldflags "-s -w" . ;;
     # Programs of our own are keyed by a digest of their source, so a change rebuilds them.
     demo)   step demo "src-$(cat "$here/demo/"*.go "$here/demo/go.sum" | sha256sum | cut -c1-10)" ../demo demo=portico-demo -- -ldflags "-s -w" . ;;
+    crds)   crds ;;
     *) echo "build: unknown component $c" >&2; exit 2 ;;
   esac
 done

@@ -18,12 +18,36 @@ import (
 // vulnerability reports, policy reports (Kyverno and others), Istio's PeerAuthentication,
 // Linkerd's Server and the Vertical Pod Autoscaler. Discovery finds them; absent is "not
 // applicable" to the checks, never a failure.
-var watchedResources = []schema.GroupResource{
+var scorecardResources = []schema.GroupResource{
 	{Group: "aquasecurity.github.io", Resource: "vulnerabilityreports"},
 	{Group: "wgpolicyk8s.io", Resource: "policyreports"},
 	{Group: "security.istio.io", Resource: "peerauthentications"},
 	{Group: "policy.linkerd.io", Resource: "servers"},
 	{Group: "autoscaling.k8s.io", Resource: "verticalpodautoscalers"},
+}
+
+// meshResources are the service mesh's and Gateway API's traffic resources the mesh view
+// reads where they are served (with PeerAuthentication and Server above).
+var meshResources = []schema.GroupResource{
+	{Group: "networking.istio.io", Resource: "virtualservices"},
+	{Group: "networking.istio.io", Resource: "destinationrules"},
+	{Group: "security.istio.io", Resource: "authorizationpolicies"},
+	{Group: "gateway.networking.k8s.io", Resource: "httproutes"},
+	{Group: "policy.linkerd.io", Resource: "authorizationpolicies"},
+	{Group: "policy.linkerd.io", Resource: "meshtlsauthentications"},
+}
+
+// watchedResources are every custom resource the portal caches where served.
+var watchedResources = append(append([]schema.GroupResource{}, scorecardResources...), meshResources...)
+
+// forScorecards reports whether the scorecards read a resource ("plural.group").
+func forScorecards(key string) bool {
+	for _, r := range scorecardResources {
+		if r.Resource+"."+r.Group == key {
+			return true
+		}
+	}
+	return false
 }
 
 // meshRootNamespace holds Istio's mesh-wide policies.
@@ -82,15 +106,28 @@ func (w *crdWatch) discover() {
 			if g.Name != want.Group {
 				continue
 			}
-			gv := g.PreferredVersion.GroupVersion
-			res, err := w.disc.ServerResourcesForGroupVersion(gv)
-			if err != nil {
-				continue
+			// The preferred version first, then the others: a group's resources need not
+			// share one version (Linkerd's Server is v1beta3, its AuthorizationPolicy v1alpha1).
+			versions := []string{g.PreferredVersion.GroupVersion}
+			for _, v := range g.Versions {
+				if v.GroupVersion != g.PreferredVersion.GroupVersion {
+					versions = append(versions, v.GroupVersion)
+				}
 			}
-			for _, r := range res.APIResources {
-				if r.Name == want.Resource {
-					v, _ := schema.ParseGroupVersion(gv)
-					served[want.Resource+"."+want.Group] = v.WithResource(want.Resource)
+			key := want.Resource + "." + want.Group
+			for _, gv := range versions {
+				if _, found := served[key]; found {
+					break
+				}
+				res, err := w.disc.ServerResourcesForGroupVersion(gv)
+				if err != nil {
+					continue
+				}
+				for _, r := range res.APIResources {
+					if r.Name == want.Resource {
+						v, _ := schema.ParseGroupVersion(gv)
+						served[key] = v.WithResource(want.Resource)
+					}
 				}
 			}
 		}
@@ -140,6 +177,9 @@ func (w *crdWatch) served() map[string]*crdInformer {
 // mesh's) PeerAuthentications, Linkerd Servers, and VPAs targeting them.
 func (w *crdWatch) reports(namespaces map[string][]string, out *ServiceObjects) {
 	for key, ci := range w.served() {
+		if !forScorecards(key) {
+			continue
+		}
 		if out.CustomResources == nil {
 			out.CustomResources = map[string]bool{}
 			out.Reports = map[string][]map[string]any{}

@@ -17,7 +17,6 @@ const (
 	indexByOwner    = "owner"    // owner UID
 	indexByInvolved = "involved" // events: "Kind/namespace/name" of the object they are about
 	indexByType     = "type"     // events: Normal or Warning
-	indexByNode     = "node"     // pods: the node they are bound to
 )
 
 // indexedLabels are the label keys worth an index: Backstage's kubernetes-id and the
@@ -41,7 +40,7 @@ func newIndexers(f informers.SharedInformerFactory) indexers {
 		replicaSets:  add(f.Apps().V1().ReplicaSets().Informer(), byLabelAndOwner),
 		statefulSets: add(f.Apps().V1().StatefulSets().Informer(), byLabelAndOwner),
 		daemonSets:   add(f.Apps().V1().DaemonSets().Informer(), byLabelAndOwner),
-		pods:         add(f.Core().V1().Pods().Informer(), cache.Indexers{indexByLabel: labelIndex, indexByOwner: ownerIndex, indexByNode: nodeIndex}),
+		pods:         add(f.Core().V1().Pods().Informer(), byLabelAndOwner),
 		services:     add(f.Core().V1().Services().Informer(), byLabelAndOwner),
 		ingresses:    f.Networking().V1().Ingresses().Informer(),
 		hpas:         f.Autoscaling().V2().HorizontalPodAutoscalers().Informer(),
@@ -90,13 +89,6 @@ func involvedIndex(obj any) ([]string, error) {
 func eventTypeIndex(obj any) ([]string, error) {
 	if e, ok := obj.(*corev1.Event); ok {
 		return []string{e.Type}, nil
-	}
-	return nil, nil
-}
-
-func nodeIndex(obj any) ([]string, error) {
-	if p, ok := obj.(*corev1.Pod); ok && p.Spec.NodeName != "" {
-		return []string{p.Spec.NodeName}, nil
 	}
 	return nil, nil
 }

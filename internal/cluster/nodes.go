@@ -191,7 +191,14 @@ func (c *Cluster) Node(name string, service func(p *corev1.Pod) string) (NodeDet
 		return NodeDetail{}, false
 	}
 	n := obj.(*corev1.Node)
-	pods, _ := c.idx.pods.GetIndexer().ByIndex(indexByNode, n.Name)
+	// The node page is not hot: a scan of the pod cache costs about a millisecond per 20,000
+	// pods, and an index by node would cost every cached pod its entry.
+	var pods []any
+	for _, obj := range c.idx.pods.GetStore().List() {
+		if obj.(*corev1.Pod).Spec.NodeName == n.Name {
+			pods = append(pods, obj)
+		}
+	}
 	d := NodeDetail{NodeSummary: c.summarise(n, c.usage.of(n.Name)), OS: strings.TrimSpace(n.Status.NodeInfo.OSImage + " " + n.Status.NodeInfo.OperatingSystem + "/" + n.Status.NodeInfo.Architecture),
 		Runtime: n.Status.NodeInfo.ContainerRuntimeVersion, Cordoned: n.Annotations[AnnotationCordonAudit], ResourceVersion: n.ResourceVersion}
 	for _, a := range n.Status.Addresses {

@@ -42,7 +42,9 @@ func (m *Manager) CustomResources() map[string]bool {
 			continue
 		}
 		for k := range c.crds.served() {
-			out[k] = true
+			if forScorecards(k) {
+				out[k] = true
+			}
 		}
 	}
 	return out

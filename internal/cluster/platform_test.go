@@ -87,33 +87,32 @@ func TestNodeProblemsAndHealth(t *testing.T) {
 	}
 }
 
-// The per-node requests follow the pods: added, moved, finished, deleted (also when the
-// watch missed the delete).
+// The per-node requests follow the pods: added, moved, finished, deleted.
 func TestNodeUsageFollowsPods(t *testing.T) {
-	u := &nodeUsage{byNode: map[string]usage{}, byPod: map[types.UID]share{}}
+	u := &nodeUsage{byNode: map[string]usage{}}
 	pod := func(uid, node string, phase corev1.PodPhase, cpu string) *corev1.Pod {
 		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{UID: types.UID(uid)}, Spec: corev1.PodSpec{NodeName: node,
 			Containers: []corev1.Container{{Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu),
 				corev1.ResourceMemory: resource.MustParse("64Mi")}}}}}, Status: corev1.PodStatus{Phase: phase}}
 	}
-	u.set(pod("a", "n1", corev1.PodRunning, "250m"))
-	u.set(pod("b", "n1", corev1.PodRunning, "500m"))
-	u.set(pod("c", "", corev1.PodPending, "1")) // not scheduled: counts nowhere
+	a, b := pod("a", "n1", corev1.PodRunning, "250m"), pod("b", "n1", corev1.PodRunning, "500m")
+	c := pod("c", "", corev1.PodPending, "1")
+	u.change(nil, a)
+	u.change(nil, b)
+	u.change(nil, c) // not scheduled: counts nowhere
 	if got := u.of("n1"); got.cpu != 750 || got.pods != 2 || got.mem != 128<<20 {
 		t.Errorf("n1 = %+v", got)
 	}
-	u.set(pod("c", "n2", corev1.PodRunning, "1"))
-	u.set(pod("b", "n1", corev1.PodSucceeded, "500m"))
+	c2 := pod("c", "n2", corev1.PodRunning, "1")
+	u.change(c, c2)
+	u.change(b, pod("b", "n1", corev1.PodSucceeded, "500m"))
 	if got := u.of("n1"); got.cpu != 250 || got.pods != 1 {
 		t.Errorf("n1 after b finished = %+v", got)
 	}
 	if got := u.of("n2"); got.cpu != 1000 || got.pods != 1 {
 		t.Errorf("n2 = %+v", got)
 	}
-	u.mu.Lock()
-	u.drop("a")
-	u.drop("missing")
-	u.mu.Unlock()
+	u.change(a, nil)
 	if got := u.of("n1"); got != (usage{}) || len(u.byNode) != 1 {
 		t.Errorf("after the last pod of n1 left: %+v, nodes %v", got, u.byNode)
 	}

@@ -4,16 +4,16 @@ import (
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 )
 
 // nodeUsage keeps, per node, what its active pods request, updated as the pod cache changes:
 // the cluster page lists every node's requests without summing every pod on each request.
+// An update takes back what the pod's previous state added, which the informer hands over
+// with it, so nothing is kept per pod.
 type nodeUsage struct {
 	mu     sync.RWMutex
 	byNode map[string]usage
-	byPod  map[types.UID]share // what each counted pod adds, to take it back on change
 }
 
 type usage struct {
@@ -21,68 +21,44 @@ type usage struct {
 	pods     int
 }
 
-type share struct {
-	node     string
-	cpu, mem int64
-}
-
 func newNodeUsage(pods cache.SharedIndexInformer) *nodeUsage {
-	u := &nodeUsage{byNode: map[string]usage{}, byPod: map[types.UID]share{}}
+	u := &nodeUsage{byNode: map[string]usage{}}
 	_, _ = pods.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    u.set,
-		UpdateFunc: func(_, obj any) { u.set(obj) },
+		AddFunc:    func(obj any) { u.change(nil, obj) },
+		UpdateFunc: func(old, obj any) { u.change(old, obj) },
 		DeleteFunc: func(obj any) {
 			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 				obj = d.Obj
 			}
-			if p, ok := obj.(*corev1.Pod); ok {
-				u.mu.Lock()
-				u.drop(p.UID)
-				u.mu.Unlock()
-			}
+			u.change(obj, nil)
 		},
 	})
 	return u
 }
 
-// set counts the pod as it now is: on its node while active, nowhere once done.
-func (u *nodeUsage) set(obj any) {
-	p, ok := obj.(*corev1.Pod)
-	if !ok {
-		return
-	}
-	var s share
-	counted := p.Spec.NodeName != "" && podActive(p)
-	if counted {
-		s.node = p.Spec.NodeName
-		s.cpu, s.mem = podRequests(p)
-	}
+// change takes back what the pod's old state counted and counts its new one (either nil).
+func (u *nodeUsage) change(old, now any) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	u.drop(p.UID)
-	if !counted {
-		return
-	}
-	u.byPod[p.UID] = s
-	n := u.byNode[s.node]
-	n.cpu, n.mem, n.pods = n.cpu+s.cpu, n.mem+s.mem, n.pods+1
-	u.byNode[s.node] = n
+	u.add(old, -1)
+	u.add(now, 1)
 }
 
-// drop takes a pod's share back; u.mu is held.
-func (u *nodeUsage) drop(uid types.UID) {
-	s, ok := u.byPod[uid]
-	if !ok {
+// add counts a pod on its node (sign 1) or takes it back (-1): only active, bound pods
+// count; u.mu is held.
+func (u *nodeUsage) add(obj any, sign int64) {
+	p, ok := obj.(*corev1.Pod)
+	if !ok || p.Spec.NodeName == "" || !podActive(p) {
 		return
 	}
-	delete(u.byPod, uid)
-	n := u.byNode[s.node]
-	n.cpu, n.mem, n.pods = n.cpu-s.cpu, n.mem-s.mem, n.pods-1
-	if n.pods == 0 {
-		delete(u.byNode, s.node)
-	} else {
-		u.byNode[s.node] = n
+	cpu, mem := podRequests(p)
+	n := u.byNode[p.Spec.NodeName]
+	n.cpu, n.mem, n.pods = n.cpu+sign*cpu, n.mem+sign*mem, n.pods+int(sign)
+	if n.pods <= 0 {
+		delete(u.byNode, p.Spec.NodeName)
+		return
 	}
+	u.byNode[p.Spec.NodeName] = n
 }
 
 func (u *nodeUsage) of(node string) usage {

@@ -20,7 +20,10 @@ type Binaries struct {
 	Kubectl string
 	// Prometheus and Alertmanager are Debian's packages.
 	Prometheus, Alertmanager string
-	Versions                 map[string]string
+	// CRDs is the folder of the service mesh's published CRDs (build.sh crds): istio.yaml,
+	// gateway-api-httproutes.yaml, gateway-api-gateways.yaml.
+	CRDs     string
+	Versions map[string]string
 }
 
 // CacheDir is where build.sh keeps binaries: $PORTICO_CACHE or ~/.cache/portico.
@@ -50,6 +53,7 @@ func LocateBinaries(root string) (*Binaries, error) {
 		Kwok:              bin("kwok", versions["KWOK_VERSION"], "kwok"),
 		Kubectl:           bin("kubectl", versions["KUBE_VERSION"], "kubectl"),
 		Jaeger:            bin("jaeger", versions["JAEGER_VERSION"], "jaeger"),
+		CRDs:              filepath.Join(CacheDir(), "crds-"+versions["ISTIO_API_VERSION"]+"-"+versions["GATEWAY_API_VERSION"]),
 		Versions:          versions,
 	}
 	// The OIDC provider is our own program: its cache key includes its source digest.

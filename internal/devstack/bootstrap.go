@@ -39,6 +39,9 @@ var portalRules = []rbacv1.PolicyRule{
 	// The custom resources the scorecards read where they are installed.
 	{APIGroups: []string{"aquasecurity.github.io", "wgpolicyk8s.io", "security.istio.io", "policy.linkerd.io", "autoscaling.k8s.io"},
 		Resources: []string{"vulnerabilityreports", "policyreports", "peerauthentications", "servers", "verticalpodautoscalers"}, Verbs: []string{"get", "list", "watch"}},
+	// The service mesh's and Gateway API's traffic resources, for the traffic panel.
+	{APIGroups: []string{"networking.istio.io", "security.istio.io", "gateway.networking.k8s.io", "policy.linkerd.io"},
+		Resources: []string{"virtualservices", "destinationrules", "authorizationpolicies", "httproutes", "meshtlsauthentications"}, Verbs: []string{"get", "list", "watch"}},
 	{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}},
 	{APIGroups: []string{""}, Resources: []string{"users"}, Verbs: []string{"impersonate"}},
 	{APIGroups: []string{""}, Resources: []string{"groups"}, Verbs: []string{"impersonate"}, ResourceNames: ImpersonableGroups},

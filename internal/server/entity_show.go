@@ -111,6 +111,7 @@ func (s *Server) entityVM(snap *catalog.Snapshot, sc *access.Scope, rec *catalog
 		vm.RuntimeURL = entityHref(e.Ref()) + "/runtime"
 		vm.NetworkURL = entityHref(e.Ref()) + "/network"
 		vm.AutoscalingURL = entityHref(e.Ref()) + "/autoscaling"
+		vm.MeshURL = entityHref(e.Ref()) + "/mesh"
 	}
 	vm.Observe = s.observeVM(e)
 	switch strings.ToLower(e.Kind) {

@@ -20,6 +20,7 @@ import (
 type metricsService interface {
 	Charts(ctx context.Context, t metrics.Target, r metrics.Range, now time.Time) []metrics.Chart
 	ChartsOf(ctx context.Context, defs []metrics.ChartDef, t metrics.Target, r metrics.Range, now time.Time) []metrics.Chart
+	MeshStats(ctx context.Context, namespace, service string, now time.Time) (map[string]metrics.MeshStat, error)
 	GraphURL(queries []string, r metrics.Range) string
 	Signals(ctx context.Context, t metrics.Target, r metrics.Range, now time.Time) metrics.Signals
 }

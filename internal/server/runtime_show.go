@@ -29,6 +29,7 @@ type clusterService interface {
 	CustomResources() map[string]bool
 	Reach(comps []cluster.Component, only string) []cluster.ClusterReach
 	Autoscaling(q cluster.Query) []cluster.ClusterAutoscaling
+	Mesh(q cluster.Query) []cluster.ClusterMesh
 }
 
 // runtimeOf maps an entity to its workloads. mapped is false for entities that do not say

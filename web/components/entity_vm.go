@@ -33,6 +33,7 @@ type Entity struct {
 	RuntimeURL     string // the live runtime panel, for components that run somewhere
 	NetworkURL     string // the network reach panel, beside it
 	AutoscalingURL string // the autoscaling panel, beside it
+	MeshURL        string // the traffic (mesh) panel, beside it
 	Observe        Observe
 	APIs           []RelationGroup // the APIs a component provides and consumes
 	Tab            string          // overview, runtime, delivery, observability, api, relations

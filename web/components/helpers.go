@@ -114,3 +114,11 @@ func joinWords(ws []string) string {
 	}
 	return out
 }
+
+// dash shows an unknown value as a dash.
+func dash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}

@@ -1,0 +1,225 @@
+package server
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/portico-dev/portico/internal/cluster"
+	"github.com/portico-dev/portico/internal/devstack"
+	"github.com/portico-dev/portico/internal/testenv"
+)
+
+// meshObjects are a service's traffic configuration in every mesh API: an Istio canary
+// (header match, then 90/10 by weight, with timeout and retries), its DestinationRule's
+// circuit breaking and subsets, STRICT mTLS for the namespace, an Istio AuthorizationPolicy,
+// a Gateway API HTTPRoute splitting 3:1, and Linkerd's Server, MeshTLSAuthentication and
+// AuthorizationPolicy.
+const meshObjects = `
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: pricing, namespace: shop}
+spec:
+  hosts: [pricing]
+  http:
+  - name: canary-header
+    match: [{headers: {x-canary: {exact: "1"}}}]
+    route: [{destination: {host: pricing, subset: v2}}]
+  - name: default
+    route:
+    - {destination: {host: pricing, subset: v1}, weight: 90}
+    - {destination: {host: pricing, subset: v2}, weight: 10}
+    timeout: 2s
+    retries: {attempts: 3, perTryTimeout: 500ms, retryOn: 5xx}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: pricing, namespace: shop}
+spec:
+  host: pricing.shop.svc.cluster.local
+  trafficPolicy:
+    connectionPool: {tcp: {maxConnections: 100}, http: {http1MaxPendingRequests: 10}}
+    outlierDetection: {consecutive5xxErrors: 5, interval: 10s, baseEjectionTime: 30s, maxEjectionPercent: 50}
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: default, namespace: shop}
+spec: {mtls: {mode: STRICT}}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: pricing-readers, namespace: shop}
+spec:
+  selector: {matchLabels: {app.kubernetes.io/name: pricing}}
+  action: ALLOW
+  rules: [{from: [{source: {namespaces: [checkout]}}], to: [{operation: {methods: [GET]}}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: prices-public, namespace: shop}
+spec:
+  parentRefs: [{name: public, namespace: edge}]
+  hostnames: [prices.acme.example]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /prices}}]
+    backendRefs: [{name: pricing, port: 8080, weight: 3}, {name: pricing-next, port: 8080, weight: 1}]
+---
+apiVersion: policy.linkerd.io/v1beta3
+kind: Server
+metadata: {name: pricing-http, namespace: shop}
+spec: {podSelector: {matchLabels: {app.kubernetes.io/name: pricing}}, port: 8080, proxyProtocol: HTTP/1}
+---
+apiVersion: policy.linkerd.io/v1alpha1
+kind: MeshTLSAuthentication
+metadata: {name: checkout-identity, namespace: shop}
+spec: {identities: [checkout.shop.serviceaccount.identity.linkerd.cluster.local]}
+---
+apiVersion: policy.linkerd.io/v1alpha1
+kind: AuthorizationPolicy
+metadata: {name: pricing-from-checkout, namespace: shop}
+spec:
+  targetRef: {group: policy.linkerd.io, kind: Server, name: pricing-http}
+  requiredAuthenticationRefs: [{group: policy.linkerd.io, kind: MeshTLSAuthentication, name: checkout-identity}]
+`
+
+// TestMeshPanel: on a control plane of its own, a service without any mesh API says so;
+// with Istio's and Gateway API's published CRDs (from their Go modules) and Linkerd's
+// minimal ones installed, the panel and the API describe each route, weight, timeout,
+// retry, circuit breaker, mTLS mode and authorization rule; removed, absent again.
+func TestMeshPanel(t *testing.T) {
+	own := testenv.OwnCluster(t, "mesh")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	admin, err := own.Admin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := devstack.CreateNamespace(ctx, admin, "shop"); err != nil {
+		t.Fatal(err)
+	}
+	lbl := map[string]string{"app.kubernetes.io/name": "pricing", "backstage.io/kubernetes-id": "pricing"}
+	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "pricing", Labels: lbl}, Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](1),
+		Selector: &metav1.LabelSelector{MatchLabels: lbl}, Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: lbl,
+			Annotations: map[string]string{"linkerd.io/inject": "enabled"}},
+			Spec: corev1.PodSpec{ServiceAccountName: "pricing", Containers: []corev1.Container{{Name: "app", Image: "registry.acme.example/pricing:4.1.0"}}}}}}
+	if _, err := admin.AppsV1().Deployments("shop").Create(ctx, dep, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "pricing", Labels: lbl}, Spec: corev1.ServiceSpec{Selector: lbl,
+		Ports: []corev1.ServicePort{{Port: 8080, TargetPort: intstr.FromInt32(8080)}}}}
+	if _, err := admin.CoreV1().Services("shop").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := cluster.NewManager([]cluster.Config{{Name: "mesh", Environment: "production", Kubeconfig: own.PortalKubeconfig}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Start(ctx)
+	m.Clusters()[0].WaitSynced(ctx)
+	p := newTestPortalWith(t, writeFiles(t, map[string]string{"c.yaml": "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: pricing\n  annotations: {backstage.io/kubernetes-id: pricing}\nspec: {type: service, lifecycle: production, owner: team-a}\n"}), m)
+	panel := func() *goquery.Selection {
+		return p.doc(t, "/catalog/component/default/pricing/mesh", http.StatusOK).Find("[data-testid=mesh-mesh]")
+	}
+	if panel().Find("[data-testid=mesh-absent]").Length() != 1 {
+		t.Fatalf("without mesh APIs: %q", panel().Text())
+	}
+
+	root, _ := testenv.RepoRoot()
+	bins, err := devstack.LocateBinaries(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dyn := dynamicClient(t, own.AdminKubeconfig)
+	crdGVR := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	var crds []*unstructured.Unstructured
+	for _, f := range []string{filepath.Join(bins.CRDs, "istio.yaml"), filepath.Join(bins.CRDs, "gateway-api-httproutes.yaml"),
+		filepath.Join(root, "deploy", "crds", "linkerd-crds.yaml")} {
+		crds = append(crds, readObjects(t, f)...)
+	}
+	for _, crd := range readObjects(t, filepath.Join(root, "deploy", "crds", "scorecard-crds.yaml")) {
+		if crd.GetName() == "servers.policy.linkerd.io" {
+			crds = append(crds, crd)
+		}
+	}
+	for _, crd := range crds {
+		if _, err := dyn.Resource(crdGVR).Create(ctx, crd, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("CRD %s: %v", crd.GetName(), err)
+		}
+	}
+	for _, doc := range strings.Split(meshObjects, "\n---\n") {
+		var u unstructured.Unstructured
+		if err := sigsyaml.Unmarshal([]byte(doc), &u.Object); err != nil {
+			t.Fatal(err)
+		}
+		gv, _ := schema.ParseGroupVersion(u.GetAPIVersion())
+		res := strings.ToLower(u.GetKind()) + "s"
+		if u.GetKind() == "AuthorizationPolicy" {
+			res = "authorizationpolicies"
+		}
+		eventually(t, "create "+u.GetKind()+" "+u.GetName(), func() (bool, string) {
+			_, err := dyn.Resource(gv.WithResource(res)).Namespace("shop").Create(ctx, &u, metav1.CreateOptions{})
+			if err != nil && strings.Contains(err.Error(), "already exists") {
+				return true, ""
+			}
+			return err == nil, errString(err) // the new resources may take a moment to be served
+		})
+	}
+	eventually(t, "every mesh object described on the panel", func() (bool, string) {
+		pn := panel()
+		routes := pn.Find("[data-testid=mesh-route]")
+		text := pn.Text()
+		return routes.Length() == 3 && strings.Contains(text, "Installed: Istio, Gateway API, Linkerd") &&
+				strings.Contains(routes.Eq(0).Text(), "header x-canary exact 1") &&
+				strings.Contains(routes.Eq(1).Find("[data-testid=mesh-weight]").Text(), "90%10%") &&
+				strings.Contains(routes.Eq(1).Text(), "timeout 2s") && strings.Contains(routes.Eq(1).Text(), "3 attempts, 500ms each, on 5xx") &&
+				strings.Contains(routes.Eq(2).Text(), "HTTPRoute shop/prices-public") && strings.Contains(routes.Eq(2).Text(), "via Gateway edge/public") &&
+				strings.Contains(routes.Eq(2).Find("[data-testid=mesh-weight]").Text(), "75%25%") &&
+				strings.Contains(pn.Find("[data-testid=outlier-detection]").Text(), "after 5 consecutive 5xx, checked every 10s, for 30s at least, at most 50% of pods") &&
+				strings.Contains(pn.Find("[data-testid=mtls]").Text(), "STRICT") && strings.Contains(text, "identity pricing.shop.serviceaccount.identity.linkerd.cluster.local") &&
+				strings.Contains(text, "from namespaces checkout, methods GET") && strings.Contains(text, "mTLS identities checkout.shop.serviceaccount.identity.linkerd.cluster.local") &&
+				strings.Contains(text, "port 8080, protocol HTTP/1") && strings.Contains(pn.Find("[data-testid=mesh-metrics-note]").Text(), "Prometheus is not configured"),
+			text
+	})
+	res, err := p.Client().Get(p.URL + "/api/v1/entities/component/default/pricing/mesh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, want := range []string{`"source":"VirtualService shop/pricing"`, `"subset":"v2"`, `"version":"v2"`, `"weight":90`, `"mode":"STRICT"`, `"action":"ALLOW"`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("API lacks %s: %s", want, body)
+		}
+	}
+	for _, crd := range crds {
+		_ = dyn.Resource(crdGVR).Delete(ctx, crd.GetName(), metav1.DeleteOptions{})
+	}
+	eventually(t, "the panel without mesh APIs again", func() (bool, string) {
+		return panel().Find("[data-testid=mesh-absent]").Length() == 1, panel().Text()
+	})
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}

@@ -291,6 +291,18 @@ func seed(ctx context.Context, c *devstack.Cluster, root string, out io.Writer) 
 		return fmt.Errorf("seed demo workloads in %s: %w", c.Spec.Name, err)
 	}
 	fmt.Fprintf(out, "  %-8s %-26s %6.1fs\n", c.Spec.Name, fmt.Sprintf("demo workloads (%d)", len(seeded)), time.Since(t0).Seconds())
+	if c.Spec.Environment == "production" {
+		t0 = time.Now()
+		bins, err := devstack.LocateBinaries(root)
+		if err != nil {
+			return err
+		}
+		n, err := devstack.SeedMesh(ctx, c, bins, root)
+		if err != nil {
+			return fmt.Errorf("seed the demo's mesh in %s: %w", c.Spec.Name, err)
+		}
+		fmt.Fprintf(out, "  %-8s %-26s %6.1fs\n", c.Spec.Name, fmt.Sprintf("mesh CRDs, objects (%d)", n), time.Since(t0).Seconds())
+	}
 	return nil
 }
 

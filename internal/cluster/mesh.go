@@ -45,6 +45,8 @@ type RouteDestination struct {
 	Port    string `json:"port,omitempty"`
 	Weight  int64  `json:"weight"` // percent of the route's requests
 	Ours    bool   `json:"ours"`   // one of the component's Services
+	// Ref is the Service it resolves to, namespace/name ("" for a host outside the cluster).
+	Ref string `json:"ref,omitempty"`
 	// Version is the pods' version label the subset selects, for its request metrics.
 	Version string `json:"version,omitempty"`
 }
@@ -269,7 +271,7 @@ func destinationRule(dr *unstructured.Unstructured, h host, versions map[string]
 		var ls []string
 		for k, v := range lbls {
 			ls = append(ls, fmt.Sprintf("%s=%v", k, v))
-			if k == "version" {
+			if k == "version" || k == "app.kubernetes.io/version" {
 				versions[h.ns+"/"+h.name+"/"+name] = fmt.Sprint(v)
 			}
 		}
@@ -313,6 +315,9 @@ func virtualServiceRoutes(vs *unstructured.Unstructured, ours map[host]bool, ver
 			hs, _ := dst["host"].(string)
 			h := parseHost(hs, vs.GetNamespace())
 			rd := RouteDestination{Service: hs, Weight: 100, Ours: ours[h]}
+			if h.ns != "" {
+				rd.Ref = h.ns + "/" + h.name
+			}
 			rd.Subset, _ = dst["subset"].(string)
 			if p, ok := dst["port"].(map[string]any); ok {
 				rd.Port = fmt.Sprint(p["number"])
@@ -440,7 +445,7 @@ func httpRouteRules(hr *unstructured.Unstructured, ours map[host]bool) []MeshRou
 			if ns == "" {
 				ns = hr.GetNamespace()
 			}
-			rd := RouteDestination{Service: ns + "/" + name, Weight: 1, Ours: ours[host{ns, name}]}
+			rd := RouteDestination{Service: ns + "/" + name, Ref: ns + "/" + name, Weight: 1, Ours: ours[host{ns, name}]}
 			if w, ok := bm["weight"].(int64); ok {
 				rd.Weight = w
 			}

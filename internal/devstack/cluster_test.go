@@ -248,3 +248,36 @@ func TestSeedDemo(t *testing.T) {
 		t.Errorf("seeding again should change nothing, got %v", err)
 	}
 }
+
+// TestSeedMesh: the mesh CRDs (Istio's and Gateway API's published ones, Linkerd's and the
+// VPA's minimal ones) install on a control plane of its own, every demo mesh object is
+// accepted by them, and seeding again makes nothing twice.
+func TestSeedMesh(t *testing.T) {
+	own := testenv.OwnCluster(t, "mesh")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cs, err := own.Admin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range []string{"payments", "platform", "messaging", "discovery"} {
+		if err := devstack.CreateNamespace(ctx, cs, ns); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root, _ := testenv.RepoRoot()
+	bins, err := devstack.LocateBinaries(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := devstack.SeedMesh(ctx, own, bins, root)
+	if err != nil || n != 10 {
+		t.Fatalf("seeded %d objects: %v", n, err)
+	}
+	if ns, _ := cs.CoreV1().Namespaces().Get(ctx, "messaging", metav1.GetOptions{}); ns.Annotations["linkerd.io/inject"] != "enabled" {
+		t.Error("messaging is not meshed by Linkerd")
+	}
+	if n, err := devstack.SeedMesh(ctx, own, bins, root); err != nil || n != 0 {
+		t.Errorf("seeding again made %d: %v", n, err)
+	}
+}

@@ -208,8 +208,12 @@ func Observability(ctx context.Context, bins *Binaries, dir string, ports Observ
 	}
 	local := func(port int) string { return fmt.Sprintf("127.0.0.1:%d", port) }
 	var specs []string
-	for _, c := range clusters {
+	istio := "" // the first cluster's payments namespace plays an Istio mesh (see mesh-demo.yaml)
+	for i, c := range clusters {
 		specs = append(specs, fmt.Sprintf("%s=%s:%g", c.Name, c.Kubeconfig, c.Weight))
+		if i == 0 {
+			istio = c.Name + "/payments"
+		}
 	}
 	steps := []struct {
 		name, bin, addr, health string
@@ -223,7 +227,7 @@ func Observability(ctx context.Context, bins *Binaries, dir string, ports Observ
 			[]string{"--config.file", pcfg, "--storage.tsdb.path", filepath.Join(dir, "prometheus"), "--web.listen-address", local(ports.Prometheus),
 				"--web.external-url", "http://" + local(ports.Prometheus), "--rules.alert.resend-delay", "5s", "--storage.tsdb.retention.time", "2d"}},
 		{"demo-traffic", bins.Demo, local(ports.Demo), "http://" + local(ports.Demo) + "/healthz",
-			[]string{"--addr", local(ports.Demo), "--otlp", local(ports.OTLPHTTP), "--clusters", strings.Join(specs, ",")}},
+			[]string{"--addr", local(ports.Demo), "--otlp", local(ports.OTLPHTTP), "--clusters", strings.Join(specs, ","), "--istio", istio}},
 	}
 	var out []Component
 	for _, s := range steps {

@@ -140,17 +140,13 @@ func meshVM(ms []meshCluster, withMetrics bool) components.MeshPanel {
 
 // trafficOf finds a destination's figures: its subset's version, else its whole Service.
 func trafficOf(m meshCluster, d cluster.RouteDestination) (meshStat, bool) {
-	if !d.Ours {
+	byVersion, ok := m.Traffic[d.Ref]
+	if !d.Ours || !ok {
 		return meshStat{}, false
 	}
-	for svc, byVersion := range m.Traffic {
-		_, name, _ := strings.Cut(svc, "/")
-		if d.Service != svc && !strings.HasPrefix(d.Service, name) {
-			continue
-		}
-		if st, ok := byVersion[d.Version]; ok && (d.Version != "" || d.Subset == "") {
-			return st, true
-		}
+	if d.Subset != "" && d.Version == "" {
+		return meshStat{}, false // a subset whose version is not known
 	}
-	return meshStat{}, false
+	st, ok := byVersion[d.Version]
+	return st, ok
 }

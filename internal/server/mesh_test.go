@@ -20,8 +20,10 @@ import (
 	"k8s.io/utils/ptr"
 	sigsyaml "sigs.k8s.io/yaml"
 
+	"github.com/portico-dev/portico/internal/backend"
 	"github.com/portico-dev/portico/internal/cluster"
 	"github.com/portico-dev/portico/internal/devstack"
+	"github.com/portico-dev/portico/internal/metrics"
 	"github.com/portico-dev/portico/internal/testenv"
 )
 
@@ -222,4 +224,49 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// TestMeshTrafficFromPrometheus: the demo traffic reports Istio's standard metrics for the
+// payments namespace; read from the stack's Prometheus they give each version of pricing its
+// request rate, success and p95, and the panel puts them on the route's destination whose
+// subset selects that version.
+func TestMeshTrafficFromPrometheus(t *testing.T) {
+	be := testenv.DemoTraffic(t)
+	prom, err := metrics.New(backend.Config{URL: be.PrometheusURL, Timeout: 5 * time.Second}, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stats map[string]metrics.MeshStat
+	eventually(t, "pricing's mesh metrics by version", func() (bool, string) {
+		stats, err = prom.MeshStats(context.Background(), "payments", "pricing", time.Now())
+		for v, st := range stats {
+			if v != "" && st.Rate > 0 && st.Success > 0.5 && st.P95 > 0 {
+				return stats[""].Rate >= st.Rate, ""
+			}
+		}
+		return false, errString(err)
+	})
+	var version string
+	for v := range stats {
+		if v != "" {
+			version = v
+		}
+	}
+	traffic := map[string]meshStat{}
+	for v, st := range stats {
+		traffic[v] = meshStat{Rate: st.Rate, Success: st.Success, P95Seconds: st.P95.Seconds()}
+	}
+	mc := meshCluster{ClusterMesh: cluster.ClusterMesh{Cluster: "prod", Served: []string{"Istio"}, Services: []string{"payments/pricing"},
+		Routes: []cluster.MeshRoute{{Source: "VirtualService payments/pricing", Match: "every request", Destinations: []cluster.RouteDestination{
+			{Service: "pricing.payments.svc.cluster.local", Ref: "payments/pricing", Subset: "stable", Weight: 95, Ours: true, Version: version},
+			{Service: "pricing.payments.svc.cluster.local", Ref: "payments/pricing", Subset: "canary", Weight: 5, Ours: true, Version: "9.9.9"}}}}},
+		Traffic: map[string]map[string]meshStat{"payments/pricing": traffic}}
+	vm := meshVM([]meshCluster{mc}, true)
+	dests := vm.Clusters[0].Routes[0].Destinations
+	if dests[0].Rate == "" || dests[0].Success == "" || dests[0].P95 == "" {
+		t.Errorf("the stable subset (version %s) has no figures: %+v", version, dests[0])
+	}
+	if dests[1].Rate != "" {
+		t.Errorf("the canary subset selects no running version, yet shows %+v", dests[1])
+	}
 }

@@ -54,6 +54,7 @@ func serve(log *slog.Logger) error {
 	otlp := flag.String("otlp", "127.0.0.1:4318", "OTLP/HTTP endpoint of Jaeger (empty: no traces)")
 	rate := flag.Float64("rate", 60, "requests per second per service")
 	sample := flag.Float64("sample", 0.02, "share of entry requests traced")
+	istio := flag.String("istio", "", "cluster/namespace pairs whose services report Istio's standard metrics, as if meshed (comma-separated)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -86,6 +87,12 @@ func serve(log *slog.Logger) error {
 	reg := prometheus.NewRegistry()
 	f := &faults{by: map[string]fault{}}
 	s := newSim(reg, clusters, f, *rate, *sample, tracers)
+	s.meshed = map[string]bool{}
+	for _, pair := range strings.Split(*istio, ",") {
+		if pair = strings.TrimSpace(pair); pair != "" {
+			s.meshed[pair] = true
+		}
+	}
 	go s.run(ctx, 200*time.Millisecond)
 
 	mux := http.NewServeMux()

@@ -32,6 +32,11 @@ type sim struct {
 	known      map[string]pod // series emitted last tick, by cluster/namespace/pod
 	simulated  *prometheus.CounterVec
 	tracesSent prometheus.Counter
+	// Istio's standard metrics, for the pods of meshed cluster/namespace pairs, as their
+	// sidecars would report them (reporter="destination", by the pod's version).
+	meshed        map[string]bool
+	istioRequests *prometheus.CounterVec
+	istioDuration *prometheus.HistogramVec
 }
 
 func newSim(reg prometheus.Registerer, clusters []*cluster, f *faults, rate, sample float64, tracers func(string) trace.Tracer) *sim {
@@ -49,8 +54,13 @@ func newSim(reg prometheus.Registerer, clusters []*cluster, f *faults, rate, sam
 		restarts:   prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "kube_pod_container_status_restarts_total", Help: "Container restarts (kube-state-metrics)."}, podLabels),
 		simulated:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "portico_demo_requests_total", Help: "Requests the demo simulated, by service."}, []string{"service"}),
 		tracesSent: prometheus.NewCounter(prometheus.CounterOpts{Name: "portico_demo_traces_total", Help: "Traces the demo sent to Jaeger."}),
+		istioRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "istio_requests_total", Help: "Requests, as Istio's sidecars count them."},
+			[]string{"reporter", "destination_service_name", "destination_service_namespace", "destination_version", "destination_workload", "response_code"}),
+		istioDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "istio_request_duration_milliseconds", Help: "Request duration, as Istio's sidecars measure it.",
+			Buckets: []float64{5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000}},
+			[]string{"reporter", "destination_service_name", "destination_service_namespace", "destination_version", "destination_workload"}),
 	}
-	reg.MustRegister(s.requests, s.duration, s.cpu, s.memory, s.requestsR, s.limitsR, s.restarts, s.simulated, s.tracesSent)
+	reg.MustRegister(s.requests, s.duration, s.cpu, s.memory, s.requestsR, s.limitsR, s.restarts, s.simulated, s.tracesSent, s.istioRequests, s.istioDuration)
 	return s
 }
 
@@ -180,6 +190,10 @@ func (s *sim) request(ready map[string][]pod, p pod, svc string) {
 	ms, code := s.outcome(ready, p, svc, r, 0)
 	s.requests.WithLabelValues(p.cluster, p.namespace, svc, p.name, r.path, r.method, strconv.Itoa(code)).Inc()
 	s.duration.WithLabelValues(p.cluster, p.namespace, svc, p.name, r.path, r.method).Observe(ms / 1000)
+	if s.meshed[p.cluster+"/"+p.namespace] {
+		s.istioRequests.WithLabelValues("destination", svc, p.namespace, p.tag, svc, strconv.Itoa(code)).Inc()
+		s.istioDuration.WithLabelValues("destination", svc, p.namespace, p.tag, svc).Observe(ms)
+	}
 }
 
 // resources moves the pod's CPU and memory with its load: busier pods burn more CPU.

@@ -302,6 +302,9 @@ func seed(ctx context.Context, c *devstack.Cluster, root string, out io.Writer) 
 			return fmt.Errorf("seed the demo's mesh in %s: %w", c.Spec.Name, err)
 		}
 		fmt.Fprintf(out, "  %-8s %-26s %6.1fs\n", c.Spec.Name, fmt.Sprintf("mesh CRDs, objects (%d)", n), time.Since(t0).Seconds())
+		if err := devstack.SeedAutoscalerStatus(ctx, cs, time.Now()); err != nil {
+			return fmt.Errorf("cluster autoscaler status in %s: %w", c.Spec.Name, err)
+		}
 	}
 	return nil
 }

@@ -31,6 +31,29 @@ type ClusterSpec struct {
 	// Controllers overrides kube-controller-manager's --controllers (benchmarks that create
 	// objects directly turn off the controllers that would reconcile them).
 	Controllers string
+	// LeaseDuration is how long the scheduler's and the controller manager's leader Leases
+	// last (0: DefaultLeaseDuration). They renew within two thirds of it, and a component
+	// that cannot renew in time exits, as in real clusters: the local stack, sharing two cores
+	// with the tests, gives them room.
+	LeaseDuration time.Duration
+}
+
+// DefaultLeaseDuration is the local stack's leader Lease duration: four times Kubernetes'
+// default, so a starved control plane on a busy machine does not lose its leaders.
+const DefaultLeaseDuration = 60 * time.Second
+
+// leaderElectionArgs are a component's leader-election flags for the spec's Lease duration.
+func (s ClusterSpec) leaderElectionArgs() []string {
+	d := s.LeaseDuration
+	if d == 0 {
+		d = DefaultLeaseDuration
+	}
+	retry := d / 12
+	if retry < time.Second {
+		retry = time.Second
+	}
+	return []string{"--leader-elect=true", "--leader-elect-lease-duration", d.String(), "--leader-elect-renew-deadline", (d * 2 / 3).String(),
+		"--leader-elect-retry-period", retry.String()}
 }
 
 // Cluster is a running control plane with kwok nodes.
@@ -195,7 +218,7 @@ func (c *Cluster) startControllerManager(ctx context.Context, bins *Binaries, p 
 		return err
 	}
 	saKey, _, _ := p.serviceAccountKey()
-	proc, err := c.run("kube-controller-manager", bins.ControllerManager, []string{
+	proc, err := c.run("kube-controller-manager", bins.ControllerManager, append([]string{
 		"--kubeconfig", kc, "--authentication-kubeconfig", kc, "--authorization-kubeconfig", kc,
 		"--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(c.Spec.ControllerMgr),
 		"--service-account-private-key-file", saKey, "--root-ca-file", p.path("ca.crt"),
@@ -203,7 +226,7 @@ func (c *Cluster) startControllerManager(ctx context.Context, bins *Binaries, p 
 		// nodeipam needs a pod CIDR per node and kwok has none; no volumes here.
 		"--controllers", c.controllers(),
 		"--cluster-name", c.Spec.Name, "--v", "1",
-	}, detach)
+	}, c.Spec.leaderElectionArgs()...), detach)
 	if err != nil {
 		return err
 	}
@@ -215,13 +238,13 @@ func (c *Cluster) startScheduler(ctx context.Context, bins *Binaries, p *pki, de
 	if err != nil {
 		return err
 	}
-	// Leader election stays on (its default), as in real clusters: the Leases the scheduler and
-	// the controller manager renew are what the cluster page judges them by.
-	proc, err := c.run("kube-scheduler", bins.Scheduler, []string{
+	// Leader election is on, as in real clusters: the Leases the scheduler and the controller
+	// manager renew are what the cluster page judges them by.
+	proc, err := c.run("kube-scheduler", bins.Scheduler, append([]string{
 		"--kubeconfig", kc, "--authentication-kubeconfig", kc, "--authorization-kubeconfig", kc,
 		"--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(c.Spec.SchedulerPort),
 		"--v", "1",
-	}, detach)
+	}, c.Spec.leaderElectionArgs()...), detach)
 	if err != nil {
 		return err
 	}

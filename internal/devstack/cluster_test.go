@@ -271,7 +271,7 @@ func TestSeedMesh(t *testing.T) {
 		t.Fatal(err)
 	}
 	n, err := devstack.SeedMesh(ctx, own, bins, root)
-	if err != nil || n != 10 {
+	if err != nil || n != 9 {
 		t.Fatalf("seeded %d objects: %v", n, err)
 	}
 	if ns, _ := cs.CoreV1().Namespaces().Get(ctx, "messaging", metav1.GetOptions{}); ns.Annotations["linkerd.io/inject"] != "enabled" {

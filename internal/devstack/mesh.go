@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -19,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
@@ -142,4 +144,52 @@ func plural(kind string) string {
 		return strings.TrimSuffix(k, "y") + "ies"
 	}
 	return k + "s"
+}
+
+// autoscalerStatus is what a cluster autoscaler (1.30 and later) writes into its status
+// ConfigMap: the demo's production cluster has two node groups, one scaling up.
+const autoscalerStatus = `time: %s
+autoscalerStatus: Running
+clusterWide:
+  health:
+    status: Healthy
+    nodeCounts:
+      registered: {total: 3, ready: 3, notStarted: 0}
+      longUnregistered: 0
+      unregistered: 0
+  scaleUp:
+    status: InProgress
+    lastTransitionTime: "%s"
+  scaleDown:
+    status: NoCandidates
+nodeGroups:
+- name: general-purpose
+  health: {status: Healthy, nodeCounts: {registered: {total: 2, ready: 2}}, cloudProviderTarget: 3, minSize: 2, maxSize: 10}
+  scaleUp: {status: InProgress, lastTransitionTime: "%s"}
+  scaleDown: {status: NoCandidates}
+- name: memory-optimized
+  health: {status: Healthy, nodeCounts: {registered: {total: 1, ready: 1}}, cloudProviderTarget: 1, minSize: 1, maxSize: 4}
+  scaleUp: {status: NoActivity}
+  scaleDown: {status: NoCandidates}
+`
+
+// SeedAutoscalerStatus writes a cluster autoscaler's status ConfigMap and the scale-up event
+// it records on it, as the autoscaler would (kwok clusters run none).
+func SeedAutoscalerStatus(ctx context.Context, cs kubernetes.Interface, now time.Time) error {
+	at := now.UTC().Format(time.RFC3339)
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cluster-autoscaler-status", Namespace: "kube-system"},
+		Data: map[string]string{"status": fmt.Sprintf(autoscalerStatus, now.UTC().Format("2006-01-02 15:04:05.999999999 -0700 MST"), at, at)}}
+	created, err := cs.CoreV1().ConfigMaps("kube-system").Create(ctx, cm, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	ev := &corev1.Event{ObjectMeta: metav1.ObjectMeta{GenerateName: "cluster-autoscaler-status.", Namespace: "kube-system"},
+		InvolvedObject: corev1.ObjectReference{Kind: "ConfigMap", Namespace: "kube-system", Name: cm.Name, UID: created.UID, APIVersion: "v1"},
+		Reason:         "ScaledUpGroup", Message: "Scale-up: setting group general-purpose size to 3 instead of 2 (max: 10)", Type: corev1.EventTypeNormal,
+		FirstTimestamp: metav1.NewTime(now), LastTimestamp: metav1.NewTime(now), Count: 1, Source: corev1.EventSource{Component: "cluster-autoscaler"}}
+	_, err = cs.CoreV1().Events("kube-system").Create(ctx, ev, metav1.CreateOptions{})
+	return err
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/portico-dev/portico/internal/audit"
 	"github.com/portico-dev/portico/internal/backend"
 	"github.com/portico-dev/portico/internal/cluster"
+	"github.com/portico-dev/portico/internal/devstack"
 	"github.com/portico-dev/portico/internal/devstack/kwok"
 	"github.com/portico-dev/portico/internal/metrics"
 	"github.com/portico-dev/portico/internal/testenv"
@@ -180,6 +181,19 @@ func TestClusterAndNodePages(t *testing.T) {
 		_, d := b.do(http.MethodGet, "/clusters/east", nil)
 		return nodeRowOf(d).Find("[data-testid=health]").Text() == "healthy", nodeRowOf(d).Text()
 	})
+	// The cluster autoscaler's status, where it runs, with the scale-ups it recorded.
+	if err := devstack.SeedAutoscalerStatus(ctx, e.admin, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = e.admin.CoreV1().ConfigMaps("kube-system").Delete(context.Background(), cluster.AutoscalerConfigMap, metav1.DeleteOptions{})
+	})
+	eventually(t, "the cluster autoscaler's status", func() (bool, string) {
+		_, d := b.do(http.MethodGet, "/clusters/east", nil)
+		ca := d.Find("[data-testid=autoscaler]")
+		return ca.Find("[data-testid=node-groups] tr:contains('general-purpose')").Length() == 1 && strings.Contains(ca.Text(), "3 (2–10)") &&
+			strings.Contains(ca.Text(), "ScaledUpGroup") && ca.Find(".health-healthy").Length() == 1, ca.Text()
+	})
 	for path, want := range map[string]int{"/clusters/nowhere": 404, "/clusters/east/nodes/nowhere": 404, "/api/v1/clusters/east/nodes/nowhere": 404} {
 		if res, _ := b.do(http.MethodGet, path, nil); res.StatusCode != want {
 			t.Errorf("GET %s = %d, want %d", path, res.StatusCode, want)
@@ -323,7 +337,8 @@ func TestCordonThroughTheUI(t *testing.T) {
 // cluster page says so once the Lease has expired; one stopped gracefully releases it, and
 // the page says nobody leads; restarted, it is fresh again.
 func TestSchedulerLeaseGoesStale(t *testing.T) {
-	own := testenv.OwnCluster(t, "lease")
+	// A 20 s Lease (the stack's default is 60 s), so expiry takes no longer than a test may.
+	own := testenv.OwnClusterWith(t, "lease", func(s *devstack.ClusterSpec) { s.LeaseDuration = 20 * time.Second })
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	m, err := cluster.NewManager([]cluster.Config{{Name: "lease", Environment: "staging", Kubeconfig: own.PortalKubeconfig}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -341,7 +356,7 @@ func TestSchedulerLeaseGoesStale(t *testing.T) {
 		s, h := state()
 		return s == "fresh", s + " " + h
 	})
-	// Killed: no chance to release the Lease, which expires after its 15 s.
+	// Killed: no chance to release the Lease, which expires after its 20 s.
 	if err := own.Signal("kube-scheduler", syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}

@@ -93,6 +93,13 @@ func Namespace(tb testing.TB) string {
 // stopped when the test ends.
 func OwnCluster(tb testing.TB, name string) *devstack.Cluster {
 	tb.Helper()
+	return OwnClusterWith(tb, name, nil)
+}
+
+// OwnClusterWith is OwnCluster with the spec changed by tweak first (a shorter leader Lease,
+// say).
+func OwnClusterWith(tb testing.TB, name string, tweak func(*devstack.ClusterSpec)) *devstack.Cluster {
+	tb.Helper()
 	root, _ := RepoRoot()
 	bins, err := devstack.LocateBinaries(root)
 	if err != nil {
@@ -104,8 +111,12 @@ func OwnCluster(tb testing.TB, name string) *devstack.Cluster {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c, err := devstack.StartCluster(ctx, bins, tb.TempDir(), devstack.ClusterSpec{Name: name, Nodes: 1, EtcdPort: ports[0], EtcdPeerPort: ports[1],
-		APIPort: ports[2], ControllerMgr: ports[3], SchedulerPort: ports[4]}, false, io.Discard)
+	spec := devstack.ClusterSpec{Name: name, Nodes: 1, EtcdPort: ports[0], EtcdPeerPort: ports[1],
+		APIPort: ports[2], ControllerMgr: ports[3], SchedulerPort: ports[4]}
+	if tweak != nil {
+		tweak(&spec)
+	}
+	c, err := devstack.StartCluster(ctx, bins, tb.TempDir(), spec, false, io.Discard)
 	if err != nil {
 		tb.Fatalf("a control plane of the test's own: %v", err)
 	}

@@ -181,6 +181,26 @@ func TestClusterAndNodePages(t *testing.T) {
 		_, d := b.do(http.MethodGet, "/clusters/east", nil)
 		return nodeRowOf(d).Find("[data-testid=health]").Text() == "healthy", nodeRowOf(d).Text()
 	})
+	// Warning events: the cluster's latest on the cluster page, the node's on its page.
+	now := metav1.NewTime(time.Now())
+	for _, ev := range []*corev1.Event{
+		{ObjectMeta: metav1.ObjectMeta{GenerateName: "vault.", Namespace: e.ns}, Type: corev1.EventTypeWarning, Reason: "FailedMount",
+			Message: "MountVolume.SetUp failed for volume \"vault-tls\": secret \"vault-tls\" not found", Count: 3, FirstTimestamp: now, LastTimestamp: now,
+			InvolvedObject: corev1.ObjectReference{Kind: "Deployment", Namespace: e.ns, Name: "vault"}},
+		{ObjectMeta: metav1.ObjectMeta{GenerateName: node + ".", Namespace: "default"}, Type: corev1.EventTypeWarning, Reason: "FreeDiskSpaceFailed",
+			Message: "failed to garbage collect required amount of images", Count: 1, FirstTimestamp: now, LastTimestamp: now,
+			InvolvedObject: corev1.ObjectReference{Kind: "Node", Name: node}},
+	} {
+		if _, err := e.admin.CoreV1().Events(ev.Namespace).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "the Warning events on the cluster and node pages", func() (bool, string) {
+		_, d := b.do(http.MethodGet, "/clusters/east", nil)
+		_, np := b.do(http.MethodGet, "/clusters/east/nodes/"+node, nil)
+		return d.Find("[data-testid=event]:contains('FailedMount'):contains('"+e.ns+"/Deployment/vault')").Length() == 1 &&
+			np.Find("[data-testid=event]:contains('FreeDiskSpaceFailed')").Length() == 1, d.Find("[data-testid=events]").Text()
+	})
 	// The cluster autoscaler's status, where it runs, with the scale-ups it recorded.
 	if err := devstack.SeedAutoscalerStatus(ctx, e.admin, time.Now()); err != nil {
 		t.Fatal(err)

@@ -71,6 +71,14 @@ type EventRow struct {
 	Count                                   int32
 }
 
+// Where is the event's object, namespace first when it has one.
+func (e EventRow) Where() string {
+	if e.Namespace != "" {
+		return e.Namespace + "/" + e.Object
+	}
+	return e.Object
+}
+
 // NamespaceRow is a namespace with the catalog services running in it.
 type NamespaceRow struct {
 	Name, Phase string

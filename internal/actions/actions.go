@@ -235,6 +235,13 @@ func (s *Service) Do(ctx context.Context, r Request) (Outcome, error) {
 	s.hook("intent-written")
 	res, runErr := s.run(ctx, w, r.Actor.Identity, in, e.ID)
 	s.hook("change-made")
+	return Outcome{Entry: s.finish(ctx, e, res.After, runErr), Result: res}, runErr
+}
+
+// finish records how a change that was made (or tried) ended: denied when the cluster
+// refused the user, failed on any other error. The change is made: it is recorded even if
+// the request was cancelled meanwhile.
+func (s *Service) finish(ctx context.Context, e audit.Entry, after string, runErr error) audit.Entry {
 	result := audit.Succeeded
 	switch {
 	case errors.Is(runErr, derrors.Forbidden):
@@ -242,17 +249,16 @@ func (s *Service) Do(ctx context.Context, r Request) (Outcome, error) {
 	case runErr != nil:
 		result = audit.Failed
 	}
-	// The change is made: record it even if the request was cancelled meanwhile.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if ferr := s.audit.Finish(fctx, e.ID, result, res.After, runErr); ferr != nil {
+	if ferr := s.audit.Finish(fctx, e.ID, result, after, runErr); ferr != nil {
 		s.log.Error("audit entry not completed", "audit_id", e.ID, "err", ferr)
 	}
-	e.Result, e.After = result, res.After
+	e.Result, e.After = result, after
 	if runErr != nil {
 		e.Error = runErr.Error()
 	}
-	return Outcome{Entry: e, Result: res}, runErr
+	return e
 }
 
 func (s *Service) hook(point string) {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/portico-dev/portico/internal/audit"
 	"github.com/portico-dev/portico/internal/cluster"
@@ -110,23 +109,7 @@ func (s *Service) Node(ctx context.Context, r NodeRequest) (Outcome, error) {
 		return Outcome{}, derrors.E(derrors.Unavailable, "The audit log cannot be written, so nothing was changed", err)
 	}
 	after, runErr := s.setUnschedulable(ctx, r, e.ID)
-	result := audit.Succeeded
-	switch {
-	case errors.Is(runErr, derrors.Forbidden):
-		result = audit.Denied
-	case runErr != nil:
-		result = audit.Failed
-	}
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if ferr := s.audit.Finish(fctx, e.ID, result, after, runErr); ferr != nil {
-		s.log.Error("audit entry not completed", "audit_id", e.ID, "err", ferr)
-	}
-	e.Result, e.After = result, after
-	if runErr != nil {
-		e.Error = runErr.Error()
-	}
-	return Outcome{Entry: e}, runErr
+	return Outcome{Entry: s.finish(ctx, e, after, runErr)}, runErr
 }
 
 // setUnschedulable patches the node as the user, marking it with the audit entry.

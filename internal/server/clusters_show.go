@@ -152,15 +152,7 @@ func (s *Server) handleClusterShow(c echo.Context) error {
 	case !r.Reachable:
 		vm.Reachability = "API unreachable"
 	}
-	switch {
-	case !r.Synced && r.Error != "":
-		vm.Error = "Cluster unreachable, nothing cached yet: " + r.Error
-	case !r.Synced:
-		vm.Error = "Connecting to the cluster…"
-	case r.Probed && !r.Reachable:
-		vm.Stale = fmt.Sprintf("Stale since %s (%s ago): the cluster is unreachable, this is its last known state. %s",
-			r.StaleSince.UTC().Format("15:04:05 UTC"), time.Since(r.StaleSince).Round(time.Second), r.Error)
-	}
+	vm.Error, vm.Stale = reachNotice(r)
 	return s.page(c, http.StatusOK, components.Page{Title: "Cluster " + cl.DisplayName, Nav: "clusters"}, components.ClusterView(vm))
 }
 
@@ -294,18 +286,21 @@ func (s *Server) chartsVM(charts []metrics.Chart, r metrics.Range) []components.
 	return out
 }
 
-// nodeOf resolves the :node of the URL in the cluster's caches.
-func (s *Server) nodeOf(c echo.Context, cl *cluster.Cluster) (cluster.NodeDetail, error) {
+// nodeOf resolves the :cluster and :node of the URL against the caches.
+func (s *Server) nodeOf(c echo.Context) (*cluster.Cluster, cluster.NodeDetail, error) {
+	cl, err := s.clusterNamed(c)
+	if err != nil {
+		return nil, cluster.NodeDetail{}, err
+	}
 	snap := s.Catalog.Snapshot()
-	comps := s.components(snap)
-	d, ok := cl.Node(c.Param("node"), cl.ServiceOfPod(comps))
+	d, ok := cl.Node(c.Param("node"), cl.ServiceOfPod(s.components(snap)))
 	if !ok {
 		if !cl.Synced() {
-			return d, fmt.Errorf("%w: The caches of cluster %s are not synced yet (it may be unreachable); try again shortly", derrors.Unavailable, cl.Name)
+			return cl, d, fmt.Errorf("%w: The caches of cluster %s are not synced yet (it may be unreachable); try again shortly", derrors.Unavailable, cl.Name)
 		}
-		return d, fmt.Errorf("%w: Cluster %s has no node %q", derrors.NotFound, cl.Name, c.Param("node"))
+		return cl, d, fmt.Errorf("%w: Cluster %s has no node %q", derrors.NotFound, cl.Name, c.Param("node"))
 	}
-	return d, nil
+	return cl, d, nil
 }
 
 // visiblePods keeps the node's pods the user may see: those of services they may view,
@@ -330,11 +325,7 @@ func visiblePods(snap *catalog.Snapshot, sc *access.Scope, d *cluster.NodeDetail
 }
 
 func (s *Server) handleAPINode(c echo.Context) error {
-	cl, err := s.clusterNamed(c)
-	if err != nil {
-		return err
-	}
-	d, err := s.nodeOf(c, cl)
+	cl, d, err := s.nodeOf(c)
 	if err != nil {
 		return err
 	}
@@ -344,11 +335,7 @@ func (s *Server) handleAPINode(c echo.Context) error {
 }
 
 func (s *Server) handleNodeShow(c echo.Context) error {
-	cl, err := s.clusterNamed(c)
-	if err != nil {
-		return err
-	}
-	d, err := s.nodeOf(c, cl)
+	cl, d, err := s.nodeOf(c)
 	if err != nil {
 		return err
 	}
@@ -427,11 +414,7 @@ type nodeInput struct {
 }
 
 func (s *Server) handleNodeAction(c echo.Context) error {
-	cl, err := s.clusterNamed(c)
-	if err != nil {
-		return err
-	}
-	d, err := s.nodeOf(c, cl)
+	cl, d, err := s.nodeOf(c)
 	if err != nil {
 		return err
 	}
@@ -454,11 +437,7 @@ func (s *Server) handleNodeAction(c echo.Context) error {
 }
 
 func (s *Server) handleAPINodeAction(c echo.Context) error {
-	cl, err := s.clusterNamed(c)
-	if err != nil {
-		return err
-	}
-	d, err := s.nodeOf(c, cl)
+	cl, d, err := s.nodeOf(c)
 	if err != nil {
 		return err
 	}

@@ -83,16 +83,7 @@ func badge(h cluster.Health) components.HealthBadge {
 
 func clusterRuntimeVM(cr cluster.ClusterRuntime, logsBase string) components.ClusterRuntime {
 	vm := components.ClusterRuntime{Name: cr.DisplayName, Environment: cr.Environment, Health: badge(cr.Health)}
-	r := cr.Reachability
-	switch {
-	case !r.Synced && r.Error != "":
-		vm.Error = "Cluster unreachable, nothing cached yet: " + r.Error
-	case !r.Synced:
-		vm.Error = "Connecting to the cluster…"
-	case r.Probed && !r.Reachable:
-		vm.Stale = fmt.Sprintf("Stale since %s (%s ago): the cluster is unreachable, this is its last known state. %s",
-			r.StaleSince.UTC().Format("15:04:05 UTC"), time.Since(r.StaleSince).Round(time.Second), r.Error)
-	}
+	vm.Error, vm.Stale = reachNotice(cr.Reachability)
 	for _, w := range cr.Workloads {
 		wv := workloadVM(w)
 		logs := func(key, val string) string {
@@ -122,6 +113,21 @@ func clusterRuntimeVM(cr cluster.ClusterRuntime, logsBase string) components.Clu
 		vm.Events = append(vm.Events, components.Field{Label: e.Reason, Value: fmt.Sprintf("%s: %s (×%d, %s ago)", e.Object, e.Message, e.Count, age(e.Last))})
 	}
 	return vm
+}
+
+// reachNotice says what a cluster's reachability means for what is shown: an error when
+// nothing is cached yet, a "stale since" notice when the cache may be behind.
+func reachNotice(r cluster.Reachability) (errText, stale string) {
+	switch {
+	case !r.Synced && r.Error != "":
+		return "Cluster unreachable, nothing cached yet: " + r.Error, ""
+	case !r.Synced:
+		return "Connecting to the cluster…", ""
+	case r.Probed && !r.Reachable:
+		return "", fmt.Sprintf("Stale since %s (%s ago): the cluster is unreachable, this is its last known state. %s",
+			r.StaleSince.UTC().Format("15:04:05 UTC"), time.Since(r.StaleSince).Round(time.Second), r.Error)
+	}
+	return "", ""
 }
 
 func workloadVM(w cluster.Workload) components.Workload {

@@ -481,7 +481,7 @@ func AutoscalingView(p AutoscalingPanel) templ.Component {
 					}
 				}
 				if len(v.Containers) > 0 {
-					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 49, "<div class=\"table-wrap\"><table class=\"table small\" data-testid=\"vpa-containers\"><thead><tr><th>Container</th><th>CPU request</th><th>CPU recommended (lower · target · upper)</th><th>Memory request</th><th>Memory recommended</th><th>Verdict</th></tr></thead> <tbody>")
+					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 49, "<div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"VPA recommendations\"><table class=\"table small\" data-testid=\"vpa-containers\"><thead><tr><th>Container</th><th>CPU request</th><th>CPU recommended (lower · target · upper)</th><th>Memory request</th><th>Memory recommended</th><th>Verdict</th></tr></thead> <tbody>")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}

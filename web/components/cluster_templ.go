@@ -110,7 +110,7 @@ func eventTable(events []EventRow, empty string) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		} else {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "<div class=\"table-wrap\"><table class=\"table small\" data-testid=\"events\"><thead><tr><th>Reason</th><th>Object</th><th>Message</th><th>Count</th><th>Last</th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "<div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"Warning events\"><table class=\"table small\" data-testid=\"events\"><thead><tr><th>Reason</th><th>Object</th><th>Message</th><th>Count</th><th>Last</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -616,7 +616,7 @@ func ClusterLiveView(vm ClusterLive) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 49, "<div class=\"table-wrap\"><table class=\"table small\" data-testid=\"leases\"><thead><tr><th>Component</th><th>State</th><th>Renewed</th><th class=\"hide-sm\">Holder</th><th class=\"hide-sm\">Transitions</th></tr></thead> <tbody>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 49, "<div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"Leader Leases\"><table class=\"table small\" data-testid=\"leases\"><thead><tr><th>Component</th><th>State</th><th>Renewed</th><th class=\"hide-sm\">Holder</th><th class=\"hide-sm\">Transitions</th></tr></thead> <tbody>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -958,7 +958,7 @@ func ClusterLiveView(vm ClusterLive) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		} else {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 90, "<div class=\"table-wrap\"><table class=\"table small\" data-testid=\"nodes\"><thead><tr><th>Node</th><th>Health</th><th>Conditions</th><th>CPU requested</th><th>Memory requested</th><th>Pods</th><th class=\"hide-sm\">Taints</th><th class=\"hide-sm\">Kubelet</th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 90, "<div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"Nodes\"><table class=\"table small\" data-testid=\"nodes\"><thead><tr><th>Node</th><th>Health</th><th>Conditions</th><th>CPU requested</th><th>Memory requested</th><th>Pods</th><th class=\"hide-sm\">Taints</th><th class=\"hide-sm\">Kubelet</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -1134,7 +1134,7 @@ func ClusterLiveView(vm ClusterLive) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 110, "</section><div class=\"grid\"><section class=\"card\" aria-labelledby=\"ns-h\"><h2 id=\"ns-h\">Namespaces</h2><div class=\"table-wrap\"><table class=\"table small\" data-testid=\"namespaces\"><thead><tr><th>Namespace</th><th>Pods</th><th>Services</th></tr></thead> <tbody>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 110, "</section><div class=\"grid\"><section class=\"card\" aria-labelledby=\"ns-h\"><h2 id=\"ns-h\">Namespaces</h2><div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"Namespaces\"><table class=\"table small\" data-testid=\"namespaces\"><thead><tr><th>Namespace</th><th>Pods</th><th>Services</th></tr></thead> <tbody>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -1323,7 +1323,7 @@ func autoscalerView(a AutoscalerStatus) templ.Component {
 			}
 		}
 		if len(a.NodeGroups) > 0 {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 130, "<div class=\"table-wrap\"><table class=\"table small\" data-testid=\"node-groups\"><thead><tr><th>Node group</th><th>Health</th><th>Ready</th><th>Size</th><th>Scale-up</th><th>Scale-down</th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 130, "<div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"Node groups\"><table class=\"table small\" data-testid=\"node-groups\"><thead><tr><th>Node group</th><th>Health</th><th>Ready</th><th>Size</th><th>Scale-up</th><th>Scale-down</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -1942,7 +1942,7 @@ func NodeView(vm NodePage) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 195, "</form></section></div><section class=\"card\" aria-labelledby=\"cond-h\"><h2 id=\"cond-h\">Conditions</h2><div class=\"table-wrap\"><table class=\"table small\" data-testid=\"conditions\"><thead><tr><th>Condition</th><th>Status</th><th>Reason</th><th>Message</th><th>Since</th></tr></thead> <tbody>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 195, "</form></section></div><section class=\"card\" aria-labelledby=\"cond-h\"><h2 id=\"cond-h\">Conditions</h2><div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"Conditions\"><table class=\"table small\" data-testid=\"conditions\"><thead><tr><th>Condition</th><th>Status</th><th>Reason</th><th>Message</th><th>Since</th></tr></thead> <tbody>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -2081,7 +2081,7 @@ func NodeView(vm NodePage) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		} else {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 210, "<div class=\"table-wrap\"><table class=\"table small\" data-testid=\"node-pods\"><thead><tr><th>Pod</th><th>Service</th><th>Phase</th><th>Ready</th><th>Restarts</th><th>CPU</th><th>Memory</th><th>Problem</th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 210, "<div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"Pods on the node\"><table class=\"table small\" data-testid=\"node-pods\"><thead><tr><th>Pod</th><th>Service</th><th>Phase</th><th>Ready</th><th>Restarts</th><th>CPU</th><th>Memory</th><th>Problem</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

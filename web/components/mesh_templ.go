@@ -274,7 +274,7 @@ func MeshView(p MeshPanel) templ.Component {
 							return templ_7745c5c3_Err
 						}
 					}
-					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 27, "</p><div class=\"table-wrap\"><table class=\"table small\" data-testid=\"mesh-destinations\"><thead><tr><th>Destination</th><th>Weight</th><th>Requests/s</th><th>Success</th><th>p95</th></tr></thead> <tbody>")
+					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 27, "</p><div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"Route destinations\"><table class=\"table small\" data-testid=\"mesh-destinations\"><thead><tr><th>Destination</th><th>Weight</th><th>Requests/s</th><th>Success</th><th>p95</th></tr></thead> <tbody>")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}

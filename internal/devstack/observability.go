@@ -91,6 +91,10 @@ scrape_configs:
       - targets: ["127.0.0.1:{{.Ports.Prometheus}}"]
 {{- range .Clusters}}{{if .APIServer}}
   - job_name: apiserver-{{.Name}}
+    # Only what the cluster page charts: an API server exports tens of thousands of series.
+    scrape_interval: 15s
+    metric_relabel_configs:
+      - {source_labels: [__name__], regex: "apiserver_request_total|apiserver_request_duration_seconds_bucket", action: keep}
     scheme: https
     tls_config: {ca_file: "{{.APIServer.CA}}", cert_file: "{{.APIServer.Cert}}", key_file: "{{.APIServer.Key}}"}
     static_configs:

@@ -217,7 +217,7 @@ func TestAccessibilitySignedIn(t *testing.T) {
 	// The outcome has focus; the rollout's progress is announced, and focus stays put.
 	must(t, expect.Locator(page.Locator("[data-testid=flash]")).ToContainText("Scale succeeded"))
 	must(t, expect.Locator(page.Locator("[data-testid=flash]")).ToBeFocused())
-	must(t, expect.Locator(page.Locator("#live")).ToContainText(fmt.Sprintf("of %d updated", n+1), playwright.LocatorAssertionsToContainTextOptions{Timeout: playwright.Float(30000)}))
+	must(t, expect.Locator(page.Locator("#live")).ToContainText(fmt.Sprintf("of %d updated", n+1), playwright.LocatorAssertionsToContainTextOptions{Timeout: playwright.Float(60000)}))
 	must(t, expect.Locator(page.Locator("[data-testid=flash]")).ToBeFocused())
 	all = append(all, a11yHere(t, page, axe)...)
 	all = append(all, a11yPages(t, page, axe, "/audit")...)

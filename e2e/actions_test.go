@@ -82,7 +82,7 @@ clusters:
 	// Progress follows the rollout live until the new revision is complete.
 	progress := page.Locator("[data-testid=progress]")
 	must(t, expect.Locator(progress.Locator("[data-testid=replicasets] li.current")).ToContainText("rev 2", playwright.LocatorAssertionsToContainTextOptions{Timeout: playwright.Float(20000)}))
-	must(t, expect.Locator(progress.Locator("[data-testid=rollout-state]")).ToHaveText("complete", playwright.LocatorAssertionsToHaveTextOptions{Timeout: playwright.Float(30000)}))
+	must(t, expect.Locator(progress.Locator("[data-testid=rollout-state]")).ToHaveText("complete", playwright.LocatorAssertionsToHaveTextOptions{Timeout: playwright.Float(60000)}))
 	must(t, expect.Locator(progress.Locator("[data-testid=meter-available]")).ToContainText("3/3"))
 	page.Reload()
 	must(t, expect.Locator(page.Locator("[data-testid=revisions]")).ToContainText("alice.nguyen@acme.example (deploy)", playwright.LocatorAssertionsToContainTextOptions{Timeout: playwright.Float(10000)}))
@@ -97,7 +97,7 @@ clusters:
 	must(t, page.Locator("[data-testid=apply]").Click())
 	must(t, expect.Locator(page.Locator("[data-testid=flash]")).ToContainText("Rollback succeeded"))
 	must(t, expect.Locator(progress.Locator("[data-testid=replicasets] li.current")).ToContainText("tills:1.0.0", playwright.LocatorAssertionsToContainTextOptions{Timeout: playwright.Float(20000)}))
-	must(t, expect.Locator(progress.Locator("[data-testid=rollout-state]")).ToHaveText("complete", playwright.LocatorAssertionsToHaveTextOptions{Timeout: playwright.Float(30000)}))
+	must(t, expect.Locator(progress.Locator("[data-testid=rollout-state]")).ToHaveText("complete", playwright.LocatorAssertionsToHaveTextOptions{Timeout: playwright.Float(60000)}))
 	d, err := admin.AppsV1().Deployments(ns).Get(ctx, "tills", metav1.GetOptions{})
 	must(t, err)
 	if d.Spec.Template.Spec.Containers[0].Image != "registry.acme.example/tills:1.0.0" || d.Annotations["deployment.kubernetes.io/revision"] != "3" {

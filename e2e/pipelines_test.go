@@ -107,7 +107,7 @@ pipelines:
 	must(t, page.Locator("[data-testid=deploy]").Click())
 	must(t, page.Locator("[data-testid=apply]").Click())
 	must(t, expect.Locator(page.Locator("[data-testid=flash]")).ToContainText("Deploy succeeded"))
-	must(t, expect.Locator(page.Locator("[data-testid=rollout-state]")).ToHaveText("complete", playwright.LocatorAssertionsToHaveTextOptions{Timeout: playwright.Float(30000)}))
+	must(t, expect.Locator(page.Locator("[data-testid=rollout-state]")).ToHaveText("complete", playwright.LocatorAssertionsToHaveTextOptions{Timeout: playwright.Float(60000)}))
 	_, err = page.Goto("/catalog/component/default/fx") // the overview
 	must(t, err)
 	must(t, expect.Locator(page.Locator("[data-testid=where-row]")).ToContainText("fx-ci #7", playwright.LocatorAssertionsToContainTextOptions{Timeout: playwright.Float(15000)}))

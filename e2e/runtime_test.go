@@ -71,14 +71,14 @@ clusters:
 		d.Spec.Template.Spec.Containers[0].Image = "registry.acme.example/quotes:1.1.0"
 	})
 	// States the control plane reaches on its own time (the controller, the scheduler and kwok
-	// on a loaded machine) get as long as the other rollout tests give them.
-	text := playwright.LocatorAssertionsToHaveTextOptions{Timeout: playwright.Float(30000)}
+	// on a loaded machine: a full run also starts control planes of tests' own) get a minute.
+	text := playwright.LocatorAssertionsToHaveTextOptions{Timeout: playwright.Float(60000)}
 	must(t, expect.Locator(runtime.Locator("[data-testid=revision]")).ToHaveText("rev 2", text))
 	must(t, expect.Locator(runtime.Locator("[data-testid=rollout]")).ToHaveText("complete", text))
 
 	release(func(d *appsv1.Deployment) { d.Spec.Template.Labels["portico.dev/fault"] = "crashloop" })
 	must(t, expect.Locator(page.Locator("[data-testid=runtime] > h2 [data-testid=health]")).ToHaveText("degraded", text))
 	must(t, expect.Locator(runtime.Locator("[data-testid=pod-reason]").Filter(playwright.LocatorFilterOptions{HasText: "CrashLoopBackOff"}).First()).ToBeVisible(
-		playwright.LocatorAssertionsToBeVisibleOptions{Timeout: playwright.Float(30000)}))
+		playwright.LocatorAssertionsToBeVisibleOptions{Timeout: playwright.Float(60000)}))
 	must(t, expect.Locator(runtime.Locator("[data-testid=rollout]")).ToHaveText("progressing", text))
 }

@@ -56,10 +56,26 @@ crds() {
   echo "build: crds: done in $(( $(date +%s) - t0 ))s"
 }
 
+# rollouts builds Argo Rollouts' controller and copies its CRDs from the same module.
+rollouts() {
+  local v=github.com/argoproj/argo-rollouts/utils/version
+  step argo-rollouts "$ARGO_ROLLOUTS_VERSION" argo-rollouts rollouts-controller -- \
+    -ldflags "-s -w -X $v.version=${ARGO_ROLLOUTS_VERSION#v} -X $v.gitTag=$ARGO_ROLLOUTS_VERSION -X $v.gitTreeState=clean" \
+    github.com/argoproj/argo-rollouts/cmd/rollouts-controller
+  local out="$CACHE/bin/argo-rollouts-$ARGO_ROLLOUTS_VERSION/crds"
+  if [ ! -f "$out/.complete" ]; then
+    local dir; dir=$(cd "$here/tools/argo-rollouts" && go list -m -f '{{.Dir}}' github.com/argoproj/argo-rollouts)
+    mkdir -p "$out"
+    cp "$dir"/manifests/crds/{rollout,analysis-template,cluster-analysis-template,analysis-run,experiment}-crd.yaml "$out/"
+    chmod -R u+w "$out"
+    touch "$out/.complete"
+  fi
+}
+
 kube_ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37 -X k8s.io/component-base/version.gitTreeState=clean -X k8s.io/client-go/pkg/version.gitVersion=$KUBE_VERSION"
 
 want=("$@")
-[ ${#want[@]} -gt 0 ] || want=(etcd kube kubectl kwok jaeger oidc demo crds)
+[ ${#want[@]} -gt 0 ] || want=(etcd kube kubectl kwok jaeger oidc demo crds rollouts)
 for c in "${want[@]}"; do
   case $c in
     etcd)   step etcd "$ETCD_VERSION" etcd server=etcd -- -ldflags "-s -w" go.etcd.io/etcd/server/v3 ;;
@@ -73,6 +89,7 @@ for c in "${want[@]}"; do
     # Programs of our own are keyed by a digest of their source, so a change rebuilds them.
     demo)   step demo "src-$(cat "$here/demo/"*.go "$here/demo/go.sum" | sha256sum | cut -c1-10)" ../demo demo=portico-demo -- -ldflags "-s -w" . ;;
     crds)   crds ;;
+    rollouts) rollouts ;;
     *) echo "build: unknown component $c" >&2; exit 2 ;;
   esac
 done

@@ -61,7 +61,8 @@ clusters:
 	must(t, page.Locator("[data-testid=confirm]").Fill(node))
 	must(t, page.Locator("[data-testid=cordon]").Click())
 	must(t, expect.Locator(page.Locator("[data-testid=flash]")).ToContainText("Cordon succeeded"))
-	must(t, expect.Locator(page.Locator("h1 [data-testid=cordoned]")).ToBeVisible())
+	// The page reads the node from the caches, which hear of the change a moment later.
+	reloadUntil(t, page, "h1 [data-testid=cordoned]")
 	screenshotTo(t, page, "node-cordoned")
 	n, err := admin.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
 	must(t, err)
@@ -72,7 +73,7 @@ clusters:
 	must(t, page.Locator("[data-testid=confirm]").Fill(node))
 	must(t, page.Locator("[data-testid=uncordon]").Click())
 	must(t, expect.Locator(page.Locator("[data-testid=flash]")).ToContainText("Uncordon succeeded"))
-	must(t, expect.Locator(page.Locator("[data-testid=cordon]")).ToBeVisible())
+	reloadUntil(t, page, "[data-testid=cordon]")
 
 	// A viewer sees why they may not.
 	viewer := newPage(t, portal)
@@ -81,5 +82,19 @@ clusters:
 	must(t, expect.Locator(viewer.Locator("[data-testid=why]")).ToContainText("may not cordon"))
 	if len(violations) > 0 {
 		t.Errorf("%d WCAG 2 A/AA violations:\n%s", len(violations), strings.Join(violations, "\n"))
+	}
+}
+
+// reloadUntil reloads the page until sel shows, for at most a minute.
+func reloadUntil(t *testing.T, page playwright.Page, sel string) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(500 * time.Millisecond) {
+		if n, _ := page.Locator(sel).Count(); n > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never showed on %s", sel, page.URL())
+		}
+		_, _ = page.Reload()
 	}
 }

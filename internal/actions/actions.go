@@ -185,17 +185,7 @@ func (s *Service) Do(ctx context.Context, r Request) (Outcome, error) {
 		if in.DryRun && result != audit.Denied {
 			return Outcome{}, err
 		}
-		// A refusal does not use up the form's key: corrected, the same form may act.
-		refused := entry
-		refused.IdempotencyKey = ""
-		e, berr := s.audit.Begin(ctx, refused)
-		if berr == nil {
-			berr = s.audit.Finish(ctx, e.ID, result, "", err)
-		}
-		if berr != nil && !errors.Is(berr, audit.ErrDuplicate) {
-			return Outcome{}, derrors.E(derrors.Unavailable, "The audit log cannot be written, so nothing was changed", berr)
-		}
-		return Outcome{Entry: e}, err
+		return s.refuse(ctx, entry, result, err)
 	}
 	pol := s.policy
 	if r.Agent {
@@ -225,17 +215,42 @@ func (s *Service) Do(ctx context.Context, r Request) (Outcome, error) {
 		}
 		return Outcome{Result: res}, err
 	}
-	e, err := s.audit.Begin(ctx, entry)
-	if errors.Is(err, audit.ErrDuplicate) {
-		return Outcome{Entry: e, Duplicate: true}, nil
-	}
-	if err != nil {
-		return Outcome{}, derrors.E(derrors.Unavailable, "The audit log cannot be written, so nothing was changed", err)
+	e, dup, err := s.begin(ctx, entry)
+	if dup || err != nil {
+		return Outcome{Entry: e, Duplicate: dup}, err
 	}
 	s.hook("intent-written")
 	res, runErr := s.run(ctx, w, r.Actor.Identity, in, e.ID)
 	s.hook("change-made")
 	return Outcome{Entry: s.finish(ctx, e, res.After, runErr), Result: res}, runErr
+}
+
+// refuse records an attempt refused before anything changed. A refusal does not use up the
+// form's key: corrected, the same form may act.
+func (s *Service) refuse(ctx context.Context, entry audit.Entry, result audit.Result, why error) (Outcome, error) {
+	entry.IdempotencyKey = ""
+	e, err := s.audit.Begin(ctx, entry)
+	if err == nil {
+		err = s.audit.Finish(ctx, e.ID, result, "", why)
+	}
+	if err != nil && !errors.Is(err, audit.ErrDuplicate) {
+		return Outcome{}, derrors.E(derrors.Unavailable, "The audit log cannot be written, so nothing was changed", err)
+	}
+	e.Result, e.Error = result, why.Error()
+	return Outcome{Entry: e}, why
+}
+
+// begin records the intent of a change; dup says the form's key was used before, and e is
+// then that first attempt's entry (nothing more is to be done).
+func (s *Service) begin(ctx context.Context, entry audit.Entry) (e audit.Entry, dup bool, err error) {
+	e, err = s.audit.Begin(ctx, entry)
+	switch {
+	case errors.Is(err, audit.ErrDuplicate):
+		return e, true, nil
+	case err != nil:
+		return e, false, derrors.E(derrors.Unavailable, "The audit log cannot be written, so nothing was changed", err)
+	}
+	return e, false, nil
 }
 
 // finish records how a change that was made (or tried) ended: denied when the cluster

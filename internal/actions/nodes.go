@@ -3,7 +3,6 @@ package actions
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -69,19 +68,7 @@ func (s *Service) Node(ctx context.Context, r NodeRequest) (Outcome, error) {
 	entry := audit.Entry{RequestID: r.RequestID, IdempotencyKey: r.Key, Actor: r.Actor.Label, ActorEmail: r.Actor.Email, Groups: r.Actor.Groups,
 		SourceIP: r.SourceIP, Channel: r.Channel, Action: r.Action, Params: string(params), Reason: r.Reason,
 		Cluster: r.ClusterName, Kind: "Node", Name: r.Node, Before: schedulable(r.Unschedulable)}
-	refuse := func(result audit.Result, err error) (Outcome, error) {
-		refused := entry
-		refused.IdempotencyKey = "" // a refusal does not use up the form's key
-		e, berr := s.audit.Begin(ctx, refused)
-		if berr == nil {
-			berr = s.audit.Finish(ctx, e.ID, result, "", err)
-		}
-		if berr != nil {
-			return Outcome{}, derrors.E(derrors.Unavailable, "The audit log cannot be written, so nothing was changed", berr)
-		}
-		e.Result, e.Error = result, err.Error()
-		return Outcome{Entry: e}, err
-	}
+	refuse := func(result audit.Result, err error) (Outcome, error) { return s.refuse(ctx, entry, result, err) }
 	pol := s.policy
 	if r.Agent {
 		pol = pol.ForAgents()
@@ -101,12 +88,9 @@ func (s *Service) Node(ctx context.Context, r NodeRequest) (Outcome, error) {
 	case needName && r.Confirm != r.Node:
 		return refuse(audit.Failed, fmt.Errorf("%w: Type the node's name (%s) to confirm", derrors.Invalid, r.Node))
 	}
-	e, err := s.audit.Begin(ctx, entry)
-	if errors.Is(err, audit.ErrDuplicate) {
-		return Outcome{Entry: e, Duplicate: true}, nil
-	}
-	if err != nil {
-		return Outcome{}, derrors.E(derrors.Unavailable, "The audit log cannot be written, so nothing was changed", err)
+	e, dup, err := s.begin(ctx, entry)
+	if dup || err != nil {
+		return Outcome{Entry: e, Duplicate: dup}, err
 	}
 	after, runErr := s.setUnschedulable(ctx, r, e.ID)
 	return Outcome{Entry: s.finish(ctx, e, after, runErr)}, runErr

@@ -132,13 +132,6 @@ func (c *Cluster) Autoscaler() *AutoscalerStatus {
 	}
 	cm := obj.(*corev1.ConfigMap)
 	st := ParseAutoscalerStatus(cm.Data["status"])
-	st.Events = []Event{}
-	for _, e := range c.eventsAbout("ConfigMap", "kube-system", AutoscalerConfigMap) {
-		st.Events = append(st.Events, event(e))
-	}
-	sort.Slice(st.Events, func(i, j int) bool { return st.Events[i].Last.After(st.Events[j].Last) })
-	if len(st.Events) > 20 {
-		st.Events = st.Events[:20]
-	}
+	st.Events = newestEvents(c.eventsAbout("ConfigMap", "kube-system", AutoscalerConfigMap), 20, false)
 	return &st
 }

@@ -150,22 +150,15 @@ func (c *Cluster) hpaDetail(h *autoscalingv2.HorizontalPodAutoscaler) HPADetail 
 		d.Conditions = append(d.Conditions, NodeCondition{Type: string(cond.Type), Status: string(cond.Status), Reason: cond.Reason,
 			Message: cond.Message, Since: cond.LastTransitionTime.Time, Bad: bad})
 	}
-	d.Events = []Event{}
-	for _, e := range c.eventsAbout("HorizontalPodAutoscaler", h.Namespace, h.Name) {
-		ev := event(e)
-		d.Events = append(d.Events, ev)
+	events := c.eventsAbout("HorizontalPodAutoscaler", h.Namespace, h.Name)
+	d.Events = newestEvents(events, 30, false)
+	d.Scalings = []Scaling{}
+	for _, e := range events {
 		if size, reason, ok := ParseRescale(e.Message); ok && e.Reason == "SuccessfulRescale" {
-			d.Scalings = append(d.Scalings, Scaling{At: ev.Last, Size: size, Reason: reason})
+			d.Scalings = append(d.Scalings, Scaling{At: eventTime(e), Size: size, Reason: reason})
 		}
 	}
-	sort.Slice(d.Events, func(i, j int) bool { return d.Events[i].Last.After(d.Events[j].Last) })
 	sort.Slice(d.Scalings, func(i, j int) bool { return d.Scalings[i].At.Before(d.Scalings[j].At) })
-	if len(d.Events) > 30 {
-		d.Events = d.Events[:30]
-	}
-	if d.Scalings == nil {
-		d.Scalings = []Scaling{}
-	}
 	return d
 }
 

@@ -150,7 +150,7 @@ func nodeTroubles(n *corev1.Node) []NodeProblem {
 		case cond.Type == corev1.NodeReady && cond.Status != corev1.ConditionTrue:
 			p.Condition = "NotReady"
 			return []NodeProblem{p}
-		case cond.Type != corev1.NodeReady && nodeConditionsBad[cond.Type] == cond.Status:
+		case cond.Type != corev1.NodeReady && conditionBad(cond):
 			out = append(out, p)
 		}
 	}

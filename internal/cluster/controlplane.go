@@ -8,6 +8,7 @@ import (
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -95,7 +96,7 @@ func newControlPlaneWatch(cs kubernetes.Interface) *controlPlaneWatch {
 	_ = w.leases.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) {
 		w.mu.Lock()
 		w.leaseErr = reachReason(err)
-		if strings.Contains(strings.ToLower(err.Error()), "forbidden") {
+		if apierrors.IsForbidden(err) {
 			w.leaseErr = "the portal may not read Leases in kube-system (it needs get, list and watch on leases there)"
 		}
 		w.mu.Unlock()

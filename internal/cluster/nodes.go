@@ -52,14 +52,13 @@ type Allocation struct {
 // NodeDetail is a node page: the summary, what the node is, its pods and its events.
 type NodeDetail struct {
 	NodeSummary
-	Addresses       []string  `json:"addresses,omitempty"`
-	OS              string    `json:"os,omitempty"`
-	Runtime         string    `json:"containerRuntime,omitempty"`
-	Labels          []string  `json:"labels,omitempty"`
-	PodsOn          []NodePod `json:"podList"`
-	Events          []Event   `json:"events"`
-	Cordoned        string    `json:"cordonedBy,omitempty"` // the audit entry of the portal's last cordon, when it made one
-	ResourceVersion string    `json:"resourceVersion"`
+	Addresses   []string  `json:"addresses,omitempty"`
+	OS          string    `json:"os,omitempty"`
+	Runtime     string    `json:"containerRuntime,omitempty"`
+	Labels      []string  `json:"labels,omitempty"`
+	PodsOn      []NodePod `json:"podList"`
+	Events      []Event   `json:"events"`
+	CordonAudit string    `json:"cordonAudit,omitempty"` // the audit entry of the portal's last cordon or uncordon
 }
 
 // NodePod is a pod on a node.
@@ -76,13 +75,22 @@ type NodePod struct {
 	Service   string `json:"service,omitempty"`
 }
 
-// nodeConditionsBad maps each condition type to the status that means trouble.
+// nodeConditionsBad maps each condition type but Ready to the status that means trouble.
 var nodeConditionsBad = map[corev1.NodeConditionType]corev1.ConditionStatus{
-	corev1.NodeReady:              corev1.ConditionFalse,
 	corev1.NodeMemoryPressure:     corev1.ConditionTrue,
 	corev1.NodeDiskPressure:       corev1.ConditionTrue,
 	corev1.NodePIDPressure:        corev1.ConditionTrue,
 	corev1.NodeNetworkUnavailable: corev1.ConditionTrue,
+}
+
+// conditionBad reports whether a node condition is in its failing state: Ready anything but
+// True (False, or Unknown when the node stopped reporting), the others as listed.
+func conditionBad(c corev1.NodeCondition) bool {
+	if c.Type == corev1.NodeReady {
+		return c.Status != corev1.ConditionTrue
+	}
+	bad, known := nodeConditionsBad[c.Type]
+	return known && c.Status == bad
 }
 
 // nodeProblems names what is wrong with a node for the pods on it: not ready, or under
@@ -140,7 +148,7 @@ func allocation(allocatable, requested int64) Allocation {
 }
 
 // summarise reads a node and what its active pods request into its summary.
-func (c *Cluster) summarise(n *corev1.Node, used usage) NodeSummary {
+func summarise(n *corev1.Node, used usage) NodeSummary {
 	s := NodeSummary{Name: n.Name, Ready: string(corev1.ConditionUnknown), Unschedulable: n.Spec.Unschedulable, Pods: used.pods,
 		KubeletVersion: n.Status.NodeInfo.KubeletVersion, Created: n.CreationTimestamp.Time, PodCapacity: n.Status.Allocatable.Pods().Value()}
 	for k := range n.Labels {
@@ -150,9 +158,8 @@ func (c *Cluster) summarise(n *corev1.Node, used usage) NodeSummary {
 	}
 	sort.Strings(s.Roles)
 	for _, cond := range n.Status.Conditions {
-		bad, known := nodeConditionsBad[cond.Type]
 		s.Conditions = append(s.Conditions, NodeCondition{Type: string(cond.Type), Status: string(cond.Status), Reason: cond.Reason, Message: cond.Message,
-			Since: cond.LastTransitionTime.Time, Bad: known && cond.Status == bad || cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionUnknown})
+			Since: cond.LastTransitionTime.Time, Bad: conditionBad(cond)})
 		if cond.Type == corev1.NodeReady {
 			s.Ready = string(cond.Status)
 		}
@@ -177,7 +184,7 @@ func (c *Cluster) Nodes() []NodeSummary {
 	out := make([]NodeSummary, 0, len(objs))
 	for _, obj := range objs {
 		n := obj.(*corev1.Node)
-		out = append(out, c.summarise(n, c.usage.of(n.Name)))
+		out = append(out, summarise(n, c.usage.of(n.Name)))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
@@ -199,8 +206,8 @@ func (c *Cluster) Node(name string, service func(p *corev1.Pod) string) (NodeDet
 			pods = append(pods, obj)
 		}
 	}
-	d := NodeDetail{NodeSummary: c.summarise(n, c.usage.of(n.Name)), OS: strings.TrimSpace(n.Status.NodeInfo.OSImage + " " + n.Status.NodeInfo.OperatingSystem + "/" + n.Status.NodeInfo.Architecture),
-		Runtime: n.Status.NodeInfo.ContainerRuntimeVersion, Cordoned: n.Annotations[AnnotationCordonAudit], ResourceVersion: n.ResourceVersion}
+	d := NodeDetail{NodeSummary: summarise(n, c.usage.of(n.Name)), OS: strings.TrimSpace(n.Status.NodeInfo.OSImage + " " + n.Status.NodeInfo.OperatingSystem + "/" + n.Status.NodeInfo.Architecture),
+		Runtime: n.Status.NodeInfo.ContainerRuntimeVersion, CordonAudit: n.Annotations[AnnotationCordonAudit]}
 	for _, a := range n.Status.Addresses {
 		d.Addresses = append(d.Addresses, fmt.Sprintf("%s %s", a.Type, a.Address))
 	}
@@ -226,7 +233,7 @@ func (c *Cluster) Node(name string, service func(p *corev1.Pod) string) (NodeDet
 		a, b := d.PodsOn[i], d.PodsOn[j]
 		return a.Namespace+"/"+a.Name < b.Namespace+"/"+b.Name
 	})
-	d.Events = c.warnings(c.eventsAbout("Node", "", n.Name), 50)
+	d.Events = newestEvents(c.eventsAbout("Node", "", n.Name), 50, true)
 	return d, true
 }
 
@@ -256,14 +263,15 @@ func (c *Cluster) WarningEvents(limit int) []Event {
 	for _, o := range objs {
 		evs = append(evs, o.(*corev1.Event))
 	}
-	return c.warnings(evs, limit)
+	return newestEvents(evs, limit, true)
 }
 
-// warnings turns cached events into the newest limit Warning ones.
-func (c *Cluster) warnings(evs []*corev1.Event, limit int) []Event {
+// newestEvents turns cached events (only the Warning ones, with warningsOnly) into the
+// newest limit, newest first.
+func newestEvents(evs []*corev1.Event, limit int, warningsOnly bool) []Event {
 	out := []Event{}
 	for _, e := range evs {
-		if e.Type == corev1.EventTypeWarning {
+		if !warningsOnly || e.Type == corev1.EventTypeWarning {
 			out = append(out, event(e))
 		}
 	}
@@ -322,8 +330,8 @@ func (c *Cluster) Namespaces(comps []Component) []NamespaceSummary {
 	return out
 }
 
-// ServiceOfPod returns a function naming the component of comps a pod belongs to: the one
-// whose workloads own it (the first, in comps' order, when several select it).
+// ServiceOfPod returns a function naming the component of comps a pod belongs to: the first,
+// in comps' order, whose selector (and namespace and cluster, when it names them) matches it.
 func (c *Cluster) ServiceOfPod(comps []Component) func(p *corev1.Pod) string {
 	return func(p *corev1.Pod) string {
 		for _, comp := range comps {

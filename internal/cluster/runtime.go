@@ -483,5 +483,5 @@ func (c *Cluster) events(ws []Workload) []Event {
 			objs = append(objs, c.eventsAbout("Pod", w.Namespace, p.Name)...)
 		}
 	}
-	return c.warnings(objs, 20)
+	return newestEvents(objs, 20, true)
 }

@@ -9,18 +9,21 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
@@ -44,10 +47,11 @@ func ReadObjects(path string) ([]*unstructured.Unstructured, error) {
 	if err != nil {
 		return nil, err
 	}
-	return decodeObjects(b)
+	return DecodeObjects(b)
 }
 
-func decodeObjects(b []byte) ([]*unstructured.Unstructured, error) {
+// DecodeObjects reads a multi-document YAML (or JSON) of Kubernetes objects.
+func DecodeObjects(b []byte) ([]*unstructured.Unstructured, error) {
 	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(b), 4096)
 	var out []*unstructured.Unstructured
 	for {
@@ -64,41 +68,38 @@ func decodeObjects(b []byte) ([]*unstructured.Unstructured, error) {
 	}
 }
 
-// SeedMesh installs the mesh CRDs in the cluster and the demo's traffic configuration
-// (mesh-demo.yaml). Objects that exist are left alone. It answers how many objects it made.
-func SeedMesh(ctx context.Context, c *Cluster, bins *Binaries, root string) (int, error) {
-	rc, err := clientcmd.BuildConfigFromFlags("", c.AdminKubeconfig)
-	if err != nil {
-		return 0, err
-	}
-	dyn, err := dynamic.NewForConfig(rc)
-	if err != nil {
-		return 0, err
-	}
+// MeshCRDs are the CRDs the demo's traffic configuration needs (MeshCRDFiles, and the
+// scorecards' minimal Server and VerticalPodAutoscaler).
+func MeshCRDs(bins *Binaries, root string) ([]*unstructured.Unstructured, error) {
 	var crds []*unstructured.Unstructured
 	for _, f := range MeshCRDFiles(bins, root) {
 		objs, err := ReadObjects(f)
 		if err != nil {
-			return 0, fmt.Errorf("mesh CRDs (run deploy/local/build.sh crds): %w", err)
+			return nil, fmt.Errorf("mesh CRDs (run deploy/local/build.sh crds): %w", err)
 		}
 		crds = append(crds, objs...)
 	}
 	extra, err := ReadObjects(filepath.Join(root, "deploy", "crds", "scorecard-crds.yaml"))
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	for _, o := range extra {
-		for _, name := range extraCRDs {
-			if o.GetName() == name {
-				crds = append(crds, o)
-			}
+		if slices.Contains(extraCRDs, o.GetName()) {
+			crds = append(crds, o)
 		}
 	}
-	crdGVR := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
-	for _, crd := range crds {
-		if _, err := dyn.Resource(crdGVR).Create(ctx, crd, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-			return 0, fmt.Errorf("CRD %s: %w", crd.GetName(), err)
-		}
+	return crds, nil
+}
+
+// SeedMesh installs the mesh CRDs in the cluster and the demo's traffic configuration
+// (mesh-demo.yaml). Objects that exist are left alone. It answers how many objects it made.
+func SeedMesh(ctx context.Context, c *Cluster, bins *Binaries, root string) (int, error) {
+	crds, err := MeshCRDs(bins, root)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := Apply(ctx, c.AdminKubeconfig, crds); err != nil {
+		return 0, err
 	}
 	// Linkerd meshes the messaging namespace: its pods carry the proxy and an identity.
 	cs, err := c.Admin()
@@ -109,25 +110,50 @@ func SeedMesh(ctx context.Context, c *Cluster, bins *Binaries, root string) (int
 		[]byte(`{"metadata":{"annotations":{"linkerd.io/inject":"enabled"}}}`), metav1.PatchOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		return 0, err
 	}
-	objs, err := decodeObjects(meshDemo)
+	objs, err := DecodeObjects(meshDemo)
 	if err != nil {
 		return 0, err
 	}
+	return Apply(ctx, c.AdminKubeconfig, objs)
+}
+
+// Apply creates each object as the kubeconfig's user, leaving alone those that exist, and
+// answers how many it made. Kinds map to resources through discovery, asked again while a
+// CRD just created is not served yet (for up to 30 s).
+func Apply(ctx context.Context, kubeconfig string, objs []*unstructured.Unstructured) (int, error) {
+	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return 0, err
+	}
+	dyn, err := dynamic.NewForConfig(rc)
+	if err != nil {
+		return 0, err
+	}
+	disc, err := discovery.NewDiscoveryClientForConfig(rc)
+	if err != nil {
+		return 0, err
+	}
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disc))
 	made := 0
 	for _, o := range objs {
-		gv, err := schema.ParseGroupVersion(o.GetAPIVersion())
-		if err != nil {
-			return made, err
-		}
-		gvr := gv.WithResource(plural(o.GetKind()))
-		// A CRD just created is served a moment later.
+		gvk := o.GroupVersionKind()
 		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(300 * time.Millisecond) {
-			_, err = dyn.Resource(gvr).Namespace(o.GetNamespace()).Create(ctx, o, metav1.CreateOptions{})
+			m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 			if err == nil {
-				made++
-			}
-			if err == nil || apierrors.IsAlreadyExists(err) {
-				break
+				r := dyn.Resource(m.Resource)
+				if m.Scope.Name() == meta.RESTScopeNameNamespace {
+					_, err = r.Namespace(o.GetNamespace()).Create(ctx, o, metav1.CreateOptions{})
+				} else {
+					_, err = r.Create(ctx, o, metav1.CreateOptions{})
+				}
+				if err == nil {
+					made++
+				}
+				if err == nil || apierrors.IsAlreadyExists(err) {
+					break
+				}
+			} else if meta.IsNoMatchError(err) {
+				mapper.Reset()
 			}
 			if time.Now().After(deadline) || ctx.Err() != nil {
 				return made, fmt.Errorf("%s %s/%s: %w", o.GetKind(), o.GetNamespace(), o.GetName(), err)
@@ -135,15 +161,6 @@ func SeedMesh(ctx context.Context, c *Cluster, bins *Binaries, root string) (int
 		}
 	}
 	return made, nil
-}
-
-// plural is the resource of the demo's kinds.
-func plural(kind string) string {
-	k := strings.ToLower(kind)
-	if strings.HasSuffix(k, "y") {
-		return strings.TrimSuffix(k, "y") + "ies"
-	}
-	return k + "s"
 }
 
 // autoscalerStatus is what a cluster autoscaler (1.30 and later) writes into its status

@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -39,16 +40,15 @@ func (c *Client) MeshStats(ctx context.Context, namespace, service string, now t
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			val, _, _, err := c.api.Query(ctx, fmt.Sprintf(q, namespace, service), now)
+			// Viewers within 15 s share one answer.
+			v, err := c.instantQuery(ctx, fmt.Sprintf(q, namespace, service), now.Truncate(15*time.Second))
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
 				errs = append(errs, err)
 				return
 			}
-			if v, ok := val.(model.Vector); ok {
-				got[name] = v
-			}
+			got[name] = v
 		}()
 	}
 	wg.Wait()
@@ -75,7 +75,7 @@ func (c *Client) MeshStats(ctx context.Context, namespace, service string, now t
 	}
 	for _, s := range got["p95"] {
 		v := string(s.Metric["destination_version"])
-		if st, ok := out[v]; ok && !isNaN(float64(s.Value)) {
+		if st, ok := out[v]; ok && !math.IsNaN(float64(s.Value)) {
 			st.P95 = time.Duration(float64(s.Value) * float64(time.Millisecond))
 			out[v] = st
 		}
@@ -85,5 +85,3 @@ func (c *Client) MeshStats(ctx context.Context, namespace, service string, now t
 	}
 	return out, nil
 }
-
-func isNaN(f float64) bool { return f != f }

@@ -122,7 +122,7 @@ type Client struct {
 	cfg     backend.Config
 	charts  []ChartDef
 	flights singleflight.Group
-	cache   *lru.LRU[string, model.Matrix] // nil: nothing is shared (a TTL of 0)
+	cache   *lru.LRU[string, model.Value] // answers by query and time; nil: nothing is shared (a TTL of 0)
 }
 
 // maxCached bounds the shared answers; the least recently used go first.
@@ -143,7 +143,7 @@ func New(cfg backend.Config, charts []ChartDef, ttl time.Duration) (*Client, err
 	}
 	cl := &Client{api: v1.NewAPI(c), cfg: cfg, charts: charts}
 	if ttl > 0 {
-		cl.cache = lru.NewLRU[string, model.Matrix](maxCached, nil, ttl)
+		cl.cache = lru.NewLRU[string, model.Value](maxCached, nil, ttl)
 	}
 	return cl, nil
 }
@@ -246,34 +246,61 @@ func order(name string) int {
 
 // rangeQuery answers from the shared cache, or asks Prometheus once for all concurrent callers.
 func (c *Client) rangeQuery(ctx context.Context, q string, start, end time.Time, step time.Duration) (model.Matrix, error) {
-	key := fmt.Sprintf("%s|%d|%d|%d", q, start.Unix(), end.Unix(), step)
-	if c.cache != nil {
-		if m, ok := c.cache.Get(key); ok {
-			return m, nil
-		}
-	}
-	v, err, _ := c.flights.Do(key, func() (any, error) {
-		// The query is answered for everyone waiting on it: not on the first caller's
-		// context, which ends when that viewer goes away, but within the backend's budget.
-		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.Timeout)
-		defer cancel()
+	v, err := c.shared(ctx, fmt.Sprintf("%s|%d|%d|%d", q, start.Unix(), end.Unix(), step), func(qctx context.Context) (model.Value, error) {
 		val, _, _, err := c.api.QueryRange(qctx, q, v1.Range{Start: start, End: end, Step: step})
-		if err != nil {
-			return nil, err
-		}
-		m, ok := val.(model.Matrix)
-		if !ok {
-			return nil, fmt.Errorf("the query returned a %s, not a range of values", val.Type())
-		}
-		if c.cache != nil {
-			c.cache.Add(key, m)
-		}
-		return m, nil
+		return val, err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return v.(model.Matrix), nil
+	m, ok := v.(model.Matrix)
+	if !ok {
+		return nil, fmt.Errorf("the query returned a %s, not a range of values", v.Type())
+	}
+	return m, nil
+}
+
+// instantQuery is one query's answer at a time, shared like rangeQuery's.
+func (c *Client) instantQuery(ctx context.Context, q string, at time.Time) (model.Vector, error) {
+	v, err := c.shared(ctx, fmt.Sprintf("%s|%d", q, at.Unix()), func(qctx context.Context) (model.Value, error) {
+		val, _, _, err := c.api.Query(qctx, q, at)
+		return val, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	vec, ok := v.(model.Vector)
+	if !ok {
+		return nil, fmt.Errorf("the query returned a %s, not a vector", v.Type())
+	}
+	return vec, nil
+}
+
+// shared answers key from the cache, else asks Prometheus once for every caller waiting on
+// it: not on the first caller's context, which ends when that viewer goes away, but within
+// the backend's budget.
+func (c *Client) shared(ctx context.Context, key string, fetch func(context.Context) (model.Value, error)) (model.Value, error) {
+	if c.cache != nil {
+		if v, ok := c.cache.Get(key); ok {
+			return v, nil
+		}
+	}
+	v, err, _ := c.flights.Do(key, func() (any, error) {
+		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.Timeout)
+		defer cancel()
+		val, err := fetch(qctx)
+		if err != nil {
+			return nil, err
+		}
+		if c.cache != nil {
+			c.cache.Add(key, val)
+		}
+		return val, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(model.Value), nil
 }
 
 // explain turns a query error into words for the panel.

@@ -17,7 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/utils/ptr"
 
 	"github.com/portico-dev/portico/internal/cluster"
@@ -83,14 +82,14 @@ func TestAutoscalingPanel(t *testing.T) {
 			d.Find("#autoscaling").Text()
 	})
 
-	dyn := dynamicClient(t, own.AdminKubeconfig)
-	crdGVR := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
-	for _, crd := range readObjects(t, filepath.Join("..", "..", "deploy", "crds", "scorecard-crds.yaml")) {
-		if crd.GetName() != "verticalpodautoscalers.autoscaling.k8s.io" {
-			continue
-		}
-		if _, err := dyn.Resource(crdGVR).Create(ctx, crd, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
+	var vpaCRD []*unstructured.Unstructured
+	crds, err := devstack.ReadObjects(filepath.Join("..", "..", "deploy", "crds", "scorecard-crds.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, crd := range crds {
+		if crd.GetName() == "verticalpodautoscalers.autoscaling.k8s.io" {
+			vpaCRD = append(vpaCRD, crd)
 		}
 	}
 	vpa := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "autoscaling.k8s.io/v1", "kind": "VerticalPodAutoscaler",
@@ -99,11 +98,11 @@ func TestAutoscalingPanel(t *testing.T) {
 		"status": map[string]any{"recommendation": map[string]any{"containerRecommendations": []any{map[string]any{"containerName": "app",
 			"lowerBound": map[string]any{"cpu": "200m", "memory": "128Mi"}, "target": map[string]any{"cpu": "300m", "memory": "192Mi"},
 			"upperBound": map[string]any{"cpu": "1", "memory": "256Mi"}}}}}}}
-	vr := schema.GroupVersionResource{Group: "autoscaling.k8s.io", Version: "v1", Resource: "verticalpodautoscalers"}
-	eventually(t, "the VPA created once its CRD is served", func() (bool, string) {
-		_, err := dyn.Resource(vr).Namespace(ns).Create(ctx, vpa, metav1.CreateOptions{})
-		return err == nil, ""
-	})
+	for _, set := range [][]*unstructured.Unstructured{vpaCRD, {vpa}} {
+		if _, err := devstack.Apply(ctx, own.AdminKubeconfig, set); err != nil {
+			t.Fatal(err)
+		}
+	}
 	eventually(t, "the VPA's recommendation against the requests", func() (bool, string) {
 		d := p.doc(t, "/catalog/component/default/cart/autoscaling", http.StatusOK)
 		row := d.Find("[data-testid=vpa-app]")

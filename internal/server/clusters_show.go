@@ -121,7 +121,7 @@ func (s *Server) clusterStateOf(cl *cluster.Cluster, snap *catalog.Snapshot, sc 
 		st.Pods += ns.Pods
 		visible := ns.Services[:0:0]
 		for _, ref := range ns.Services {
-			if _, ok := serviceLink(snap, sc, ref); ok {
+			if sc.RefString(ref) {
 				visible = append(visible, ref)
 			} else {
 				hidden[ns.Name]++
@@ -140,7 +140,7 @@ func (s *Server) handleClusterShow(c echo.Context) error {
 	snap := s.Catalog.Snapshot()
 	st, hidden := s.clusterStateOf(cl, snap, s.scope(c, snap))
 	vm := components.ClusterPage{Name: cl.Name, DisplayName: cl.DisplayName, Environment: cl.Environment, Version: st.Reachability.Version,
-		LiveURL: clusterHref(cl.Name) + "/live", Live: clusterLiveVM(cl.Name, snap, s.scope(c, snap), st, hidden)}
+		Live: clusterLiveVM(cl.Name, snap, s.scope(c, snap), st, hidden)}
 	if s.Metrics != nil {
 		vm.APIServerURL = clusterHref(cl.Name) + "/apiserver"
 	}
@@ -244,7 +244,7 @@ func usage(a cluster.Allocation, text func(int64) string) components.Usage {
 }
 
 func nodeRow(clusterName string, n cluster.NodeSummary) components.NodeRow {
-	return components.NodeRow{Name: n.Name, Href: nodeHref(clusterName, n.Name), Health: badge(n.Health), Ready: n.Ready, Problems: n.Problems,
+	return components.NodeRow{Name: n.Name, Href: nodeHref(clusterName, n.Name), Health: badge(n.Health), Problems: n.Problems,
 		Cordoned: n.Unschedulable, Taints: n.Taints, Roles: n.Roles, Kubelet: n.KubeletVersion, CPU: usage(n.CPU, cluster.FormatMillicores),
 		Memory: usage(n.Memory, cluster.FormatBytes), Pods: fmt.Sprintf("%d / %d", n.Pods, n.PodCapacity), Age: age(n.Created)}
 }
@@ -310,7 +310,7 @@ func visiblePods(snap *catalog.Snapshot, sc *access.Scope, d *cluster.NodeDetail
 	kept := d.PodsOn[:0:0]
 	for _, p := range d.PodsOn {
 		if p.Service != "" {
-			if _, ok := serviceLink(snap, sc, p.Service); ok {
+			if sc.RefString(p.Service) {
 				kept = append(kept, p)
 				continue
 			}
@@ -371,8 +371,8 @@ func (s *Server) nodeVM(c echo.Context, cl *cluster.Cluster, d cluster.NodeDetai
 		}
 		vm.Pods = append(vm.Pods, row)
 	}
-	if d.Cordoned != "" && s.Audit != nil {
-		vm.CordonAudit = components.Link{Label: "audit entry " + d.Cordoned, Href: "/audit/" + d.Cordoned}
+	if d.CordonAudit != "" && s.Audit != nil {
+		vm.CordonAudit = components.Link{Label: "audit entry " + d.CordonAudit, Href: "/audit/" + d.CordonAudit}
 	}
 	a := components.NodeAction{Name: actions.NodeCordon, Verb: "Cordon", Key: newFormKey()}
 	if d.Unschedulable {

@@ -5,7 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
-	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/portico-dev/portico/internal/backend"
 	"github.com/portico-dev/portico/internal/cluster"
@@ -149,40 +147,20 @@ func TestMeshPanel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dyn := dynamicClient(t, own.AdminKubeconfig)
-	crdGVR := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
-	var crds []*unstructured.Unstructured
-	for _, f := range []string{filepath.Join(bins.CRDs, "istio.yaml"), filepath.Join(bins.CRDs, "gateway-api-httproutes.yaml"),
-		filepath.Join(root, "deploy", "crds", "linkerd-crds.yaml")} {
-		crds = append(crds, readObjects(t, f)...)
+	// The projects' published CRDs (and the minimal Linkerd ones), then the objects, through
+	// the same path the stack seeds its demo with.
+	crds, err := devstack.MeshCRDs(bins, root)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, crd := range readObjects(t, filepath.Join(root, "deploy", "crds", "scorecard-crds.yaml")) {
-		if crd.GetName() == "servers.policy.linkerd.io" {
-			crds = append(crds, crd)
-		}
+	objs, err := devstack.DecodeObjects([]byte(meshObjects))
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, crd := range crds {
-		if _, err := dyn.Resource(crdGVR).Create(ctx, crd, metav1.CreateOptions{}); err != nil {
-			t.Fatalf("CRD %s: %v", crd.GetName(), err)
+	for _, set := range [][]*unstructured.Unstructured{crds, objs} {
+		if n, err := devstack.Apply(ctx, own.AdminKubeconfig, set); err != nil || n != len(set) {
+			t.Fatalf("made %d of %d: %v", n, len(set), err)
 		}
-	}
-	for _, doc := range strings.Split(meshObjects, "\n---\n") {
-		var u unstructured.Unstructured
-		if err := sigsyaml.Unmarshal([]byte(doc), &u.Object); err != nil {
-			t.Fatal(err)
-		}
-		gv, _ := schema.ParseGroupVersion(u.GetAPIVersion())
-		res := strings.ToLower(u.GetKind()) + "s"
-		if u.GetKind() == "AuthorizationPolicy" {
-			res = "authorizationpolicies"
-		}
-		eventually(t, "create "+u.GetKind()+" "+u.GetName(), func() (bool, string) {
-			_, err := dyn.Resource(gv.WithResource(res)).Namespace("shop").Create(ctx, &u, metav1.CreateOptions{})
-			if err != nil && strings.Contains(err.Error(), "already exists") {
-				return true, ""
-			}
-			return err == nil, errString(err) // the new resources may take a moment to be served
-		})
 	}
 	eventually(t, "every mesh object described on the panel", func() (bool, string) {
 		pn := panel()
@@ -211,6 +189,8 @@ func TestMeshPanel(t *testing.T) {
 			t.Errorf("API lacks %s: %s", want, body)
 		}
 	}
+	dyn := dynamicClient(t, own.AdminKubeconfig)
+	crdGVR := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 	for _, crd := range crds {
 		_ = dyn.Resource(crdGVR).Delete(ctx, crd.GetName(), metav1.DeleteOptions{})
 	}

@@ -8,7 +8,6 @@ type ClusterPage struct {
 	OK                                      bool
 	Error                                   string // unreachable, or not synced yet
 	Stale                                   string // "stale since …" when the caches may be behind
-	LiveURL                                 string // the live part reloads from here
 	APIServerURL                            string // the API server charts' panel; "" without Prometheus
 	Live                                    ClusterLive
 }
@@ -48,7 +47,6 @@ type LeaseRow struct {
 type NodeRow struct {
 	Name, Href  string
 	Health      HealthBadge
-	Ready       string
 	Problems    []string
 	Cordoned    bool
 	Taints      []string
